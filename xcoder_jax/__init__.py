@@ -1,0 +1,1 @@
+"""xcoder-jax: X-Coder reproduction in JAX."""

@@ -1,0 +1,105 @@
+"""Orbax checkpoints of models: the format `launch.import_hf` writes and training restores.
+
+A checkpoint directory is an Orbax CheckpointManager directory whose steps hold the model's
+parameters under the item "model" (training adds its optimizer and data-iterator items beside
+it), plus `model_config.json` and, when known, the tokenizer files under `assets/`. A training
+work directory keeps its checkpoint directory under `checkpoints/`; both are accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from flax import nnx
+from jax.sharding import Mesh
+
+from xcoder_jax import sharding
+from xcoder_jax.models.build import abstract_model
+from xcoder_jax.models.config import ModelConfig
+from xcoder_jax.models.qwen import Qwen
+
+MODEL_ITEM = "model"
+MODEL_CONFIG_FILE = "model_config.json"
+ASSETS_DIR = "assets"
+WORKDIR_CHECKPOINTS = "checkpoints"
+
+
+def checkpoint_root(path: str) -> str:
+  """The checkpoint directory at `path`, or under `path/checkpoints` for a training workdir."""
+  for candidate in (path, os.path.join(path, WORKDIR_CHECKPOINTS)):
+    if os.path.isfile(os.path.join(candidate, MODEL_CONFIG_FILE)):
+      return os.path.abspath(candidate)
+  raise FileNotFoundError(f"no {MODEL_CONFIG_FILE} in {path} or {path}/{WORKDIR_CHECKPOINTS}: "
+                          "expected a checkpoint written by launch.import_hf or launch.train")
+
+
+def write_model_metadata(directory: str, config: ModelConfig,
+                         tokenizer_dir: str | None = None) -> None:
+  """model_config.json and tokenizer assets; written by process 0 only."""
+  if jax.process_index() != 0:
+    return
+  os.makedirs(directory, exist_ok=True)
+  tmp = os.path.join(directory, MODEL_CONFIG_FILE + ".tmp")
+  with open(tmp, "w") as f:
+    f.write(config.to_json())
+  os.replace(tmp, os.path.join(directory, MODEL_CONFIG_FILE))
+  if tokenizer_dir:
+    from xcoder_jax.hf.io import TOKENIZER_FILES
+
+    assets = os.path.join(directory, ASSETS_DIR)
+    os.makedirs(assets, exist_ok=True)
+    for name in TOKENIZER_FILES + ("generation_config.json",):
+      if os.path.isfile(os.path.join(tokenizer_dir, name)):
+        shutil.copyfile(os.path.join(tokenizer_dir, name), os.path.join(assets, name))
+
+
+def read_model_config(path: str) -> ModelConfig:
+  with open(os.path.join(checkpoint_root(path), MODEL_CONFIG_FILE)) as f:
+    return ModelConfig.from_json(f.read())
+
+
+def assets_dir(path: str) -> str | None:
+  assets = os.path.join(checkpoint_root(path), ASSETS_DIR)
+  return assets if os.path.isdir(assets) else None
+
+
+def model_state(model: Qwen) -> dict[str, Any]:
+  """The model's parameters as a plain nested dict, the layout stored under item "model"."""
+  return nnx.to_pure_dict(nnx.state(model))
+
+
+def save_model(directory: str, model: Qwen, step: int = 0,
+               tokenizer_dir: str | None = None) -> str:
+  """Saves the model as step `step` of a checkpoint directory and waits until it is durable."""
+  directory = os.path.abspath(directory)
+  write_model_metadata(directory, model.config, tokenizer_dir)
+  with ocp.CheckpointManager(directory, item_names=(MODEL_ITEM,)) as manager:
+    if step in manager.all_steps():
+      raise FileExistsError(f"step {step} already exists in {directory}; refusing to overwrite")
+    manager.save(step, args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardSave(
+        model_state(model))}))
+    manager.wait_until_finished()
+  return directory
+
+
+def load_model(path: str, mesh: Mesh | None = None, step: int | None = None,
+               **config_overrides: Any) -> tuple[Qwen, int]:
+  """Restores (model, step) from a checkpoint or training work directory, sharded on `mesh`."""
+  root = checkpoint_root(path)
+  config = read_model_config(root).replace(**config_overrides)
+  mesh = mesh or sharding.make_mesh(devices=jax.local_devices()[:1])
+  graphdef, abstract = abstract_model(config, mesh)
+  with ocp.CheckpointManager(root, item_names=(MODEL_ITEM,),
+                             options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
+    step = manager.latest_step() if step is None else step
+    if step is None or step not in manager.all_steps():
+      raise FileNotFoundError(f"no checkpoint step {'' if step is None else step} in {root}; "
+                              f"available: {list(manager.all_steps())}")
+    restored = manager.restore(step, args=ocp.args.Composite(**{
+        MODEL_ITEM: ocp.args.StandardRestore(nnx.to_pure_dict(abstract))}))
+  nnx.replace_by_pure_dict(abstract, restored[MODEL_ITEM])
+  return nnx.merge(graphdef, abstract), step

@@ -1,0 +1,36 @@
+"""Attention kernels behind one signature, chosen by `ModelConfig.attention_impl`.
+
+- "xla": explicit einsums with grouped-query heads; runs on every backend.
+- "dot_product": `jax.nn.dot_product_attention`, letting JAX pick its fused kernel where
+  the backend has one (XLA elsewhere).
+- "cudnn": the same call forced onto cuDNN's fused kernel (NVIDIA GPUs only).
+All three take the same boolean mask and give the same result within tolerance.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from xcoder_jax.sharding import constrain
+
+
+def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str) -> jax.Array:
+  """q: [batch, length, heads, dim]; k, v: [batch, keys, kv_heads, dim]; mask: [batch, length, keys]."""
+  if impl == "xla":
+    return _xla_attention(q, k, v, mask)
+  implementation = None if impl == "dot_product" else impl
+  return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None], implementation=implementation)
+
+
+def _xla_attention(q, k, v, mask):
+  batch, length, heads, dim = q.shape
+  kv_heads = k.shape[2]
+  q = q.reshape(batch, length, kv_heads, heads // kv_heads, dim)
+  scores = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32)
+  scores = constrain(scores * dim ** -0.5,
+                     ("activation_batch", "activation_kv_heads", None, "activation_length", None))
+  scores = jnp.where(mask[:, None, None], scores, jnp.finfo(jnp.float32).min)
+  probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+  out = jnp.einsum("bkgts,bskd->btkgd", probs, v)
+  return out.reshape(batch, length, heads, dim)

@@ -1,0 +1,46 @@
+"""Creating models whose parameters are born sharded on a mesh (never whole on one device)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+from flax import nnx
+from jax.sharding import Mesh
+
+from xcoder_jax import sharding
+from xcoder_jax.models.config import ModelConfig
+from xcoder_jax.models.qwen import Qwen
+
+
+def abstract_model(config: ModelConfig, mesh: Mesh | None = None):
+  """(graphdef, abstract state) where each leaf is a ShapeDtypeStruct carrying its sharding."""
+  graphdef, state = nnx.split(nnx.eval_shape(lambda: Qwen(config, rngs=nnx.Rngs(0))))
+  if mesh is None:
+    return graphdef, state
+  shardings = sharding.state_shardings(state, mesh)
+  state = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                       state, shardings)
+  return graphdef, state
+
+
+def create_model(config: ModelConfig, mesh: Mesh | None = None, seed: int = 0) -> Qwen:
+  """Randomly initialised model; with a mesh each device materialises only its own shards."""
+  if mesh is None:
+    return Qwen(config, rngs=nnx.Rngs(seed))
+  graphdef, abstract = abstract_model(config, mesh)
+  out_shardings = jax.tree.map(lambda s: s.sharding, abstract)
+
+  def init():
+    return nnx.split(Qwen(config, rngs=nnx.Rngs(seed)))[1]
+
+  return nnx.merge(graphdef, jax.jit(init, out_shardings=out_shardings)())
+
+
+def model_from_arrays(config: ModelConfig, mesh: Mesh | None,
+                      make_array: Callable[[Any, jax.ShapeDtypeStruct], jax.Array]
+                      ) -> Qwen:
+  """Builds a model whose every parameter comes from `make_array(key_path, abstract_leaf)`."""
+  graphdef, abstract = abstract_model(config, mesh)
+
+  return nnx.merge(graphdef, jax.tree_util.tree_map_with_path(make_array, abstract))

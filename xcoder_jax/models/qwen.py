@@ -1,0 +1,243 @@
+"""The Qwen2 / Qwen2.5 / Qwen3 decoder in Flax NNX, readable top to bottom.
+
+One module covers the family: Qwen2 adds biases to the q/k/v projections, Qwen3 instead
+RMS-normalises each query and key head. Everything else is shared: grouped-query attention,
+rotate-half RoPE, a SwiGLU MLP, pre-norm residual blocks, tied or untied embeddings.
+
+Layer parameters are stacked on a leading "layers" axis, so the same weights can be run with
+`jax.lax.scan` (fast compiles at depth) or a Python loop. Every parameter and activation names
+its axes; `xcoder_jax.sharding` turns those names into a placement on the mesh.
+
+Masking is by segment id and position: a query attends to a key when both are in the same
+non-zero segment and the key's position is not after the query's. That one rule covers causal
+attention, packed sequences (segments 1, 2, ...), padding (segment 0) and the KV cache (empty
+slots are segment 0).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from xcoder_jax.models.attention import attend
+from xcoder_jax.models.config import ModelConfig
+from xcoder_jax.sharding import constrain
+
+Array = jax.Array
+BATCH, LENGTH, EMBED = "activation_batch", "activation_length", "activation_embed"
+
+_REMAT_POLICIES: dict[str, Callable | None] = {
+    "full": None,  # save nothing, recompute the whole layer
+    "dots": jax.checkpoint_policies.checkpoint_dots,
+    "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+}
+
+
+class KVCache(NamedTuple):
+  """Keys and values of every layer for decoding; slot `index` is the next one written."""
+
+  k: Array  # [layers, batch, length, kv_heads, head_dim]
+  v: Array
+  segment_ids: Array  # [batch, length]; 0 marks an empty slot
+  positions: Array  # [batch, length]
+  index: Array  # scalar int32
+
+  @classmethod
+  def create(cls, config: ModelConfig, batch: int, length: int) -> "KVCache":
+    shape = (config.num_layers, batch, length, config.num_kv_heads, config.head_dim)
+    zeros = jnp.zeros(shape, config.dtype)
+    return cls(zeros, zeros, jnp.zeros((batch, length), jnp.int32),
+               jnp.zeros((batch, length), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def layer_param_shapes(config: ModelConfig) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
+  """Shape and logical axes of each per-layer parameter (without the stacked layer axis)."""
+  e, m, d = config.hidden_size, config.intermediate_size, config.head_dim
+  h, k = config.num_heads, config.num_kv_heads
+  shapes = {
+      "attn_norm": ((e,), ("norm",)),
+      "q_proj": ((e, h, d), ("embed", "heads", "head_dim")),
+      "k_proj": ((e, k, d), ("embed", "kv_heads", "head_dim")),
+      "v_proj": ((e, k, d), ("embed", "kv_heads", "head_dim")),
+      "o_proj": ((h, d, e), ("heads", "head_dim", "embed")),
+      "mlp_norm": ((e,), ("norm",)),
+      "gate_proj": ((e, m), ("embed", "mlp")),
+      "up_proj": ((e, m), ("embed", "mlp")),
+      "down_proj": ((m, e), ("mlp", "embed")),
+  }
+  if config.qkv_bias:
+    shapes["q_bias"] = ((h, d), ("heads", "head_dim"))
+    shapes["k_bias"] = ((k, d), ("kv_heads", "head_dim"))
+    shapes["v_bias"] = ((k, d), ("kv_heads", "head_dim"))
+  if config.qk_norm:
+    shapes["q_norm"] = ((d,), ("norm",))
+    shapes["k_norm"] = ((d,), ("norm",))
+  return shapes
+
+
+def _init(name: str, key: Array, shape: tuple[int, ...], dtype: str) -> Array:
+  if name.endswith("norm"):
+    return jnp.ones(shape, dtype)
+  if name.endswith("bias"):
+    return jnp.zeros(shape, dtype)
+  return 0.02 * jax.random.normal(key, shape, dtype)
+
+
+class DecoderLayers(nnx.Module):
+  """All decoder blocks, each parameter stacked over layers."""
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    self.names = tuple(layer_param_shapes(config))
+    for name, (shape, axes) in layer_param_shapes(config).items():
+      value = _init(name, rngs.params(), (config.num_layers, *shape), config.param_dtype)
+      setattr(self, name, nnx.Param(value, logical_axes=("layers", *axes)))
+
+  def stacked(self) -> dict[str, Array]:
+    return {name: getattr(self, name)[...] for name in self.names}
+
+
+def rms_norm(x: Array, weight: Array, eps: float) -> Array:
+  """RMSNorm computed in float32, scaled in the input dtype (as transformers does)."""
+  x32 = x.astype(jnp.float32)
+  normed = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + eps)
+  return weight.astype(x.dtype) * normed.astype(x.dtype)
+
+
+def rope_tables(positions: Array, head_dim: int, theta: float) -> tuple[Array, Array]:
+  """cos and sin of shape [batch, length, head_dim] for rotate-half RoPE."""
+  inv_freq = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
+  freqs = positions.astype(jnp.float32)[..., None] * inv_freq
+  angles = jnp.concatenate([freqs, freqs], axis=-1)
+  return jnp.cos(angles), jnp.sin(angles)
+
+
+def apply_rope(x: Array, cos: Array, sin: Array) -> Array:
+  """x: [batch, length, heads, head_dim]."""
+  half = x.shape[-1] // 2
+  rotated = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+  cos, sin = cos[:, :, None, :].astype(x.dtype), sin[:, :, None, :].astype(x.dtype)
+  return x * cos + rotated * sin
+
+
+def decoder_block(config: ModelConfig, p: dict[str, Array], x: Array, cos: Array, sin: Array,
+                  mask: Array, kv: tuple[Array, Array] | None, index: Array | None
+                  ) -> tuple[Array, tuple[Array, Array] | None]:
+  """One pre-norm block. With `kv`, new keys/values are written at slot `index` first."""
+  dtype = x.dtype
+  p = {name: value.astype(dtype) for name, value in p.items()}
+  heads = (BATCH, LENGTH, "activation_heads", None)
+  kv_heads = (BATCH, LENGTH, "activation_kv_heads", None)
+
+  h = rms_norm(x, p["attn_norm"], config.rms_norm_eps)
+  q = jnp.einsum("bte,ehd->bthd", h, p["q_proj"])
+  k = jnp.einsum("bte,ekd->btkd", h, p["k_proj"])
+  v = jnp.einsum("bte,ekd->btkd", h, p["v_proj"])
+  if config.qkv_bias:
+    q, k, v = q + p["q_bias"], k + p["k_bias"], v + p["v_bias"]
+  if config.qk_norm:
+    q = rms_norm(q, p["q_norm"], config.rms_norm_eps)
+    k = rms_norm(k, p["k_norm"], config.rms_norm_eps)
+  q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+  q, k, v = constrain(q, heads), constrain(k, kv_heads), constrain(v, kv_heads)
+  if kv is not None:
+    start = (0, index, 0, 0)
+    k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), start)
+    v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
+    kv = (k, v)
+  attn = attend(q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl)
+  x = x + constrain(jnp.einsum("bthd,hde->bte", attn, p["o_proj"]), (BATCH, LENGTH, EMBED))
+
+  h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
+  gate = constrain(jnp.einsum("bte,em->btm", h, p["gate_proj"]), (BATCH, LENGTH, "activation_mlp"))
+  up = constrain(jnp.einsum("bte,em->btm", h, p["up_proj"]), (BATCH, LENGTH, "activation_mlp"))
+  x = x + constrain(jnp.einsum("btm,me->bte", jax.nn.silu(gate) * up, p["down_proj"]),
+                    (BATCH, LENGTH, EMBED))
+  return x, kv
+
+
+class Qwen(nnx.Module):
+  """Decoder-only language model of the Qwen2/Qwen3 family."""
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    self.config = config
+    e, v = config.hidden_size, config.vocab_size
+    self.embed = nnx.Param(_init("embed", rngs.params(), (v, e), config.param_dtype),
+                           logical_axes=("vocab", "embed"))
+    self.layers = DecoderLayers(config, rngs=rngs)
+    self.final_norm = nnx.Param(jnp.ones((e,), config.param_dtype), logical_axes=("norm",))
+    if not config.tie_embeddings:
+      self.lm_head = nnx.Param(_init("lm_head", rngs.params(), (e, v), config.param_dtype),
+                               logical_axes=("embed", "vocab"))
+
+  def __call__(self, tokens: Array, positions: Array | None = None,
+               segment_ids: Array | None = None) -> Array:
+    """Float32 logits [batch, length, vocab] for a (possibly packed) batch."""
+    return self.logits(self.hidden_states(tokens, positions, segment_ids))
+
+  def hidden_states(self, tokens: Array, positions: Array | None = None,
+                    segment_ids: Array | None = None) -> Array:
+    """Final normalised hidden states; lets a trainer compute the loss in vocab chunks."""
+    positions, segment_ids = _defaults(tokens, positions, segment_ids)
+    hidden, _ = self._run(tokens, positions, segment_ids, positions, segment_ids, None)
+    return hidden
+
+  def decode(self, tokens: Array, positions: Array, cache: KVCache,
+             segment_ids: Array | None = None) -> tuple[Array, KVCache]:
+    """Prefill or extend `cache` with `tokens` (written at slot cache.index); returns logits."""
+    positions, segment_ids = _defaults(tokens, positions, segment_ids)
+    start = (0, cache.index)
+    key_segments = jax.lax.dynamic_update_slice(cache.segment_ids, segment_ids, start)
+    key_positions = jax.lax.dynamic_update_slice(cache.positions, positions, start)
+    hidden, (k, v) = self._run(tokens, positions, segment_ids, key_positions, key_segments,
+                               (cache.k, cache.v, cache.index))
+    new_cache = KVCache(k, v, key_segments, key_positions, cache.index + tokens.shape[1])
+    return self.logits(hidden), new_cache
+
+  def logits(self, hidden: Array) -> Array:
+    if self.config.tie_embeddings:
+      weight, spec = self.embed[...].astype(hidden.dtype), "bte,ve->btv"
+    else:
+      weight, spec = self.lm_head[...].astype(hidden.dtype), "bte,ev->btv"
+    out = jnp.einsum(spec, hidden, weight, preferred_element_type=jnp.float32)
+    return constrain(out, (BATCH, LENGTH, "activation_vocab"))
+
+  def _run(self, tokens, positions, segment_ids, key_positions, key_segments, cache):
+    config = self.config
+    x = jnp.take(self.embed[...], tokens, axis=0).astype(config.dtype)
+    x = constrain(x, (BATCH, LENGTH, EMBED))
+    cos, sin = rope_tables(positions, config.head_dim, config.rope_theta)
+    mask = ((segment_ids[:, :, None] == key_segments[:, None, :])
+            & (key_segments[:, None, :] != 0)
+            & (key_positions[:, None, :] <= positions[:, :, None]))
+    index = None if cache is None else cache[2]
+
+    def block(x, layer):
+      params, kv = layer
+      return decoder_block(config, params, x, cos, sin, mask, kv, index)
+
+    if config.remat_policy != "none":
+      block = jax.checkpoint(block, policy=_REMAT_POLICIES[config.remat_policy],
+                             prevent_cse=not config.scan_layers)
+    stacked = self.layers.stacked()
+    kv_stack = None if cache is None else (cache[0], cache[1])
+    if config.scan_layers:
+      x, new_kv = jax.lax.scan(block, x, (stacked, kv_stack))
+    else:
+      outputs = []
+      for i in range(config.num_layers):
+        layer = jax.tree.map(lambda a: a[i], (stacked, kv_stack))
+        x, kv = block(x, layer)
+        outputs.append(kv)
+      new_kv = None if cache is None else jax.tree.map(lambda *a: jnp.stack(a), *outputs)
+    return rms_norm(x, self.final_norm[...], config.rms_norm_eps), new_kv
+
+
+def _defaults(tokens: Array, positions: Array | None, segment_ids: Array | None):
+  if positions is None:
+    positions = jnp.broadcast_to(jnp.arange(tokens.shape[1], dtype=jnp.int32), tokens.shape)
+  if segment_ids is None:
+    segment_ids = jnp.ones(tokens.shape, jnp.int32)
+  return positions.astype(jnp.int32), segment_ids.astype(jnp.int32)
