@@ -96,8 +96,12 @@ def make_mesh(config: MeshConfig | None = None,
   if len(devices) % math.prod(dcn):
     raise ValueError(f"{len(devices)} devices cannot be split into {math.prod(dcn)} dcn groups")
   ici = _resolve_sizes(config.ici, len(devices) // math.prod(dcn), "ici mesh")
-  if math.prod(dcn) > 1:
-    array = mesh_utils.create_hybrid_device_mesh(ici, dcn, devices)
+  if math.prod(dcn) > 1 and hasattr(devices[0], "slice_index"):
+    array = mesh_utils.create_hybrid_device_mesh(ici, dcn, devices)  # TPU multi-slice
+  elif math.prod(dcn) > 1 and jax.process_count() > 1:
+    array = mesh_utils.create_hybrid_device_mesh(ici, dcn, devices, process_is_granule=True)
+  elif math.prod(dcn) > 1:
+    array = _grouped_mesh(np.asarray(devices), ici, dcn)
   else:
     try:
       array = mesh_utils.create_device_mesh(ici, devices)
@@ -105,6 +109,14 @@ def make_mesh(config: MeshConfig | None = None,
       # Topology-aware placement is only defined for some device kinds; order is enough here.
       array = np.asarray(devices).reshape(ici)
   return Mesh(array, MESH_AXES)
+
+
+def _grouped_mesh(devices: np.ndarray, ici: list[int], dcn: list[int]) -> np.ndarray:
+  """Hybrid layout by device order: consecutive devices form a dcn group (one process here)."""
+  n = len(MESH_AXES)
+  grid = devices.reshape(*dcn, *ici)
+  interleaved = grid.transpose([j for i in range(n) for j in (i, n + i)])
+  return interleaved.reshape([d * i for d, i in zip(dcn, ici)])
 
 
 def logical_to_spec(names: Sequence[str | None], shape: Sequence[int] | None = None,
@@ -202,8 +214,8 @@ def state_shardings(state: Any, mesh: Mesh) -> Any:
     names = getattr(variable, "logical_axes", None)
     what = "/".join(str(getattr(k, "key", k)) for k in path)
     if names is None:
-      names = (None,) * variable.value.ndim
-    return variable.replace(named_sharding(names, variable.value.shape, mesh, what))
+      names = (None,) * len(variable.get_value().shape)
+    return variable.replace(named_sharding(names, variable.get_value().shape, mesh, what))
 
   return jax.tree_util.tree_map_with_path(one, state, is_leaf=_is_variable)
 
