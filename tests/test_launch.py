@@ -49,7 +49,7 @@ def test_help_documents_every_flag():
   for module, names in [("launch.import_hf", ["--hf_dir", "--output", "--param_dtype", "--mesh_fsdp"]),
                         ("launch.export_hf", ["--checkpoint", "--output", "--dtype", "--overwrite",
                                               "--mesh_tensor", "--coordinator_address"])]:
-    text = _run(module, "--help").stdout
+    text = _run(module, "--help", check=False).stdout
     assert all(name in text for name in names), (module, text)
 
 
