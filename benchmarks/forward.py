@@ -1,0 +1,93 @@
+"""Forward throughput of our Qwen model vs transformers (PyTorch) on the CPU, same run.
+
+Both run the same ~50M-parameter Qwen2-style config in float32 on batch 8 x 256, computing
+full logits. Also reports the model FLOP/s of each as a share of this machine's fp32 matmul
+peak (the faster of a JAX and a torch 2048^3 GEMM, measured here). Ends with one JSON line.
+
+  python benchmarks/forward.py [--repeats=5]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from benchmarks.common import matmul_peak_flops, time_call  # noqa: E402
+from xcoder_jax.models import ModelConfig  # noqa: E402
+from xcoder_jax.models.build import create_model  # noqa: E402
+
+_BATCH = flags.DEFINE_integer("batch", 8, "Sequences per forward.")
+_SEQ = flags.DEFINE_integer("seq_len", 256, "Tokens per sequence.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed forwards per side (median reported).")
+
+CONFIG = ModelConfig(vocab_size=32000, hidden_size=512, intermediate_size=1408, num_layers=8,
+                     num_heads=8, num_kv_heads=2, head_dim=64, qkv_bias=True,
+                     rope_theta=10000.0, dtype="float32", max_position_embeddings=1024)
+
+
+def _torch_model():
+  import torch
+  import transformers
+
+  torch.manual_seed(0)
+  config = transformers.Qwen2Config(
+      vocab_size=CONFIG.vocab_size, hidden_size=CONFIG.hidden_size,
+      intermediate_size=CONFIG.intermediate_size, num_hidden_layers=CONFIG.num_layers,
+      num_attention_heads=CONFIG.num_heads, num_key_value_heads=CONFIG.num_kv_heads,
+      rope_theta=CONFIG.rope_theta, max_position_embeddings=CONFIG.max_position_embeddings,
+      tie_word_embeddings=False)
+  return transformers.Qwen2ForCausalLM(config).eval()
+
+
+def main(argv):
+  del argv
+  import torch
+
+  tokens = np.random.RandomState(0).randint(0, CONFIG.vocab_size,
+                                            (_BATCH.value, _SEQ.value)).astype(np.int32)
+  n_tokens = tokens.size
+  flops = CONFIG.flops_per_token(_SEQ.value) * n_tokens
+
+  model = create_model(CONFIG, seed=0)
+  forward = jax.jit(lambda m, t: m(t))
+  ours_s = time_call(lambda: forward(model, tokens).block_until_ready(), _REPEATS.value)
+
+  reference = _torch_model()
+  torch_tokens = torch.as_tensor(tokens, dtype=torch.long)
+  with torch.inference_mode():
+    theirs_s = time_call(lambda: reference(torch_tokens).logits, _REPEATS.value)
+
+  peak = matmul_peak_flops()
+  rows = [("ours (JAX/XLA)", ours_s), ("transformers (PyTorch)", theirs_s)]
+  print(f"Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params, batch {_BATCH.value} x "
+        f"{_SEQ.value}, fp32, {jax.device_count()} {jax.default_backend()} device(s), "
+        f"torch threads {torch.get_num_threads()}")
+  print(f"fp32 matmul peak: {peak['peak'] / 1e9:.1f} GFLOP/s (jax {peak['jax'] / 1e9:.1f}, "
+        f"torch {peak['torch'] / 1e9:.1f})")
+  print(f"{'':26s}{'tokens/s':>12s}{'GFLOP/s':>10s}{'of peak':>9s}")
+  for name, seconds in rows:
+    print(f"{name:26s}{n_tokens / seconds:12.0f}{flops / seconds / 1e9:10.1f}"
+          f"{flops / seconds / peak['peak']:9.1%}")
+  result = {
+      "benchmark": "forward",
+      "ours_tokens_per_s": round(n_tokens / ours_s, 1),
+      "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
+      "ratio": round(theirs_s / ours_s, 3),
+      "share_of_peak": round(flops / ours_s / peak["peak"], 3),
+      "baseline_share_of_peak": round(flops / theirs_s / peak["peak"], 3),
+      "peak_gflops": round(peak["peak"] / 1e9, 1),
+      "params_m": round(CONFIG.num_params() / 1e6, 1),
+      "batch": _BATCH.value, "seq_len": _SEQ.value,
+  }
+  print(json.dumps(result))
+
+
+if __name__ == "__main__":
+  app.run(main)
