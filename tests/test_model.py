@@ -100,6 +100,12 @@ def test_dot_product_kernel_matches_xla():
                              np.asarray(ref(tokens, segment_ids=segments)), atol=1e-5)
 
 
+def test_cudnn_kernel_off_gpu_says_so():
+  model = create_model(CONFIG.replace(attention_impl="cudnn"))
+  with pytest.raises(ValueError, match="needs an NVIDIA GPU"):
+    model(_tokens(1, 4))
+
+
 def test_scan_remat_and_loop_agree_in_value_and_gradient():
   tokens = _tokens(2, 16)
 

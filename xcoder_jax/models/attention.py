@@ -1,9 +1,9 @@
 """Attention kernels behind one signature, chosen by `ModelConfig.attention_impl`.
 
 - "xla": explicit einsums with grouped-query heads; runs on every backend.
-- "dot_product": `jax.nn.dot_product_attention`, letting JAX pick its fused kernel where
-  the backend has one (XLA elsewhere).
-- "cudnn": the same call forced onto cuDNN's fused kernel (NVIDIA GPUs only).
+- "dot_product": `jax.nn.dot_product_attention` with JAX's own choice of kernel (today its
+  XLA lowering on every backend).
+- "cudnn": the same call on cuDNN's fused flash-attention kernel (NVIDIA GPUs only).
 All three take the same boolean mask and give the same result within tolerance.
 """
 
@@ -19,6 +19,9 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str)
   """q: [batch, length, heads, dim]; k, v: [batch, keys, kv_heads, dim]; mask: [batch, length, keys]."""
   if impl == "xla":
     return _xla_attention(q, k, v, mask)
+  if impl == "cudnn" and jax.default_backend() != "gpu":
+    raise ValueError(f"attention_impl='cudnn' needs an NVIDIA GPU, but the backend is "
+                     f"{jax.default_backend()!r}; use 'xla' or 'dot_product'")
   implementation = None if impl == "dot_product" else impl
   return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None], implementation=implementation)
 
