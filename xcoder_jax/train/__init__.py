@@ -1,0 +1,1 @@
+"""Training: optimizer, losses, the jitted steps, checkpointing, metrics and the SFT loop."""

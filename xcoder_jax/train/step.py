@@ -1,0 +1,122 @@
+"""The jitted SFT train and eval steps, compiled once with explicit shardings and donation."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from xcoder_jax import sharding
+from xcoder_jax.train.loss import batch_loss
+
+BATCH_KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
+
+
+class TrainState(NamedTuple):
+  step: jax.Array
+  params: Any  # nested dict of arrays, the layout of checkpoint item "model"
+  opt_state: Any
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, sharding.logical_to_spec(("activation_batch", "activation_length"),
+                                                      mesh=mesh))
+
+
+def _dict_keys(path) -> tuple:
+  return tuple(k.key for k in path if isinstance(k, jax.tree_util.DictKey))
+
+
+def state_shardings(params_shardings: Any, optimizer: optax.GradientTransformation,
+                    abstract_params: Any, mesh: Mesh) -> TrainState:
+  """Shardings of the whole train state: optimizer moments shard like their parameters
+  (matched by parameter path and shape), counters and scalars are replicated."""
+  replicated = NamedSharding(mesh, PartitionSpec())
+  by_path = {_dict_keys(path): (leaf.shape, sh) for (path, leaf), sh in zip(
+      jax.tree_util.tree_leaves_with_path(abstract_params), jax.tree.leaves(params_shardings))}
+
+  def one(path, leaf):
+    keys = _dict_keys(path)
+    for i in range(len(keys)):
+      match = by_path.get(keys[i:])
+      if match and match[0] == leaf.shape:
+        return match[1]
+    return replicated
+
+  abstract_opt = jax.eval_shape(optimizer.init, abstract_params)
+  opt_shardings = jax.tree_util.tree_map_with_path(one, abstract_opt)
+  return TrainState(replicated, params_shardings, opt_shardings)
+
+
+def make_train_step(graphdef: nnx.GraphDef, optimizer: optax.GradientTransformation,
+                    schedule: optax.Schedule, grad_accum: int, loss_chunk: int):
+  """step(state, batch) -> (state, metrics). The loss is normalised by the number of loss
+  tokens in the whole global batch (all micro-batches), not per sequence or micro-batch."""
+
+  def loss_fn(params, micro):
+    return batch_loss(nnx.merge(graphdef, params), micro, loss_chunk)
+
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+  def step(state: TrainState, batch: dict[str, jax.Array]):
+    if grad_accum == 1:
+      (loss_sum, count), grads = grad_fn(state.params, batch)
+    else:
+      micro = jax.tree.map(lambda x: x.reshape(grad_accum, -1, *x.shape[1:]), batch)
+
+      def accumulate(carry, mb):
+        mb = {k: sharding.constrain(v, ("activation_batch", "activation_length"))
+              for k, v in mb.items()}
+        (l, c), g = grad_fn(state.params, mb)
+        return jax.tree.map(jnp.add, carry, (l, c, g)), None
+
+      zeros = (jnp.zeros(()), jnp.zeros(()), jax.tree.map(jnp.zeros_like, state.params))
+      (loss_sum, count, grads), _ = jax.lax.scan(accumulate, zeros, micro)
+    denominator = jnp.maximum(count, 1.0)
+    grads = jax.tree.map(lambda g: g / denominator, grads)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": loss_sum / denominator, "grad_norm": optax.tree.norm(grads),
+               "lr": schedule(state.step), "loss_tokens": count,
+               "tokens": jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32)}
+    return TrainState(state.step + 1, params, opt_state), metrics
+
+  return step
+
+
+def make_eval_step(graphdef: nnx.GraphDef, loss_chunk: int):
+  def step(params, batch):
+    return batch_loss(nnx.merge(graphdef, params), batch, loss_chunk)
+
+  return step
+
+
+def compile_steps(graphdef, optimizer, schedule, state_sh: TrainState, mesh: Mesh,
+                  grad_accum: int, loss_chunk: int):
+  """(train_step, eval_step) jitted with explicit in/out shardings; the state is donated."""
+  batch_sh = {k: batch_sharding(mesh) for k in BATCH_KEYS}
+  replicated = NamedSharding(mesh, PartitionSpec())
+  train = jax.jit(make_train_step(graphdef, optimizer, schedule, grad_accum, loss_chunk),
+                  in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, replicated),
+                  donate_argnums=0)
+  evaluate = jax.jit(make_eval_step(graphdef, loss_chunk),
+                     in_shardings=(state_sh.params, batch_sh),
+                     out_shardings=(replicated, replicated))
+  return train, evaluate
+
+
+def create_train_state(model: nnx.Module, optimizer: optax.GradientTransformation,
+                       mesh: Mesh) -> tuple[nnx.GraphDef, TrainState, TrainState]:
+  """(graphdef, state, state shardings) from a model whose parameters are already on `mesh`."""
+  graphdef, model_state = nnx.split(model)
+  params = nnx.to_pure_dict(model_state)
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
+  params_sh = jax.tree.map(lambda x: x.sharding, params)
+  state_sh = state_shardings(params_sh, optimizer, abstract, mesh)
+  opt_state = jax.jit(optimizer.init, out_shardings=state_sh.opt_state)(params)
+  step = jax.device_put(jnp.zeros((), jnp.int32), state_sh.step)
+  return graphdef, TrainState(step, params, opt_state), state_sh
