@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system-deps
 
-# bubblewrap isolates the judge's runs (Debian package); installed only when missing.
+# The judge needs bubblewrap (isolation), g++ (C++ solutions) and /usr/bin/python3 (the
+# sandboxed interpreter), all from Debian; installed only when missing.
+SYSTEM_TOOLS := bwrap:bubblewrap g++:g++ /usr/bin/python3:python3
 system-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
-	  else echo "bubblewrap missing: run 'sudo apt-get install -y bubblewrap'" >&2; exit 1; fi; }
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  else echo "missing system packages:$$missing; run 'sudo apt-get install -y$$missing'" >&2; exit 1; fi; fi
 
 quickstart: install
 	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(PY) -m launch.quickstart --workdir=/tmp/xcoder_quickstart
