@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from xcoder_jax.models import ModelConfig
+
 
 def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
   """Median wall seconds of `fn()`; `fn` must block until its result is ready."""
@@ -38,3 +40,24 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   result = {"jax": flops / jax_s, "torch": flops / torch_s}
   result["peak"] = max(result.values())
   return result
+
+
+# The ~50M-parameter Qwen2-style config both frameworks run in the benchmarks.
+CONFIG = ModelConfig(vocab_size=32000, hidden_size=512, intermediate_size=1408, num_layers=8,
+                     num_heads=8, num_kv_heads=2, head_dim=64, qkv_bias=True,
+                     rope_theta=10000.0, dtype="float32", max_position_embeddings=1024)
+
+
+def torch_qwen_model():
+  """The same config as a transformers model (random weights): the PyTorch baseline."""
+  import torch
+  import transformers
+
+  torch.manual_seed(0)
+  config = transformers.Qwen2Config(
+      vocab_size=CONFIG.vocab_size, hidden_size=CONFIG.hidden_size,
+      intermediate_size=CONFIG.intermediate_size, num_hidden_layers=CONFIG.num_layers,
+      num_attention_heads=CONFIG.num_heads, num_key_value_heads=CONFIG.num_kv_heads,
+      rope_theta=CONFIG.rope_theta, max_position_embeddings=CONFIG.max_position_embeddings,
+      tie_word_embeddings=False)
+  return transformers.Qwen2ForCausalLM(config).eval()

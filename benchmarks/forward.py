@@ -19,32 +19,12 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import matmul_peak_flops, time_call  # noqa: E402
-from xcoder_jax.models import ModelConfig  # noqa: E402
+from benchmarks.common import CONFIG, matmul_peak_flops, time_call, torch_qwen_model  # noqa: E402
 from xcoder_jax.models.build import create_model  # noqa: E402
 
 _BATCH = flags.DEFINE_integer("batch", 8, "Sequences per forward.")
 _SEQ = flags.DEFINE_integer("seq_len", 256, "Tokens per sequence.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed forwards per side (median reported).")
-
-CONFIG = ModelConfig(vocab_size=32000, hidden_size=512, intermediate_size=1408, num_layers=8,
-                     num_heads=8, num_kv_heads=2, head_dim=64, qkv_bias=True,
-                     rope_theta=10000.0, dtype="float32", max_position_embeddings=1024)
-
-
-def _torch_model():
-  import torch
-  import transformers
-
-  torch.manual_seed(0)
-  config = transformers.Qwen2Config(
-      vocab_size=CONFIG.vocab_size, hidden_size=CONFIG.hidden_size,
-      intermediate_size=CONFIG.intermediate_size, num_hidden_layers=CONFIG.num_layers,
-      num_attention_heads=CONFIG.num_heads, num_key_value_heads=CONFIG.num_kv_heads,
-      rope_theta=CONFIG.rope_theta, max_position_embeddings=CONFIG.max_position_embeddings,
-      tie_word_embeddings=False)
-  return transformers.Qwen2ForCausalLM(config).eval()
-
 
 def main(argv):
   del argv
@@ -59,7 +39,7 @@ def main(argv):
   forward = jax.jit(lambda m, t: m(t))
   ours_s = time_call(lambda: forward(model, tokens).block_until_ready(), _REPEATS.value)
 
-  reference = _torch_model()
+  reference = torch_qwen_model()
   torch_tokens = torch.as_tensor(tokens, dtype=torch.long)
   with torch.inference_mode():
     theirs_s = time_call(lambda: reference(torch_tokens).logits, _REPEATS.value)

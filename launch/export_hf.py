@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from launch import common
+from launch import common, mesh_flags
 from xcoder_jax import checkpoint, sharding
 from xcoder_jax.hf import save_hf
 from xcoder_jax.hf.io import DEFAULT_MAX_SHARD_BYTES
@@ -28,12 +28,13 @@ _TOKENIZER_DIR = flags.DEFINE_string("tokenizer_dir", None, "Directory whose tok
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing non-empty --output.")
 
 flags.adopt_module_key_flags(common)
+flags.adopt_module_key_flags(mesh_flags)
 
 
 def main(argv):
   del argv
   common.start_distributed()
-  mesh = common.mesh_from_flags()
+  mesh = mesh_flags.mesh_from_flags()
   with sharding.use_mesh(mesh):
     model, step = checkpoint.load_model(_CHECKPOINT.value, mesh, step=_STEP.value)
     tokenizer_dir = _TOKENIZER_DIR.value or checkpoint.assets_dir(_CHECKPOINT.value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from absl import app, flags, logging
 
-from launch import common
+from launch import common, mesh_flags
 from xcoder_jax import checkpoint, sharding
 from xcoder_jax.hf import load_hf
 
@@ -20,12 +20,13 @@ _PARAM_DTYPE = flags.DEFINE_enum("param_dtype", "float32", ["float32", "bfloat16
 _STEP = flags.DEFINE_integer("step", 0, "Step number the imported weights are saved under.")
 
 flags.adopt_module_key_flags(common)
+flags.adopt_module_key_flags(mesh_flags)
 
 
 def main(argv):
   del argv
   common.start_distributed()
-  mesh = common.mesh_from_flags()
+  mesh = mesh_flags.mesh_from_flags()
   with sharding.use_mesh(mesh):
     model = load_hf(_HF_DIR.value, mesh, param_dtype=_PARAM_DTYPE.value)
     out = checkpoint.save_model(_OUTPUT.value, model, step=_STEP.value,

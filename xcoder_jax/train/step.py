@@ -109,14 +109,26 @@ def compile_steps(graphdef, optimizer, schedule, state_sh: TrainState, mesh: Mes
   return train, evaluate
 
 
+def abstract_train_state(state_sh: TrainState, optimizer: optax.GradientTransformation,
+                         abstract_params: Any) -> TrainState:
+  """ShapeDtypeStructs with shardings for every leaf: the restore target of a checkpoint."""
+  shapes = TrainState(jax.ShapeDtypeStruct((), jnp.int32), abstract_params,
+                      jax.eval_shape(optimizer.init, abstract_params))
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                      shapes, state_sh)
+
+
+def init_train_state(params: Any, optimizer: optax.GradientTransformation,
+                     state_sh: TrainState) -> TrainState:
+  opt_state = jax.jit(optimizer.init, out_shardings=state_sh.opt_state)(params)
+  return TrainState(jax.device_put(jnp.zeros((), jnp.int32), state_sh.step), params, opt_state)
+
+
 def create_train_state(model: nnx.Module, optimizer: optax.GradientTransformation,
                        mesh: Mesh) -> tuple[nnx.GraphDef, TrainState, TrainState]:
   """(graphdef, state, state shardings) from a model whose parameters are already on `mesh`."""
   graphdef, model_state = nnx.split(model)
   params = nnx.to_pure_dict(model_state)
   abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
-  params_sh = jax.tree.map(lambda x: x.sharding, params)
-  state_sh = state_shardings(params_sh, optimizer, abstract, mesh)
-  opt_state = jax.jit(optimizer.init, out_shardings=state_sh.opt_state)(params)
-  step = jax.device_put(jnp.zeros((), jnp.int32), state_sh.step)
-  return graphdef, TrainState(step, params, opt_state), state_sh
+  state_sh = state_shardings(jax.tree.map(lambda x: x.sharding, params), optimizer, abstract, mesh)
+  return graphdef, init_train_state(params, optimizer, state_sh), state_sh
