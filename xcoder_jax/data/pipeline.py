@@ -1,0 +1,341 @@
+"""The SFT input pipeline: ArrayRecord shards -> Grain -> packed (or padded) numpy batches.
+
+Order of operations (each step a real Grain transformation)::
+
+  ArrayRecordDataSource(shards) -> MapDataset.source -> decode+validate (JSON, schema)
+  -> shuffle(shuffle_seed) [train] -> repeat(num_epochs) (reshuffled every epoch)
+  -> [process_index::process_count] (per-host slice) -> tokenize + mask + shift
+  -> to_iter_dataset(ReadOptions) -> FirstFitPackIterDataset(seq_len) | pad to seq_len
+  -> batch(global_batch_size // process_count) -> mp_prefetch(worker_count) [if > 0]
+
+Every batch is a dict of numpy arrays, each ``[global_batch_size // process_count, seq_len]``:
+
+=============  =======  ============================================================
+``inputs``     int32    token ids (padding: the tokenizer's ``pad_id``)
+``targets``    int32    next token within the same segment; ``pad_id`` at each segment's
+                        last position and on padding
+``loss_mask``  float32  1.0 exactly where ``targets`` is a response token of a real segment,
+                        0.0 on prompt/template targets, segment ends and padding
+``segment_ids`` int32   1, 2, ... per packed example in a row; 0 = padding
+``positions``  int32    position within the segment, restarting at 0; 0 on padding
+=============  =======  ============================================================
+
+Never use ``segment_ids`` as a loss mask; ``loss_mask`` is the 0/1 mask. Unpacked mode
+(``packing=False``) pads every example to ``seq_len`` (one segment per row, same fields).
+
+The iterator (``make_sft_iterator``) is a ``grain.DatasetIterator``: ``get_state()`` returns
+a JSON-serialisable dict and ``set_state()`` restores the exact position (the next batches
+are the ones the uninterrupted run would have produced; nothing is replayed), so it can be
+saved with Orbax next to the train state (``grain.checkpoint.CheckpointHandler``). With a finite
+``num_epochs`` iteration ends with StopIteration; ``iterator.epoch`` is the (0-based) epoch of
+the newest example delivered. ``num_epochs <= 0`` repeats forever.
+
+Multi-host: each process reads ``[process_index::process_count]`` of the (shuffled, repeated)
+record stream, so hosts see disjoint records that together cover every epoch. With a finite
+``num_epochs`` hosts can end after different numbers of packed batches; drive training by a
+step count (``num_epochs <= 0``) on multi-host runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import grain
+import ml_collections
+import numpy as np
+from absl import logging
+
+from xcoder_jax.data import schema
+from xcoder_jax.data import sft
+from xcoder_jax.data import shards as shards_lib
+from xcoder_jax.data import tokenizer as tokenizer_lib
+
+BATCH_FIELDS = {"inputs": np.int32, "targets": np.int32, "loss_mask": np.float32,
+                "segment_ids": np.int32, "positions": np.int32}
+_EPOCH = "epoch"  # internal per-token field, stripped by SFTIterator
+
+
+def default_data_config() -> ml_collections.ConfigDict:
+  """The ``data`` section of an SFT config (tiny demo defaults)."""
+  c = ml_collections.ConfigDict()
+  c.train_files = ""          # shard file(s): path, glob, directory or comma-separated list
+  c.eval_files = ""           # same, for split="eval" (read once, unshuffled)
+  c.tokenizer = "tiny"        # "tiny" or an HF tokenizer directory
+  c.seq_len = 512             # tokens per row
+  c.global_batch_size = 8     # rows per step over all hosts
+  c.shuffle_seed = 0
+  c.num_epochs = 1            # <= 0: repeat forever
+  c.worker_count = 0          # Grain worker processes; 0 = in-process
+  c.worker_buffer_size = 2    # batches buffered per worker
+  c.packing = True            # FirstFit packing; False pads each example to seq_len
+  c.packing_bins = 0          # bins per packing round; 0 = the host batch size
+  c.truncate = True           # longer examples: True keeps the first seq_len tokens, False drops
+  c.long_prompt = "error"     # prompt >= seq_len: "error" or "drop" (counted)
+  c.drop_remainder = True     # last partial batch: drop, or (False) pad with empty rows
+  c.read_threads = 2          # ReadOptions.num_threads
+  c.read_prefetch = 64        # ReadOptions.prefetch_buffer_size
+  return c
+
+
+def _cfg_get(cfg, name, default=None):
+  try:
+    value = cfg[name]
+  except (KeyError, AttributeError):
+    return default
+  return default if value is None else value
+
+
+class _DecodeRecord(grain.transforms.MapWithIndex):
+  """bytes -> validated schema record; errors name the shard file and record index."""
+
+  def __init__(self, files: list[str], lengths: list[int]):
+    self._files = files
+    self._ends = np.cumsum(lengths)
+
+  def map_with_index(self, index: int, data: bytes) -> dict[str, Any]:
+    index %= int(self._ends[-1])  # repeat() hands later epochs' indices to the source maps
+    f = int(np.searchsorted(self._ends, index, side="right"))
+    local = index - (int(self._ends[f - 1]) if f else 0)
+    return schema.decode_record(data, f"{os.path.basename(self._files[f])} #{local}")
+
+
+class _EncodeExample(grain.transforms.MapWithIndex):
+  """record -> shifted per-example features (+ per-token epoch), or None when dropped."""
+
+  def __init__(self, tokenizer, seq_len: int, truncate: bool, long_prompt: str,
+               num_records: int, process_index: int, process_count: int):
+    self._tokenizer = tokenizer
+    self._seq_len = seq_len
+    self._truncate = truncate
+    self._long_prompt = long_prompt
+    self._n = num_records
+    self._pi = process_index
+    self._pc = process_count
+    self.stats = sft.EncodeStats()
+
+  def map_with_index(self, index: int, record: dict[str, Any]):
+    before = self.stats.dropped_too_long + self.stats.dropped_long_prompt
+    ex = sft.encode_example(record, self._tokenizer, self._seq_len, truncate=self._truncate,
+                            long_prompt=self._long_prompt, stats=self.stats)
+    if ex is None:
+      dropped = before + 1
+      if dropped <= 5 or dropped % 1000 == 0:
+        logging.warning("SFT data: dropped record %r (longer than seq_len=%d); %s",
+                        record.get("id"), self._seq_len, self.stats.as_dict())
+      return None
+    feats = sft.to_features(ex["tokens"], ex["loss_mask"], self._tokenizer.pad_id)
+    epoch = (self._pi + index * self._pc) // self._n
+    feats[_EPOCH] = np.full(len(ex["tokens"]), epoch, np.int32)
+    return feats
+
+
+def _pad_example(feats: dict[str, np.ndarray], seq_len: int, pad_id: int):
+  n = len(feats["inputs"])
+  out = {}
+  for k, fill in (("inputs", pad_id), ("targets", pad_id), ("loss_mask", 0), (_EPOCH, 0)):
+    a = np.full(seq_len, fill, np.int32)
+    a[:n] = feats[k]
+    out[k] = a
+  out["segment_ids"] = (np.arange(seq_len) < n).astype(np.int32)
+  out["positions"] = np.where(np.arange(seq_len) < n, np.arange(seq_len), 0).astype(np.int32)
+  return out
+
+
+def _finish_packed(row: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  return {"inputs": row["inputs"], "targets": row["targets"], "loss_mask": row["loss_mask"],
+          "segment_ids": row["inputs_segment_ids"], "positions": row["inputs_positions"],
+          _EPOCH: row[_EPOCH]}
+
+
+class _StackBatch:
+  """Stacks rows into [batch, seq_len] arrays with the batch dtypes; pads short batches."""
+
+  def __init__(self, batch_size: int, pad_id: int):
+    self._b = batch_size
+    self._pad = pad_id
+
+  def __call__(self, rows):
+    out = {}
+    for k in list(BATCH_FIELDS) + [_EPOCH]:
+      a = np.stack([r[k] for r in rows])
+      if len(rows) < self._b:  # only the final batch when drop_remainder=False
+        fill = self._pad if k in ("inputs", "targets") else 0
+        a = np.concatenate([a, np.full((self._b - len(rows),) + a.shape[1:], fill, a.dtype)])
+      out[k] = a.astype(BATCH_FIELDS.get(k, np.int32))
+    return out
+
+
+class SFTIterator(grain.DatasetIterator):
+  """The checkpointable batch iterator; strips the internal epoch field and tracks epochs."""
+
+  def __init__(self, inner: grain.DatasetIterator):
+    super().__init__(inner)
+    self.epoch = 0
+    self.batches = 0
+
+  def __next__(self) -> dict[str, np.ndarray]:
+    batch = next(self._parent)
+    epochs = batch.pop(_EPOCH)
+    real = batch["segment_ids"] > 0
+    if real.any():
+      self.epoch = max(self.epoch, int(epochs[real].max()))
+    self.batches += 1
+    return batch
+
+  def get_state(self) -> dict[str, Any]:
+    return {"grain": self._parent.get_state(), "epoch": self.epoch, "batches": self.batches}
+
+  def set_state(self, state: dict[str, Any]) -> None:
+    self._parent.set_state(state["grain"])
+    self.epoch = int(state.get("epoch", 0))
+    self.batches = int(state.get("batches", 0))
+
+
+@dataclasses.dataclass
+class _Built:
+  dataset: Any  # grain.IterDataset of batches
+  encoder: _EncodeExample
+  num_records: int
+  host_batch_size: int
+  tokenizer: Any
+
+
+def _files_for(cfg, split: str) -> list[str]:
+  if split not in ("train", "eval"):
+    raise ValueError(f"split={split!r}; choose 'train' or 'eval'")
+  spec = _cfg_get(cfg, "train_files" if split == "train" else "eval_files", "")
+  if not spec:
+    raise ValueError(f"data.{split}_files is empty; point it at ArrayRecord shards (build them "
+                     "with python -m launch.make_shards, or xcoder_jax.data.make_demo_shards)")
+  return shards_lib.shard_files(spec)
+
+
+def _build(cfg, split: str, process_index: int, process_count: int, *,
+           shuffle: bool | None = None, num_epochs: int | None = None,
+           worker_count: int | None = None) -> _Built:
+  seq_len = int(cfg.seq_len)
+  if seq_len < 2:
+    raise ValueError(f"data.seq_len must be >= 2, got {seq_len}")
+  gbs = int(cfg.global_batch_size)
+  if process_count < 1 or not 0 <= process_index < process_count:
+    raise ValueError(f"process_index={process_index} must be in [0, {process_count})")
+  if gbs < process_count or gbs % process_count:
+    raise ValueError(f"data.global_batch_size={gbs} must be a positive multiple of the process "
+                     f"count {process_count}; each host loads global_batch_size // process_count")
+  host_batch = gbs // process_count
+  files = _files_for(cfg, split)
+  tok = tokenizer_lib.load_tokenizer(_cfg_get(cfg, "tokenizer", "tiny"))
+  try:
+    source = grain.sources.ArrayRecordDataSource(files)
+    lengths = [len(grain.sources.ArrayRecordDataSource([f])) for f in files]
+  except Exception as e:  # array_record raises bare RuntimeErrors for unreadable files
+    raise ValueError(f"cannot read ArrayRecord shards {files[:3]}...: {e}; check that the files "
+                     "are complete shards written by launch.make_shards") from e
+  n = len(source)
+  if n == 0:
+    raise ValueError(f"the {split} shards {files[:3]} hold no records; rebuild them")
+  is_train = split == "train"
+  shuffle = is_train if shuffle is None else shuffle
+  if num_epochs is None:
+    num_epochs = int(_cfg_get(cfg, "num_epochs", 1)) if is_train else 1
+  seed = int(_cfg_get(cfg, "shuffle_seed", 0))
+
+  ds = grain.MapDataset.source(source).map_with_index(_DecodeRecord(files, lengths))
+  if shuffle:
+    ds = ds.shuffle(seed=seed)
+  ds = ds.repeat(num_epochs if num_epochs > 0 else None)
+  ds = ds[process_index::process_count]
+  encoder = _EncodeExample(tok, seq_len, bool(_cfg_get(cfg, "truncate", True)),
+                           _cfg_get(cfg, "long_prompt", "error"), n, process_index, process_count)
+  ds = ds.map_with_index(encoder)
+  it = ds.to_iter_dataset(grain.ReadOptions(
+      num_threads=int(_cfg_get(cfg, "read_threads", 2)),
+      prefetch_buffer_size=int(_cfg_get(cfg, "read_prefetch", 64))))
+  if bool(_cfg_get(cfg, "packing", True)):
+    fields = ("inputs", "targets", "loss_mask", _EPOCH)
+    bins = int(_cfg_get(cfg, "packing_bins", 0)) or host_batch
+    it = grain.experimental.FirstFitPackIterDataset(
+        it, length_struct={k: seq_len for k in fields}, num_packing_bins=bins, seed=seed,
+        shuffle_bins=shuffle,
+        padding_struct={"inputs": tok.pad_id, "targets": tok.pad_id, "loss_mask": 0, _EPOCH: 0})
+    it = it.map(_finish_packed)
+  else:
+    it = it.map(lambda f, _l=seq_len, _p=tok.pad_id: _pad_example(f, _l, _p))
+  drop = bool(_cfg_get(cfg, "drop_remainder", True)) if is_train else False
+  it = it.batch(host_batch, drop_remainder=drop, batch_fn=_StackBatch(host_batch, tok.pad_id))
+  workers = int(_cfg_get(cfg, "worker_count", 0)) if worker_count is None else worker_count
+  if workers > 0:
+    from absl import flags
+    if not flags.FLAGS.is_parsed():
+      # Grain's worker start reads its absl flags; outside app.run (tests, notebooks) take
+      # their defaults. app.run parses the command line again anyway.
+      flags.FLAGS.mark_as_parsed()
+    it = it.mp_prefetch(grain.MultiprocessingOptions(
+        num_workers=workers,
+        per_worker_buffer_size=int(_cfg_get(cfg, "worker_buffer_size", 2))))
+  return _Built(it, encoder, n, host_batch, tok)
+
+
+def make_sft_iterator(data_config, split: str = "train", process_index: int | None = None,
+                      process_count: int | None = None) -> SFTIterator:
+  """Builds the checkpointable batch iterator for this host (see the module docstring)."""
+  if process_index is None or process_count is None:
+    import jax
+    process_index = jax.process_index() if process_index is None else process_index
+    process_count = jax.process_count() if process_count is None else process_count
+  built = _build(data_config, split, process_index, process_count)
+  return SFTIterator(iter(built.dataset))
+
+
+def num_records(data_config, split: str = "train") -> int:
+  """Number of records in the split's shards (before any epoch repetition or slicing)."""
+  return len(grain.sources.ArrayRecordDataSource(_files_for(data_config, split)))
+
+
+def packing_stats(data_config, split: str = "train", max_batches: int | None = None
+                  ) -> dict[str, Any]:
+  """Share of real (non-pad) tokens: FirstFit packing vs pad-to-longest vs pad-to-seq_len.
+
+  Reads one unshuffled epoch in-process (host 0 of 1); ``max_batches`` limits it to the
+  examples of that many packed batches. Pad-to-longest batches the same
+  examples, in the same order, ``global_batch_size`` at a time, each padded to its longest.
+  """
+  cfg = ml_collections.ConfigDict(data_config.to_dict() if hasattr(data_config, "to_dict")
+                                  else dict(data_config))
+  cfg.packing = True
+  packed = _build(cfg, split, 0, 1, shuffle=False, num_epochs=1, worker_count=0)
+  real = slots = rows = packed_examples = 0
+  for i, batch in enumerate(packed.dataset):
+    if max_batches is not None and i >= max_batches:
+      break
+    seg = batch["segment_ids"]
+    real += int((seg > 0).sum())
+    packed_examples += int(seg.max(axis=1).sum())
+    nonempty = seg.max(axis=1) > 0
+    rows += int(nonempty.sum())
+    slots += int(nonempty.sum()) * seg.shape[1]
+  cfg.packing = False
+  unpacked = _build(cfg, split, 0, 1, shuffle=False, num_epochs=1, worker_count=0)
+  lengths = []
+  for i, batch in enumerate(unpacked.dataset):
+    if max_batches is not None and len(lengths) >= packed_examples:
+      break
+    seg = batch["segment_ids"]
+    lengths.extend(int(x) for x in seg.sum(axis=1) if x > 0)
+  b = packed.host_batch_size
+  longest_slots = sum(max(lengths[i:i + b]) * len(lengths[i:i + b])
+                      for i in range(0, len(lengths), b))
+  total = sum(lengths)
+  seq_len = int(cfg.seq_len)
+  return {
+      "examples": len(lengths),
+      "real_tokens": total,
+      "packed_rows": rows,
+      "packed_efficiency": real / slots if slots else 0.0,
+      "pad_to_longest_efficiency": total / longest_slots if longest_slots else 0.0,
+      "pad_to_seq_len_efficiency": total / (len(lengths) * seq_len) if lengths else 0.0,
+      "mean_example_tokens": total / len(lengths) if lengths else 0.0,
+      "encode_stats": unpacked.encoder.stats.as_dict(),
+  }
