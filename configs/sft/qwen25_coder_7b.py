@@ -1,0 +1,37 @@
+"""X-Coder's SFT of Qwen2.5-Coder-7B-Instruct (../shared/RECIPE.md), 8 GPUs per host.
+
+  python -m launch.train --config=configs/sft/qwen25_coder_7b.py --workdir=/ckpt/xcoder-sft \
+    --config.init.path=/models/Qwen2.5-Coder-7B-Instruct \
+    --config.data.train_files='/data/xcoder-sft/train-*.array_record'
+"""
+
+from configs.sft import base
+
+
+def get_config():
+  c = base.get_config()
+  c.model.preset = "qwen2.5-coder-7b"
+  c.model.dtype = "bfloat16"
+  c.model.param_dtype = "float32"  # fp32 master weights
+  c.model.remat_policy = "full"  # 32k-token sequences: keep only layer inputs
+  c.model.attention_impl = "cudnn"
+  c.init.source = "hf"
+  c.init.path = ""  # the Qwen2.5-Coder-7B-Instruct HF directory (required)
+  c.mesh.fsdp = -1  # FSDP over all devices; add --config.mesh.dcn_data=HOSTS for hybrid
+  c.data.tokenizer = ""  # defaults to init.path when empty
+  c.data.seq_len = 32768
+  c.data.global_batch_size = 128
+  c.data.num_epochs = 8
+  c.optimizer.lr = 5e-5
+  c.optimizer.schedule = "cosine"
+  c.optimizer.warmup_ratio = 0.03
+  c.optimizer.weight_decay = 0.1
+  c.optimizer.clip_norm = 1.0
+  # 376k examples x 8 epochs / 128 per step; packing fits several examples per sequence, so
+  # set this from the packed epoch length that launch.make_shards reports.
+  c.train.steps = 23500
+  c.train.loss_chunk = 4096
+  c.train.log_every = 10
+  c.train.save_every = 500
+  c.train.keep = 3
+  return c
