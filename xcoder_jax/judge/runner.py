@@ -53,6 +53,10 @@ def validate(submission: Submission) -> None:
         checkers.get(submission.checker)
     if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
         raise ValueError("time_limit_s and memory_mb must be positive")
+    if submission.capture_output and (kind == TestKind.CHECK
+                                      or isinstance(submission.checker, SpecialJudge)):
+        raise ValueError("capture_output works with stdio, leetcode and function tests and "
+                         "the default checker (it compares nothing)")
 
 
 def _excerpt(data: bytes, from_end: bool = False) -> str:
@@ -167,6 +171,8 @@ class SubmissionRunner:
         if failure:
             verdict.verdict, verdict.message = failure
             return verdict
+        if submission.capture_output:
+            return _capture(verdict, kind, result, records)
         verdict.verdict, verdict.message = self._compare(submission, kind, test, result,
                                                          records, checker)
         return verdict
@@ -211,6 +217,20 @@ class SubmissionRunner:
             return Outcome.WRONG_ANSWER, _excerpt(result["stderr_bytes"], from_end=True)
         return Outcome.JUDGE_ERROR, (f"special judge crashed (exit {result['exit_code']}, "
                                      f"signal {result['signal']})")
+
+
+def _capture(verdict: Verdict, kind: TestKind, result: dict, records: list[dict]) -> Verdict:
+    """Capture mode: the whole output of a completed run, compared with nothing."""
+    if kind == TestKind.STDIO:
+        verdict.output = result["stdout_bytes"].decode("utf-8", "replace")
+    elif records:
+        verdict.output = json.dumps(records[-1].get("result"), sort_keys=True)
+    else:
+        verdict.verdict = Outcome.RUNTIME_ERROR
+        verdict.message = "exited before the harness recorded a result"
+        return verdict
+    verdict.message = "output captured, not compared"
+    return verdict
 
 
 class _Program:

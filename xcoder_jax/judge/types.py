@@ -73,6 +73,10 @@ class Submission:
     memory_mb: int = 256
     checker: str | SpecialJudge = "exact"
     early_exit: bool = False  # stop at the first test that is not accepted
+    # Capture mode (output voting): nothing is compared; a run that completes is ACCEPTED and
+    # its full stdout (stdio) or canonical JSON return value (leetcode/function) is returned
+    # in Verdict.output, up to the judge's output cap.
+    capture_output: bool = False
 
 
 @dataclasses.dataclass
@@ -87,6 +91,7 @@ class Verdict:
     exit_code: int | None = None
     signal: int | None = None
     message: str = ""  # why, in words
+    output: str | None = None  # full output, only with Submission.capture_output
 
     @property
     def accepted(self) -> bool:

@@ -1,0 +1,106 @@
+"""Final outputs: SFT and RL ArrayRecord shards, JSONL samples, report.json, funnel.png."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+from xcoder_jax.data import schema, shards
+
+from data_pipeline.records import Task
+from data_pipeline.solutions import solution_messages
+from data_pipeline.store import write_json_atomic
+
+
+def sft_record(verified: dict) -> dict:
+  """query = the solution prompt the teacher answered, response = the golden answer."""
+  task = Task.from_json(verified["task"])
+  return {"id": task.id, "query": solution_messages(task)[0]["content"],
+          "response": verified["golden"]["response"],
+          "metadata": {"source": "synthsmith", "style": task.style, "kind": task.kind,
+                       "title": task.title, "difficulty": verified["difficulty"]}}
+
+
+def rl_record(verified: dict) -> dict:
+  task = Task.from_json(verified["task"])
+  return {"id": task.id, "prompt": solution_messages(task)[0]["content"],
+          "kind": task.kind, "fn_name": task.fn_name, "style": task.style,
+          "tests": [{"input": t["input"], "output": t["output"]} for t in verified["tests"]],
+          "golden_solution": verified["golden"]["code"], "features": task.features,
+          "difficulty": verified["difficulty"], "num_candidates": verified["num_candidates"]}
+
+
+def _write_rl_shards(records: list[dict], output_dir: str, num_shards: int,
+                     prefix: str) -> dict:
+  """RL records are not SFT records, so they get the same atomic layout without the SFT
+  schema check: temporary files renamed when complete, then manifest.json."""
+  from array_record.python.array_record_module import ArrayRecordWriter
+  os.makedirs(output_dir, exist_ok=True)
+  token = uuid.uuid4().hex[:8]
+  names = [shards.shard_name(prefix, i, num_shards) for i in range(num_shards)]
+  tmp_paths = [os.path.join(output_dir, f".tmp-{token}-{n}.partial") for n in names]
+  writers = [ArrayRecordWriter(p, shards.WRITER_OPTIONS) for p in tmp_paths]
+  counts = [0] * num_shards
+  for i, record in enumerate(records):
+    writers[i % num_shards].write(schema.encode_record(record))
+    counts[i % num_shards] += 1
+  for writer in writers:
+    writer.close()
+  for tmp, name in zip(tmp_paths, names):
+    os.replace(tmp, os.path.join(output_dir, name))
+  manifest = {"num_records": len(records), "shards": dict(zip(names, counts)), "kind": "rl"}
+  write_json_atomic(os.path.join(output_dir, shards.MANIFEST), manifest)
+  return manifest
+
+
+def _write_sample(path: str, records: list[dict], count: int) -> None:
+  tmp = f"{path}.tmp"
+  with open(tmp, "w") as f:
+    for record in records[:count]:
+      f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+  os.replace(tmp, path)
+
+
+def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str) -> dict:
+  """Writes both datasets (replacing any earlier partial attempt); returns their manifests."""
+  verified = sorted(verified, key=lambda v: v["task"]["id"])
+  sft = [sft_record(v) for v in verified]
+  rl = [rl_record(v) for v in verified]
+  num_shards = max(1, min(config.num_shards, len(verified)))
+  prefix = f"{host_tag}-" if host_tag else ""
+  manifests = {
+      "sft": shards.write_shards(sft, os.path.join(output_dir, "sft"), num_shards,
+                                 prefix=f"{prefix}sft", overwrite=True),
+      "rl": _write_rl_shards(rl, os.path.join(output_dir, "rl"), num_shards, f"{prefix}rl")}
+  _write_sample(os.path.join(output_dir, "sft_sample.jsonl"), sft, config.sample_size)
+  _write_sample(os.path.join(output_dir, "rl_sample.jsonl"), rl, config.sample_size)
+  return manifests
+
+
+def plot_funnel(funnel: list[dict], path: str) -> None:
+  """Bars of records in/out per stage, annotated with the main drop reasons."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  names = [row["stage"] for row in funnel][::-1]
+  fig, ax = plt.subplots(figsize=(11, 0.6 * len(names) + 1.5))
+  positions = range(len(names))
+  ax.barh([p + 0.2 for p in positions], [r["in"] for r in funnel][::-1], 0.4, label="in",
+          color="#9ecae1")
+  ax.barh([p - 0.2 for p in positions], [r["out"] for r in funnel][::-1], 0.4, label="out",
+          color="#3182bd")
+  for p, row in zip(positions, funnel[::-1]):
+    top = sorted(row["drops"].items(), key=lambda kv: -kv[1])[:3]
+    text = ", ".join(f"{reason} {count}" for reason, count in top)
+    ax.text(max(row["in"], row["out"]) * 1.01 + 0.1, p, text, va="center", fontsize=7)
+  ax.set_yticks(list(positions), names)
+  ax.set_xlabel("records (stage-specific unit: seeds, leaves, configs, tasks, candidates)")
+  ax.set_title("SynthSmith funnel")
+  ax.legend(loc="lower right")
+  ax.set_xlim(right=ax.get_xlim()[1] * 1.6)
+  fig.tight_layout()
+  tmp = f"{path}.tmp.png"
+  fig.savefig(tmp, dpi=110)
+  plt.close(fig)
+  os.replace(tmp, path)

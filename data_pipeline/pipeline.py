@@ -1,0 +1,137 @@
+"""SynthSmith end to end: seeds -> features -> tree -> evolution -> configurations -> tasks ->
+solutions -> test inputs -> dual verification -> decontamination -> shards and report.
+
+Item stages keep their completed items in ``OUTPUT/work/<stage>.jsonl`` (see ``store``), so a
+rerun on the same directory redoes nothing; the cheap global steps (tree merge, sampling,
+de-duplication, shard writing) are deterministic and simply recomputed.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+
+from data_pipeline import (dedup, feature_configs, features, outputs, seeds as seeds_lib,
+                           solutions, tasks as tasks_lib, test_inputs, verify)
+from data_pipeline.records import Candidate, Seed, Task, TestInputs
+from data_pipeline.stage import Dropped, StageReport, run_items
+from data_pipeline.store import write_json_atomic
+from data_pipeline.teacher import make_teacher
+
+
+def _by_task(records: list[dict]) -> dict[str, list[dict]]:
+  grouped = collections.defaultdict(list)
+  for record in records:
+    grouped[record["task_id"]].append(record)
+  return grouped
+
+
+def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, StageReport]:
+  """Dual verification on seeds with ground-truth tests: teacher candidates vote on the real
+  inputs; reports test-label accuracy and the golden solution's full-pass rate."""
+  with_tests = [s for s in seed_list if len(s.tests) >= 2]
+  seed_tasks = [Task(f"seed-{s.id}", "", "codeforces", "stdio", None, s.id, s.statement, {},
+                     {}).to_json() for s in with_tests]
+  candidates, _ = run_items(
+      "seed_solutions", work, seed_tasks, lambda t: t["id"],
+      lambda t: solutions.generate(teacher, config.solutions, t), config.teacher.concurrency)
+  grouped = _by_task(candidates)
+  correct = total = full_pass = scored = 0
+  report = StageReport("seed_validation", num_in=len(with_tests))
+  for seed, task_json in zip(with_tests, seed_tasks):
+    cands = [Candidate.from_json(c) for c in grouped[task_json["id"]]]
+    if len(cands) < config.verify.min_candidates:
+      report.drops["too_few_candidates"] += 1
+      continue
+    outs = verify.run_candidates(judge, Task.from_json(task_json), cands,
+                                 [t["input"] for t in seed.tests], config.verify)
+    score = verify.score_against_truth(outs, [t["output"] for t in seed.tests], config.verify)
+    correct, total = correct + score.labels_correct, total + score.labels_total
+    full_pass, scored = full_pass + score.golden_full_pass, scored + 1
+  report.num_out = scored
+  return {"seeds_scored": scored, "labels_total": total,
+          "test_label_accuracy": round(correct / total, 4) if total else None,
+          "golden_full_pass_rate": round(full_pass / scored, 4) if scored else None}, report
+
+
+def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dict:
+  """Runs (or resumes) every stage; returns the report also written to report.json."""
+  from xcoder_jax import judge as judge_lib
+
+  host_tag = f"host{host_index:05d}of{num_hosts:05d}" if num_hosts > 1 else ""
+  out = os.path.join(output_dir, host_tag) if host_tag else output_dir
+  work = os.path.join(out, "work")
+  teacher = make_teacher(config.teacher)
+  judge = judge_lib.Judge(workers=config.judge_workers or None)
+  concurrency = config.teacher.concurrency
+  funnel, timings, started = [], {}, time.perf_counter()
+
+  def timed(name, report):
+    timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
+    funnel.append(report.to_json())
+
+  seed_list, report = seeds_lib.read_seeds(list(config.seeds), host_index, num_hosts)
+  timed("seeds", report)
+  extractions, report = run_items(
+      "feature_extraction", work, [s.to_json() for s in seed_list], lambda s: s["id"],
+      lambda s: features.extract(teacher, config.features, Seed.from_json(s)), concurrency)
+  timed("feature_extraction", report)
+  tree = features.build_tree(extractions)
+  timed("feature_tree", StageReport("feature_tree", len(extractions),
+                                    features.count_leaves(tree)))
+  tree, report = features.evolve(teacher, config.evolution, tree, work)
+  write_json_atomic(os.path.join(work, "feature_tree.json"), tree)
+  timed("feature_evolution", report)
+  configs, report = feature_configs.sample_configs(tree, config.configs,
+                                                   f"{host_tag or 'cfg'}")
+  timed("feature_configs", report)
+  task_list, report = run_items(
+      "task_generation", work, [c.to_json() for c in configs], lambda c: c["id"],
+      lambda c: tasks_lib.generate(teacher, config.tasks, c), concurrency)
+  timed("task_generation", report)
+  candidates, report = run_items(
+      "solutions", work, task_list, lambda t: t["id"],
+      lambda t: solutions.generate(teacher, config.solutions, t), concurrency)
+  timed("solutions", report)
+  inputs, report = run_items(
+      "test_inputs", work, task_list, lambda t: t["id"],
+      lambda t: test_inputs.generate(teacher, judge, config.test_inputs, t), concurrency)
+  timed("test_inputs", report)
+
+  candidates_of, inputs_of = _by_task(candidates), _by_task(inputs)
+  ready = [t for t in task_list if t["id"] in inputs_of]
+  judge_runs = sum(len(candidates_of[t["id"]]) * len(inputs_of[t["id"]][0]["inputs"])
+                   for t in ready)
+
+  def verify_one(task_json):
+    if not candidates_of[task_json["id"]]:
+      raise Dropped("no_candidates")
+    return verify.verify_task(judge, config.verify, Task.from_json(task_json),
+                              [Candidate.from_json(c) for c in candidates_of[task_json["id"]]],
+                              TestInputs.from_json(inputs_of[task_json["id"]][0]))
+
+  verified, report = run_items("verification", work, ready, lambda t: t["id"], verify_one)
+  timed("verification", report)
+  kept, report, contamination = dedup.decontaminate_and_dedup(verified, config.dedup)
+  timed("dedup_decontam", report)
+  manifests = outputs.write_datasets(kept, out, config.output, host_tag)
+  timed("shards", StageReport("shards", len(kept), manifests["sft"]["num_records"]))
+  ground_truth = None
+  if config.validate_on_seeds:
+    ground_truth, report = validate_on_seeds(seed_list, teacher, judge, config, work)
+    timed("seed_validation", report)
+  result = {
+      "funnel": funnel, "stage_seconds": timings,
+      "verification": {"tasks_verified": len(verified), "judge_runs": judge_runs,
+                       "judge_runs_per_verified_task":
+                           round(judge_runs / len(verified), 2) if verified else None},
+      "ground_truth": ground_truth, "decontamination": contamination,
+      "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
+      "outputs": {"sft_records": manifests["sft"]["num_records"],
+                  "rl_records": manifests["rl"]["num_records"],
+                  "sft_dir": os.path.join(out, "sft"), "rl_dir": os.path.join(out, "rl")},
+  }
+  write_json_atomic(os.path.join(out, "report.json"), result)
+  outputs.plot_funnel(funnel, os.path.join(out, "funnel.png"))
+  return result

@@ -1,0 +1,87 @@
+"""Seed ingestion: TACO-style and CodeContests-style records from JSONL or Parquet."""
+
+from __future__ import annotations
+
+import collections
+import glob
+import hashlib
+import json
+import os
+from typing import Any, Iterator
+
+from data_pipeline.records import Seed
+from data_pipeline.stage import StageReport
+
+_CODECONTESTS_PYTHON = (1, 3)  # PYTHON2, PYTHON3 in CodeContests' Language enum
+
+
+def stable_bucket(key: str, buckets: int) -> int:
+  """A host-independent hash bucket (Python's hash() is salted per process)."""
+  return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) % buckets
+
+
+def _rows(path: str) -> Iterator[dict[str, Any]]:
+  if path.endswith(".parquet"):
+    import pyarrow.parquet as pq
+    yield from pq.read_table(path).to_pylist()
+    return
+  with open(path) as f:
+    for line in f:
+      if line.strip():
+        yield json.loads(line)
+
+
+def _maybe_json(value):
+  return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
+
+
+def _taco(row: dict, rid: str) -> Seed:
+  solutions = _maybe_json(row.get("solutions")) or []
+  io = _maybe_json(row.get("input_output")) or {}
+  tests = [{"input": _as_text(i), "output": _as_text(o)}
+           for i, o in zip(io.get("inputs", []), io.get("outputs", []))]
+  return Seed(rid, row.get("question") or "", list(solutions), tests, row.get("source") or "taco")
+
+
+def _as_text(value) -> str:
+  return "\n".join(value) if isinstance(value, list) else str(value)
+
+
+def _codecontests(row: dict, rid: str) -> Seed:
+  solutions = row.get("solutions") or {}
+  if isinstance(solutions, dict):
+    pairs = zip(solutions.get("language", []), solutions.get("solution", []))
+    solutions = [code for language, code in pairs if language in _CODECONTESTS_PYTHON]
+  tests = []
+  for split in ("public_tests", "private_tests", "generated_tests"):
+    block = row.get(split) or {}
+    tests += [{"input": i, "output": o}
+              for i, o in zip(block.get("input", []), block.get("output", []))]
+  return Seed(rid, row.get("description") or "", list(solutions), tests, "codecontests")
+
+
+def read_seeds(patterns: list[str], host_index: int = 0, num_hosts: int = 1
+               ) -> tuple[list[Seed], StageReport]:
+  """Reads every seed file, keeps this host's slice, and counts what was refused and why."""
+  report, drops = StageReport("seeds"), collections.Counter()
+  files = sorted({f for pattern in patterns for f in glob.glob(pattern)})
+  if not files:
+    raise FileNotFoundError(f"no seed files match {patterns}; point --config.seeds at "
+                            "TACO/CodeContests-style JSONL or Parquet files")
+  seeds = []
+  for path in files:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for row_index, row in enumerate(_rows(path)):
+      rid = str(row.get("id") or row.get("name") or f"{stem}-{row_index}")
+      if stable_bucket(rid, num_hosts) != host_index:
+        continue
+      report.num_in += 1
+      seed = _codecontests(row, rid) if "description" in row else _taco(row, rid)
+      if not seed.statement.strip():
+        drops["no_statement"] += 1
+      elif not seed.solutions:
+        drops["no_python_solution"] += 1
+      else:
+        seeds.append(seed)
+  report.drops, report.num_out = drops, len(seeds)
+  return seeds, report

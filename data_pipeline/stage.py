@@ -1,0 +1,81 @@
+"""Running a stage item by item: resumable, concurrent, with a funnel of drop reasons."""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+from typing import Any, Callable, Sequence
+
+from tqdm import tqdm
+
+from data_pipeline.parsing import ParseError
+from data_pipeline.store import StageStore
+from data_pipeline.teacher import TeacherError
+
+
+@dataclasses.dataclass
+class StageReport:
+  """One funnel row: items in, records out, and why the rest were dropped."""
+  name: str
+  num_in: int = 0
+  num_out: int = 0
+  drops: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+  def to_json(self) -> dict[str, Any]:
+    return {"stage": self.name, "in": self.num_in, "out": self.num_out,
+            "drops": {k: v for k, v in sorted(self.drops.items()) if v}}
+
+
+class Dropped(Exception):
+  """Raised by a stage's item function to drop the whole item with a reason."""
+
+  def __init__(self, reason: str):
+    super().__init__(reason)
+    self.reason = reason
+
+
+ItemFn = Callable[[Any], tuple[list[dict], dict[str, int]]]
+
+
+def _safe(process: ItemFn, item) -> tuple[list[dict], dict[str, int]]:
+  """Malformed teacher output and teacher failures become counted drops, never crashes."""
+  try:
+    return process(item)
+  except Dropped as drop:
+    return [], {drop.reason: 1}
+  except ParseError as error:
+    return [], {error.reason: 1}
+  except TeacherError:
+    return [], {"teacher_error": 1}
+
+
+def run_items(name: str, work_dir: str, items: Sequence[Any], key_of: Callable[[Any], str],
+              process: ItemFn, concurrency: int = 1) -> tuple[list[dict], StageReport]:
+  """Runs ``process`` on every item not yet stored; returns all outputs in item order."""
+  store = StageStore(work_dir, name)
+  report = StageReport(name, num_in=len(items))
+  todo = [item for item in items if key_of(item) not in store.entries]
+  if todo and store.complete:
+    raise RuntimeError(f"stage {name} is marked complete but its inputs changed; use a new "
+                       "--output directory for a different configuration")
+  with tqdm(total=len(items), initial=len(items) - len(todo), desc=name, unit="item",
+            leave=False) as bar:
+    if concurrency <= 1:
+      for item in todo:
+        store.add(key_of(item), *_safe(process, item))
+        bar.update()
+    else:
+      with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        futures = {pool.submit(_safe, process, item): item for item in todo}
+        for future in concurrent.futures.as_completed(futures):
+          store.add(key_of(futures[future]), *future.result())
+          bar.update()
+  store.mark_complete()
+  outputs = []
+  for item in items:
+    entry = store.entries[key_of(item)]
+    outputs += entry["outputs"]
+    report.drops.update(entry["drops"])
+  report.num_out = len(outputs)
+  return outputs, report

@@ -1,0 +1,83 @@
+"""Test inputs: written directly by the teacher and produced by teacher-written generator
+programs run in the judge; every input must pass a teacher-written validator."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+from data_pipeline import execute, prompts
+from data_pipeline.parsing import ParseError, extract_single_python_block, parse_json_object
+from data_pipeline.records import Task, TestInputs
+from data_pipeline.stage import Dropped
+from data_pipeline.teacher import Teacher, TeacherError
+
+
+def input_shape(task: Task) -> str:
+  if task.kind == "leetcode":
+    return (f"An input here is a JSON list of the arguments of `{task.fn_name}` in order "
+            "(one line).")
+  return "An input is the exact text given on standard input."
+
+
+def normalize_input(text: str, kind: str) -> str:
+  if kind == "leetcode":
+    return json.dumps(json.loads(text), separators=(",", ":"))
+  return "\n".join(line.rstrip() for line in text.strip("\n").split("\n")) + "\n"
+
+
+def _program(teacher: Teacher, stage: str, task: Task, sampling: dict) -> str | None:
+  messages = prompts.render(stage, statement=task.statement, input_shape=input_shape(task))
+  try:
+    return extract_single_python_block(teacher.complete(stage, messages, sampling).text)
+  except (ParseError, TeacherError):
+    return None
+
+
+def generate(teacher: Teacher, judge, config, task_json: dict) -> tuple[list[dict], dict]:
+  task, sampling = Task.from_json(task_json), dict(config.sampling)
+  drops = collections.Counter()
+  validator = _program(teacher, "input_validator", task, sampling)
+  if validator is None:
+    raise Dropped("malformed_validator")
+  raw: list[tuple[str, str]] = []
+  messages = prompts.render("test_inputs", statement=task.statement,
+                            input_shape=input_shape(task))
+  try:
+    answer = parse_json_object(teacher.complete("test_inputs", messages, sampling).text)
+    direct = answer.get("inputs")
+    raw += [(text, "direct") for text in direct if isinstance(text, str)] if isinstance(
+        direct, list) else []
+  except (ParseError, TeacherError):
+    drops["input:malformed_direct_inputs"] += 1
+  generator = _program(teacher, "input_generator", task, sampling)
+  if generator is None:
+    drops["input:malformed_generator"] += 1
+  else:
+    seeds = [f"{seed}\n" for seed in range(config.generated_inputs)]
+    generated = execute.outputs(judge.run([execute.submission(generator, seeds)])[0])
+    drops["input:generator_failed"] += sum(text is None for text in generated)
+    raw += [(text, "generator") for text in generated if text is not None]
+  inputs, origins, seen = [], [], set()
+  for text, origin in raw:
+    try:
+      text = normalize_input(text, task.kind)
+    except json.JSONDecodeError:
+      drops["input:invalid_format"] += 1
+      continue
+    if text in seen:
+      drops["input:duplicate"] += 1
+      continue
+    seen.add(text)
+    inputs.append(text)
+    origins.append(origin)
+  verdicts = execute.outputs(judge.run([execute.submission(validator, inputs)])[0]) if inputs \
+      else []
+  valid = [i for i, verdict in enumerate(verdicts) if verdict is not None]
+  drops["input:invalid_format"] += len(inputs) - len(valid)
+  valid = valid[:config.max_inputs]
+  if len(valid) < config.min_inputs:
+    drops["too_few_inputs"] += 1
+    return [], dict(drops)
+  record = TestInputs(task.id, [inputs[i] for i in valid], [origins[i] for i in valid])
+  return [record.to_json()], dict(drops)

@@ -1,0 +1,151 @@
+"""Dual verification: majority-vote test labels, then a golden solution chosen by weighted
+tests passed and confirmed on held-out tests.
+
+Pure functions (``vote``, ``select_golden``, ``verify_outputs``) take an output matrix
+``outputs[candidate][test]`` (a string, or None when that run did not complete), so they are
+tested without a judge; ``verify_task`` runs the judge to fill the matrix.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Sequence
+
+from data_pipeline import execute
+from data_pipeline.records import Candidate, Task, TestInputs, VerifiedTask
+from data_pipeline.stage import Dropped
+
+Outputs = Sequence[Sequence[str | None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Label:
+  output: str
+  votes: int  # candidates whose output is this one
+  agreement: float  # votes / number of candidates
+
+
+def normalize_output(text: str) -> str:
+  """What the judge's exact checker compares: surrounding whitespace and line ends stripped."""
+  return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def vote(outputs: Outputs, min_votes: int = 2, min_agreement: float = 0.5
+         ) -> tuple[list[Label | None], collections.Counter]:
+  """Labels each test by its most frequent successful output.
+
+  Ties go to the output of the lowest-index candidate among the tied ones (deterministic).
+  A test is unlabeled (None) when nobody ran it, or when the winner has fewer than
+  ``min_votes`` votes or less than ``min_agreement`` of the successful runs.
+  """
+  num_candidates = len(outputs)
+  num_tests = len(outputs[0]) if outputs else 0
+  labels, drops = [], collections.Counter()
+  for test in range(num_tests):
+    column = [row[test] for row in outputs]
+    counts = collections.Counter(o for o in column if o is not None)
+    if not counts:
+      labels.append(None)
+      drops["test:nobody_ran"] += 1
+      continue
+    first_seen = {o: column.index(o) for o in counts}
+    winner = min(counts, key=lambda o: (-counts[o], first_seen[o]))
+    votes = counts[winner]
+    if votes < min_votes or votes / sum(counts.values()) < min_agreement:
+      labels.append(None)
+      drops["test:low_agreement"] += 1
+      continue
+    labels.append(Label(winner, votes, votes / num_candidates))
+  return labels, drops
+
+
+def test_weights(labels: Sequence[Label | None]) -> list[float]:
+  """Harder tests (fewer candidates agree) weigh more: weight = 1 / agreement."""
+  return [1.0 / label.agreement if label else 0.0 for label in labels]
+
+
+def select_golden(outputs: Outputs, labels: Sequence[Label | None],
+                  tests: Sequence[int]) -> int:
+  """The candidate with the most weight of passed ``tests``; ties go to the lowest index."""
+  weights = test_weights(labels)
+  scores = [sum(weights[t] for t in tests if labels[t] and row[t] == labels[t].output)
+            for row in outputs]
+  return max(range(len(outputs)), key=lambda c: (scores[c], -c))
+
+
+def held_out_split(labeled: Sequence[int], every: int) -> tuple[list[int], list[int]]:
+  """Every ``every``-th labeled test (at least one) is held out from golden selection."""
+  held = [t for i, t in enumerate(labeled) if i % every == every - 1] or list(labeled[-1:])
+  return [t for t in labeled if t not in held], held
+
+
+@dataclasses.dataclass
+class Verification:
+  labels: list[Label | None]
+  golden: int
+  final_tests: list[int]  # labeled tests the golden solution passes
+  held_out: list[int]
+  drops: collections.Counter
+
+
+def verify_outputs(outputs: Outputs, config) -> Verification:
+  """Votes, selects the golden solution, and confirms it on the held-out tests."""
+  labels, drops = vote(outputs, config.min_votes, config.min_agreement)
+  labeled = [t for t, label in enumerate(labels) if label]
+  if len(labeled) < 2:
+    raise Dropped("too_few_labeled_tests")
+  selection, held_out = held_out_split(labeled, config.held_out_every)
+  golden = select_golden(outputs, labels, selection)
+  if any(outputs[golden][t] != labels[t].output for t in held_out):
+    raise Dropped("golden_failed_held_out")
+  final = [t for t in labeled if outputs[golden][t] == labels[t].output]
+  drops["test:golden_disagrees"] += len(labeled) - len(final)
+  if len(final) < config.min_tests:
+    raise Dropped("too_few_tests")
+  return Verification(labels, golden, final, held_out, drops)
+
+
+def run_candidates(judge, task: Task, candidates: list[Candidate], inputs: list[str],
+                   config) -> list[list[str | None]]:
+  """All candidates on all inputs: one judge batch, one sandbox per candidate."""
+  batch = [execute.submission(c.code, inputs, task.kind, task.fn_name, config.time_limit_s,
+                              config.memory_mb) for c in candidates]
+  return [[None if o is None else normalize_output(o) for o in execute.outputs(result)]
+          for result in judge.run(batch)]
+
+
+def verify_task(judge, config, task: Task, candidates: list[Candidate],
+                test_inputs: TestInputs) -> tuple[list[dict], dict]:
+  if len(candidates) < config.min_candidates:
+    raise Dropped("too_few_candidates")
+  outputs = run_candidates(judge, task, candidates, test_inputs.inputs, config)
+  result = verify_outputs(outputs, config)
+  labels = result.labels
+  tests = [{"input": test_inputs.inputs[t], "output": labels[t].output,
+            "votes": labels[t].votes, "held_out": t in result.held_out}
+           for t in result.final_tests]
+  difficulty = 1.0 - sum(labels[t].agreement for t in result.final_tests) / len(tests)
+  verified = VerifiedTask(task.to_json(), tests, candidates[result.golden].to_json(),
+                          len(candidates), round(difficulty, 4))
+  return [verified.to_json()], dict(result.drops)
+
+
+@dataclasses.dataclass
+class GroundTruthScore:
+  """Against real expected outputs: how many labels are right, whether the golden passes."""
+  labels_correct: int
+  labels_total: int
+  golden_full_pass: bool
+
+
+def score_against_truth(outputs: Outputs, truths: Sequence[str], config) -> GroundTruthScore:
+  labels, _ = vote(outputs, config.min_votes, config.min_agreement)
+  truths = [normalize_output(t) for t in truths]
+  labeled = [t for t, label in enumerate(labels) if label]
+  correct = sum(labels[t].output == truths[t] for t in labeled)
+  if not labeled:
+    return GroundTruthScore(0, 0, False)
+  selection, _ = held_out_split(labeled, config.held_out_every)
+  golden = select_golden(outputs, labels, selection)
+  return GroundTruthScore(correct, len(labeled), list(outputs[golden]) == truths)
