@@ -13,8 +13,9 @@ import numpy as np
 from xcoder_jax.models import ModelConfig
 
 
-def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-  """Median wall seconds of `fn()`; `fn` must block until its result is ready."""
+def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1,
+              reduce: Callable[[list[float]], float] = statistics.median) -> float:
+  """Median (or `reduce`) wall seconds of `fn()`; `fn` must block until its result is ready."""
   for _ in range(warmup):
     fn()
   times = []
@@ -22,21 +23,24 @@ def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     start = time.perf_counter()
     fn()
     times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  return reduce(times)
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
-  """Achieved fp32 GEMM FLOP/s of JAX and of torch on this machine; the larger is the peak."""
+  """Best achieved fp32 GEMM FLOP/s of JAX and of torch here; the larger is the peak.
+
+  The fastest of several repeats, since a peak is what the machine can do when nothing else
+  interferes."""
   import torch
 
   a = np.random.RandomState(0).randn(size, size).astype(np.float32)
   flops = 2 * size**3
   ja = jnp.asarray(a)
   jit_mm = jax.jit(lambda x: x @ x)
-  jax_s = time_call(lambda: jit_mm(ja).block_until_ready(), repeats)
+  jax_s = time_call(lambda: jit_mm(ja).block_until_ready(), repeats, reduce=min)
   ta = torch.from_numpy(a)
   with torch.inference_mode():
-    torch_s = time_call(lambda: ta @ ta, repeats)
+    torch_s = time_call(lambda: ta @ ta, repeats, reduce=min)
   result = {"jax": flops / jax_s, "torch": flops / torch_s}
   result["peak"] = max(result.values())
   return result

@@ -16,6 +16,7 @@ slots are segment 0).
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -99,6 +100,17 @@ class DecoderLayers(nnx.Module):
     return {name: getattr(self, name)[...] for name in self.names}
 
 
+def project(x: Array, w: Array, contract: int, out_dtype=None) -> Array:
+  """x[..., *in] @ w[*in, *out] as a single 2-D matmul.
+
+  Same result as the einsum, but XLA:CPU runs the gradient of a 3-D einsum (weights
+  contracted against batch and length at once) up to 2x slower than the 2-D form.
+  """
+  lead, k = x.shape[:x.ndim - contract], math.prod(w.shape[:contract])
+  out = jnp.matmul(x.reshape(-1, k), w.reshape(k, -1), preferred_element_type=out_dtype)
+  return out.reshape(*lead, *w.shape[contract:])
+
+
 def rms_norm(x: Array, weight: Array, eps: float) -> Array:
   """RMSNorm computed in float32, scaled in the input dtype (as transformers does)."""
   x32 = x.astype(jnp.float32)
@@ -132,9 +144,7 @@ def decoder_block(config: ModelConfig, p: dict[str, Array], x: Array, cos: Array
   kv_heads = (BATCH, LENGTH, "activation_kv_heads", None)
 
   h = rms_norm(x, p["attn_norm"], config.rms_norm_eps)
-  q = jnp.einsum("bte,ehd->bthd", h, p["q_proj"])
-  k = jnp.einsum("bte,ekd->btkd", h, p["k_proj"])
-  v = jnp.einsum("bte,ekd->btkd", h, p["v_proj"])
+  q, k, v = (project(h, p[name], 1) for name in ("q_proj", "k_proj", "v_proj"))
   if config.qkv_bias:
     q, k, v = q + p["q_bias"], k + p["k_bias"], v + p["v_bias"]
   if config.qk_norm:
@@ -148,13 +158,12 @@ def decoder_block(config: ModelConfig, p: dict[str, Array], x: Array, cos: Array
     v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
     kv = (k, v)
   attn = attend(q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl)
-  x = x + constrain(jnp.einsum("bthd,hde->bte", attn, p["o_proj"]), (BATCH, LENGTH, EMBED))
+  x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
-  gate = constrain(jnp.einsum("bte,em->btm", h, p["gate_proj"]), (BATCH, LENGTH, "activation_mlp"))
-  up = constrain(jnp.einsum("bte,em->btm", h, p["up_proj"]), (BATCH, LENGTH, "activation_mlp"))
-  x = x + constrain(jnp.einsum("btm,me->bte", jax.nn.silu(gate) * up, p["down_proj"]),
-                    (BATCH, LENGTH, EMBED))
+  gate = constrain(project(h, p["gate_proj"], 1), (BATCH, LENGTH, "activation_mlp"))
+  up = constrain(project(h, p["up_proj"], 1), (BATCH, LENGTH, "activation_mlp"))
+  x = x + constrain(project(jax.nn.silu(gate) * up, p["down_proj"], 1), (BATCH, LENGTH, EMBED))
   return x, kv
 
 
@@ -198,10 +207,10 @@ class Qwen(nnx.Module):
 
   def logits(self, hidden: Array) -> Array:
     if self.config.tie_embeddings:
-      weight, spec = self.embed[...].astype(hidden.dtype), "bte,ve->btv"
+      weight = self.embed[...].astype(hidden.dtype).T
     else:
-      weight, spec = self.lm_head[...].astype(hidden.dtype), "bte,ev->btv"
-    out = jnp.einsum(spec, hidden, weight, preferred_element_type=jnp.float32)
+      weight = self.lm_head[...].astype(hidden.dtype)
+    out = project(hidden, weight, 1, out_dtype=jnp.float32)
     return constrain(out, (BATCH, LENGTH, "activation_vocab"))
 
   def _run(self, tokens, positions, segment_ids, key_positions, key_segments, cache):
