@@ -60,9 +60,11 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
 
 
 def resolve_data_files(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
-  """Replaces "demo" in data.train_files / data.eval_files by shards of the bundled demo set,
-  written under WORKDIR/demo_data (3 shards for training, 1 held out for evaluation)."""
-  if DEMO_DATA not in (config.data.train_files, config.data.eval_files):
+  """Replaces the entry "demo" in data.train_files / data.eval_files (comma-separated lists)
+  by shards of the bundled demo set, written under WORKDIR/demo_data: 3 shards for training,
+  1 held out for evaluation."""
+  specs = {split: str(config.data[f"{split}_files"]).split(",") for split in ("train", "eval")}
+  if not any(DEMO_DATA in parts for parts in specs.values()):
     return config
   demo_dir = os.path.join(workdir, "demo_data", f"process_{jax.process_index()}")
   manifest = os.path.join(demo_dir, "manifest.json")
@@ -72,11 +74,11 @@ def resolve_data_files(config: ml_collections.ConfigDict, workdir: str) -> ml_co
   else:
     names = sorted(make_demo_shards(demo_dir, num_shards=4)["shards"])
   paths = [os.path.join(demo_dir, n) for n in names]
+  demo = {"train": paths[:-DEMO_EVAL_SHARDS], "eval": paths[-DEMO_EVAL_SHARDS:]}
   config = ml_collections.ConfigDict(config.to_dict())
-  if config.data.train_files == DEMO_DATA:
-    config.data.train_files = ",".join(paths[:-DEMO_EVAL_SHARDS])
-  if config.data.eval_files == DEMO_DATA:
-    config.data.eval_files = ",".join(paths[-DEMO_EVAL_SHARDS:])
+  for split, parts in specs.items():
+    resolved = [p for part in parts for p in (demo[split] if part == DEMO_DATA else [part])]
+    config.data[f"{split}_files"] = ",".join(resolved)
   return config
 
 
