@@ -17,205 +17,247 @@ HOST_FILES = ["/usr/bin/python3", "/etc/passwd", "/bin/sh"]
 
 @pytest.fixture(scope="module")
 def engine():
-    return judge.Judge(workers=2)
+  return judge.Judge(workers=2)
 
 
 @pytest.fixture()
 def host(tmp_path):
-    """A host directory with a secret and a world-writable canary, plus fingerprints."""
-    secret = tmp_path / "secret.txt"
-    secret.write_text("host secret")
-    secret.chmod(0o644)
-    canary = tmp_path / "canary.txt"
-    canary.write_text("untouched")
-    canary.chmod(0o666)
-    tmp_path.chmod(0o777)
-    fingerprints = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
-                    for path in HOST_FILES}
-    yield {"secret": str(secret), "canary": str(canary), "dir": str(tmp_path)}
-    for path, digest in fingerprints.items():
-        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest, path
-    assert canary.read_text() == "untouched"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["canary.txt", "secret.txt"]
+  """A host directory with a secret and a world-writable canary, plus fingerprints."""
+  secret = tmp_path / "secret.txt"
+  secret.write_text("host secret")
+  secret.chmod(0o644)
+  canary = tmp_path / "canary.txt"
+  canary.write_text("untouched")
+  canary.chmod(0o666)
+  tmp_path.chmod(0o777)
+  fingerprints = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in HOST_FILES}
+  yield {"secret": str(secret), "canary": str(canary), "dir": str(tmp_path)}
+  for path, digest in fingerprints.items():
+    assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest, path
+  assert canary.read_text() == "untouched"
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["canary.txt", "secret.txt"]
 
 
 def assert_host_clean(engine):
-    """No process of any sandbox uid and none carrying the marker survives the run."""
-    for uid in engine.worker_uids():
-        if uid is not None:
-            assert wait_for_no_processes(uid) == [], f"processes of uid {uid} survived"
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            assert MARKER.encode() not in cmdline, f"pid {entry.name} survived: {cmdline!r}"
+  """No process of any sandbox uid and none carrying the marker survives the run."""
+  for uid in engine.worker_uids():
+    if uid is not None:
+      assert wait_for_no_processes(uid) == [], f"processes of uid {uid} survived"
+  for entry in Path("/proc").iterdir():
+    if entry.name.isdigit() and int(entry.name) != os.getpid():
+      try:
+        cmdline = (entry / "cmdline").read_bytes()
+      except OSError:
+        continue
+      assert MARKER.encode() not in cmdline, f"pid {entry.name} survived: {cmdline!r}"
 
 
 def judge_one(engine, source, tests=(judge.TestCase("", ""),), **options):
-    started = time.monotonic()
-    [result] = engine.run([judge.Submission(source, list(tests), **options)])
-    elapsed = time.monotonic() - started
-    assert_host_clean(engine)
-    return result.verdicts, elapsed
+  started = time.monotonic()
+  [result] = engine.run([judge.Submission(source, list(tests), **options)])
+  elapsed = time.monotonic() - started
+  assert_host_clean(engine)
+  return result.verdicts, elapsed
 
 
 def outcomes(verdicts):
-    return [v.verdict.value for v in verdicts]
+  return [v.verdict.value for v in verdicts]
 
 
 def test_fork_bomb(engine, host):
-    source = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-    verdicts, elapsed = judge_one(engine, source, time_limit_s=1.0)
-    assert outcomes(verdicts) == ["time_limit"]
-    assert elapsed < 8
+  source = (
+    "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+  )
+  verdicts, elapsed = judge_one(engine, source, time_limit_s=1.0)
+  assert outcomes(verdicts) == ["time_limit"]
+  assert elapsed < 8
 
 
 def test_memory_bomb(engine, host):
-    source = "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n"
-    verdicts, _ = judge_one(engine, source, memory_mb=128)
-    assert outcomes(verdicts) == ["memory_limit"]
+  source = "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n"
+  verdicts, _ = judge_one(engine, source, memory_mb=128)
+  assert outcomes(verdicts) == ["memory_limit"]
 
 
 def test_infinite_loop_and_ignored_sigterm(engine, host):
-    source = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n"
-    verdicts, elapsed = judge_one(engine, source, time_limit_s=1.0)
-    assert outcomes(verdicts) == ["time_limit"]
-    assert elapsed < 5
+  source = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n"
+  verdicts, elapsed = judge_one(engine, source, time_limit_s=1.0)
+  assert outcomes(verdicts) == ["time_limit"]
+  assert elapsed < 5
 
 
 def test_busy_threads(engine, host):
-    source = ("import threading\ndef spin():\n    while True:\n        pass\n"
-              "for _ in range(4):\n    threading.Thread(target=spin).start()\n")
-    verdicts, elapsed = judge_one(engine, source, time_limit_s=1.0)
-    assert outcomes(verdicts) == ["time_limit"]
-    assert elapsed < 5
+  source = (
+    "import threading\ndef spin():\n    while True:\n        pass\n"
+    "for _ in range(4):\n    threading.Thread(target=spin).start()\n"
+  )
+  verdicts, elapsed = judge_one(engine, source, time_limit_s=1.0)
+  assert outcomes(verdicts) == ["time_limit"]
+  assert elapsed < 5
 
 
 def test_sleeping_past_the_limit(engine, host):
-    verdicts, elapsed = judge_one(engine, "import time\ntime.sleep(60)\n", time_limit_s=0.5)
-    assert outcomes(verdicts) == ["time_limit"]
-    assert elapsed < 5
+  verdicts, elapsed = judge_one(engine, "import time\ntime.sleep(60)\n", time_limit_s=0.5)
+  assert outcomes(verdicts) == ["time_limit"]
+  assert elapsed < 5
 
 
 def test_huge_output(engine, host):
-    source = "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n"
-    verdicts, _ = judge_one(engine, source)
-    assert outcomes(verdicts) == ["output_limit"]
+  source = "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n"
+  verdicts, _ = judge_one(engine, source)
+  assert outcomes(verdicts) == ["output_limit"]
 
 
 def test_reads_of_host_files_fail(engine, host):
-    probe = ("import os\nfor path in {paths!r}:\n    try:\n        open(path).read()\n"
-             "        print('READ', path)\n    except OSError:\n        print('denied')\n"
-             "print('env' if {env!r} in os.environ else 'no-env')\n")
-    paths = ["/etc/shadow", "/root/.bashrc", host["secret"], "/work/main/pyproject.toml",
-             os.path.expanduser("~/.profile")]
-    os.environ["XCODER_JUDGE_HOST_SECRET"] = "1"
-    try:
-        source = probe.format(paths=paths, env="XCODER_JUDGE_HOST_SECRET")
-        verdicts, _ = judge_one(engine, source, [judge.TestCase("", "denied\n" * 5 + "no-env")])
-    finally:
-        del os.environ["XCODER_JUDGE_HOST_SECRET"]
-    assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout
+  probe = (
+    "import os\nfor path in {paths!r}:\n    try:\n        open(path).read()\n"
+    "        print('READ', path)\n    except OSError:\n        print('denied')\n"
+    "print('env' if {env!r} in os.environ else 'no-env')\n"
+  )
+  paths = [
+    "/etc/shadow",
+    "/root/.bashrc",
+    host["secret"],
+    "/work/main/pyproject.toml",
+    os.path.expanduser("~/.profile"),
+  ]
+  os.environ["XCODER_JUDGE_HOST_SECRET"] = "1"
+  try:
+    source = probe.format(paths=paths, env="XCODER_JUDGE_HOST_SECRET")
+    verdicts, _ = judge_one(engine, source, [judge.TestCase("", "denied\n" * 5 + "no-env")])
+  finally:
+    del os.environ["XCODER_JUDGE_HOST_SECRET"]
+  assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout
 
 
 def test_writes_outside_the_private_dir_fail(engine, host):
-    targets = [host["canary"], host["dir"] + "/new.txt", "/usr/bin/python3", "/bin/sh",
-               "/etc/passwd", "/new.txt", "/dev/shm/x", "/work/main/new.txt"]
-    source = ("for path in {targets!r}:\n    try:\n        open(path, 'w').write('owned')\n"
-              "        print('WROTE', path)\n    except OSError:\n        print('denied')\n"
-              "open('mine.txt', 'w').write('ok')\nprint(open('mine.txt').read())\n")
-    verdicts, _ = judge_one(engine, source.format(targets=targets),
-                            [judge.TestCase("", "denied\n" * len(targets) + "ok")])
-    assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout
+  targets = [
+    host["canary"],
+    host["dir"] + "/new.txt",
+    "/usr/bin/python3",
+    "/bin/sh",
+    "/etc/passwd",
+    "/new.txt",
+    "/dev/shm/x",
+    "/work/main/new.txt",
+  ]
+  source = (
+    "for path in {targets!r}:\n    try:\n        open(path, 'w').write('owned')\n"
+    "        print('WROTE', path)\n    except OSError:\n        print('denied')\n"
+    "open('mine.txt', 'w').write('ok')\nprint(open('mine.txt').read())\n"
+  )
+  verdicts, _ = judge_one(
+    engine, source.format(targets=targets), [judge.TestCase("", "denied\n" * len(targets) + "ok")]
+  )
+  assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout
 
 
 def test_network_is_unreachable_even_on_loopback(engine, host):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.2)
-    port = listener.getsockname()[1]
-    source = ("import socket\nfor address in [('127.0.0.1', {port}), ('8.8.8.8', 53)]:\n"
-              "    try:\n        socket.create_connection(address, timeout=1)\n"
-              "        print('CONNECTED', address)\n    except OSError:\n        print('blocked')\n")
-    try:
-        verdicts, _ = judge_one(engine, source.format(port=port),
-                                [judge.TestCase("", "blocked\nblocked")])
-        with pytest.raises(socket.timeout):
-            listener.accept()
-    finally:
-        listener.close()
-    assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout
+  listener = socket.socket()
+  listener.bind(("127.0.0.1", 0))
+  listener.listen()
+  listener.settimeout(0.2)
+  port = listener.getsockname()[1]
+  source = (
+    "import socket\nfor address in [('127.0.0.1', {port}), ('8.8.8.8', 53)]:\n"
+    "    try:\n        socket.create_connection(address, timeout=1)\n"
+    "        print('CONNECTED', address)\n    except OSError:\n        print('blocked')\n"
+  )
+  try:
+    verdicts, _ = judge_one(
+      engine, source.format(port=port), [judge.TestCase("", "blocked\nblocked")]
+    )
+    with pytest.raises(socket.timeout):
+      listener.accept()
+  finally:
+    listener.close()
+  assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout
 
 
 def test_background_processes_do_not_outlive_the_run(engine, host):
-    source = ("import os, subprocess\n"
-              f"subprocess.Popen(['/bin/sleep', '1000', '{MARKER}'], start_new_session=True)\n"
-              "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-              f"        os.execv('/bin/sleep', ['/bin/sleep', '999', '{MARKER}'])\n"
-              "    os._exit(0)\nprint('started')\n")
-    verdicts, _ = judge_one(engine, source, [judge.TestCase("", "started")] * 2)
-    assert outcomes(verdicts) == ["accepted", "accepted"]
+  source = (
+    "import os, subprocess\n"
+    f"subprocess.Popen(['/bin/sleep', '1000', '{MARKER}'], start_new_session=True)\n"
+    "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+    f"        os.execv('/bin/sleep', ['/bin/sleep', '999', '{MARKER}'])\n"
+    "    os._exit(0)\nprint('started')\n"
+  )
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "started")] * 2)
+  assert outcomes(verdicts) == ["accepted", "accepted"]
 
 
 def test_killing_the_parent(engine, host):
-    source = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(1)\n"
-    verdicts, _ = judge_one(engine, source, [judge.TestCase("", "1")] * 2)
-    assert outcomes(verdicts) == ["runtime_error", "runtime_error"]
+  source = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(1)\n"
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "1")] * 2)
+  assert outcomes(verdicts) == ["runtime_error", "runtime_error"]
 
 
 def test_killing_every_process_in_reach(engine, host):
-    source = "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint(1)\n"
-    verdicts, _ = judge_one(engine, source)
-    assert outcomes(verdicts) == ["runtime_error"]
+  source = "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint(1)\n"
+  verdicts, _ = judge_one(engine, source)
+  assert outcomes(verdicts) == ["runtime_error"]
 
 
 def test_filling_the_disk(engine, host):
-    source = ("index = 0\nwhile True:\n    with open(f'fill{index}', 'wb') as f:\n"
-              "        f.write(b'x' * (8 << 20))\n    index += 1\n")
-    verdicts, _ = judge_one(engine, source)
-    assert outcomes(verdicts)[0] in ("runtime_error", "output_limit")
+  source = (
+    "index = 0\nwhile True:\n    with open(f'fill{index}', 'wb') as f:\n"
+    "        f.write(b'x' * (8 << 20))\n    index += 1\n"
+  )
+  verdicts, _ = judge_one(engine, source)
+  assert outcomes(verdicts)[0] in ("runtime_error", "output_limit")
 
 
 def test_one_file_past_the_size_cap(engine, host):
-    # Python ignores SIGXFSZ (as a fresh interpreter does), so the write fails with EFBIG.
-    verdicts, _ = judge_one(engine, "open('big', 'wb').write(b'x' * (64 << 20))\n")
-    assert outcomes(verdicts) == ["runtime_error"]
-    assert "File too large" in verdicts[0].stderr
+  # Python ignores SIGXFSZ (as a fresh interpreter does), so the write fails with EFBIG.
+  verdicts, _ = judge_one(engine, "open('big', 'wb').write(b'x' * (64 << 20))\n")
+  assert outcomes(verdicts) == ["runtime_error"]
+  assert "File too large" in verdicts[0].stderr
 
 
 def test_state_does_not_carry_over_between_tests(engine, host):
-    source = ("import glob, os\nprint(len(glob.glob('/tmp/**', recursive=True)))\n"
-              "open('/tmp/leftover', 'w').write('x')\nos.makedirs('/tmp/d/e', exist_ok=True)\n"
-              "os.chmod('/tmp/d', 0)\n")
-    verdicts, _ = judge_one(engine, source, [judge.TestCase("", "2")] * 3)
-    assert outcomes(verdicts) == ["accepted"] * 3, [v.stdout for v in verdicts]
+  source = (
+    "import glob, os\nprint(len(glob.glob('/tmp/**', recursive=True)))\n"
+    "open('/tmp/leftover', 'w').write('x')\nos.makedirs('/tmp/d/e', exist_ok=True)\n"
+    "os.chmod('/tmp/d', 0)\n"
+  )
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "2")] * 3)
+  assert outcomes(verdicts) == ["accepted"] * 3, [v.stdout for v in verdicts]
 
 
 @pytest.mark.parametrize("ending", ["import os\nos._exit(0)\n", "import sys\nsys.exit(0)\n"])
 def test_exiting_before_the_checks_is_not_a_pass(engine, host, ending):
-    check = "def check(candidate):\n    assert candidate(1) == 2\n"
-    verdicts, _ = judge_one(engine, "def f(x):\n    return 0\n" + ending,
-                            [judge.TestCase(check_source=check)], kind="check", fn_name="f")
-    assert outcomes(verdicts) == ["runtime_error"]
-    verdicts, _ = judge_one(engine, "def f(x):\n    return 2\n" + ending,
-                            [judge.TestCase(args=[1], expected=2)], kind="function",
-                            fn_name="f")
-    assert outcomes(verdicts) == ["runtime_error"]
+  check = "def check(candidate):\n    assert candidate(1) == 2\n"
+  verdicts, _ = judge_one(
+    engine,
+    "def f(x):\n    return 0\n" + ending,
+    [judge.TestCase(check_source=check)],
+    kind="check",
+    fn_name="f",
+  )
+  assert outcomes(verdicts) == ["runtime_error"]
+  verdicts, _ = judge_one(
+    engine,
+    "def f(x):\n    return 2\n" + ending,
+    [judge.TestCase(args=[1], expected=2)],
+    kind="function",
+    fn_name="f",
+  )
+  assert outcomes(verdicts) == ["runtime_error"]
 
 
 def test_exiting_inside_the_call_is_not_a_pass(engine, host):
-    source = "class Solution:\n    def f(self, x):\n        import os\n        os._exit(0)\n"
-    verdicts, _ = judge_one(engine, source, [judge.TestCase(args=[1], expected=None)],
-                            kind="leetcode", fn_name="f")
-    assert outcomes(verdicts) == ["runtime_error"]
+  source = "class Solution:\n    def f(self, x):\n        import os\n        os._exit(0)\n"
+  verdicts, _ = judge_one(
+    engine, source, [judge.TestCase(args=[1], expected=None)], kind="leetcode", fn_name="f"
+  )
+  assert outcomes(verdicts) == ["runtime_error"]
 
 
 def test_process_count_limit_is_enforced(engine, host):
-    source = ("import os, time\ncount = 0\nfor _ in range(100):\n    try:\n"
-              "        if os.fork() == 0:\n            time.sleep(30)\n            os._exit(0)\n"
-              "        count += 1\n    except OSError:\n        break\nprint(count)\n")
-    verdicts, _ = judge_one(engine, source, [judge.TestCase("", "")])
-    assert 0 < int(verdicts[0].stdout) < judge.RunLimits().max_processes
+  source = (
+    "import os, time\ncount = 0\nfor _ in range(100):\n    try:\n"
+    "        if os.fork() == 0:\n            time.sleep(30)\n            os._exit(0)\n"
+    "        count += 1\n    except OSError:\n        break\nprint(count)\n"
+  )
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "")])
+  assert 0 < int(verdicts[0].stdout) < judge.RunLimits().max_processes

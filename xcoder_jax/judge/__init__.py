@@ -12,10 +12,28 @@ from xcoder_jax.judge.pool import Judge, run
 from xcoder_jax.judge.runner import RunLimits
 from xcoder_jax.judge.sandbox import BWRAP_INSTALL_HINT, JudgeError, SandboxConfig
 from xcoder_jax.judge.types import (
-    Outcome, SpecialJudge, Submission, SubmissionResult, TestCase, TestKind, Verdict)
+  Outcome,
+  SpecialJudge,
+  Submission,
+  SubmissionResult,
+  TestCase,
+  TestKind,
+  Verdict,
+)
 
 __all__ = [
-    "BWRAP_INSTALL_HINT", "Judge", "JudgeError", "Outcome", "RunLimits", "SandboxConfig",
-    "SpecialJudge", "Submission", "SubmissionResult", "TestCase", "TestKind", "Verdict",
-    "register_checker", "run",
+  "BWRAP_INSTALL_HINT",
+  "Judge",
+  "JudgeError",
+  "Outcome",
+  "RunLimits",
+  "SandboxConfig",
+  "SpecialJudge",
+  "Submission",
+  "SubmissionResult",
+  "TestCase",
+  "TestKind",
+  "Verdict",
+  "register_checker",
+  "run",
 ]

@@ -22,75 +22,93 @@ from xcoder_jax.judge.types import Outcome, SpecialJudge, Submission, TestCase, 
 _LANG = flags.DEFINE_enum("lang", "python", ["python", "cpp"], "Language of --source.")
 _SOURCE = flags.DEFINE_string("source", None, "Path of the program to judge.", required=True)
 _TESTS = flags.DEFINE_string("tests", None, "Path of the TESTS.jsonl file.", required=True)
-_KIND = flags.DEFINE_enum("kind", None, [kind.value for kind in TestKind],
-                          "How tests call the program; default: stdio, or function when the "
-                          "tests carry args, or check when they carry a check program.")
-_FN_NAME = flags.DEFINE_string("fn-name", None, "Entry point for call-style tests "
-                               "(default: the tests' fn_name field).")
+_KIND = flags.DEFINE_enum(
+  "kind",
+  None,
+  [kind.value for kind in TestKind],
+  "How tests call the program; default: stdio, or function when the "
+  "tests carry args, or check when they carry a check program.",
+)
+_FN_NAME = flags.DEFINE_string(
+  "fn-name", None, "Entry point for call-style tests (default: the tests' fn_name field)."
+)
 _TIME_LIMIT = flags.DEFINE_float("time-limit", 10.0, "CPU seconds per test (wall: 2x + 1 s).")
 _MEMORY_MB = flags.DEFINE_integer("memory-mb", 256, "Address-space limit per test, MiB.")
-_CHECKER = flags.DEFINE_string("checker", "exact",
-                               f"Output checker: {', '.join(checkers.available())}.")
-_SPECIAL_JUDGE = flags.DEFINE_string("special-judge", None, "Path of a Python checker program "
-                                     "run as `checker input.txt output.txt answer.txt`.")
+_CHECKER = flags.DEFINE_string(
+  "checker", "exact", f"Output checker: {', '.join(checkers.available())}."
+)
+_SPECIAL_JUDGE = flags.DEFINE_string(
+  "special-judge",
+  None,
+  "Path of a Python checker program run as `checker input.txt output.txt answer.txt`.",
+)
 _EARLY_EXIT = flags.DEFINE_bool("early-exit", False, "Stop at the first failed test.")
-_PYTHON = flags.DEFINE_string("python", SandboxConfig.python,
-                              "Interpreter used inside the sandbox.")
+_PYTHON = flags.DEFINE_string(
+  "python", SandboxConfig.python, "Interpreter used inside the sandbox."
+)
 _CXX = flags.DEFINE_string("cxx", SandboxConfig.cpp_compiler, "C++ compiler.")
-_UNSAFE = flags.DEFINE_bool("unsafe-no-sandbox", False,
-                            "DANGEROUS: run the program with NO isolation (trusted code only).")
+_UNSAFE = flags.DEFINE_bool(
+  "unsafe-no-sandbox", False, "DANGEROUS: run the program with NO isolation (trusted code only)."
+)
 
 
 def _load_tests(path: str) -> tuple[list[TestCase], str | None, str]:
-    """The tests, the entry point they name, and the kind their first record implies."""
-    tests, fn_name, kind = [], None, "stdio"
-    with open(path) as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error})") from None
-            fn_name = record.get("fn_name", fn_name)
-            if not tests:
-                kind = "check" if "check" in record else "function" if "args" in record else kind
-            tests.append(TestCase.from_json(record))
-    return tests, fn_name, kind
+  """The tests, the entry point they name, and the kind their first record implies."""
+  tests, fn_name, kind = [], None, "stdio"
+  with open(path) as lines:
+    for number, line in enumerate(lines, 1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{number}: not JSON ({error})") from None
+      fn_name = record.get("fn_name", fn_name)
+      if not tests:
+        kind = "check" if "check" in record else "function" if "args" in record else kind
+      tests.append(TestCase.from_json(record))
+  return tests, fn_name, kind
 
 
 def main(argv: list[str]) -> int:
-    del argv
-    try:
-        tests, fn_name, implied_kind = _load_tests(_TESTS.value)
-        with open(_SOURCE.value) as source_file:
-            source = source_file.read()
-        kind = _KIND.value or implied_kind
-        checker = _CHECKER.value
-        if _SPECIAL_JUDGE.value:
-            with open(_SPECIAL_JUDGE.value) as checker_file:
-                checker = SpecialJudge(checker_file.read())
-        submission = Submission(source=source, tests=tests, lang=_LANG.value, kind=kind,
-                                fn_name=_FN_NAME.value or fn_name, time_limit_s=_TIME_LIMIT.value,
-                                memory_mb=_MEMORY_MB.value, checker=checker,
-                                early_exit=_EARLY_EXIT.value)
-        config = SandboxConfig(python=_PYTHON.value, cpp_compiler=_CXX.value,
-                               unsafe_no_sandbox=_UNSAFE.value)
-        if _UNSAFE.value:
-            print("WARNING: --unsafe-no-sandbox: the program runs WITHOUT isolation",
-                  file=sys.stderr)
-        judge = Judge(config, RunLimits(), workers=1)
-        result = judge.run([submission])[0]
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except JudgeError as error:
-        print(f"judge error: {error}", file=sys.stderr)
-        return 3
-    for verdict in result.verdicts:
-        print(json.dumps(verdict.to_json()))
-    return 3 if any(v.verdict == Outcome.JUDGE_ERROR for v in result.verdicts) else 0
+  del argv
+  try:
+    tests, fn_name, implied_kind = _load_tests(_TESTS.value)
+    with open(_SOURCE.value) as source_file:
+      source = source_file.read()
+    kind = _KIND.value or implied_kind
+    checker = _CHECKER.value
+    if _SPECIAL_JUDGE.value:
+      with open(_SPECIAL_JUDGE.value) as checker_file:
+        checker = SpecialJudge(checker_file.read())
+    submission = Submission(
+      source=source,
+      tests=tests,
+      lang=_LANG.value,
+      kind=kind,
+      fn_name=_FN_NAME.value or fn_name,
+      time_limit_s=_TIME_LIMIT.value,
+      memory_mb=_MEMORY_MB.value,
+      checker=checker,
+      early_exit=_EARLY_EXIT.value,
+    )
+    config = SandboxConfig(
+      python=_PYTHON.value, cpp_compiler=_CXX.value, unsafe_no_sandbox=_UNSAFE.value
+    )
+    if _UNSAFE.value:
+      print("WARNING: --unsafe-no-sandbox: the program runs WITHOUT isolation", file=sys.stderr)
+    judge = Judge(config, RunLimits(), workers=1)
+    result = judge.run([submission])[0]
+  except (OSError, ValueError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  except JudgeError as error:
+    print(f"judge error: {error}", file=sys.stderr)
+    return 3
+  for verdict in result.verdicts:
+    print(json.dumps(verdict.to_json()))
+  return 3 if any(v.verdict == Outcome.JUDGE_ERROR for v in result.verdicts) else 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+  app.run(main)

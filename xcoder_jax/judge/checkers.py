@@ -17,96 +17,101 @@ _INTEGER = re.compile(r"[+-]?\d+")
 
 
 def register(name: str) -> Callable[[Checker], Checker]:
-    def decorator(checker: Checker) -> Checker:
-        if name in _CHECKERS:
-            raise ValueError(f"checker {name!r} registered twice")
-        _CHECKERS[name] = checker
-        return checker
-    return decorator
+  def decorator(checker: Checker) -> Checker:
+    if name in _CHECKERS:
+      raise ValueError(f"checker {name!r} registered twice")
+    _CHECKERS[name] = checker
+    return checker
+
+  return decorator
 
 
 def available() -> list[str]:
-    return sorted(_CHECKERS) + ["float:ABS_TOL[:REL_TOL]"]
+  return sorted(_CHECKERS) + ["float:ABS_TOL[:REL_TOL]"]
 
 
 def get(spec: str) -> Checker:
-    """Resolves a checker name; ``float:1e-6`` or ``float:1e-6:1e-9`` sets the tolerances."""
-    name, _, params = spec.partition(":")
-    if name == "float" and params:
-        abs_tol, _, rel_tol = params.partition(":")
-        return lambda output, expected: float_match(
-            output, expected, abs_tol=float(abs_tol), rel_tol=float(rel_tol or abs_tol))
-    try:
-        return _CHECKERS[name]
-    except KeyError:
-        raise ValueError(f"unknown checker {spec!r}; choose one of {available()}") from None
+  """Resolves a checker name; ``float:1e-6`` or ``float:1e-6:1e-9`` sets the tolerances."""
+  name, _, params = spec.partition(":")
+  if name == "float" and params:
+    abs_tol, _, rel_tol = params.partition(":")
+    return lambda output, expected: float_match(
+      output, expected, abs_tol=float(abs_tol), rel_tol=float(rel_tol or abs_tol)
+    )
+  try:
+    return _CHECKERS[name]
+  except KeyError:
+    raise ValueError(f"unknown checker {spec!r}; choose one of {available()}") from None
 
 
 def float_tolerance(spec: str) -> float | None:
-    """The absolute tolerance a ``float`` spec asks for call-style results (None: exact)."""
-    name, _, params = spec.partition(":")
-    if name != "float":
-        return None
-    return float(params.split(":")[0]) if params else 1e-6
+  """The absolute tolerance a ``float`` spec asks for call-style results (None: exact)."""
+  name, _, params = spec.partition(":")
+  if name != "float":
+    return None
+  return float(params.split(":")[0]) if params else 1e-6
 
 
 @register("exact")
 def exact_match(output: str, expected: str) -> bool:
-    """X-Coder's rule: equal after stripping surrounding whitespace."""
-    return output.strip() == expected.strip()
+  """X-Coder's rule: equal after stripping surrounding whitespace."""
+  return output.strip() == expected.strip()
 
 
 @register("lines")
 def line_match(output: str, expected: str) -> bool:
-    """LiveCodeBench's rule: same lines, each stripped of surrounding whitespace."""
-    return ([line.strip() for line in output.strip().splitlines()]
-            == [line.strip() for line in expected.strip().splitlines()])
+  """LiveCodeBench's rule: same lines, each stripped of surrounding whitespace."""
+  return [line.strip() for line in output.strip().splitlines()] == [
+    line.strip() for line in expected.strip().splitlines()
+  ]
 
 
 @register("tokens")
 def token_match(output: str, expected: str) -> bool:
-    """Same whitespace-separated tokens in the same order."""
-    return output.split() == expected.split()
+  """Same whitespace-separated tokens in the same order."""
+  return output.split() == expected.split()
 
 
 def _tokens_close(got: str, want: str, abs_tol: float, rel_tol: float) -> bool:
-    if got == want:
-        return True
-    if _INTEGER.fullmatch(got) and _INTEGER.fullmatch(want):
-        return int(got) == int(want)  # integers exactly, never through floats
-    try:
-        got_value, want_value = float(got), float(want)
-    except ValueError:
-        return False
-    if not (math.isfinite(got_value) and math.isfinite(want_value)):
-        return False
-    return abs(got_value - want_value) <= max(abs_tol, rel_tol * abs(want_value))
+  if got == want:
+    return True
+  if _INTEGER.fullmatch(got) and _INTEGER.fullmatch(want):
+    return int(got) == int(want)  # integers exactly, never through floats
+  try:
+    got_value, want_value = float(got), float(want)
+  except ValueError:
+    return False
+  if not (math.isfinite(got_value) and math.isfinite(want_value)):
+    return False
+  return abs(got_value - want_value) <= max(abs_tol, rel_tol * abs(want_value))
 
 
 @register("float")
-def float_match(output: str, expected: str, abs_tol: float = 1e-6,
-                rel_tol: float = 1e-6) -> bool:
-    """Token-wise; decimal tokens within abs/rel tolerance, integer tokens exactly."""
-    got, want = output.split(), expected.split()
-    return len(got) == len(want) and all(
-        _tokens_close(g, w, abs_tol, rel_tol) for g, w in zip(got, want))
+def float_match(output: str, expected: str, abs_tol: float = 1e-6, rel_tol: float = 1e-6) -> bool:
+  """Token-wise; decimal tokens within abs/rel tolerance, integer tokens exactly."""
+  got, want = output.split(), expected.split()
+  return len(got) == len(want) and all(
+    _tokens_close(g, w, abs_tol, rel_tol) for g, w in zip(got, want)
+  )
 
 
 def values_equal(got: Any, expected: Any, float_tol: float | None = None) -> bool:
-    """Compares JSON values from call-style tests: strict types (True is not 1), lists
-    element-wise, floats within ``float_tol`` only when one is given."""
-    if isinstance(got, bool) or isinstance(expected, bool):
-        return type(got) is type(expected) and got == expected
-    if isinstance(got, (int, float)) and isinstance(expected, (int, float)):
-        if isinstance(got, int) and isinstance(expected, int):
-            return got == expected
-        if float_tol is not None:
-            return math.isclose(got, expected, rel_tol=float_tol, abs_tol=float_tol)
-        return got == expected
-    if isinstance(got, list) and isinstance(expected, list):
-        return len(got) == len(expected) and all(
-            values_equal(g, e, float_tol) for g, e in zip(got, expected))
-    if isinstance(got, dict) and isinstance(expected, dict):
-        return got.keys() == expected.keys() and all(
-            values_equal(got[key], expected[key], float_tol) for key in got)
+  """Compares JSON values from call-style tests: strict types (True is not 1), lists
+  element-wise, floats within ``float_tol`` only when one is given."""
+  if isinstance(got, bool) or isinstance(expected, bool):
     return type(got) is type(expected) and got == expected
+  if isinstance(got, (int, float)) and isinstance(expected, (int, float)):
+    if isinstance(got, int) and isinstance(expected, int):
+      return got == expected
+    if float_tol is not None:
+      return math.isclose(got, expected, rel_tol=float_tol, abs_tol=float_tol)
+    return got == expected
+  if isinstance(got, list) and isinstance(expected, list):
+    return len(got) == len(expected) and all(
+      values_equal(g, e, float_tol) for g, e in zip(got, expected)
+    )
+  if isinstance(got, dict) and isinstance(expected, dict):
+    return got.keys() == expected.keys() and all(
+      values_equal(got[key], expected[key], float_tol) for key in got
+    )
+  return type(got) is type(expected) and got == expected

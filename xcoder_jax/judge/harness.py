@@ -41,421 +41,455 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Call-style tasks (LeetCode, LiveCodeBench functional) assume these names, as LiveCodeBench's
 # own runner does; run before the program, so its line numbers are unchanged. The server
 # imports them once at setup, so that each run's prelude costs dictionary lookups only.
-_CALL_PRELUDE_MODULES = ("typing", "collections", "math", "heapq", "bisect", "itertools",
-                         "functools", "string", "re")
-_CALL_PRELUDE = ("from typing import *\nfrom collections import *\n"
-                 f"import {', '.join(_CALL_PRELUDE_MODULES)}\n")
+_CALL_PRELUDE_MODULES = (
+  "typing",
+  "collections",
+  "math",
+  "heapq",
+  "bisect",
+  "itertools",
+  "functools",
+  "string",
+  "re",
+)
+_CALL_PRELUDE = (
+  f"from typing import *\nfrom collections import *\nimport {', '.join(_CALL_PRELUDE_MODULES)}\n"
+)
 
 
 def _apply_limits(limits):
-    """Rlimits for one run; RLIMIT_NPROC counts every task of the sandbox user."""
-    def set_limit(kind, soft, hard=None):
-        hard = soft if hard is None else hard
-        current_hard = resource.getrlimit(kind)[1]
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-        resource.setrlimit(kind, (min(soft, hard), hard))
+  """Rlimits for one run; RLIMIT_NPROC counts every task of the sandbox user."""
 
-    set_limit(resource.RLIMIT_CORE, 0)
-    set_limit(resource.RLIMIT_NPROC, limits["nproc"])
-    set_limit(resource.RLIMIT_NOFILE, limits["nofile"])
-    set_limit(resource.RLIMIT_FSIZE, limits["fsize_bytes"])
-    set_limit(resource.RLIMIT_STACK, limits["stack_bytes"])
-    cpu_seconds = int(limits["cpu_s"]) + 1
-    set_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
-    set_limit(resource.RLIMIT_AS, limits["memory_bytes"])
+  def set_limit(kind, soft, hard=None):
+    hard = soft if hard is None else hard
+    current_hard = resource.getrlimit(kind)[1]
+    if current_hard != resource.RLIM_INFINITY:
+      hard = min(hard, current_hard)
+    resource.setrlimit(kind, (min(soft, hard), hard))
+
+  set_limit(resource.RLIMIT_CORE, 0)
+  set_limit(resource.RLIMIT_NPROC, limits["nproc"])
+  set_limit(resource.RLIMIT_NOFILE, limits["nofile"])
+  set_limit(resource.RLIMIT_FSIZE, limits["fsize_bytes"])
+  set_limit(resource.RLIMIT_STACK, limits["stack_bytes"])
+  cpu_seconds = int(limits["cpu_s"]) + 1
+  set_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
+  set_limit(resource.RLIMIT_AS, limits["memory_bytes"])
 
 
 def _fresh_std_streams():
-    """Recreates sys.std* on fds 0-2 the way a fresh interpreter would."""
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                 encoding="utf-8")
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                  encoding="utf-8")
-    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                  encoding="utf-8", errors="backslashreplace",
-                                  line_buffering=True)
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+  """Recreates sys.std* on fds 0-2 the way a fresh interpreter would."""
+  sys.stdin = io.TextIOWrapper(
+    io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8"
+  )
+  sys.stdout = io.TextIOWrapper(
+    io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"
+  )
+  sys.stderr = io.TextIOWrapper(
+    io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+    encoding="utf-8",
+    errors="backslashreplace",
+    line_buffering=True,
+  )
+  sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
 
 
 def _exit_status(exit_request):
-    """Maps a SystemExit to the status a fresh interpreter would exit with."""
-    code = exit_request.code
-    if code is None or isinstance(code, int):
-        return (code or 0) & 0xFF
-    print(code, file=sys.stderr)
-    return 1
+  """Maps a SystemExit to the status a fresh interpreter would exit with."""
+  code = exit_request.code
+  if code is None or isinstance(code, int):
+    return (code or 0) & 0xFF
+  print(code, file=sys.stderr)
+  return 1
 
 
 def _report(record):
-    """Writes the run's result record; only the harness writes it, after the call or checks."""
-    import json  # preloaded by setup for call modes; elsewhere only on an error path
-    os.write(_REPORT_FD, json.dumps(record).encode())
+  """Writes the run's result record; only the harness writes it, after the call or checks."""
+  import json  # preloaded by setup for call modes; elsewhere only on an error path
+
+  os.write(_REPORT_FD, json.dumps(record).encode())
 
 
 def _call_and_report(mode, namespace, call, nonce):
-    """Function-call modes: the harness calls the entry point and reports the result."""
-    if mode == "leetcode":
-        result = getattr(namespace["Solution"](), call["fn_name"])(*call["args"])
-    elif mode == "function":
-        result = namespace[call["fn_name"]](*call["args"])
-    else:  # "check": HumanEval's check(candidate) program
-        exec(call["check_code"], namespace)
-        try:
-            namespace["check"](namespace[call["fn_name"]])
-        except AssertionError as failure:
-            _report({"nonce": nonce, "assertion_failed": repr(failure)[:500]})
-            raise
-        _report({"nonce": nonce, "checked": True})
-        return
-    _report({"nonce": nonce, "result": result})
+  """Function-call modes: the harness calls the entry point and reports the result."""
+  if mode == "leetcode":
+    result = getattr(namespace["Solution"](), call["fn_name"])(*call["args"])
+  elif mode == "function":
+    result = namespace[call["fn_name"]](*call["args"])
+  else:  # "check": HumanEval's check(candidate) program
+    exec(call["check_code"], namespace)
+    try:
+      namespace["check"](namespace[call["fn_name"]])
+    except AssertionError as failure:
+      _report({"nonce": nonce, "assertion_failed": repr(failure)[:500]})
+      raise
+    _report({"nonce": nonce, "checked": True})
+    return
+  _report({"nonce": nonce, "result": result})
 
 
 def _run_python(request, code, workdir, memory_record):
-    """Runs the program in a clean __main__; returns the process exit status."""
-    nonce, mode = request.get("nonce"), request["mode"]
-    call = None
-    if mode != "stdio":
-        import json  # preloaded by setup for call modes
-        call = {"fn_name": request["fn_name"], "args": json.loads(request.get("args_json", "[]"))}
-        if mode == "check":
-            call["check_code"] = compile(request["check_source"], "check.py", "exec")
-    argv = request.get("argv", [])
-    request.clear()  # from here on the nonce lives only in this frame
-    main = types.ModuleType("__main__")
-    main.__file__ = os.path.join(workdir, "solution.py")
-    sys.modules["__main__"] = main
-    sys.argv = [main.__file__] + argv
-    sys.path[0] = workdir
-    _fresh_std_streams()
-    status = 0
+  """Runs the program in a clean __main__; returns the process exit status."""
+  nonce, mode = request.get("nonce"), request["mode"]
+  call = None
+  if mode != "stdio":
+    import json  # preloaded by setup for call modes
+
+    call = {"fn_name": request["fn_name"], "args": json.loads(request.get("args_json", "[]"))}
+    if mode == "check":
+      call["check_code"] = compile(request["check_source"], "check.py", "exec")
+  argv = request.get("argv", [])
+  request.clear()  # from here on the nonce lives only in this frame
+  main = types.ModuleType("__main__")
+  main.__file__ = os.path.join(workdir, "solution.py")
+  sys.modules["__main__"] = main
+  sys.argv = [main.__file__] + argv
+  sys.path[0] = workdir
+  _fresh_std_streams()
+  status = 0
+  try:
     try:
-        try:
-            if mode in ("leetcode", "function"):
-                exec(_CALL_PRELUDE, main.__dict__)
-            exec(code, main.__dict__)
-            if call is not None:
-                _call_and_report(mode, main.__dict__, call, nonce)
-        except MemoryError:
-            os.write(_REPORT_FD, memory_record)
-            raise
-    except SystemExit as exit_request:
-        status = _exit_status(exit_request)
-    except BaseException as error:  # the program's own failure, shown as python3 would
-        try:
-            frames = error.__traceback__
-            while frames is not None and frames.tb_frame.f_code.co_filename in _OWN_FILES:
-                frames = frames.tb_next  # hide the harness's own frames
-            import traceback  # imported on this error path only: the server starts faster
-            traceback.print_exception(type(error), error, frames)
-        except BaseException:
-            pass
-        status = 1
-    return _finalize_like_python(status)
+      if mode in ("leetcode", "function"):
+        exec(_CALL_PRELUDE, main.__dict__)
+      exec(code, main.__dict__)
+      if call is not None:
+        _call_and_report(mode, main.__dict__, call, nonce)
+    except MemoryError:
+      os.write(_REPORT_FD, memory_record)
+      raise
+  except SystemExit as exit_request:
+    status = _exit_status(exit_request)
+  except BaseException as error:  # the program's own failure, shown as python3 would
+    try:
+      frames = error.__traceback__
+      while frames is not None and frames.tb_frame.f_code.co_filename in _OWN_FILES:
+        frames = frames.tb_next  # hide the harness's own frames
+      import traceback  # imported on this error path only: the server starts faster
+
+      traceback.print_exception(type(error), error, frames)
+    except BaseException:
+      pass
+    status = 1
+  return _finalize_like_python(status)
 
 
 def _finalize_like_python(status):
-    """What interpreter shutdown does: join non-daemon threads, run atexit, flush."""
-    try:
-        threading = sys.modules.get("threading")
-        if threading is not None:
-            threading._shutdown()
-        atexit._run_exitfuncs()
-    except SystemExit as exit_request:
-        status = _exit_status(exit_request)
-    except BaseException:
-        status = status or 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:
-        status = status or 120
-    return status
+  """What interpreter shutdown does: join non-daemon threads, run atexit, flush."""
+  try:
+    threading = sys.modules.get("threading")
+    if threading is not None:
+      threading._shutdown()
+    atexit._run_exitfuncs()
+  except SystemExit as exit_request:
+    status = _exit_status(exit_request)
+  except BaseException:
+    status = status or 1
+  try:
+    sys.stdout.flush()
+    sys.stderr.flush()
+  except BaseException:
+    status = status or 120
+  return status
 
 
 def _child(request, workdir, fds, code, binary_fd):
-    """Runs in the forked child, wires fds 0-3 to the run's streams; never returns."""
-    status = 127
-    try:
-        memory_record = b'{"memory_error": true}'
-        os.setsid()
-        os.chdir(workdir)
-        high = [os.dup2(fd, 1000 + index) for index, fd in enumerate(fds)]
-        binary = os.dup2(binary_fd, 1000 + len(fds)) if binary_fd is not None else None
-        for target, source in enumerate(high):
-            os.dup2(source, target)
-        os.closerange(len(fds), 1000)
-        os.closerange(1000 + len(fds) + 1, 1 << 16)
-        for fd in high:
-            os.close(fd)
-        env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir}
-        _apply_limits(request["limits"])
-        if request.get("exec") or binary is not None:
-            target = binary if binary is not None else request["exec"][0]
-            argv = request.get("exec") or ["solution"] + request.get("argv", [])
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # Python's SIG_IGN stays for Python
-            try:
-                os.execve(target, argv, env)
-            except OSError as error:
-                _report({"nonce": request.get("nonce"), "exec_failed": f"{argv[0]}: {error}"})
-                os._exit(127)
-        os.environ.clear()
-        os.environ.update(env)
-        status = _run_python(request, code, workdir, memory_record)
-    finally:
-        os._exit(status)
+  """Runs in the forked child, wires fds 0-3 to the run's streams; never returns."""
+  status = 127
+  try:
+    memory_record = b'{"memory_error": true}'
+    os.setsid()
+    os.chdir(workdir)
+    high = [os.dup2(fd, 1000 + index) for index, fd in enumerate(fds)]
+    binary = os.dup2(binary_fd, 1000 + len(fds)) if binary_fd is not None else None
+    for target, source in enumerate(high):
+      os.dup2(source, target)
+    os.closerange(len(fds), 1000)
+    os.closerange(1000 + len(fds) + 1, 1 << 16)
+    for fd in high:
+      os.close(fd)
+    env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir}
+    _apply_limits(request["limits"])
+    if request.get("exec") or binary is not None:
+      target = binary if binary is not None else request["exec"][0]
+      argv = request.get("exec") or ["solution"] + request.get("argv", [])
+      signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # Python's SIG_IGN stays for Python
+      try:
+        os.execve(target, argv, env)
+      except OSError as error:
+        _report({"nonce": request.get("nonce"), "exec_failed": f"{argv[0]}: {error}"})
+        os._exit(127)
+    os.environ.clear()
+    os.environ.update(env)
+    status = _run_python(request, code, workdir, memory_record)
+  finally:
+    os._exit(status)
 
 
 def _sandbox_pids():
-    """Pids of live processes in this PID namespace other than init and the server."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) in (1, os.getpid()):
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            pids.append(int(name))
-    return pids
+  """Pids of live processes in this PID namespace other than init and the server."""
+  pids = []
+  for name in os.listdir("/proc"):
+    if not name.isdigit() or int(name) in (1, os.getpid()):
+      continue
+    try:
+      with open(f"/proc/{name}/stat") as stat:
+        state = stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+      continue
+    if state not in ("Z", "X"):
+      pids.append(int(name))
+  return pids
 
 
 def kill_everything_else(pid):
-    """SIGKILLs every process in the sandbox except init and the server, until none is left.
+  """SIGKILLs every process in the sandbox except init and the server, until none is left.
 
-    Without a sandbox (the unsafe opt-out) only the run's own process group is killed.
-    """
-    if not _settings["isolated"]:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        return
-    for _ in range(10000):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            return  # nothing else is left, not even a zombie
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
-        if not _sandbox_pids():
-            return
-        time.sleep(0.001)
-    raise RuntimeError("processes survived repeated SIGKILL")
+  Without a sandbox (the unsafe opt-out) only the run's own process group is killed.
+  """
+  if not _settings["isolated"]:
+    try:
+      os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+      pass
+    return
+  for _ in range(10000):
+    try:
+      os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+      return  # nothing else is left, not even a zombie
+    while True:
+      try:
+        if os.waitpid(-1, os.WNOHANG)[0] == 0:
+          break
+      except ChildProcessError:
+        break
+    if not _sandbox_pids():
+      return
+    time.sleep(0.001)
+  raise RuntimeError("processes survived repeated SIGKILL")
 
 
 def _cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS
+  try:
+    with open(f"/proc/{pid}/stat") as stat:
+      fields = stat.read().rsplit(")", 1)[1].split()
+  except OSError:
+    return 0.0
+  return sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS
 
 
 class _Collector:
-    """Drains one pipe while the program runs, keeping at most ``cap`` bytes."""
+  """Drains one pipe while the program runs, keeping at most ``cap`` bytes."""
 
-    def __init__(self, fd, cap):
-        self.fd, self.cap, self.chunks, self.size, self.overflow = fd, cap, [], 0, False
-        os.set_blocking(fd, False)
+  def __init__(self, fd, cap):
+    self.fd, self.cap, self.chunks, self.size, self.overflow = fd, cap, [], 0, False
+    os.set_blocking(fd, False)
 
-    def drain(self):
-        """Reads what is available; returns False at end of file."""
-        while True:
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except BlockingIOError:
-                return True
-            if not chunk:
-                return False
-            keep = max(0, min(len(chunk), self.cap - self.size))
-            if keep:
-                self.chunks.append(chunk[:keep])
-                self.size += keep
-            if keep < len(chunk):
-                self.overflow = True
+  def drain(self):
+    """Reads what is available; returns False at end of file."""
+    while True:
+      try:
+        chunk = os.read(self.fd, 1 << 16)
+      except BlockingIOError:
+        return True
+      if not chunk:
+        return False
+      keep = max(0, min(len(chunk), self.cap - self.size))
+      if keep:
+        self.chunks.append(chunk[:keep])
+        self.size += keep
+      if keep < len(chunk):
+        self.overflow = True
 
-    def data(self):
-        return b"".join(self.chunks)
+  def data(self):
+    return b"".join(self.chunks)
 
 
 class Server:
-    """One solution's warm interpreter: set up once, then fork a child per run."""
+  """One solution's warm interpreter: set up once, then fork a child per run."""
 
-    def __init__(self):
-        self.code = None
-        self.binary_fd = None
-        self.run_count = 0
+  def __init__(self):
+    self.code = None
+    self.binary_fd = None
+    self.run_count = 0
 
-    def setup(self, request):
-        """Compiles the solution once: Python to a code object, C++ to a sealed memfd."""
-        if request["lang"] == "python":
-            try:
-                self.code = compile(request["source"], "solution.py", "exec")
-            except (SyntaxError, ValueError) as error:
-                import traceback
-                return {"compile_error": "".join(traceback.format_exception_only(error)).encode()}
-            if request.get("mode", "stdio") != "stdio":  # what every run would import
-                import json  # noqa: F401  (the result record)
-                if request["mode"] in ("leetcode", "function"):
-                    for module in _CALL_PRELUDE_MODULES:
-                        __import__(module)
-            gc.freeze()  # fewer copy-on-write faults in each forked run
-            return {"ok": True}
-        build_dir = os.path.join(_settings["tmp_root"], "build")
-        os.mkdir(build_dir, 0o700)
-        with open(os.path.join(build_dir, request["source_name"]), "w") as source_file:
-            source_file.write(request["source"])
-        result = self.run({"mode": "stdio", "exec": request["compile_command"],
-                           "input": b"", "limits": request["limits"]}, workdir=build_dir)
-        binary_path = os.path.join(build_dir, request["binary_name"])
-        if result["exit_code"] == 0 and os.path.isfile(binary_path):
-            self.binary_fd = _sealed_copy(binary_path)
-        _wipe_tmp()
-        return {"compile_result": result}
+  def setup(self, request):
+    """Compiles the solution once: Python to a code object, C++ to a sealed memfd."""
+    if request["lang"] == "python":
+      try:
+        self.code = compile(request["source"], "solution.py", "exec")
+      except (SyntaxError, ValueError) as error:
+        import traceback
 
-    def run(self, request, workdir=None):
-        """Runs one test in a fresh private directory; /tmp is wiped afterwards."""
-        self.run_count += 1
-        keep_workdir = workdir is not None
-        if workdir is None:
-            workdir = os.path.join(_settings["tmp_root"], f"run-{self.run_count}")
-            os.mkdir(workdir, 0o700)
-        for name, content in request.get("files", {}).items():
-            with open(os.path.join(workdir, name), "wb") as file:
-                file.write(content)
-        stdin_fd = os.memfd_create("stdin")
-        os.write(stdin_fd, request["input"])
-        os.lseek(stdin_fd, 0, os.SEEK_SET)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        report_r, report_w = os.pipe()
-        binary_fd = None if request.get("exec") else self.binary_fd
-        started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            _child(request, workdir, [stdin_fd, out_w, err_w, report_w], self.code, binary_fd)
-        for fd in (stdin_fd, out_w, err_w, report_w):
-            os.close(fd)
-        result = _supervise(pid, started, request["limits"], out_r, err_r, report_r)
-        if not keep_workdir:
-            _wipe_tmp()
-        return result
+        return {"compile_error": "".join(traceback.format_exception_only(error)).encode()}
+      if request.get("mode", "stdio") != "stdio":  # what every run would import
+        import json  # noqa: F401  (the result record)
+
+        if request["mode"] in ("leetcode", "function"):
+          for module in _CALL_PRELUDE_MODULES:
+            __import__(module)
+      gc.freeze()  # fewer copy-on-write faults in each forked run
+      return {"ok": True}
+    build_dir = os.path.join(_settings["tmp_root"], "build")
+    os.mkdir(build_dir, 0o700)
+    with open(os.path.join(build_dir, request["source_name"]), "w") as source_file:
+      source_file.write(request["source"])
+    result = self.run(
+      {
+        "mode": "stdio",
+        "exec": request["compile_command"],
+        "input": b"",
+        "limits": request["limits"],
+      },
+      workdir=build_dir,
+    )
+    binary_path = os.path.join(build_dir, request["binary_name"])
+    if result["exit_code"] == 0 and os.path.isfile(binary_path):
+      self.binary_fd = _sealed_copy(binary_path)
+    _wipe_tmp()
+    return {"compile_result": result}
+
+  def run(self, request, workdir=None):
+    """Runs one test in a fresh private directory; /tmp is wiped afterwards."""
+    self.run_count += 1
+    keep_workdir = workdir is not None
+    if workdir is None:
+      workdir = os.path.join(_settings["tmp_root"], f"run-{self.run_count}")
+      os.mkdir(workdir, 0o700)
+    for name, content in request.get("files", {}).items():
+      with open(os.path.join(workdir, name), "wb") as file:
+        file.write(content)
+    stdin_fd = os.memfd_create("stdin")
+    os.write(stdin_fd, request["input"])
+    os.lseek(stdin_fd, 0, os.SEEK_SET)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    report_r, report_w = os.pipe()
+    binary_fd = None if request.get("exec") else self.binary_fd
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+      _child(request, workdir, [stdin_fd, out_w, err_w, report_w], self.code, binary_fd)
+    for fd in (stdin_fd, out_w, err_w, report_w):
+      os.close(fd)
+    result = _supervise(pid, started, request["limits"], out_r, err_r, report_r)
+    if not keep_workdir:
+      _wipe_tmp()
+    return result
 
 
 def _sealed_copy(path):
-    """Copies the compiled binary into a sealed memfd that no run can modify."""
-    binary_fd = os.memfd_create("solution", os.MFD_ALLOW_SEALING)
-    with open(path, "rb") as binary:
-        os.write(binary_fd, binary.read())
-    fcntl.fcntl(binary_fd, fcntl.F_ADD_SEALS,
-                fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
-    return binary_fd
+  """Copies the compiled binary into a sealed memfd that no run can modify."""
+  binary_fd = os.memfd_create("solution", os.MFD_ALLOW_SEALING)
+  with open(path, "rb") as binary:
+    os.write(binary_fd, binary.read())
+  fcntl.fcntl(
+    binary_fd,
+    fcntl.F_ADD_SEALS,
+    fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL,
+  )
+  return binary_fd
 
 
 def _wipe_tmp():
-    """Empties the tmp root (the only writable place) so no state carries over between runs."""
-    _remove_contents(_settings["tmp_root"])
+  """Empties the tmp root (the only writable place) so no state carries over between runs."""
+  _remove_contents(_settings["tmp_root"])
 
 
 def _remove_contents(directory):
-    """Deletes everything under ``directory``, whatever permissions a run left behind."""
-    os.chmod(directory, 0o700)
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                _remove_contents(entry.path)
-                os.rmdir(entry.path)
-            else:
-                os.unlink(entry.path)
+  """Deletes everything under ``directory``, whatever permissions a run left behind."""
+  os.chmod(directory, 0o700)
+  with os.scandir(directory) as entries:
+    for entry in entries:
+      if entry.is_dir(follow_symlinks=False):
+        _remove_contents(entry.path)
+        os.rmdir(entry.path)
+      else:
+        os.unlink(entry.path)
 
 
 def _supervise(pid, started, limits, out_r, err_r, report_r):
-    """Drains the run's pipes until it exits or breaks a limit, then kills everything else."""
-    collectors = {out_r: _Collector(out_r, limits["output_bytes"]),
-                  err_r: _Collector(err_r, _STDERR_CAP),
-                  report_r: _Collector(report_r, 1 << 26)}
-    pidfd = os.pidfd_open(pid)
-    open_fds = set(collectors)
-    stopped_by = None
-    deadline = started + limits["wall_s"]
-    last_cpu_poll = started
-    while True:
-        timeout = max(0.0, min(_POLL_INTERVAL_S, deadline - time.monotonic()))
-        ready, _, _ = select.select(list(open_fds) + [pidfd], [], [], timeout)
-        for fd in ready:
-            if fd in open_fds and not collectors[fd].drain():
-                open_fds.discard(fd)
-        now = time.monotonic()
-        if collectors[out_r].overflow:
-            stopped_by = "output"
-        elif pidfd in ready:
-            break
-        elif now >= deadline:
-            stopped_by = "wall"
-        elif now - last_cpu_poll >= _POLL_INTERVAL_S:
-            last_cpu_poll = now
-            if _cpu_seconds(pid) > limits["cpu_s"]:
-                stopped_by = "cpu"
-        if stopped_by:
-            os.kill(pid, signal.SIGKILL)  # still our unreaped child, so the pid is not reused
-            break
-    _, wait_status, usage = os.wait4(pid, 0)
-    wall_s = time.monotonic() - started
-    os.close(pidfd)
-    kill_everything_else(pid)
-    for fd in open_fds:
-        collectors[fd].drain()
-    for fd in collectors:
-        os.close(fd)
-    return {
-        "exit_code": os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None,
-        "signal": os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else None,
-        "stopped_by": stopped_by,
-        "wall_s": wall_s,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "max_rss_kb": usage.ru_maxrss,
-        "stdout": collectors[out_r].data(),
-        "stdout_overflow": collectors[out_r].overflow,
-        "stderr": collectors[err_r].data(),
-        "report": collectors[report_r].data(),
-    }
+  """Drains the run's pipes until it exits or breaks a limit, then kills everything else."""
+  collectors = {
+    out_r: _Collector(out_r, limits["output_bytes"]),
+    err_r: _Collector(err_r, _STDERR_CAP),
+    report_r: _Collector(report_r, 1 << 26),
+  }
+  pidfd = os.pidfd_open(pid)
+  open_fds = set(collectors)
+  stopped_by = None
+  deadline = started + limits["wall_s"]
+  last_cpu_poll = started
+  while True:
+    timeout = max(0.0, min(_POLL_INTERVAL_S, deadline - time.monotonic()))
+    ready, _, _ = select.select(list(open_fds) + [pidfd], [], [], timeout)
+    for fd in ready:
+      if fd in open_fds and not collectors[fd].drain():
+        open_fds.discard(fd)
+    now = time.monotonic()
+    if collectors[out_r].overflow:
+      stopped_by = "output"
+    elif pidfd in ready:
+      break
+    elif now >= deadline:
+      stopped_by = "wall"
+    elif now - last_cpu_poll >= _POLL_INTERVAL_S:
+      last_cpu_poll = now
+      if _cpu_seconds(pid) > limits["cpu_s"]:
+        stopped_by = "cpu"
+    if stopped_by:
+      os.kill(pid, signal.SIGKILL)  # still our unreaped child, so the pid is not reused
+      break
+  _, wait_status, usage = os.wait4(pid, 0)
+  wall_s = time.monotonic() - started
+  os.close(pidfd)
+  kill_everything_else(pid)
+  for fd in open_fds:
+    collectors[fd].drain()
+  for fd in collectors:
+    os.close(fd)
+  return {
+    "exit_code": os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None,
+    "signal": os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else None,
+    "stopped_by": stopped_by,
+    "wall_s": wall_s,
+    "cpu_s": usage.ru_utime + usage.ru_stime,
+    "max_rss_kb": usage.ru_maxrss,
+    "stdout": collectors[out_r].data(),
+    "stdout_overflow": collectors[out_r].overflow,
+    "stderr": collectors[err_r].data(),
+    "report": collectors[report_r].data(),
+  }
 
 
 def serve(mode, tmp_root):
-    """Answers setup/run requests on the control fds until the judge closes them.
+  """Answers setup/run requests on the control fds until the judge closes them.
 
-    ``mode`` is "isolated" inside a sandbox, "unsafe" for the explicit no-sandbox opt-out.
-    """
-    _settings.update(tmp_root=tmp_root, isolated=(mode == "isolated"))
-    os.dup2(0, _CONTROL_IN_FD)
-    os.dup2(1, _CONTROL_OUT_FD)
-    null = os.open("/dev/null", os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.close(null)
-    server = Server()
-    while True:
-        request = read_request(_CONTROL_IN_FD)
-        if request is None or request.get("op") == "quit":
-            return
-        try:
-            if request["op"] == "setup":
-                response = server.setup(request)
-            else:
-                response = server.run(request)
-        except Exception:  # the judge's own fault: reported, never blamed on the program
-            import traceback
-            response = {"judge_error": traceback.format_exc()[-2000:].encode()}
-        write_response(_CONTROL_OUT_FD, response)
+  ``mode`` is "isolated" inside a sandbox, "unsafe" for the explicit no-sandbox opt-out.
+  """
+  _settings.update(tmp_root=tmp_root, isolated=(mode == "isolated"))
+  os.dup2(0, _CONTROL_IN_FD)
+  os.dup2(1, _CONTROL_OUT_FD)
+  null = os.open("/dev/null", os.O_RDWR)
+  os.dup2(null, 0)
+  os.dup2(null, 1)
+  os.close(null)
+  server = Server()
+  while True:
+    request = read_request(_CONTROL_IN_FD)
+    if request is None or request.get("op") == "quit":
+      return
+    try:
+      if request["op"] == "setup":
+        response = server.setup(request)
+      else:
+        response = server.run(request)
+    except Exception:  # the judge's own fault: reported, never blamed on the program
+      import traceback
+
+      response = {"judge_error": traceback.format_exc()[-2000:].encode()}
+    write_response(_CONTROL_OUT_FD, response)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+  serve(sys.argv[1], sys.argv[2])

@@ -8,296 +8,352 @@ import signal
 from xcoder_jax.judge import checkers
 from xcoder_jax.judge.sandbox import JudgeError, Sandbox, SandboxConfig, SandboxDied
 from xcoder_jax.judge.types import (
-    Outcome, SpecialJudge, Submission, SubmissionResult, TestCase, TestKind, Verdict)
+  Outcome,
+  SpecialJudge,
+  Submission,
+  SubmissionResult,
+  TestCase,
+  TestKind,
+  Verdict,
+)
 
 _EXCERPT_CHARS = 2000
-_RUN_RESULT_KEYS = {"exit_code", "signal", "stopped_by", "wall_s", "cpu_s", "max_rss_kb",
-                    "stdout", "stdout_overflow", "stderr", "report"}
+_RUN_RESULT_KEYS = {
+  "exit_code",
+  "signal",
+  "stopped_by",
+  "wall_s",
+  "cpu_s",
+  "max_rss_kb",
+  "stdout",
+  "stdout_overflow",
+  "stderr",
+  "report",
+}
 _ANSWER_SLACK_S = 10.0  # how much longer than a run's wall limit the judge waits for an answer
 
 
 @dataclasses.dataclass(frozen=True)
 class RunLimits:
-    """Per-run limits beyond the submission's time and memory."""
+  """Per-run limits beyond the submission's time and memory."""
 
-    wall_factor: float = 2.0  # wall limit = wall_factor * time limit + 1 s (sleep, I/O waits)
-    output_mb: int = 16
-    max_processes: int = 32  # tasks (processes and threads) of the sandbox user
-    max_open_files: int = 256
-    stack_mb: int = 64
-    compile_time_s: float = 30.0
-    compile_memory_mb: int = 2048
+  wall_factor: float = 2.0  # wall limit = wall_factor * time limit + 1 s (sleep, I/O waits)
+  output_mb: int = 16
+  max_processes: int = 32  # tasks (processes and threads) of the sandbox user
+  max_open_files: int = 256
+  stack_mb: int = 64
+  compile_time_s: float = 30.0
+  compile_memory_mb: int = 2048
 
-    def for_run(self, time_limit_s: float, memory_mb: int) -> dict:
-        return {"cpu_s": time_limit_s, "wall_s": self.wall_factor * time_limit_s + 1.0,
-                "memory_bytes": memory_mb << 20, "output_bytes": self.output_mb << 20,
-                "fsize_bytes": self.output_mb << 20, "nproc": self.max_processes,
-                "nofile": self.max_open_files, "stack_bytes": self.stack_mb << 20}
+  def for_run(self, time_limit_s: float, memory_mb: int) -> dict:
+    return {
+      "cpu_s": time_limit_s,
+      "wall_s": self.wall_factor * time_limit_s + 1.0,
+      "memory_bytes": memory_mb << 20,
+      "output_bytes": self.output_mb << 20,
+      "fsize_bytes": self.output_mb << 20,
+      "nproc": self.max_processes,
+      "nofile": self.max_open_files,
+      "stack_bytes": self.stack_mb << 20,
+    }
 
-    def for_compile(self) -> dict:
-        limits = self.for_run(self.compile_time_s, self.compile_memory_mb)
-        limits.update(output_bytes=1 << 20, fsize_bytes=256 << 20)
-        return limits
+  def for_compile(self) -> dict:
+    limits = self.for_run(self.compile_time_s, self.compile_memory_mb)
+    limits.update(output_bytes=1 << 20, fsize_bytes=256 << 20)
+    return limits
 
 
 def validate(submission: Submission) -> None:
-    """Refuses malformed submissions before anything runs, saying what to fix."""
-    kind = TestKind(submission.kind)
-    if submission.lang not in ("python", "cpp"):
-        raise ValueError(f"lang must be 'python' or 'cpp', got {submission.lang!r}")
-    if kind != TestKind.STDIO and submission.lang != "python":
-        raise ValueError(f"{kind.value} tests need lang='python'")
-    if kind != TestKind.STDIO and not submission.fn_name:
-        raise ValueError(f"{kind.value} tests need fn_name (the entry point)")
-    if not isinstance(submission.checker, SpecialJudge):
-        checkers.get(submission.checker)
-    if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
-        raise ValueError("time_limit_s and memory_mb must be positive")
-    if submission.capture_output and (kind == TestKind.CHECK
-                                      or isinstance(submission.checker, SpecialJudge)):
-        raise ValueError("capture_output works with stdio, leetcode and function tests and "
-                         "the default checker (it compares nothing)")
+  """Refuses malformed submissions before anything runs, saying what to fix."""
+  kind = TestKind(submission.kind)
+  if submission.lang not in ("python", "cpp"):
+    raise ValueError(f"lang must be 'python' or 'cpp', got {submission.lang!r}")
+  if kind != TestKind.STDIO and submission.lang != "python":
+    raise ValueError(f"{kind.value} tests need lang='python'")
+  if kind != TestKind.STDIO and not submission.fn_name:
+    raise ValueError(f"{kind.value} tests need fn_name (the entry point)")
+  if not isinstance(submission.checker, SpecialJudge):
+    checkers.get(submission.checker)
+  if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
+    raise ValueError("time_limit_s and memory_mb must be positive")
+  if submission.capture_output and (
+    kind == TestKind.CHECK or isinstance(submission.checker, SpecialJudge)
+  ):
+    raise ValueError(
+      "capture_output works with stdio, leetcode and function tests and "
+      "the default checker (it compares nothing)"
+    )
 
 
 def _excerpt(data: bytes, from_end: bool = False) -> str:
-    text = data.decode("utf-8", "replace")
-    return text[-_EXCERPT_CHARS:] if from_end else text[:_EXCERPT_CHARS]
+  text = data.decode("utf-8", "replace")
+  return text[-_EXCERPT_CHARS:] if from_end else text[:_EXCERPT_CHARS]
 
 
 def _nonce_records(report: str, nonce: str) -> list[dict]:
-    """Result records carrying this run's nonce (written by the harness after the call)."""
-    decoder, records, position = json.JSONDecoder(), [], 0
-    while position < len(report):
-        try:
-            record, position = decoder.raw_decode(report, position)
-        except json.JSONDecodeError:
-            break
-        if isinstance(record, dict) and record.get("nonce") == nonce:
-            records.append(record)
-    return records
+  """Result records carrying this run's nonce (written by the harness after the call)."""
+  decoder, records, position = json.JSONDecoder(), [], 0
+  while position < len(report):
+    try:
+      record, position = decoder.raw_decode(report, position)
+    except json.JSONDecodeError:
+      break
+    if isinstance(record, dict) and record.get("nonce") == nonce:
+      records.append(record)
+  return records
 
 
 def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
+  try:
+    return signal.Signals(number).name
+  except ValueError:
+    return f"signal {number}"
 
 
 def classify_failure(result: dict, limits: dict) -> tuple[Outcome, str] | None:
-    """The verdict of a run that broke a limit or crashed; None when it ran to completion."""
-    stopped_by, sig, stderr = result["stopped_by"], result["signal"], result["stderr_text"]
-    if stopped_by in ("cpu", "wall") or sig == signal.SIGXCPU:
-        return Outcome.TIME_LIMIT, f"{stopped_by or 'cpu'} time limit exceeded"
-    if result["cpu_s"] > limits["cpu_s"]:
-        return Outcome.TIME_LIMIT, f"used {result['cpu_s']:.2f}s of CPU"
-    if stopped_by == "output" or sig == signal.SIGXFSZ:
-        return Outcome.OUTPUT_LIMIT, "output (or a written file) exceeded the size cap"
-    if '"memory_error": true' in result["report"] or "std::bad_alloc" in stderr:
-        return Outcome.MEMORY_LIMIT, "allocation failed at the memory limit"
-    near_limit = result["max_rss_kb"] * 1024 >= 0.8 * limits["memory_bytes"]
-    if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGKILL, signal.SIGBUS) and near_limit:
-        return Outcome.MEMORY_LIMIT, f"{_signal_name(sig)} with peak memory near the limit"
-    if sig is not None:
-        return Outcome.RUNTIME_ERROR, f"killed by {_signal_name(sig)}"
-    if result["exit_code"] != 0:
-        return Outcome.RUNTIME_ERROR, f"exit code {result['exit_code']}"
-    return None
+  """The verdict of a run that broke a limit or crashed; None when it ran to completion."""
+  stopped_by, sig, stderr = result["stopped_by"], result["signal"], result["stderr_text"]
+  if stopped_by in ("cpu", "wall") or sig == signal.SIGXCPU:
+    return Outcome.TIME_LIMIT, f"{stopped_by or 'cpu'} time limit exceeded"
+  if result["cpu_s"] > limits["cpu_s"]:
+    return Outcome.TIME_LIMIT, f"used {result['cpu_s']:.2f}s of CPU"
+  if stopped_by == "output" or sig == signal.SIGXFSZ:
+    return Outcome.OUTPUT_LIMIT, "output (or a written file) exceeded the size cap"
+  if '"memory_error": true' in result["report"] or "std::bad_alloc" in stderr:
+    return Outcome.MEMORY_LIMIT, "allocation failed at the memory limit"
+  near_limit = result["max_rss_kb"] * 1024 >= 0.8 * limits["memory_bytes"]
+  if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGKILL, signal.SIGBUS) and near_limit:
+    return Outcome.MEMORY_LIMIT, f"{_signal_name(sig)} with peak memory near the limit"
+  if sig is not None:
+    return Outcome.RUNTIME_ERROR, f"killed by {_signal_name(sig)}"
+  if result["exit_code"] != 0:
+    return Outcome.RUNTIME_ERROR, f"exit code {result['exit_code']}"
+  return None
 
 
 class SubmissionRunner:
-    """Runs submissions in sandboxes for one pool worker (one host uid)."""
+  """Runs submissions in sandboxes for one pool worker (one host uid)."""
 
-    def __init__(self, config: SandboxConfig, uid: int | None, limits: RunLimits,
-                 prefork: bool = True):
-        self.config, self.uid, self.limits, self.prefork = config, uid, limits, prefork
+  def __init__(
+    self, config: SandboxConfig, uid: int | None, limits: RunLimits, prefork: bool = True
+  ):
+    self.config, self.uid, self.limits, self.prefork = config, uid, limits, prefork
 
-    def judge(self, submission: Submission) -> SubmissionResult:
-        tests = list(submission.tests)
-        special = submission.checker if isinstance(submission.checker, SpecialJudge) else None
-        verdicts: list[Verdict] = []
-        solution = _Program(self, submission.lang, submission.source,
-                            TestKind(submission.kind).value)
-        checker = _Program(self, special.lang, special.source) if special else None
-        try:
-            for test in tests:
-                verdict = self._judge_test(submission, test, solution, checker)
-                verdicts.append(verdict)
-                if verdict.verdict == Outcome.COMPILE_ERROR:
-                    verdicts += [verdict] * (len(tests) - len(verdicts))
-                    break
-                if submission.early_exit and not verdict.accepted:
-                    break
-        finally:
-            solution.close()
-            if checker:
-                checker.close()
-        return SubmissionResult(verdicts=verdicts, num_tests=len(tests))
+  def judge(self, submission: Submission) -> SubmissionResult:
+    tests = list(submission.tests)
+    special = submission.checker if isinstance(submission.checker, SpecialJudge) else None
+    verdicts: list[Verdict] = []
+    solution = _Program(self, submission.lang, submission.source, TestKind(submission.kind).value)
+    checker = _Program(self, special.lang, special.source) if special else None
+    try:
+      for test in tests:
+        verdict = self._judge_test(submission, test, solution, checker)
+        verdicts.append(verdict)
+        if verdict.verdict == Outcome.COMPILE_ERROR:
+          verdicts += [verdict] * (len(tests) - len(verdicts))
+          break
+        if submission.early_exit and not verdict.accepted:
+          break
+    finally:
+      solution.close()
+      if checker:
+        checker.close()
+    return SubmissionResult(verdicts=verdicts, num_tests=len(tests))
 
-    def _judge_test(self, submission: Submission, test: TestCase, solution: "_Program",
-                    checker: "_Program | None") -> Verdict:
-        kind = TestKind(submission.kind)
-        limits = self.limits.for_run(submission.time_limit_s, submission.memory_mb)
-        nonce = secrets.token_hex(16)
-        request = {"op": "run", "mode": kind.value, "limits": limits, "nonce": nonce,
-                   "input": test.input.encode()}
-        if kind in (TestKind.LEETCODE, TestKind.FUNCTION):
-            request.update(fn_name=submission.fn_name, args_json=json.dumps(list(test.args)))
-        elif kind == TestKind.CHECK:
-            request.update(fn_name=submission.fn_name, check_source=test.check_source)
-        try:
-            result = solution.run(request)
-        except SandboxDied as death:
-            return Verdict(Outcome.RUNTIME_ERROR, message=str(death))
-        except JudgeError as error:
-            return Verdict(Outcome.JUDGE_ERROR, message=str(error))
-        if "compile_error" in result:
-            return Verdict(Outcome.COMPILE_ERROR, message=result["compile_error"])
-        verdict = Verdict(Outcome.ACCEPTED, time_s=round(result["wall_s"], 4),
-                          cpu_s=round(result["cpu_s"], 4),
-                          stdout=_excerpt(result["stdout_bytes"]),
-                          stderr=_excerpt(result["stderr_bytes"], from_end=True),
-                          exit_code=result["exit_code"], signal=result["signal"])
-        records = _nonce_records(result["report"], nonce)
-        exec_failures = [r["exec_failed"] for r in records if "exec_failed" in r]
-        if exec_failures:  # the nonce proves the harness wrote it, not the program
-            verdict.verdict, verdict.message = Outcome.JUDGE_ERROR, exec_failures[0]
-            return verdict
-        if kind == TestKind.CHECK and any("assertion_failed" in r for r in records) and (
-                result["stopped_by"] is None):
-            verdict.verdict, verdict.message = Outcome.WRONG_ANSWER, "a check assertion failed"
-            return verdict
-        failure = classify_failure(result, limits)
-        if failure:
-            verdict.verdict, verdict.message = failure
-            return verdict
-        if submission.capture_output:
-            return _capture(verdict, kind, result, records)
-        verdict.verdict, verdict.message = self._compare(submission, kind, test, result,
-                                                         records, checker)
-        return verdict
+  def _judge_test(
+    self, submission: Submission, test: TestCase, solution: "_Program", checker: "_Program | None"
+  ) -> Verdict:
+    kind = TestKind(submission.kind)
+    limits = self.limits.for_run(submission.time_limit_s, submission.memory_mb)
+    nonce = secrets.token_hex(16)
+    request = {
+      "op": "run",
+      "mode": kind.value,
+      "limits": limits,
+      "nonce": nonce,
+      "input": test.input.encode(),
+    }
+    if kind in (TestKind.LEETCODE, TestKind.FUNCTION):
+      request.update(fn_name=submission.fn_name, args_json=json.dumps(list(test.args)))
+    elif kind == TestKind.CHECK:
+      request.update(fn_name=submission.fn_name, check_source=test.check_source)
+    try:
+      result = solution.run(request)
+    except SandboxDied as death:
+      return Verdict(Outcome.RUNTIME_ERROR, message=str(death))
+    except JudgeError as error:
+      return Verdict(Outcome.JUDGE_ERROR, message=str(error))
+    if "compile_error" in result:
+      return Verdict(Outcome.COMPILE_ERROR, message=result["compile_error"])
+    verdict = Verdict(
+      Outcome.ACCEPTED,
+      time_s=round(result["wall_s"], 4),
+      cpu_s=round(result["cpu_s"], 4),
+      stdout=_excerpt(result["stdout_bytes"]),
+      stderr=_excerpt(result["stderr_bytes"], from_end=True),
+      exit_code=result["exit_code"],
+      signal=result["signal"],
+    )
+    records = _nonce_records(result["report"], nonce)
+    exec_failures = [r["exec_failed"] for r in records if "exec_failed" in r]
+    if exec_failures:  # the nonce proves the harness wrote it, not the program
+      verdict.verdict, verdict.message = Outcome.JUDGE_ERROR, exec_failures[0]
+      return verdict
+    if (
+      kind == TestKind.CHECK
+      and any("assertion_failed" in r for r in records)
+      and (result["stopped_by"] is None)
+    ):
+      verdict.verdict, verdict.message = Outcome.WRONG_ANSWER, "a check assertion failed"
+      return verdict
+    failure = classify_failure(result, limits)
+    if failure:
+      verdict.verdict, verdict.message = failure
+      return verdict
+    if submission.capture_output:
+      return _capture(verdict, kind, result, records)
+    verdict.verdict, verdict.message = self._compare(
+      submission, kind, test, result, records, checker
+    )
+    return verdict
 
-    def _compare(self, submission, kind, test, result, records, checker):
-        """Decides accepted/wrong_answer in the judge process (expected values stay here)."""
-        if kind == TestKind.STDIO:
-            output = result["stdout_bytes"].decode("utf-8", "replace")
-            if checker is not None:
-                return self._special_judge(checker, test, result["stdout_bytes"])
-            if checkers.get(submission.checker)(output, test.output or ""):
-                return Outcome.ACCEPTED, ""
-            return Outcome.WRONG_ANSWER, "output differs from the expected output"
-        if not records:
-            return Outcome.RUNTIME_ERROR, "exited before the harness recorded a result"
-        record = records[-1]
-        if kind == TestKind.CHECK:
-            return (Outcome.ACCEPTED, "") if record.get("checked") else (
-                Outcome.RUNTIME_ERROR, "checks did not complete")
-        tolerance = (checkers.float_tolerance(submission.checker)
-                     if isinstance(submission.checker, str) else None)
-        expected = json.loads(json.dumps(test.expected))
-        if checkers.values_equal(record.get("result"), expected, tolerance):
-            return Outcome.ACCEPTED, ""
-        return Outcome.WRONG_ANSWER, f"returned {json.dumps(record.get('result'))[:200]}"
+  def _compare(self, submission, kind, test, result, records, checker):
+    """Decides accepted/wrong_answer in the judge process (expected values stay here)."""
+    if kind == TestKind.STDIO:
+      output = result["stdout_bytes"].decode("utf-8", "replace")
+      if checker is not None:
+        return self._special_judge(checker, test, result["stdout_bytes"])
+      if checkers.get(submission.checker)(output, test.output or ""):
+        return Outcome.ACCEPTED, ""
+      return Outcome.WRONG_ANSWER, "output differs from the expected output"
+    if not records:
+      return Outcome.RUNTIME_ERROR, "exited before the harness recorded a result"
+    record = records[-1]
+    if kind == TestKind.CHECK:
+      return (
+        (Outcome.ACCEPTED, "")
+        if record.get("checked")
+        else (Outcome.RUNTIME_ERROR, "checks did not complete")
+      )
+    tolerance = (
+      checkers.float_tolerance(submission.checker) if isinstance(submission.checker, str) else None
+    )
+    expected = json.loads(json.dumps(test.expected))
+    if checkers.values_equal(record.get("result"), expected, tolerance):
+      return Outcome.ACCEPTED, ""
+    return Outcome.WRONG_ANSWER, f"returned {json.dumps(record.get('result'))[:200]}"
 
-    def _special_judge(self, checker: "_Program", test: TestCase, output: bytes):
-        files = {"input.txt": test.input.encode(), "output.txt": output,
-                 "answer.txt": (test.output or "").encode()}
-        request = {"op": "run", "mode": "stdio", "input": b"",
-                   "limits": self.limits.for_run(10.0, 512), "files": files,
-                   "argv": list(files)}
-        try:
-            result = checker.run(request)
-        except (SandboxDied, JudgeError) as error:
-            return Outcome.JUDGE_ERROR, f"special judge failed: {error}"
-        if "compile_error" in result:
-            return Outcome.JUDGE_ERROR, f"special judge does not compile: {result['compile_error']}"
-        if result["signal"] is None and result["exit_code"] == 0:
-            return Outcome.ACCEPTED, ""
-        if result["signal"] is None and result["exit_code"] in (1, 2):
-            return Outcome.WRONG_ANSWER, _excerpt(result["stderr_bytes"], from_end=True)
-        return Outcome.JUDGE_ERROR, (f"special judge crashed (exit {result['exit_code']}, "
-                                     f"signal {result['signal']})")
+  def _special_judge(self, checker: "_Program", test: TestCase, output: bytes):
+    files = {
+      "input.txt": test.input.encode(),
+      "output.txt": output,
+      "answer.txt": (test.output or "").encode(),
+    }
+    request = {
+      "op": "run",
+      "mode": "stdio",
+      "input": b"",
+      "limits": self.limits.for_run(10.0, 512),
+      "files": files,
+      "argv": list(files),
+    }
+    try:
+      result = checker.run(request)
+    except (SandboxDied, JudgeError) as error:
+      return Outcome.JUDGE_ERROR, f"special judge failed: {error}"
+    if "compile_error" in result:
+      return Outcome.JUDGE_ERROR, f"special judge does not compile: {result['compile_error']}"
+    if result["signal"] is None and result["exit_code"] == 0:
+      return Outcome.ACCEPTED, ""
+    if result["signal"] is None and result["exit_code"] in (1, 2):
+      return Outcome.WRONG_ANSWER, _excerpt(result["stderr_bytes"], from_end=True)
+    return Outcome.JUDGE_ERROR, (
+      f"special judge crashed (exit {result['exit_code']}, signal {result['signal']})"
+    )
 
 
 def _capture(verdict: Verdict, kind: TestKind, result: dict, records: list[dict]) -> Verdict:
-    """Capture mode: the whole output of a completed run, compared with nothing."""
-    if kind == TestKind.STDIO:
-        verdict.output = result["stdout_bytes"].decode("utf-8", "replace")
-    elif records:
-        verdict.output = json.dumps(records[-1].get("result"), sort_keys=True)
-    else:
-        verdict.verdict = Outcome.RUNTIME_ERROR
-        verdict.message = "exited before the harness recorded a result"
-        return verdict
-    verdict.message = "output captured, not compared"
+  """Capture mode: the whole output of a completed run, compared with nothing."""
+  if kind == TestKind.STDIO:
+    verdict.output = result["stdout_bytes"].decode("utf-8", "replace")
+  elif records:
+    verdict.output = json.dumps(records[-1].get("result"), sort_keys=True)
+  else:
+    verdict.verdict = Outcome.RUNTIME_ERROR
+    verdict.message = "exited before the harness recorded a result"
     return verdict
+  verdict.message = "output captured, not compared"
+  return verdict
 
 
 class _Program:
-    """A solution (or checker) bound to its sandbox: compiled once, restarted if it dies."""
+  """A solution (or checker) bound to its sandbox: compiled once, restarted if it dies."""
 
-    def __init__(self, runner: SubmissionRunner, lang: str, source: str, mode: str = "stdio"):
-        self.runner, self.lang, self.source, self.mode = runner, lang, source, mode
-        self.sandbox: Sandbox | None = None
-        self.compile_error: str | None = None
+  def __init__(self, runner: SubmissionRunner, lang: str, source: str, mode: str = "stdio"):
+    self.runner, self.lang, self.source, self.mode = runner, lang, source, mode
+    self.sandbox: Sandbox | None = None
+    self.compile_error: str | None = None
 
-    def run(self, request: dict) -> dict:
-        if self.compile_error is not None:
-            return {"compile_error": self.compile_error}
-        if self.sandbox is None:
-            try:
-                self._start()
-            except (SandboxDied, JudgeError):
-                self.close()
-                raise
-            if self.compile_error is not None:
-                return {"compile_error": self.compile_error}
-        timeout = request["limits"]["wall_s"] + _ANSWER_SLACK_S
-        try:
-            result = self.sandbox.request(request, timeout)
-        except (SandboxDied, JudgeError):
-            self.close()
-            raise
-        if not self.runner.prefork and self.lang == "python":
-            self.close()  # the no-prefork baseline: a fresh sandbox and interpreter per run
-        if not _RUN_RESULT_KEYS <= result.keys():
-            self.close()
-            raise SandboxDied("the sandbox answered a malformed result")
-        result["stdout_bytes"] = result.pop("stdout")
-        result["stderr_bytes"] = result.pop("stderr")
-        result["stderr_text"] = result["stderr_bytes"].decode("utf-8", "replace")
-        result["report"] = result["report"].decode("utf-8", "replace")
-        return result
+  def run(self, request: dict) -> dict:
+    if self.compile_error is not None:
+      return {"compile_error": self.compile_error}
+    if self.sandbox is None:
+      try:
+        self._start()
+      except (SandboxDied, JudgeError):
+        self.close()
+        raise
+      if self.compile_error is not None:
+        return {"compile_error": self.compile_error}
+    timeout = request["limits"]["wall_s"] + _ANSWER_SLACK_S
+    try:
+      result = self.sandbox.request(request, timeout)
+    except (SandboxDied, JudgeError):
+      self.close()
+      raise
+    if not self.runner.prefork and self.lang == "python":
+      self.close()  # the no-prefork baseline: a fresh sandbox and interpreter per run
+    if not _RUN_RESULT_KEYS <= result.keys():
+      self.close()
+      raise SandboxDied("the sandbox answered a malformed result")
+    result["stdout_bytes"] = result.pop("stdout")
+    result["stderr_bytes"] = result.pop("stderr")
+    result["stderr_text"] = result["stderr_bytes"].decode("utf-8", "replace")
+    result["report"] = result["report"].decode("utf-8", "replace")
+    return result
 
-    def _start(self) -> None:
-        self.sandbox = Sandbox(self.runner.config, self.runner.uid)
-        setup = {"op": "setup", "lang": self.lang, "source": self.source, "mode": self.mode}
-        timeout = 30.0
-        if self.lang == "cpp":
-            config = self.runner.config
-            setup.update(source_name="solution.cpp", binary_name="solution",
-                         limits=self.runner.limits.for_compile(),
-                         compile_command=[config.cpp_compiler, *config.cpp_flags,
-                                          "-o", "solution", "solution.cpp"])
-            timeout += setup["limits"]["wall_s"]
-        response = self.sandbox.request(setup, timeout)
-        if "compile_error" in response:
-            self.compile_error = response["compile_error"].decode("utf-8", "replace")
-        elif "compile_result" in response:
-            self._check_compile(response["compile_result"])
+  def _start(self) -> None:
+    self.sandbox = Sandbox(self.runner.config, self.runner.uid)
+    setup = {"op": "setup", "lang": self.lang, "source": self.source, "mode": self.mode}
+    timeout = 30.0
+    if self.lang == "cpp":
+      config = self.runner.config
+      setup.update(
+        source_name="solution.cpp",
+        binary_name="solution",
+        limits=self.runner.limits.for_compile(),
+        compile_command=[config.cpp_compiler, *config.cpp_flags, "-o", "solution", "solution.cpp"],
+      )
+      timeout += setup["limits"]["wall_s"]
+    response = self.sandbox.request(setup, timeout)
+    if "compile_error" in response:
+      self.compile_error = response["compile_error"].decode("utf-8", "replace")
+    elif "compile_result" in response:
+      self._check_compile(response["compile_result"])
 
-    def _check_compile(self, result: dict) -> None:
-        stderr = result["stderr"].decode("utf-8", "replace")
-        if b"exec_failed" in result["report"]:
-            raise JudgeError("cannot run the C++ compiler: "
-                             + result["report"].decode("utf-8", "replace"))
-        if result["stopped_by"] or result["signal"] is not None:
-            reason = result["stopped_by"] or _signal_name(result["signal"])
-            self.compile_error = f"compiler stopped ({reason}): {stderr[-_EXCERPT_CHARS:]}"
-        elif result["exit_code"] != 0:
-            self.compile_error = stderr[-_EXCERPT_CHARS:] or f"exit code {result['exit_code']}"
+  def _check_compile(self, result: dict) -> None:
+    stderr = result["stderr"].decode("utf-8", "replace")
+    if b"exec_failed" in result["report"]:
+      raise JudgeError(
+        "cannot run the C++ compiler: " + result["report"].decode("utf-8", "replace")
+      )
+    if result["stopped_by"] or result["signal"] is not None:
+      reason = result["stopped_by"] or _signal_name(result["signal"])
+      self.compile_error = f"compiler stopped ({reason}): {stderr[-_EXCERPT_CHARS:]}"
+    elif result["exit_code"] != 0:
+      self.compile_error = stderr[-_EXCERPT_CHARS:] or f"exit code {result['exit_code']}"
 
-    def close(self) -> None:
-        if self.sandbox is not None:
-            self.sandbox.close()
-            self.sandbox = None
+  def close(self) -> None:
+    if self.sandbox is not None:
+      self.sandbox.close()
+      self.sandbox = None

@@ -29,239 +29,306 @@ _HARNESS_DIR_IN_SANDBOX = "/judge"
 _compiled_harness_dirs: dict[str, str] = {}
 _compile_lock = threading.Lock()
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
-              "/etc/localtime")
+_ETC_FILES = (
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/alternatives",
+  "/etc/localtime",
+)
 
 
 class JudgeError(RuntimeError):
-    """The judge itself failed (misconfiguration, crashed server): never the program's fault."""
+  """The judge itself failed (misconfiguration, crashed server): never the program's fault."""
 
 
 class SandboxDied(RuntimeError):
-    """The sandbox ended during a run: the program killed its supervisor."""
+  """The sandbox ended during a run: the program killed its supervisor."""
 
 
 @dataclasses.dataclass(frozen=True)
 class SandboxConfig:
-    """Where the tools are and how the sandbox is built."""
+  """Where the tools are and how the sandbox is built."""
 
-    python: str = "/usr/bin/python3"
-    cpp_compiler: str = "/usr/bin/g++"
-    cpp_flags: tuple[str, ...] = ("-O2", "-std=gnu++17", "-pipe")
-    bwrap: str = "bwrap"
-    extra_ro_paths: tuple[str, ...] = ()  # e.g. an interpreter installed outside /usr
-    tmpfs_mb: int = 256  # the only writable space: private run dirs and the C++ build
-    uid_base: int = 62000  # worker i runs as host uid uid_base + i (when the judge is root)
-    unsafe_no_sandbox: bool = False  # runs without any isolation: only for trusted code
+  python: str = "/usr/bin/python3"
+  cpp_compiler: str = "/usr/bin/g++"
+  cpp_flags: tuple[str, ...] = ("-O2", "-std=gnu++17", "-pipe")
+  bwrap: str = "bwrap"
+  extra_ro_paths: tuple[str, ...] = ()  # e.g. an interpreter installed outside /usr
+  tmpfs_mb: int = 256  # the only writable space: private run dirs and the C++ build
+  uid_base: int = 62000  # worker i runs as host uid uid_base + i (when the judge is root)
+  unsafe_no_sandbox: bool = False  # runs without any isolation: only for trusted code
 
-    def check(self) -> None:
-        """Refuses to run without bubblewrap (unless the explicit unsafe opt-out is set)."""
-        if not self.unsafe_no_sandbox and shutil.which(self.bwrap) is None:
-            raise JudgeError(f"bubblewrap ({self.bwrap!r}) not found; {BWRAP_INSTALL_HINT}, "
-                             "or pass unsafe_no_sandbox=True / --unsafe-no-sandbox to run "
-                             "untrusted code WITHOUT isolation")
-        if not os.access(self.python, os.X_OK):
-            raise JudgeError(f"sandbox interpreter {self.python!r} is not an executable file")
-        if not self.unsafe_no_sandbox:
-            for tool in (self.python, self.cpp_compiler):
-                real = os.path.realpath(tool)
-                if os.path.exists(real) and not self._visible(real):
-                    raise JudgeError(f"{tool} resolves to {real}, outside the sandbox's view; "
-                                     "add its prefix to SandboxConfig.extra_ro_paths")
+  def check(self) -> None:
+    """Refuses to run without bubblewrap (unless the explicit unsafe opt-out is set)."""
+    if not self.unsafe_no_sandbox and shutil.which(self.bwrap) is None:
+      raise JudgeError(
+        f"bubblewrap ({self.bwrap!r}) not found; {BWRAP_INSTALL_HINT}, "
+        "or pass unsafe_no_sandbox=True / --unsafe-no-sandbox to run "
+        "untrusted code WITHOUT isolation"
+      )
+    if not os.access(self.python, os.X_OK):
+      raise JudgeError(f"sandbox interpreter {self.python!r} is not an executable file")
+    if not self.unsafe_no_sandbox:
+      for tool in (self.python, self.cpp_compiler):
+        real = os.path.realpath(tool)
+        if os.path.exists(real) and not self._visible(real):
+          raise JudgeError(
+            f"{tool} resolves to {real}, outside the sandbox's view; "
+            "add its prefix to SandboxConfig.extra_ro_paths"
+          )
 
-    def _visible(self, path: str) -> bool:
-        roots = [os.path.realpath(p) for p in _SYSTEM_DIRS + self.extra_ro_paths]
-        return any(path == root or path.startswith(root + os.sep) for root in roots)
+  def _visible(self, path: str) -> bool:
+    roots = [os.path.realpath(p) for p in _SYSTEM_DIRS + self.extra_ro_paths]
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
 def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
-    command = [config.bwrap, "--unshare-user", "--unshare-pid", "--unshare-net",
-               "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
-               "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
-               "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/tmp"]
-    for path in _SYSTEM_DIRS:
-        if os.path.islink(path):
-            command += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            command += ["--ro-bind", path, path]
-    for path in _ETC_FILES + config.extra_ro_paths:
-        if os.path.exists(path):
-            command += ["--ro-bind", path, path]
-    command += ["--ro-bind", harness_dir, _HARNESS_DIR_IN_SANDBOX,
-                "--proc", "/proc", "--dev", "/dev",
-                "--size", str(config.tmpfs_mb << 20), "--tmpfs", "/tmp",
-                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
-    return command
+  command = [
+    config.bwrap,
+    "--unshare-user",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--die-with-parent",
+    "--new-session",
+    "--clearenv",
+    "--setenv",
+    "PATH",
+    "/usr/bin:/bin",
+    "--setenv",
+    "LANG",
+    "C.UTF-8",
+    "--setenv",
+    "HOME",
+    "/tmp",
+  ]
+  for path in _SYSTEM_DIRS:
+    if os.path.islink(path):
+      command += ["--symlink", os.readlink(path), path]
+    elif os.path.isdir(path):
+      command += ["--ro-bind", path, path]
+  for path in _ETC_FILES + config.extra_ro_paths:
+    if os.path.exists(path):
+      command += ["--ro-bind", path, path]
+  command += [
+    "--ro-bind",
+    harness_dir,
+    _HARNESS_DIR_IN_SANDBOX,
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--size",
+    str(config.tmpfs_mb << 20),
+    "--tmpfs",
+    "/tmp",
+    "--remount-ro",
+    "/dev",
+    "--remount-ro",
+    "/",
+    "--chdir",
+    "/tmp",
+  ]
+  return command
 
 
 def _compiled_harness_dir(python: str) -> str:
-    """A world-readable directory with harness.pyc and protocol.pyc, compiled once by the
-    sandbox's own interpreter: compiling the source at every sandbox start costs ~3 ms."""
-    with _compile_lock:
-        if python not in _compiled_harness_dirs:
-            directory = tempfile.mkdtemp(prefix="xcoder-judge-harness-")
-            atexit.register(shutil.rmtree, directory, True)
-            os.chmod(directory, 0o755)
-            for source in _SANDBOX_SIDE_SOURCES:
-                compiled = os.path.join(directory, source.stem + ".pyc")
-                done = subprocess.run(
-                    [python, "-I", "-c", "import py_compile, sys; py_compile.compile("
-                     "sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], doraise=True)",
-                     str(source), compiled, f"<judge-{source.stem}>"],
-                    capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise JudgeError(f"{python} cannot compile {source}: {done.stderr}")
-                os.chmod(compiled, 0o644)
-            _compiled_harness_dirs[python] = directory
-        return _compiled_harness_dirs[python]
+  """A world-readable directory with harness.pyc and protocol.pyc, compiled once by the
+  sandbox's own interpreter: compiling the source at every sandbox start costs ~3 ms."""
+  with _compile_lock:
+    if python not in _compiled_harness_dirs:
+      directory = tempfile.mkdtemp(prefix="xcoder-judge-harness-")
+      atexit.register(shutil.rmtree, directory, True)
+      os.chmod(directory, 0o755)
+      for source in _SANDBOX_SIDE_SOURCES:
+        compiled = os.path.join(directory, source.stem + ".pyc")
+        done = subprocess.run(
+          [
+            python,
+            "-I",
+            "-c",
+            "import py_compile, sys; py_compile.compile("
+            "sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], doraise=True)",
+            str(source),
+            compiled,
+            f"<judge-{source.stem}>",
+          ],
+          capture_output=True,
+          text=True,
+        )
+        if done.returncode != 0:
+          raise JudgeError(f"{python} cannot compile {source}: {done.stderr}")
+        os.chmod(compiled, 0o644)
+      _compiled_harness_dirs[python] = directory
+    return _compiled_harness_dirs[python]
 
 
 class Sandbox:
-    """One bubblewrap sandbox running the fork server for one solution."""
+  """One bubblewrap sandbox running the fork server for one solution."""
 
-    def __init__(self, config: SandboxConfig, uid: int | None):
-        self._server_log = tempfile.TemporaryFile()
-        self._unsafe_dir = tempfile.mkdtemp(prefix="judge-unsafe-") if (
-            config.unsafe_no_sandbox) else None
-        harness_dir = _compiled_harness_dir(config.python)
-        if self._unsafe_dir:
-            command = [config.python, "-I", os.path.join(harness_dir, "harness.pyc"),
-                       "unsafe", self._unsafe_dir]
-        else:
-            command = _bwrap_command(config, harness_dir) + [
-                config.python, "-I", f"{_HARNESS_DIR_IN_SANDBOX}/harness.pyc", "isolated", "/tmp"]
-        drop_root = uid is not None and os.geteuid() == 0 and not self._unsafe_dir
+  def __init__(self, config: SandboxConfig, uid: int | None):
+    self._server_log = tempfile.TemporaryFile()
+    self._unsafe_dir = (
+      tempfile.mkdtemp(prefix="judge-unsafe-") if (config.unsafe_no_sandbox) else None
+    )
+    harness_dir = _compiled_harness_dir(config.python)
+    if self._unsafe_dir:
+      command = [
+        config.python,
+        "-I",
+        os.path.join(harness_dir, "harness.pyc"),
+        "unsafe",
+        self._unsafe_dir,
+      ]
+    else:
+      command = _bwrap_command(config, harness_dir) + [
+        config.python,
+        "-I",
+        f"{_HARNESS_DIR_IN_SANDBOX}/harness.pyc",
+        "isolated",
+        "/tmp",
+      ]
+    drop_root = uid is not None and os.geteuid() == 0 and not self._unsafe_dir
+    try:
+      self._process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=self._server_log,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        close_fds=True,
+        process_group=0,
+        cwd="/",
+        user=uid if drop_root else None,
+        group=uid if drop_root else None,
+        extra_groups=[] if drop_root else None,
+      )
+    except OSError as error:
+      self._server_log.close()
+      raise JudgeError(f"cannot start the sandbox ({command[0]}): {error}") from error
+
+  def request(self, message: dict, timeout_s: float) -> dict:
+    """Sends one request and waits for its answer; raises SandboxDied or JudgeError."""
+    try:
+      protocol.write_request(self._process.stdin.fileno(), message)
+    except OSError:
+      raise self._death() from None
+    deadline = time.monotonic() + timeout_s
+    try:
+      response = protocol.read_response(self._process.stdout.fileno(), deadline)
+    except ValueError:  # not JSON: only a server the program took over writes that
+      self._kill()
+      raise SandboxDied("the sandbox answered garbage (its server was tampered with)")
+    if response is None and time.monotonic() >= deadline:
+      self._kill()
+      raise JudgeError(f"sandbox did not answer within {timeout_s:.1f}s")
+    if not isinstance(response, dict):
+      raise self._death()
+    if "judge_error" in response:
+      raise JudgeError(f"sandbox server failed: {response['judge_error']!r}")
+    return response
+
+  def _death(self) -> Exception:
+    self._stop()
+    log = self.server_log()
+    if "bwrap:" in log or "Traceback" in log:
+      return JudgeError(f"sandbox failed to start or crashed: {log[-2000:]}")
+    return SandboxDied("the sandbox's supervisor died during the run (killed by the program)")
+
+  def server_log(self) -> str:
+    self._server_log.seek(0)
+    return self._server_log.read().decode("utf-8", "replace")
+
+  def close(self) -> None:
+    self._stop()
+    self._server_log.close()
+
+  def _stop(self) -> None:
+    """Ends the sandbox and returns only once no process of it is left.
+
+    Closing the control pipe makes the server exit; bwrap's init then dies, which kills
+    everything in the PID namespace, and bwrap exits after reaping it. A sandbox that
+    does not go within a second is killed: its init first (same effect), then bwrap.
+    """
+    namespace_init = _children(self._process.pid)
+    if self._process.poll() is None:
+      try:
+        self._process.stdin.close()
+        self._process.wait(timeout=1.0)
+      except (OSError, subprocess.TimeoutExpired):
+        pass
+    self._kill()
+    for pid in namespace_init:
+      _wait_until_dead(pid)
+    if self._unsafe_dir:
+      shutil.rmtree(self._unsafe_dir, ignore_errors=True)
+
+  def _kill(self) -> None:
+    namespace_init = _children(self._process.pid)
+    if self._process.poll() is None:
+      for child in namespace_init:
         try:
-            self._process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._server_log,
-                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, close_fds=True,
-                process_group=0, cwd="/",
-                user=uid if drop_root else None, group=uid if drop_root else None,
-                extra_groups=[] if drop_root else None)
-        except OSError as error:
-            self._server_log.close()
-            raise JudgeError(f"cannot start the sandbox ({command[0]}): {error}") from error
+          os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+          pass
+      try:
+        os.killpg(self._process.pid, signal.SIGKILL)
+      except ProcessLookupError:
+        pass
+    self._process.wait()
+    for pid in namespace_init:
+      _wait_until_dead(pid)
+    for stream in (self._process.stdin, self._process.stdout):
+      try:
+        stream.close()
+      except OSError:
+        pass
 
-    def request(self, message: dict, timeout_s: float) -> dict:
-        """Sends one request and waits for its answer; raises SandboxDied or JudgeError."""
-        try:
-            protocol.write_request(self._process.stdin.fileno(), message)
-        except OSError:
-            raise self._death() from None
-        deadline = time.monotonic() + timeout_s
-        try:
-            response = protocol.read_response(self._process.stdout.fileno(), deadline)
-        except ValueError:  # not JSON: only a server the program took over writes that
-            self._kill()
-            raise SandboxDied("the sandbox answered garbage (its server was tampered with)")
-        if response is None and time.monotonic() >= deadline:
-            self._kill()
-            raise JudgeError(f"sandbox did not answer within {timeout_s:.1f}s")
-        if not isinstance(response, dict):
-            raise self._death()
-        if "judge_error" in response:
-            raise JudgeError(f"sandbox server failed: {response['judge_error']!r}")
-        return response
+  def __enter__(self) -> "Sandbox":
+    return self
 
-    def _death(self) -> Exception:
-        self._stop()
-        log = self.server_log()
-        if "bwrap:" in log or "Traceback" in log:
-            return JudgeError(f"sandbox failed to start or crashed: {log[-2000:]}")
-        return SandboxDied("the sandbox's supervisor died during the run (killed by the program)")
-
-    def server_log(self) -> str:
-        self._server_log.seek(0)
-        return self._server_log.read().decode("utf-8", "replace")
-
-    def close(self) -> None:
-        self._stop()
-        self._server_log.close()
-
-    def _stop(self) -> None:
-        """Ends the sandbox and returns only once no process of it is left.
-
-        Closing the control pipe makes the server exit; bwrap's init then dies, which kills
-        everything in the PID namespace, and bwrap exits after reaping it. A sandbox that
-        does not go within a second is killed: its init first (same effect), then bwrap.
-        """
-        namespace_init = _children(self._process.pid)
-        if self._process.poll() is None:
-            try:
-                self._process.stdin.close()
-                self._process.wait(timeout=1.0)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        self._kill()
-        for pid in namespace_init:
-            _wait_until_dead(pid)
-        if self._unsafe_dir:
-            shutil.rmtree(self._unsafe_dir, ignore_errors=True)
-
-    def _kill(self) -> None:
-        namespace_init = _children(self._process.pid)
-        if self._process.poll() is None:
-            for child in namespace_init:
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._process.wait()
-        for pid in namespace_init:
-            _wait_until_dead(pid)
-        for stream in (self._process.stdin, self._process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
-    def __enter__(self) -> "Sandbox":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+  def __exit__(self, *exc_info) -> None:
+    self.close()
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in
-                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+  try:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+  except OSError:
+    return []
 
 
 def _is_alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie is dead (bwrap's init becomes one only after the
-    kernel has killed and reaped everything else in its PID namespace)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+  """True while ``pid`` runs; a zombie is dead (bwrap's init becomes one only after the
+  kernel has killed and reaped everything else in its PID namespace)."""
+  try:
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+  except (OSError, IndexError):
+    return False
+  return state not in ("Z", "X")
 
 
 def _wait_until_dead(pid: int, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _is_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.001)
+  deadline = time.monotonic() + timeout_s
+  while _is_alive(pid) and time.monotonic() < deadline:
+    time.sleep(0.001)
 
 
 def wait_for_no_processes(uid: int, timeout_s: float = 2.0) -> list[int]:
-    """Live pids still owned by host ``uid`` after ``timeout_s`` (empty once sandboxes are gone)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if entry.stat().st_uid == uid and _is_alive(int(entry.name)):
-                        pids.append(int(entry.name))
-                except OSError:
-                    continue
-        if not pids or time.monotonic() > deadline:
-            return pids
-        time.sleep(0.01)
+  """Live pids still owned by host ``uid`` after ``timeout_s`` (empty once sandboxes are gone)."""
+  deadline = time.monotonic() + timeout_s
+  while True:
+    pids = []
+    for entry in Path("/proc").iterdir():
+      if entry.name.isdigit():
+        try:
+          if entry.stat().st_uid == uid and _is_alive(int(entry.name)):
+            pids.append(int(entry.name))
+        except OSError:
+          continue
+    if not pids or time.monotonic() > deadline:
+      return pids
+    time.sleep(0.01)
