@@ -26,6 +26,26 @@ def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1,
   return reduce(times)
 
 
+def throughput_table(rows: list[tuple[str, float]], n_tokens: int, flops: float,
+                     peak: dict[str, float]) -> dict[str, float]:
+  """Prints tokens/s, GFLOP/s and share of peak for (name, seconds) rows, ours first and the
+  baseline second; returns the comparison fields every throughput benchmark reports."""
+  print(f"fp32 matmul peak: {peak['peak'] / 1e9:.1f} GFLOP/s (jax {peak['jax'] / 1e9:.1f}, "
+        f"torch {peak['torch'] / 1e9:.1f})")
+  width = max(len(name) for name, _ in rows) + 2
+  print(f"{'':{width}s}{'tokens/s':>10s}{'GFLOP/s':>10s}{'of peak':>9s}")
+  for name, seconds in rows:
+    print(f"{name:{width}s}{n_tokens / seconds:10.0f}{flops / seconds / 1e9:10.1f}"
+          f"{flops / seconds / peak['peak']:9.1%}")
+  (_, ours_s), (_, theirs_s) = rows[:2]
+  return {"ours_tokens_per_s": round(n_tokens / ours_s, 1),
+          "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
+          "ratio": round(theirs_s / ours_s, 3),
+          "share_of_peak": round(flops / ours_s / peak["peak"], 3),
+          "baseline_share_of_peak": round(flops / theirs_s / peak["peak"], 3),
+          "peak_gflops": round(peak["peak"] / 1e9, 1)}
+
+
 def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   """Best achieved fp32 GEMM FLOP/s of JAX and of torch here; the larger is the peak.
 

@@ -19,7 +19,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import CONFIG, matmul_peak_flops, time_call, torch_qwen_model  # noqa: E402
+from benchmarks.common import (CONFIG, matmul_peak_flops, throughput_table, time_call,
+                               torch_qwen_model)  # noqa: E402
 from xcoder_jax.models.build import create_model  # noqa: E402
 
 _BATCH = flags.DEFINE_integer("batch", 8, "Sequences per forward.")
@@ -49,23 +50,9 @@ def main(argv):
   print(f"Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params, batch {_BATCH.value} x "
         f"{_SEQ.value}, fp32, {jax.device_count()} {jax.default_backend()} device(s), "
         f"torch threads {torch.get_num_threads()}")
-  print(f"fp32 matmul peak: {peak['peak'] / 1e9:.1f} GFLOP/s (jax {peak['jax'] / 1e9:.1f}, "
-        f"torch {peak['torch'] / 1e9:.1f})")
-  print(f"{'':26s}{'tokens/s':>12s}{'GFLOP/s':>10s}{'of peak':>9s}")
-  for name, seconds in rows:
-    print(f"{name:26s}{n_tokens / seconds:12.0f}{flops / seconds / 1e9:10.1f}"
-          f"{flops / seconds / peak['peak']:9.1%}")
-  result = {
-      "benchmark": "forward",
-      "ours_tokens_per_s": round(n_tokens / ours_s, 1),
-      "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
-      "ratio": round(theirs_s / ours_s, 3),
-      "share_of_peak": round(flops / ours_s / peak["peak"], 3),
-      "baseline_share_of_peak": round(flops / theirs_s / peak["peak"], 3),
-      "peak_gflops": round(peak["peak"] / 1e9, 1),
-      "params_m": round(CONFIG.num_params() / 1e6, 1),
-      "batch": _BATCH.value, "seq_len": _SEQ.value,
-  }
+  result = {"benchmark": "forward", **throughput_table(rows, n_tokens, flops, peak),
+            "params_m": round(CONFIG.num_params() / 1e6, 1), "batch": _BATCH.value,
+            "seq_len": _SEQ.value}
   print(json.dumps(result))
 
 

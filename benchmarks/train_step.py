@@ -23,7 +23,8 @@ import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import CONFIG, matmul_peak_flops, time_call, torch_qwen_model  # noqa: E402
+from benchmarks.common import (CONFIG, matmul_peak_flops, throughput_table, time_call,
+                               torch_qwen_model)  # noqa: E402
 from xcoder_jax import sharding  # noqa: E402
 from xcoder_jax.models.build import create_model  # noqa: E402
 from xcoder_jax.train.optimizer import make_optimizer  # noqa: E402
@@ -116,24 +117,14 @@ def main(argv):
   pipeline = pipeline_numbers()
   print(f"train step, Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params, batch "
         f"{_BATCH.value} x {_SEQ.value}, fp32 AdamW, {jax.default_backend()}")
-  print(f"fp32 matmul peak: {peak['peak'] / 1e9:.1f} GFLOP/s (jax {peak['jax'] / 1e9:.1f}, "
-        f"torch {peak['torch'] / 1e9:.1f})")
-  print(f"{'':28s}{'tokens/s':>10s}{'GFLOP/s':>10s}{'of peak':>9s}")
-  for name, seconds in [("ours (JAX step)", ours_s), ("transformers + torch AdamW", theirs_s)]:
-    print(f"{name:28s}{n_tokens / seconds:10.0f}{flops / seconds / 1e9:10.1f}"
-          f"{flops / seconds / peak['peak']:9.1%}")
+  rows = [("ours (JAX step)", ours_s), ("transformers + torch AdamW", theirs_s)]
+  comparison = throughput_table(rows, n_tokens, flops, peak)
   print(f"input pipeline: {pipeline['pipeline_tokens_per_s']:.0f} tokens/s "
         f"({pipeline['pipeline_tokens_per_s'] / (n_tokens / ours_s):.1f}x what the step consumes)")
   print(f"packing efficiency on the demo data: packed {pipeline['packed_efficiency']:.1%} vs "
         f"pad-to-longest {pipeline['padded_efficiency']:.1%} non-pad tokens")
   print(json.dumps({
-      "benchmark": "train_step",
-      "ours_tokens_per_s": round(n_tokens / ours_s, 1),
-      "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
-      "ratio": round(theirs_s / ours_s, 3),
-      "share_of_peak": round(flops / ours_s / peak["peak"], 3),
-      "baseline_share_of_peak": round(flops / theirs_s / peak["peak"], 3),
-      "peak_gflops": round(peak["peak"] / 1e9, 1),
+      "benchmark": "train_step", **comparison,
       "pipeline_tokens_per_s": round(pipeline["pipeline_tokens_per_s"], 1),
       "pipeline_over_step": round(pipeline["pipeline_tokens_per_s"] / (n_tokens / ours_s), 2),
       "packed_efficiency": round(pipeline["packed_efficiency"], 4),

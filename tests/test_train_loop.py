@@ -3,13 +3,14 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+
+from ports import free_port
 
 from xcoder_jax import checkpoint
 
@@ -106,15 +107,9 @@ def test_corrupt_latest_checkpoint_falls_back_and_is_kept(tmp_path):
   assert steps == [4, 8, 10]  # resumed at 4: step 8 redone, logged once
 
 
-def _free_port():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 def test_two_processes_train_and_write_one_restorable_checkpoint(tmp_path):
   workdir = tmp_path / "run"
-  address = f"127.0.0.1:{_free_port()}"
+  address = f"127.0.0.1:{free_port()}"
   overrides = ["--config.train.steps=4", "--config.train.save_every=4",
                "--config.train.log_every=2", "--config.train.eval_every=0",
                "--config.mesh.fsdp=2", "--config.mesh.data=2"]
