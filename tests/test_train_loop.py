@@ -140,3 +140,27 @@ def test_bad_input_gives_a_clear_error(tmp_path, override, message):
   result = _run(_train_cmd(tmp_path / "run", "--config.train.steps=2", override), check=False)
   assert result.returncode != 0
   assert message in result.stderr, result.stderr[-3000:]
+
+
+def test_training_starts_from_an_hf_directory(tmp_path):
+  """init.source=hf: with lr 0 the trained checkpoint exports back to the same tensors."""
+  import torch
+  from safetensors import safe_open
+
+  from hf_models import make_hf_model
+  from xcoder_jax.data import load_tokenizer
+
+  hf = tmp_path / "hf"
+  make_hf_model("qwen3", tied=True, vocab_size=4096).save_pretrained(hf)
+  load_tokenizer("tiny").save_pretrained(str(hf))
+  workdir = tmp_path / "run"
+  _run(_train_cmd(workdir, "--config.init.source=hf", f"--config.init.path={hf}",
+                  "--config.data.tokenizer=", "--config.optimizer.lr=0", "--config.train.steps=2",
+                  "--config.train.log_every=1", "--config.train.eval_every=0"))
+  _run([sys.executable, "-m", "launch.export_hf", f"--checkpoint={workdir}",
+        f"--output={tmp_path / 'out'}", "--dtype=float32"])
+  with safe_open(hf / "model.safetensors", "pt") as a, \
+       safe_open(tmp_path / "out" / "model.safetensors", "pt") as b:
+    assert sorted(a.keys()) == sorted(b.keys())
+    assert all(torch.equal(a.get_tensor(k), b.get_tensor(k)) for k in a.keys())
+  assert (tmp_path / "out" / "tokenizer.json").is_file()  # the model's own tokenizer
