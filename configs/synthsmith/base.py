@@ -11,7 +11,9 @@ def get_config():
   c.judge_workers = 0  # 0: two per core
 
   c.teacher = ml_collections.ConfigDict()
-  c.teacher.backend = "openai"  # openai | replay | scripted_demo_author (authoring only)
+  # openai (SGLang/vLLM/hosted) | jax (in-process, from teacher.model_dir) | replay |
+  # scripted_demo_author (authoring the demo recording only)
+  c.teacher.backend = "openai"
   c.teacher.base_url = "http://127.0.0.1:30000/v1"
   c.teacher.model = "default"
   c.teacher.api_key = ""
@@ -22,6 +24,7 @@ def get_config():
   c.teacher.replay_file = ""
   c.teacher.replay_latency_s = 0.0
   c.teacher.record_to = ""  # append every answer here, replayable with backend=replay
+  c.teacher.model_dir = ""  # backend=jax: HF model directory (tokenizer from the same dir)
 
   generic = {"temperature": 0.7, "top_p": 0.8, "max_tokens": 4096}
   c.features = ml_collections.ConfigDict({"sampling": dict(generic)})

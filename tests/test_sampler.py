@@ -1,0 +1,167 @@
+"""The KV-cache sampler against the full forward (no cache): greedy tokens, raw log-probs,
+left padding, per-row stops, seeded sampling, top-k/top-p, and a bounded number of compiles."""
+
+import jax
+import numpy as np
+import pytest
+
+from xcoder_jax import sharding
+from xcoder_jax.data.tokenizer import load_tokenizer
+from xcoder_jax.models import ModelConfig
+from xcoder_jax.models.build import create_model
+from xcoder_jax.rollout import Sampler, SamplingParams
+from xcoder_jax.rollout import sampler as sampler_lib
+
+MAX_NEW = 8
+CONFIG = ModelConfig(vocab_size=4096, hidden_size=64, intermediate_size=128, num_layers=2,
+                     num_heads=4, num_kv_heads=2, head_dim=16, qk_norm=True, dtype="float32")
+PROMPTS = [[5, 17, 300], list(range(40, 51)), list(range(900, 916))]  # 3, 11, 16 tokens
+GREEDY = SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+  return load_tokenizer("tiny")
+
+
+@pytest.fixture(scope="module")
+def model():
+  return create_model(CONFIG, seed=0)
+
+
+@pytest.fixture(scope="module")
+def sampler(model, tokenizer):
+  return Sampler(model, tokenizer)
+
+
+_forward = jax.jit(lambda m, t, s: m(t, segment_ids=s))
+
+
+def full_forward(model, prompts, completions, width=32):
+  """Argmax tokens and raw log-probs at each completion position, from one uncached forward."""
+  tokens = np.zeros((len(prompts), width), np.int32)
+  segment_ids = np.zeros_like(tokens)
+  for i, (p, c) in enumerate(zip(prompts, completions)):
+    row = list(p) + list(c)
+    tokens[i, :len(row)], segment_ids[i, :len(row)] = row, 1
+  logits = np.asarray(_forward(model, tokens, segment_ids))
+  logprobs = np.asarray(jax.nn.log_softmax(logits, axis=-1))
+  out = []
+  for i, (p, c) in enumerate(zip(prompts, completions)):
+    at = np.arange(len(p) - 1, len(p) - 1 + len(c))
+    out.append((logits[i, at].argmax(-1).tolist(), logprobs[i, at, c]))
+  return out
+
+
+def check_against_full_forward(model, prompts, completions, stop_ids):
+  """Greedy from the cache must be the step-by-step argmax of the full forward, and stop right."""
+  for (argmax, logprobs), c in zip(full_forward(model, prompts, [c.tokens for c in completions]),
+                                   completions):
+    assert c.tokens == argmax
+    np.testing.assert_allclose(c.logprobs, logprobs, atol=2e-5)
+    hits = [i for i, t in enumerate(c.tokens) if t in stop_ids]
+    if c.finish_reason == "stop":
+      assert hits == [len(c.tokens) - 1]
+    else:
+      assert not hits and len(c.tokens) == MAX_NEW
+    assert c.completion_tokens == len(c.tokens) == len(c.logprobs)
+
+
+def test_greedy_equals_full_forward_and_left_padding_is_invisible(model, sampler, tokenizer):
+  batched = sampler.generate(PROMPTS, GREEDY)
+  check_against_full_forward(model, PROMPTS, batched, {tokenizer.eos_id})
+  assert [c.prompt_tokens for c in batched] == [3, 11, 16]
+  for prompt, together in zip(PROMPTS, batched):
+    [alone] = sampler.generate([prompt], GREEDY)
+    assert alone.tokens == together.tokens
+    np.testing.assert_allclose(alone.logprobs, together.logprobs, atol=1e-5)
+  assert batched[0].text == tokenizer.decode(batched[0].tokens, skip_special_tokens=True)
+
+
+def test_each_row_stops_on_its_own_stop_token(sampler, tokenizer):
+  free = sampler.generate(PROMPTS, GREEDY)
+  stop = free[0].tokens[2]
+  params = [SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0, stop_token_ids=(stop,)),
+            GREEDY, GREEDY]
+  stopped = sampler.generate(PROMPTS, params)
+  first = free[0].tokens.index(stop)
+  assert stopped[0].finish_reason == "stop" and stopped[0].tokens == free[0].tokens[:first + 1]
+  assert stopped[0].text == tokenizer.decode(stopped[0].tokens[:-1], skip_special_tokens=True)
+  assert [c.tokens for c in stopped[1:]] == [c.tokens for c in free[1:]]
+  assert [c.finish_reason for c in stopped[1:]] == ["length", "length"]
+
+
+def test_eos_stops_one_row_while_the_others_run_to_length(sampler, tokenizer):
+  """Swapping the output columns of eos and a token row 0 emits makes row 0 emit eos there."""
+  reference = sampler.generate(PROMPTS, GREEDY)
+  others = {t for c in reference[1:] for t in c.tokens}
+  swap = next(t for t in reference[0].tokens[1:] if t not in others)
+  eos = tokenizer.eos_id
+  swapped = create_model(CONFIG, seed=0)
+  head = np.array(swapped.lm_head[...])
+  head[:, [eos, swap]] = head[:, [swap, eos]]
+  swapped.lm_head[...] = head
+  completions = Sampler(swapped, tokenizer).generate(PROMPTS, GREEDY)
+  check_against_full_forward(swapped, PROMPTS, completions, {eos})
+  cut = reference[0].tokens.index(swap)
+  assert completions[0].tokens == reference[0].tokens[:cut] + [eos]
+  assert completions[0].finish_reason == "stop"
+  assert [c.finish_reason for c in completions[1:]] == ["length", "length"]
+
+
+def test_sampling_is_seeded_and_logprobs_are_untempered(model, sampler):
+  def run(seed):
+    return sampler.generate(PROMPTS, SamplingParams(max_new_tokens=MAX_NEW, temperature=0.7,
+                                                    seed=seed))
+  first, again, other = run(0), run(0), run(1)
+  assert [c.tokens for c in first] == [c.tokens for c in again]
+  assert [c.tokens for c in first] != [c.tokens for c in other]
+  greedy = [c.tokens for c in sampler.generate(PROMPTS, GREEDY)]
+  assert [c.tokens for c in first] != greedy
+  for (_, logprobs), c in zip(full_forward(model, PROMPTS, [c.tokens for c in first]), first):
+    np.testing.assert_allclose(c.logprobs, logprobs, atol=2e-5)
+
+
+def test_a_shared_seed_spreads_over_rows_and_a_row_depends_only_on_its_seed(sampler):
+  """One SamplingParams for a group of repeats gives distinct samples (row i: seed + i); a
+  row's sample is the same whatever shares its batch."""
+  params = SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=7)
+  group = sampler.generate([PROMPTS[0]] * 3, params)
+  assert len({tuple(c.tokens) for c in group}) == 3
+  for i, c in enumerate(group):
+    [alone] = sampler.generate([PROMPTS[0]], SamplingParams(max_new_tokens=MAX_NEW,
+                                                            temperature=1.0, seed=7 + i))
+    assert alone.tokens == c.tokens
+
+
+def test_top_k_one_and_tiny_top_p_are_greedy(sampler):
+  prompt = PROMPTS[1]
+  params = [SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, top_k=1, seed=3),
+            SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, top_p=1e-6, seed=4),
+            GREEDY]
+  top_k, top_p, greedy = sampler.generate([prompt] * 3, params)
+  assert top_k.tokens == top_p.tokens == greedy.tokens
+
+
+def test_compilations_are_bounded_by_buckets(model, tokenizer):
+  """Fresh Samplers share the compiled functions; only a new padded shape compiles."""
+  params = SamplingParams(max_new_tokens=5, temperature=0.0)  # a length no other test uses
+  Sampler(model, tokenizer).generate([[1, 2], list(range(3, 12)), [7] * 5], params)
+  Sampler(model, tokenizer).generate([list(range(100, 116)), [9], [4] * 13], params)
+  Sampler(model, tokenizer).generate([[6] * 7, [8] * 2, [3], [11] * 4], params)  # 4 rows: same
+  assert {k: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[2] == 5} == {(4, 16, 5): 1}
+  Sampler(model, tokenizer).generate([[5] * 17, [1], [2]], params)
+  assert {k: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[2] == 5} == {
+      (4, 16, 5): 1, (4, 32, 5): 1}
+
+
+def test_sharded_sampler_matches_one_device(model, sampler, tokenizer):
+  """Batch over data x fsdp, heads and vocab over tensor (8 virtual CPU devices, conftest)."""
+  mesh = sharding.make_mesh(sharding.MeshConfig(ici={"data": 2, "fsdp": 2, "tensor": 2}))
+  with sharding.use_mesh(mesh):
+    sharded = create_model(CONFIG, mesh, seed=0)
+    completions = Sampler(sharded, tokenizer).generate(PROMPTS, GREEDY)
+  single = sampler.generate(PROMPTS, GREEDY)
+  assert [c.tokens for c in completions] == [c.tokens for c in single]
+  for a, b in zip(completions, single):
+    np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
