@@ -107,6 +107,20 @@ def test_corrupt_latest_checkpoint_falls_back_and_is_kept(tmp_path):
   assert steps == [4, 8, 10]  # resumed at 4: step 8 redone, logged once
 
 
+def test_checkpoint_of_another_setup_stops_the_run_and_is_kept(tmp_path):
+  workdir = tmp_path / "run"
+  common = ["--config.train.steps=4", "--config.train.save_every=2", "--config.train.log_every=2"]
+  _run(_train_cmd(workdir, *common))
+  before = sorted(os.listdir(workdir / "checkpoints"))
+  # No clipping changes the optimizer state's layout: that is not corruption.
+  result = _run(_train_cmd(workdir, *common, "--config.train.steps=6",
+                           "--config.optimizer.clip_norm=0"), check=False)
+  assert result.returncode != 0 and "different opt_state layout" in result.stderr
+  assert sorted(os.listdir(workdir / "checkpoints")) == before
+  assert not (workdir / "corrupt_checkpoints").exists()
+  assert [m["step"] for m in _metrics(workdir)] == [2, 4]
+
+
 def test_two_processes_train_and_write_one_restorable_checkpoint(tmp_path):
   workdir = tmp_path / "run"
   address = f"127.0.0.1:{free_port()}"

@@ -220,6 +220,16 @@ def state_shardings(state: Any, mesh: Mesh) -> Any:
   return jax.tree_util.tree_map_with_path(one, state, is_leaf=_is_variable)
 
 
+def on_every_process(flag: bool) -> bool:
+  """True when `flag` holds on all processes. A collective: every process must call it, e.g.
+  so that all hosts stop together when one of them runs out of data."""
+  if jax.process_count() == 1:
+    return bool(flag)
+  from jax.experimental import multihost_utils
+
+  return bool(np.min(multihost_utils.process_allgather(np.asarray(int(flag)))))
+
+
 def initialize_distributed(coordinator_address: str | None = None,
                            num_processes: int | None = None,
                            process_id: int | None = None,

@@ -22,14 +22,16 @@ def get_config():
   c.data.seq_len = 32768
   c.data.global_batch_size = 128
   c.data.num_epochs = 8
+  # The recipe's step is 128 sequences, one example each. Packing (several examples per 32k
+  # row) is much faster but changes that, and the step count below must then be recomputed
+  # from the packed rows per epoch (xcoder_jax.data.packing_stats reports them).
+  c.data.packing = False
   c.optimizer.lr = 5e-5
   c.optimizer.schedule = "cosine"
   c.optimizer.warmup_ratio = 0.03
   c.optimizer.weight_decay = 0.1
   c.optimizer.clip_norm = 1.0
-  # 376k examples x 8 epochs / 128 per step; packing fits several examples per sequence, so
-  # set this from the packed epoch length that launch.make_shards reports.
-  c.train.steps = 23500
+  c.train.steps = 23500  # 376k examples x 8 epochs / 128 per step
   c.train.loss_chunk = 4096
   c.train.log_every = 10
   c.train.save_every = 500

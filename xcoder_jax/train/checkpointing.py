@@ -6,7 +6,10 @@ Orbax's CheckpointManager writes each step under `WORKDIR/checkpoints/<step>/` w
 once arrays are copied off the devices (so the next step may donate them), and failures are
 raised at the next save or at `close`. On resume the newest step that restores cleanly wins;
 a step that fails to restore is reported and moved to `WORKDIR/corrupt_checkpoints/` so that
-it is neither used nor silently overwritten.
+it is neither used nor silently overwritten. All processes agree on the step they restore.
+A checkpoint written by a different model or optimizer setup is not corruption: it stops the
+run with an error instead of being moved aside, and a work directory whose checkpoints are
+all unusable is never silently restarted from scratch.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from typing import Any
 
 import grain
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+from jax.experimental import multihost_utils
 
-from xcoder_jax import checkpoint
+from xcoder_jax import checkpoint, sharding
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.train.step import TrainState
 
@@ -39,7 +44,11 @@ class TrainCheckpointer:
     self._options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, save_interval_steps=save_every,
         enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
-    self.manager = ocp.CheckpointManager(self.directory, item_names=ITEMS, options=self._options)
+    handlers = {checkpoint.MODEL_ITEM: ocp.StandardCheckpointHandler(),
+                "opt_state": ocp.StandardCheckpointHandler(),
+                "data_iter": grain.checkpoint.CheckpointHandler()}
+    self.manager = ocp.CheckpointManager(self.directory, item_handlers=handlers,
+                                         options=self._options)
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -52,23 +61,51 @@ class TrainCheckpointer:
     return self.manager.save(step, args=args, force=force)
 
   def restore(self, abstract_state: TrainState, data_iter: Any) -> tuple[TrainState, int] | None:
-    """The newest state that restores cleanly (and `data_iter` moved to its position)."""
-    for step in sorted(self.manager.all_steps(), reverse=True):
+    """The newest state that restores cleanly on every process (and `data_iter` moved to its
+    position); None when the directory holds no checkpoint yet."""
+    steps = sorted(self.manager.all_steps(), reverse=True)
+    for step in steps:
+      self._check_layout(step, abstract_state)
       args = ocp.args.Composite(**{
           checkpoint.MODEL_ITEM: ocp.args.StandardRestore(abstract_state.params),
           "opt_state": ocp.args.StandardRestore(abstract_state.opt_state),
           "data_iter": grain.checkpoint.CheckpointRestore(data_iter)})
       try:
-        restored = self.manager.restore(step, args=args)
-      except Exception as error:  # noqa: BLE001 - any failure means this step is unusable
-        logging.error("checkpoint step %d in %s failed to restore (%s: %s); falling back to "
-                      "the previous one", step, self.directory, type(error).__name__, error)
-        self._quarantine(step)
-        continue
-      step_array = jax.device_put(jax.numpy.asarray(step, jax.numpy.int32),
-                                  abstract_state.step.sharding)
-      return TrainState(step_array, restored[checkpoint.MODEL_ITEM], restored["opt_state"]), step
+        restored, error = self.manager.restore(step, args=args), None
+      except Exception as e:  # noqa: BLE001 - any read failure makes this step unusable
+        restored, error = None, e
+      if sharding.on_every_process(error is None):
+        step_array = jax.device_put(np.asarray(step, np.int32), abstract_state.step.sharding)
+        return TrainState(step_array, restored[checkpoint.MODEL_ITEM],
+                          restored["opt_state"]), step
+      logging.error("checkpoint step %d in %s failed to restore on at least one process (%s); "
+                    "falling back to the previous one", step, self.directory,
+                    f"{type(error).__name__}: {error}" if error else "failed elsewhere")
+      self._quarantine(step)
+    if steps:
+      raise RuntimeError(f"no checkpoint in {self.directory} could be restored (all moved to "
+                         f"{os.path.join(self.workdir, QUARANTINE_DIR)}); refusing to start "
+                         "over silently: inspect them, or use a new --workdir")
     return None
+
+  def _check_layout(self, step: int, abstract_state: TrainState) -> None:
+    """Raises if `step` was written for other parameter or optimizer shapes."""
+    try:
+      metadata = self.manager.item_metadata(step)
+    except Exception:  # noqa: BLE001 - unreadable metadata: let the restore report it
+      return
+    for item, target in ((checkpoint.MODEL_ITEM, abstract_state.params),
+                         ("opt_state", abstract_state.opt_state)):
+      saved = metadata.get(item) if metadata is not None else None
+      if saved is None:
+        continue
+      have, want = _layout(saved), _layout(target)
+      if have != want:
+        diff = sorted(set(have) ^ set(want))[:3]
+        raise ValueError(
+            f"checkpoint step {step} in {self.directory} holds a different {item} layout "
+            f"than this config (e.g. {diff}): it was written by another model or optimizer "
+            "setup. Resume with the config it was trained with, or use a new --workdir.")
 
   def _quarantine(self, step: int) -> None:
     if jax.process_index() == 0:
@@ -76,9 +113,25 @@ class TrainCheckpointer:
       os.makedirs(os.path.dirname(target), exist_ok=True)
       shutil.move(os.path.join(self.directory, str(step)), target)
       logging.error("moved unusable checkpoint step %d to %s", step, target)
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices(f"quarantined checkpoint {step}")
     self.manager.reload()
 
   def close(self) -> None:
     """Waits for pending saves; raises if one failed."""
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def _layout(tree: Any) -> list[tuple[str, tuple[int, ...]]]:
+  """(path, shape) of every array, with tuple/namedtuple/dict keys spelled alike, so a tree
+  and Orbax's metadata of it (which stores namedtuples as dicts) compare equal."""
+
+  def name(key):
+    for attr in ("key", "name", "idx"):
+      if hasattr(key, attr):
+        return str(getattr(key, attr))
+    return str(key)
+
+  return [("/".join(name(k) for k in path), tuple(leaf.shape))
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)]

@@ -103,8 +103,9 @@ def _evaluate(eval_step, params, config, batch_sharding) -> float | None:
     return None
   iterator = make_sft_iterator(config.data, "eval")
   total, count = 0.0, 0.0
-  for i, batch in enumerate(iterator):
-    if i >= config.train.eval_batches:
+  for _ in range(config.train.eval_batches):
+    batch = next(iterator, None)
+    if not sharding.on_every_process(batch is not None):  # hosts may hold different counts
       break
     loss_sum, n = eval_step(params, _global_batch(batch, batch_sharding))
     total, count = total + float(loss_sum), count + float(n)
@@ -173,9 +174,9 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     step = start
     try:
       while step < total_steps:
-        try:
-          batch = next(train_iter)
-        except StopIteration:
+        batch = next(train_iter, None)
+        # Packed hosts can run out at different steps: all stop when any one has no batch.
+        if not sharding.on_every_process(batch is not None):
           logging.info("data exhausted after %d steps (data.num_epochs=%s)", step,
                        config.data.num_epochs)
           break

@@ -66,7 +66,10 @@ def make_train_step(graphdef: nnx.GraphDef, optimizer: optax.GradientTransformat
     if grad_accum == 1:
       (loss_sum, count), grads = grad_fn(state.params, batch)
     else:
-      micro = jax.tree.map(lambda x: x.reshape(grad_accum, -1, *x.shape[1:]), batch)
+      # Micro-batch i takes rows i, i + A, i + 2A, ...: with the batch sharded by rows each
+      # device keeps its own rows, where contiguous blocks would move data every step.
+      micro = jax.tree.map(
+          lambda x: x.reshape(-1, grad_accum, *x.shape[1:]).swapaxes(0, 1), batch)
 
       def accumulate(carry, mb):
         mb = {k: sharding.constrain(v, ("activation_batch", "activation_length"))
