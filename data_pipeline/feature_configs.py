@@ -12,22 +12,37 @@ from data_pipeline.records import FeatureConfig
 from data_pipeline.stage import StageReport
 
 
-def _sample_node(node: Any, depth: int, shape: tuple[int, int, int], rng: random.Random):
-  _, inner_k, leaf_k = shape
+def _leaf_names(node: Any) -> list[str] | None:
+  """The children of a node whose children are all leaves (a list, or an object whose values
+  are all empty); None for a node with deeper children."""
   if isinstance(node, list):
-    return sorted(rng.sample(node, min(leaf_k if depth > 1 else inner_k, len(node))))
-  keys = sorted(node)
-  picked = rng.sample(keys, min(inner_k, len(keys)))
-  sampled = {k: _sample_node(node[k], depth + 1, shape, rng) if node[k] else [] for k in picked}
-  return dict(sorted(sampled.items()))
+    return node
+  return sorted(node) if not any(node.values()) else None
+
+
+def _sample_node(node: Any, shape: tuple[int, int, int], rng: random.Random):
+  _, inner_k, leaf_k = shape
+  leaves = _leaf_names(node)
+  if leaves is not None:
+    return sorted(rng.sample(leaves, min(leaf_k, len(leaves))))
+  picked = rng.sample(sorted(node), min(inner_k, len(node)))
+  return {k: _sample_node(node[k], shape, rng) if node[k] else [] for k in sorted(picked)}
 
 
 def sample_subtree(tree: dict, shape: tuple[int, int, int], rng: random.Random) -> dict:
-  """root_k categories (never programming_language), inner_k children, leaf_k leaves."""
+  """root_k categories (never programming_language), then inner_k children of every node
+  with deeper children and leaf_k of every node whose children are all leaves.
+
+  Leaves are counted by ``count_leaves``: the names in lists, plus keys with empty values.
+  A sample therefore has at most root_k * inner_k**(depth - 2) * leaf_k leaves for a tree
+  ``depth`` levels deep (category -> ... -> leaf), so the recipe's 25 needs trees at least
+  four levels deep (3 * 3 * 3 * 1 = 27), which evolution grows (finer sub-features under
+  leaves); seed extractions alone (category -> group -> leaves) give at most 24.
+  """
   categories = sorted(k for k, v in tree.items()
                       if k != "programming_language" and count_leaves(v))
   picked = rng.sample(categories, min(shape[0], len(categories)))
-  sampled = {k: _sample_node(tree[k], 1, shape, rng) for k in sorted(picked)}
+  sampled = {k: _sample_node(tree[k], shape, rng) for k in sorted(picked)}
   return {k: v for k, v in sampled.items() if count_leaves(v)}  # prune empty branches
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from typing import Any
@@ -29,11 +28,12 @@ def _clean(value: Any) -> Any:
 
 
 def merge(a: Any, b: Any) -> Any:
-  """Recursive union: lists become ordered sets, a list meeting an object becomes its keys."""
+  """Recursive union: lists become ordered sets (duplicates inside either side dropped too),
+  a list meeting an object becomes its keys."""
   if a is None:
-    return copy.deepcopy(b)
+    a = [] if isinstance(b, list) else {}
   if isinstance(a, list) and isinstance(b, list):
-    return a + [v for v in b if v not in a]
+    return list(dict.fromkeys(a + b))
   if isinstance(a, list):
     a, b = b, a
   if isinstance(b, list):
@@ -88,7 +88,8 @@ def sample_small_subtree(tree: dict, rng: random.Random, max_groups: int = 2,
 
 def evolve(teacher: Teacher, config, tree: dict, work_dir: str) -> tuple[dict, StageReport]:
   """``config.steps`` sequential grow-and-merge steps; each step's answer is stored, so a
-  resumed run re-merges the stored answers instead of asking again."""
+  resumed run re-merges the stored answers instead of asking again. A teacher outage stops
+  at that step, unstored (``report.retriable``), so the next run continues from there."""
   store = StageStore(work_dir, "feature_evolution")
   report = StageReport("feature_evolution", num_in=count_leaves(tree))
   for step in range(config.steps):
@@ -105,12 +106,16 @@ def evolve(teacher: Teacher, config, tree: dict, work_dir: str) -> tuple[dict, S
         store.add(key, [delta], {} if delta else {"off_subtree_answer": 1})
       except ParseError as error:
         store.add(key, [], {error.reason: 1})
-      except TeacherError:
+      except TeacherError as error:
+        if error.retriable:  # an outage: later steps grow this step's tree, so stop here
+          report.retriable = config.steps - step
+          break
         store.add(key, [], {"teacher_error": 1})
     entry = store.entries[key]
     report.drops.update(entry["drops"])
     for delta in entry["outputs"]:
       tree = merge(tree, delta)
-  store.mark_complete()
+  if not report.retriable:
+    store.mark_complete()
   report.num_out = count_leaves(tree)
   return tree, report

@@ -8,7 +8,8 @@ import re
 
 JSON_BEGIN, JSON_END = "<<<JSON", "JSON>>>"
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)
-_PYTHON_BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)```", re.S)
+_PYTHON_BLOCK = re.compile(r"```(?:python3|python|py)[ \t]*\n(.*?)```", re.S | re.I)
+THINK_BEGIN, THINK_END = "<think>", "</think>"
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
@@ -49,9 +50,18 @@ def parse_json_object(text: str) -> dict:
   raise ParseError("malformed_json", candidates[0][:80])
 
 
+def answer_part(text: str) -> str:
+  """What follows the last ``</think>``: draft code inside the reasoning is not the answer."""
+  end = text.rfind(THINK_END)
+  if end < 0 and THINK_BEGIN in text:
+    raise ParseError("unfinished_reasoning")  # cut off while thinking: no answer yet
+  return text[end + len(THINK_END):] if end >= 0 else text
+
+
 def extract_single_python_block(text: str) -> str:
-  """The code of the only python block; refuses zero, several, or unparseable blocks."""
-  blocks = _PYTHON_BLOCK.findall(text)
+  """The code of the only python block after the reasoning; refuses zero, several, or
+  unparseable blocks (the recipe keeps answers with exactly one complete parseable block)."""
+  blocks = _PYTHON_BLOCK.findall(answer_part(text))
   if not blocks:
     raise ParseError("no_code_block")
   if len(blocks) > 1:

@@ -3,7 +3,9 @@ solutions -> test inputs -> dual verification -> decontamination -> shards and r
 
 Item stages keep their completed items in ``OUTPUT/work/<stage>.jsonl`` (see ``store``), so a
 rerun on the same directory redoes nothing; the cheap global steps (tree merge, sampling,
-de-duplication, shard writing) are deterministic and simply recomputed.
+de-duplication, shard writing) are deterministic and simply recomputed. A stage left with
+items a teacher outage kept from finishing stops the run there (later stages would build on
+a partial input); the report names them and a rerun on the same directory retries them.
 """
 
 from __future__ import annotations
@@ -55,8 +57,25 @@ def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, St
           "golden_full_pass_rate": round(full_pass / scored, 4) if scored else None}, report
 
 
+class _Unfinished(Exception):
+  """A stage kept retriable items: the run stops with this partial report."""
+
+  def __init__(self, path: str, result: dict):
+    super().__init__(result["unfinished"]["stage"])
+    self.path, self.result = path, result
+
+
 def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dict:
   """Runs (or resumes) every stage; returns the report also written to report.json."""
+  try:
+    return _run(config, output_dir, host_index, num_hosts)
+  except _Unfinished as stop:
+    write_json_atomic(stop.path, stop.result)
+    return stop.result
+
+
+def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
+  """The stages in order; raises _Unfinished after a stage that kept retriable items."""
   from xcoder_jax import judge as judge_lib
 
   host_tag = f"host{host_index:05d}of{num_hosts:05d}" if num_hosts > 1 else ""
@@ -70,6 +89,13 @@ def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dic
   def timed(name, report):
     timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
     funnel.append(report.to_json())
+    if report.retriable:
+      raise _Unfinished(os.path.join(out, "report.json"), {
+          "funnel": funnel, "stage_seconds": timings, "verification": None,
+          "ground_truth": None, "outputs": None,
+          "unfinished": {"stage": name, "retriable": report.retriable,
+                         "action": "rerun with the same --output to retry them"},
+          "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())}})
 
   seed_list, report = seeds_lib.read_seeds(list(config.seeds), host_index, num_hosts)
   timed("seeds", report)

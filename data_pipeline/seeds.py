@@ -10,7 +10,7 @@ import os
 from typing import Any, Iterator
 
 from data_pipeline.records import Seed
-from data_pipeline.stage import StageReport
+from data_pipeline.stage import Dropped, StageReport
 
 _CODECONTESTS_PYTHON = (1, 3)  # PYTHON2, PYTHON3 in CodeContests' Language enum
 
@@ -36,15 +36,27 @@ def _maybe_json(value):
 
 
 def _taco(row: dict, rid: str) -> Seed:
+  """Stdin/stdout rows only: call-based rows (``fn_name``, argument lists as inputs) have
+  no stdin text, and seed validation runs seeds as stdio programs."""
   solutions = _maybe_json(row.get("solutions")) or []
   io = _maybe_json(row.get("input_output")) or {}
-  tests = [{"input": _as_text(i), "output": _as_text(o)}
-           for i, o in zip(io.get("inputs", []), io.get("outputs", []))]
+  if io.get("fn_name") or row.get("fn_name"):
+    raise Dropped("call_based_tests")
+  pairs = list(zip(io.get("inputs", []), io.get("outputs", [])))
+  if not all(_is_text(i) and _is_text(o) for i, o in pairs):
+    raise Dropped("non_text_tests")
+  tests = [{"input": _as_text(i), "output": _as_text(o)} for i, o in pairs]
   return Seed(rid, row.get("question") or "", list(solutions), tests, row.get("source") or "taco")
 
 
+def _is_text(value) -> bool:
+  """A string, or a list of lines (some TACO rows split stdin text into lines)."""
+  return isinstance(value, str) or (isinstance(value, list)
+                                    and all(isinstance(line, str) for line in value))
+
+
 def _as_text(value) -> str:
-  return "\n".join(value) if isinstance(value, list) else str(value)
+  return "\n".join(value) if isinstance(value, list) else value
 
 
 def _codecontests(row: dict, rid: str) -> Seed:
@@ -76,7 +88,11 @@ def read_seeds(patterns: list[str], host_index: int = 0, num_hosts: int = 1
       if stable_bucket(rid, num_hosts) != host_index:
         continue
       report.num_in += 1
-      seed = _codecontests(row, rid) if "description" in row else _taco(row, rid)
+      try:
+        seed = _codecontests(row, rid) if "description" in row else _taco(row, rid)
+      except Dropped as drop:
+        drops[drop.reason] += 1
+        continue
       if not seed.statement.strip():
         drops["no_statement"] += 1
       elif not seed.solutions:

@@ -35,7 +35,9 @@ def generate(teacher: Teacher, config, task_json: dict) -> tuple[list[dict], dic
     except ParseError as error:
       drops[f"candidate:{error.reason}"] += 1
       continue
-    except TeacherError:
+    except TeacherError as error:
+      if error.retriable:
+        raise  # an outage: the whole task is retried on the next run, not stored short
       drops["candidate:teacher_error"] += 1
       continue
     candidates.append(Candidate(task.id, index, response, code).to_json())

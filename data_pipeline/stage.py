@@ -21,10 +21,12 @@ class StageReport:
   num_in: int = 0
   num_out: int = 0
   drops: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+  retriable: int = 0  # items not stored after a teacher outage; the next run retries them
 
   def to_json(self) -> dict[str, Any]:
-    return {"stage": self.name, "in": self.num_in, "out": self.num_out,
-            "drops": {k: v for k, v in sorted(self.drops.items()) if v}}
+    row = {"stage": self.name, "in": self.num_in, "out": self.num_out,
+           "drops": {k: v for k, v in sorted(self.drops.items()) if v}}
+    return {**row, "retriable": self.retriable} if self.retriable else row
 
 
 class Dropped(Exception):
@@ -38,43 +40,56 @@ class Dropped(Exception):
 ItemFn = Callable[[Any], tuple[list[dict], dict[str, int]]]
 
 
-def _safe(process: ItemFn, item) -> tuple[list[dict], dict[str, int]]:
-  """Malformed teacher output and teacher failures become counted drops, never crashes."""
+def _safe(process: ItemFn, item) -> tuple[list[dict], dict[str, int]] | None:
+  """Malformed teacher output and teacher failures become counted drops, never crashes;
+  None (nothing to store) for a teacher outage, which the next run retries."""
   try:
     return process(item)
   except Dropped as drop:
     return [], {drop.reason: 1}
   except ParseError as error:
     return [], {error.reason: 1}
-  except TeacherError:
-    return [], {"teacher_error": 1}
+  except TeacherError as error:
+    return None if error.retriable else ([], {"teacher_error": 1})
 
 
 def run_items(name: str, work_dir: str, items: Sequence[Any], key_of: Callable[[Any], str],
               process: ItemFn, concurrency: int = 1) -> tuple[list[dict], StageReport]:
-  """Runs ``process`` on every item not yet stored; returns all outputs in item order."""
+  """Runs ``process`` on every item not yet stored; returns all outputs in item order.
+
+  The stage is marked complete only when no item is left retriable (``report.retriable``)."""
   store = StageStore(work_dir, name)
   report = StageReport(name, num_in=len(items))
   todo = [item for item in items if key_of(item) not in store.entries]
   if todo and store.complete:
     raise RuntimeError(f"stage {name} is marked complete but its inputs changed; use a new "
                        "--output directory for a different configuration")
+
+  def keep(item, result) -> None:
+    if result is None:
+      report.retriable += 1
+    else:
+      store.add(key_of(item), *result)
+
   with tqdm(total=len(items), initial=len(items) - len(todo), desc=name, unit="item",
             leave=False) as bar:
     if concurrency <= 1:
       for item in todo:
-        store.add(key_of(item), *_safe(process, item))
+        keep(item, _safe(process, item))
         bar.update()
     else:
       with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         futures = {pool.submit(_safe, process, item): item for item in todo}
         for future in concurrent.futures.as_completed(futures):
-          store.add(key_of(futures[future]), *future.result())
+          keep(futures[future], future.result())
           bar.update()
-  store.mark_complete()
+  if not report.retriable:
+    store.mark_complete()
   outputs = []
   for item in items:
-    entry = store.entries[key_of(item)]
+    entry = store.entries.get(key_of(item))
+    if entry is None:
+      continue
     outputs += entry["outputs"]
     report.drops.update(entry["drops"])
   report.num_out = len(outputs)

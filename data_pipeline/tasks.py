@@ -12,7 +12,10 @@ from data_pipeline.records import STYLES, FeatureConfig, Task
 from data_pipeline.stage import Dropped
 from data_pipeline.teacher import Teacher
 
-_EXAMPLE_MARKERS = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?(?:Example|Sample Input)\b", re.M | re.I)
+_HEADING = r"^[ \t]*(?:#+[ \t]*)?(?:\*\*)?[ \t]*"
+_EXAMPLES_START = re.compile(_HEADING + r"(?:Examples?|Samples?)\b", re.M | re.I)
+_EXAMPLE_INPUT = re.compile(_HEADING + r"(?:(?:Sample|Example)[ \t]+)?Input\b", re.M | re.I)
+_EXAMPLE_OUTPUT = re.compile(_HEADING + r"(?:(?:Sample|Example)[ \t]+)?Output\b", re.M | re.I)
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 KIND_OF_STYLE = {"codeforces": "stdio", "atcoder": "stdio", "leetcode": "leetcode"}
 
@@ -20,6 +23,17 @@ KIND_OF_STYLE = {"codeforces": "stdio", "atcoder": "stdio", "leetcode": "leetcod
 def draw_style(config_id: str, weights: dict[str, float], seed: int) -> str:
   rng = random.Random(f"{seed}:style:{config_id}")
   return rng.choices(STYLES, weights=[weights[s] for s in STYLES])[0]
+
+
+def count_examples(statement: str) -> int:
+  """Input/Output pairs from the first examples heading on ("Examples" with several Input
+  blocks, "Example N", "Sample Input N"); the format's "Input"/"Output" sections come
+  before it and are not counted."""
+  start = _EXAMPLES_START.search(statement)
+  if start is None:
+    return 0
+  examples = statement[start.start():]
+  return min(len(_EXAMPLE_INPUT.findall(examples)), len(_EXAMPLE_OUTPUT.findall(examples)))
 
 
 def _check_plan(plan: dict) -> None:
@@ -46,7 +60,7 @@ def generate(teacher: Teacher, config, feature_config: dict) -> tuple[list[dict]
   statement, title = answer.get("statement"), answer.get("title")
   if not isinstance(statement, str) or not isinstance(title, str) or len(statement) < 100:
     raise Dropped("malformed_statement")
-  if len(_EXAMPLE_MARKERS.findall(statement)) < 2:
+  if count_examples(statement) < 2:
     raise Dropped("too_few_examples")
   kind, fn_name = KIND_OF_STYLE[style], None
   if kind == "leetcode":

@@ -22,7 +22,12 @@ Messages = list[dict[str, str]]
 
 
 class TeacherError(RuntimeError):
-  """A request the teacher could not answer (counted as a drop, never a crash)."""
+  """A request the teacher could not answer. A ``retriable`` one (an outage: connection
+  errors, 429, 5xx) is never stored, so a rerun asks again; any other is a counted drop."""
+
+  def __init__(self, message: str, retriable: bool = False):
+    super().__init__(message)
+    self.retriable = retriable
 
 
 @dataclasses.dataclass
@@ -78,13 +83,31 @@ def make_teacher(config) -> Teacher:
 
 
 def load_recording(path: str) -> dict[str, dict]:
+  """Every recorded answer; a torn last line (a recording killed mid-write) is skipped."""
   answers = {}
-  with open(path) as f:
-    for line in f:
-      if line.strip():
-        entry = json.loads(line)
-        answers[entry["key"]] = entry
+  with open(path, encoding="utf-8") as f:
+    lines = [line for line in f if line.strip()]
+  for index, line in enumerate(lines):
+    try:
+      entry = json.loads(line)
+    except json.JSONDecodeError:
+      if index == len(lines) - 1 and not line.endswith("\n"):
+        break
+      raise
+    answers[entry["key"]] = entry
   return answers
+
+
+def _cut_torn_line(path: str) -> None:
+  """Truncates to the last newline, so appends never continue a half-written line."""
+  if not os.path.exists(path):
+    return
+  with open(path, "rb") as f:
+    data = f.read()
+  good = data.rfind(b"\n") + 1
+  if good < len(data):
+    with open(path, "r+b") as f:
+      f.truncate(good)
 
 
 @register("replay")
@@ -115,6 +138,7 @@ class RecordingTeacher(Teacher):
     super().__init__()
     self.inner, self.path, self._lock = inner, path, threading.Lock()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _cut_torn_line(path)
 
   def _complete(self, stage, messages, sampling):
     completion = self.inner.complete(stage, messages, sampling)
@@ -126,6 +150,13 @@ class RecordingTeacher(Teacher):
       f.flush()
       os.fsync(f.fileno())
     return completion
+
+
+def _answer_text(message: dict) -> str:
+  """Content, with a separately served reasoning (SGLang/vLLM ``reasoning_content``) put back
+  in front inside <think>...</think>, so SFT responses keep the reasoning."""
+  content, reasoning = message["content"] or "", message.get("reasoning_content")
+  return f"<think>\n{reasoning.strip()}\n</think>\n\n{content}" if reasoning else content
 
 
 @register("openai")
@@ -155,6 +186,7 @@ class OpenAITeacher(Teacher):
   def _complete(self, stage, messages, sampling):
     body = {"model": self.model, "messages": messages, **sampling}
     last_error: Exception | None = None
+    retriable = True
     for attempt in range(self.max_retries + 1):
       if attempt:
         time.sleep(self.backoff_s * 2 ** (attempt - 1))
@@ -162,16 +194,17 @@ class OpenAITeacher(Teacher):
         with self._slots:
           answer = self._post(body)
         usage = answer.get("usage") or {}
-        return Completion(answer["choices"][0]["message"]["content"] or "",
+        return Completion(_answer_text(answer["choices"][0]["message"]),
                           usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
       except urllib.error.HTTPError as error:
         last_error = error
         if error.code != 429 and error.code < 500:
-          break  # a client error will not get better by retrying
+          retriable = False  # a client error will not get better by retrying
+          break
       except (urllib.error.URLError, TimeoutError, OSError, KeyError, IndexError,
               json.JSONDecodeError) as error:
         last_error = error
-    raise TeacherError(f"{stage}: {self.url} failed after retries: {last_error}")
+    raise TeacherError(f"{stage}: {self.url} failed after retries: {last_error}", retriable)
 
 
 @register("jax")

@@ -21,16 +21,32 @@ def input_shape(task: Task) -> str:
 
 
 def normalize_input(text: str, kind: str) -> str:
-  if kind == "leetcode":
-    return json.dumps(json.loads(text), separators=(",", ":"))
+  """Canonical input text; ValueError when a call-style input is not a JSON argument list
+  (the judge could not call the entry point with it)."""
+  if kind in ("leetcode", "function"):
+    args = json.loads(text)
+    if not isinstance(args, list):
+      raise ValueError(f"a call-style input must be a JSON list of arguments, not {text!r}")
+    return json.dumps(args, separators=(",", ":"))
   return "\n".join(line.rstrip() for line in text.strip("\n").split("\n")) + "\n"
+
+
+def _answer(teacher: Teacher, stage: str, messages, sampling: dict) -> str | None:
+  """The answer's text; None for a refused request, while an outage propagates (retried)."""
+  try:
+    return teacher.complete(stage, messages, sampling).text
+  except TeacherError as error:
+    if error.retriable:
+      raise
+    return None
 
 
 def _program(teacher: Teacher, stage: str, task: Task, sampling: dict) -> str | None:
   messages = prompts.render(stage, statement=task.statement, input_shape=input_shape(task))
+  text = _answer(teacher, stage, messages, sampling)
   try:
-    return extract_single_python_block(teacher.complete(stage, messages, sampling).text)
-  except (ParseError, TeacherError):
+    return None if text is None else extract_single_python_block(text)
+  except ParseError:
     return None
 
 
@@ -43,12 +59,12 @@ def generate(teacher: Teacher, judge, config, task_json: dict) -> tuple[list[dic
   raw: list[tuple[str, str]] = []
   messages = prompts.render("test_inputs", statement=task.statement,
                             input_shape=input_shape(task))
+  text = _answer(teacher, "test_inputs", messages, sampling)
   try:
-    answer = parse_json_object(teacher.complete("test_inputs", messages, sampling).text)
-    direct = answer.get("inputs")
+    direct = parse_json_object(text or "").get("inputs")  # refused: counted as malformed
     raw += [(text, "direct") for text in direct if isinstance(text, str)] if isinstance(
         direct, list) else []
-  except (ParseError, TeacherError):
+  except ParseError:
     drops["input:malformed_direct_inputs"] += 1
   generator = _program(teacher, "input_generator", task, sampling)
   if generator is None:
@@ -62,7 +78,7 @@ def generate(teacher: Teacher, judge, config, task_json: dict) -> tuple[list[dic
   for text, origin in raw:
     try:
       text = normalize_input(text, task.kind)
-    except json.JSONDecodeError:
+    except ValueError:  # includes json.JSONDecodeError
       drops["input:invalid_format"] += 1
       continue
     if text in seen:

@@ -27,8 +27,10 @@ class Label:
 
 
 def normalize_output(text: str) -> str:
-  """What the judge's exact checker compares: surrounding whitespace and line ends stripped."""
-  return "\n".join(line.rstrip() for line in text.strip().splitlines())
+  """What the judge's exact checker (the RL reward's rule) compares: the text with surrounding
+  whitespace stripped, nothing else; votes and labels use it so the golden solution passes
+  every stored test under that checker."""
+  return text.strip()
 
 
 def vote(outputs: Outputs, min_votes: int = 2, min_agreement: float = 0.5

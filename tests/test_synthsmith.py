@@ -13,7 +13,7 @@ import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
 from configs.synthsmith import demo
-from data_pipeline import pipeline
+from data_pipeline import pipeline, teacher as teacher_lib
 from xcoder_jax import data
 from xcoder_jax.data import schema
 
@@ -126,3 +126,31 @@ def test_hosts_split_the_seeds(tmp_path):
   counts = [pipeline.run(config, str(tmp_path), i, 2)["funnel"][0]["out"] for i in range(2)]
   assert sum(counts) == 6 and all(counts)
   assert os.path.exists(tmp_path / "host00001of00002" / "report.json")
+
+
+def test_teacher_outage_stops_the_run_and_a_rerun_finishes_it(demo_run, tmp_path):
+  """An outage mid-stage leaves its items unstored and the stage unfinished; later stages do
+  not run on the partial output, and the rerun retries them and matches a clean run."""
+  reference, _ = demo_run
+  down = {"task_statement": 3}
+
+  @teacher_lib.register("flaky_replay")
+  class FlakyReplay(teacher_lib.ReplayTeacher):
+    def _complete(self, stage, messages, sampling):
+      if down.get(stage):
+        down[stage] -= 1
+        raise teacher_lib.TeacherError("503 from the server", retriable=True)
+      return super()._complete(stage, messages, sampling)
+
+  config = demo.get_config()
+  config.teacher.backend, config.teacher.concurrency = "flaky_replay", 1
+  out = str(tmp_path / "flaky")
+  report = pipeline.run(config, out)
+  assert report["unfinished"] == {"stage": "task_generation", "retriable": 3,
+                                  "action": "rerun with the same --output to retry them"}
+  assert report["funnel"][-1]["retriable"] == 3 and report["outputs"] is None
+  assert not os.path.exists(os.path.join(out, "work", "task_generation.done"))
+  assert not os.path.exists(os.path.join(out, "work", "solutions.jsonl"))
+  report = pipeline.run(config, out)
+  assert "unfinished" not in report and report["teacher_usage"]["task_statement"]["requests"] == 3
+  assert shard_bytes(out) == shard_bytes(reference)

@@ -134,3 +134,181 @@ def test_judge_capture_mode_returns_full_outputs():
   with pytest.raises(ValueError, match="capture_output"):
     judge.Judge().run([judge.Submission("", [judge.TestCase(check_source="")], kind="check",
                                         fn_name="f", capture_output=True)])
+
+
+def test_code_is_taken_after_the_reasoning_with_any_language_tag_case():
+  draft = "<think>\nfirst try:\n```python\nprint(0)\n```\nwrong.\n</think>\n"
+  assert parsing.extract_single_python_block(draft + "```python\nprint(1)\n```") == "print(1)\n"
+  assert parsing.extract_single_python_block("```Python\nprint(2)\n```") == "print(2)\n"
+  for text, reason in [(draft, "no_code_block"),
+                       ("<think>\n```python\nprint(1)\n```", "unfinished_reasoning"),
+                       (draft + "```py\nx=1\n```\n```PY\ny=2\n```", "multiple_code_blocks")]:
+    with pytest.raises(parsing.ParseError) as error:
+      parsing.extract_single_python_block(text)
+    assert error.value.reason == reason
+
+
+def test_openai_teacher_keeps_served_reasoning_in_the_text(monkeypatch):
+  teacher = teacher_lib.OpenAITeacher(_config(base_url="http://127.0.0.1:9", model="m",
+                                              timeout_s=1.0, max_retries=0, backoff_s=0.0,
+                                              concurrency=1))
+  message = {"content": "```python\nprint(1)\n```", "reasoning_content": "Think it over."}
+  monkeypatch.setattr(teacher, "_post", lambda body: {"choices": [{"message": message}]})
+  text = teacher.complete("solution", [{"role": "user", "content": "q"}], {}).text
+  assert text == "<think>\nThink it over.\n</think>\n\n```python\nprint(1)\n```"
+  assert parsing.extract_single_python_block(text) == "print(1)\n"
+
+
+def test_recording_survives_a_torn_last_line(tmp_path):
+  path = str(tmp_path / "rec.jsonl")
+
+  class Echo(teacher_lib.Teacher):
+    def _complete(self, stage, messages, sampling):
+      return teacher_lib.Completion(messages[0]["content"])
+
+  teacher_lib.RecordingTeacher(Echo(), path).complete("s", [{"role": "user", "content": "a"}], {})
+  with open(path, "a") as f:
+    f.write('{"key": "torn", "te')  # killed mid-write
+  assert len(teacher_lib.load_recording(path)) == 1
+  teacher_lib.RecordingTeacher(Echo(), path).complete("s", [{"role": "user", "content": "b"}], {})
+  answers = teacher_lib.load_recording(path)
+  assert sorted(a["text"] for a in answers.values()) == ["a", "b"]
+
+
+class _Scripted(teacher_lib.Teacher):
+  """Answers each stage with ``answers[stage]`` (a string, or a callable of the call count)."""
+
+  def __init__(self, answers):
+    super().__init__()
+    self.answers, self.calls = answers, 0
+
+  def _complete(self, stage, messages, sampling):
+    self.calls += 1
+    answer = self.answers[stage]
+    return teacher_lib.Completion(answer(self.calls) if callable(answer) else answer)
+
+
+_STORY = "Mira sorts her stamp collection and wants to know a total. " * 3
+STATEMENTS = {
+    "codeforces": (_STORY + "\n\nInput\nThe first line holds n, the second n integers.\n\n"
+                   "Output\nPrint the sum.\n\nExamples\nInput\n3\n1 2 3\nOutput\n6\nInput\n"
+                   "1\n5\nOutput\n5\n\nNote\nIn the first example 1 + 2 + 3 = 6."),
+    "atcoder": (f"Problem Statement\n{_STORY}\n\nConstraints\n- 1 <= N <= 100\n\nInput\nN\n"
+                "A_1 ... A_N\n\nOutput\nPrint the sum.\n\nSample Input 1\n3\n1 2 3\n\n"
+                "Sample Output 1\n6\n\nSample Input 2\n1\n5\n\nSample Output 2\n5\n"),
+    "leetcode": (f"{_STORY}\n\nExample 1:\nInput: nums = [1,2,3]\nOutput: 6\nExplanation: "
+                 "1 + 2 + 3.\n\nExample 2:\nInput: nums = [5]\nOutput: 5\n\nConstraints:\n"
+                 "1 <= len(nums) <= 100\n\nclass Solution:\n    def total(self, nums): ..."),
+}
+
+
+@pytest.mark.parametrize("style", sorted(STATEMENTS))
+def test_examples_are_counted_in_every_style_guides_format(style):
+  from data_pipeline import tasks
+  assert tasks.count_examples(STATEMENTS[style]) == 2
+  one_example = STATEMENTS[style].split("Input\n1\n5")[0].split("Sample Input 2")[0]
+  assert tasks.count_examples(one_example.split("Example 2")[0]) == 1
+  plan = {"selected_features": ["prefix sums"], "integration_strategy": "sum it"}
+  answer = {"title": "Stamps", "statement": STATEMENTS[style], "entry_point": "total"}
+  teacher = _Scripted({"task_plan": f"<<<JSON {json.dumps(plan)} JSON>>>",
+                       "task_statement": f"<<<JSON {json.dumps(answer)} JSON>>>"})
+  config = ml_collections.ConfigDict({"seed": 0, "sampling": {},
+                                      "style_weights": {s: float(s == style) for s in STATEMENTS}})
+  feature_config = {"id": "c", "tree": {"algorithms": ["prefix sums"]}, "num_leaves": 1}
+  [task], _ = tasks.generate(teacher, config, feature_config)
+  assert task["style"] == style
+
+
+def test_call_based_taco_rows_are_counted_not_crashing(tmp_path):
+  from data_pipeline import seeds
+  rows = [{"id": "stdio", "question": "q", "solutions": ["print(1)"],
+           "input_output": json.dumps({"inputs": ["1\n", ["2", "3"]], "outputs": ["1\n", "2\n"]})},
+          {"id": "call", "question": "q", "solutions": ["def f(a): return a"],
+           "input_output": json.dumps({"fn_name": "f", "inputs": [[1, 2]], "outputs": [[3]]})},
+          {"id": "lists", "question": "q", "solutions": ["print(1)"],
+           "input_output": json.dumps({"inputs": [[1, 2]], "outputs": [3]})}]
+  path = tmp_path / "taco.jsonl"
+  path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+  found, report = seeds.read_seeds([str(path)])
+  assert [s.id for s in found] == ["stdio"] and found[0].tests[1]["input"] == "2\n3"
+  assert report.drops == {"call_based_tests": 1, "non_text_tests": 1}
+
+
+def test_leetcode_inputs_must_be_json_argument_lists():
+  from data_pipeline import test_inputs
+  from data_pipeline.records import Task
+  assert test_inputs.normalize_input(" [1, [2, 3]] ", "leetcode") == "[1,[2,3]]"
+  for text in ("5", '{"a": 1}', "not json"):
+    with pytest.raises(ValueError):
+      test_inputs.normalize_input(text, "leetcode")
+  validator = ("```python\nimport json, sys\n"
+               "assert isinstance(json.loads(sys.stdin.read()), list)\n```")
+  teacher = _Scripted({"input_validator": validator, "input_generator": "no code",
+                       "test_inputs": '<<<JSON {"inputs": ["[1]", "5", "[2]", "[1]"]} JSON>>>'})
+  task = Task("t", "c", "leetcode", "leetcode", "f", "T", "s", {}, {}).to_json()
+  config = ml_collections.ConfigDict({"sampling": {}, "generated_inputs": 2, "min_inputs": 1,
+                                      "max_inputs": 10})
+  [record], drops = test_inputs.generate(teacher, judge.Judge(), config, task)
+  assert record["inputs"] == ["[1]", "[2]"]
+  assert drops["input:invalid_format"] == 1 and drops["input:duplicate"] == 1
+
+
+def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
+  from data_pipeline import solutions
+  from data_pipeline.stage import run_items
+  from data_pipeline.records import Task
+  code = "```python\nprint(1)\n```"
+  outage = {"on": True}
+
+  def answer(calls):
+    if outage["on"] and calls == 2:
+      raise teacher_lib.TeacherError("connection refused", retriable=True)
+    return code
+
+  teacher = _Scripted({"solution": answer})
+  tasks = [Task(f"t{i}", "c", "codeforces", "stdio", None, "T", "s", {}, {}).to_json()
+           for i in range(2)]
+  config = ml_collections.ConfigDict({"num_candidates": 2, "sampling": {}})
+
+  def run():
+    return run_items("solutions", str(tmp_path), tasks, lambda t: t["id"],
+                     lambda t: solutions.generate(teacher, config, t))
+
+  outputs, report = run()
+  assert report.retriable == 1 and [c["task_id"] for c in outputs] == ["t1", "t1"]
+  assert not StageStore(str(tmp_path), "solutions").complete
+  assert report.to_json()["retriable"] == 1 and "teacher_error" not in str(report.drops)
+  outage["on"] = False
+  outputs, report = run()  # the teacher recovered: only t0 is asked again
+  assert report.retriable == 0
+  assert sorted(c["task_id"] for c in outputs) == ["t0", "t0", "t1", "t1"]
+  assert StageStore(str(tmp_path), "solutions").complete and teacher.calls == 6
+  refused = teacher_lib.TeacherError("400 prompt too long")
+  assert not refused.retriable  # a refused request stays a counted drop
+
+
+def test_leaf_k_applies_to_leaf_objects_and_merge_drops_duplicates():
+  from data_pipeline import feature_configs, features
+  import random
+  tree = {"algorithms": {"graphs": {"bfs": [], "dfs": [], "dijkstra": []}}}
+  sample = feature_configs.sample_subtree(tree, (1, 3, 1), random.Random(0))
+  assert features.count_leaves(sample) == 1
+  assert features.merge({"a": ["x"]}, {"a": ["y", "y", "x"], "b": ["z", "z"]}) == {
+      "a": ["x", "y"], "b": ["z"]}
+
+
+def test_the_default_min_leaves_is_reachable_on_an_evolved_tree():
+  """Four levels (category -> group -> sub-feature -> leaves), as evolution grows them."""
+  from configs.synthsmith import base
+  from data_pipeline import feature_configs
+  categories = ["algorithms", "data_structures", "coding_techniques", "mathematics",
+                "problem_solving_strategies", "optimization_techniques"]
+  evolved = {c: {f"{c}/g{i}": {f"{c}/g{i}/s{j}": [f"{c}/{i}/{j}/{k}" for k in range(3)]
+                                for j in range(3)} for i in range(4)} for c in categories}
+  config = base.get_config().configs
+  config.num_configs, config.max_attempts = 30, 500
+  configs, report = feature_configs.sample_configs(evolved, config)
+  assert len(configs) == 30 and min(c.num_leaves for c in configs) >= config.min_leaves == 25
+  shallow = {c: {f"{c}/g{i}": [f"{c}/{i}/{k}" for k in range(5)] for i in range(4)}
+             for c in categories}  # seed extractions alone: at most 4 * 3 * 2 = 24 leaves
+  assert feature_configs.sample_configs(shallow, config)[0] == []

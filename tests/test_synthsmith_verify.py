@@ -139,3 +139,23 @@ def test_verification_accuracy_on_humaneval_ground_truth():
   print(f"HumanEval ({len(plan)} problems, 2 correct + up to 3 mutants each): "
         f"test-label accuracy {accuracy:.3f}, golden full-pass rate {pass_rate:.3f}")
   assert accuracy >= 0.85 and pass_rate >= 0.8
+
+
+def test_golden_passes_every_stored_test_under_the_exact_checker():
+  """Labels keep inner trailing spaces: the RL reward (the judge's exact checker) strips only
+  the ends, so a golden printing '1 2 \\n3 4 \\n' must still pass its own stored tests."""
+  from data_pipeline import outputs as outputs_lib
+  from data_pipeline.records import Candidate, Task, TestInputs
+  spaced = "n = int(input())\nfor i in range(n):\n    print(2 * i + 1, 2 * i + 2, end=' \\n')\n"
+  plain = "n = int(input())\nfor i in range(n):\n    print(2 * i + 1, 2 * i + 2)\n"
+  task = Task("t", "c", "codeforces", "stdio", None, "Pairs", "Print pairs.", {}, {})
+  candidates = [Candidate("t", i, "", code) for i, code in enumerate([spaced, spaced, plain])]
+  inputs = TestInputs("t", [f"{n}\n" for n in range(1, 6)], ["direct"] * 5)
+  config = cfg(min_candidates=2, time_limit_s=5.0, memory_mb=256)
+  [verified], _ = verify.verify_task(judge.Judge(), config, task, candidates, inputs)
+  record = outputs_lib.rl_record(verified)
+  assert record["golden_solution"] == spaced and record["tests"][1]["output"] == "1 2 \n3 4"
+  [result] = judge.Judge().run([judge.Submission(
+      record["golden_solution"], [judge.TestCase(t["input"], t["output"])
+                                  for t in record["tests"]], checker="exact")])
+  assert result.accepted and len(record["tests"]) == 5

@@ -147,7 +147,10 @@ class ScriptedDemoAuthor(Teacher):
       return ("Two ideas:\n```python\nprint(0)\n```\nor\n```python\nprint(1)\n```"
               if _digest(task["title"]) % 2 else "```python\ndef broken(:\n```")
     pool = task["correct"] if kind[0] == "c" else task["wrong"]
-    return _code_answer(pool[int(kind[1]) % len(pool)], "We process the input once.")
+    answer = _code_answer(pool[int(kind[1]) % len(pool)], "We process the input once.")
+    if kind == "c1":  # a reasoning answer: its draft block is not the answer's code
+      return f"<think>\nA first draft:\n```python\nprint(0)\n```\nToo naive.\n</think>\n\n{answer}"
+    return answer
 
   def _test_inputs(self, prompt, sampling):
     return _json_answer({"inputs": self._task_of(prompt)["inputs"]})
