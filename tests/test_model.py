@@ -100,6 +100,30 @@ def test_dot_product_kernel_matches_xla():
                              np.asarray(ref(tokens, segment_ids=segments)), atol=1e-5)
 
 
+def test_chunked_attention_matches_and_needs_less_memory():
+  from xcoder_jax.models.attention import attend
+
+  tokens = _tokens(2, 32)
+  segments = np.ones_like(tokens)
+  segments[:, 20:] = 2
+  ref = create_model(CONFIG, seed=9)
+  chunked = create_model(CONFIG.replace(attention_impl="chunked", attention_chunk=8), seed=9)
+  np.testing.assert_allclose(np.asarray(chunked(tokens, segment_ids=segments)),
+                             np.asarray(ref(tokens, segment_ids=segments)), atol=1e-5)
+  q = jax.random.normal(jax.random.key(0), (1, 1024, 4, 32))
+  k = jax.random.normal(jax.random.key(1), (1, 1024, 2, 32))
+  pos = jnp.arange(1024)
+  mask = (pos[None, :] <= pos[:, None])[None]
+  grads, temp = {}, {}
+  for impl in ("xla", "chunked"):
+    fn = jax.jit(jax.grad(lambda q, k: jnp.sum(attend(q, k, k, mask, impl, 128) ** 2), (0, 1)))
+    temp[impl] = fn.lower(q, k).compile().memory_analysis().temp_size_in_bytes
+    grads[impl] = fn(q, k)
+  for a, b in zip(grads["xla"], grads["chunked"]):
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+  assert temp["chunked"] * 3 < temp["xla"], temp
+
+
 def test_cudnn_kernel_off_gpu_says_so():
   model = create_model(CONFIG.replace(attention_impl="cudnn"))
   with pytest.raises(ValueError, match="needs an NVIDIA GPU"):

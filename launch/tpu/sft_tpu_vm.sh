@@ -9,7 +9,10 @@
 # must be checked out at ~/xcoder-jax on every worker with `pip install -e .` and jax[tpu]
 # installed. MODEL, DATA and WORKDIR must be paths every worker sees (a Filestore/NFS mount,
 # or a GCS bucket mounted with gcsfuse): checkpoints, metrics and the resume point live there.
-# For a multi-slice job add --config.mesh.dcn_data=NUM_SLICES.
+# For a multi-slice job add --config.mesh.dcn_data=NUM_SLICES. Attention runs "chunked" (query
+# blocks recomputed in the backward pass): the plain "xla" kernel would hold the whole
+# 32k x 32k score matrix per layer. Not yet run on a TPU; a Pallas splash-attention kernel
+# would be faster.
 set -euo pipefail
 : "${TPU:?}" "${ZONE:?}" "${MODEL:?}" "${DATA:?}" "${WORKDIR:?}"
 gcloud compute tpus tpu-vm ssh "${TPU}" --zone="${ZONE}" --worker=all --command "
@@ -18,5 +21,5 @@ gcloud compute tpus tpu-vm ssh "${TPU}" --zone="${ZONE}" --worker=all --command 
     --workdir='${WORKDIR}' \
     --config.init.path='${MODEL}' \
     --config.data.train_files='${DATA}' \
-    --config.model.attention_impl=xla \
+    --config.model.attention_impl=chunked \
     --config.mesh.fsdp=-1"

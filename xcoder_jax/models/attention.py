@@ -4,6 +4,9 @@
 - "dot_product": `jax.nn.dot_product_attention` with JAX's own choice of kernel (today its
   XLA lowering on every backend).
 - "cudnn": the same call on cuDNN's fused flash-attention kernel (NVIDIA GPUs only).
+- "chunked": "xla" over blocks of `attention_chunk` queries, each block's scores recomputed in
+  the backward pass, so memory holds one block's scores instead of the whole
+  [length, length] matrix: long contexts on backends without a fused kernel (e.g. TPU here).
 All three take the same boolean mask and give the same result within tolerance.
 """
 
@@ -15,10 +18,13 @@ import jax.numpy as jnp
 from xcoder_jax.sharding import constrain
 
 
-def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str) -> jax.Array:
+def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str,
+           chunk: int = 1024) -> jax.Array:
   """q: [batch, length, heads, dim]; k, v: [batch, keys, kv_heads, dim]; mask: [batch, length, keys]."""
   if impl == "xla":
     return _xla_attention(q, k, v, mask)
+  if impl == "chunked":
+    return _chunked_attention(q, k, v, mask, chunk)
   if impl == "cudnn" and jax.default_backend() != "gpu":
     raise ValueError(f"attention_impl='cudnn' needs an NVIDIA GPU, but the backend is "
                      f"{jax.default_backend()!r}; use 'xla' or 'dot_product'")
@@ -47,3 +53,17 @@ def _xla_attention(q, k, v, mask):
   out = jnp.matmul(probs.reshape(batch, kv_heads, group * length, -1), v.transpose(0, 2, 1, 3))
   out = out.reshape(batch, kv_heads, group, length, dim).transpose(0, 3, 1, 2, 4)
   return out.reshape(batch, length, heads, dim)
+
+
+def _chunked_attention(q, k, v, mask, chunk):
+  batch, length, heads, dim = q.shape
+  if length <= chunk:
+    return _xla_attention(q, k, v, mask)
+  if length % chunk:
+    raise ValueError(f"sequence length {length} is not a multiple of attention_chunk {chunk}")
+  blocks = length // chunk
+  qs = q.reshape(batch, blocks, chunk, heads, dim).swapaxes(0, 1)
+  masks = mask.reshape(batch, blocks, chunk, -1).swapaxes(0, 1)
+  block = jax.checkpoint(lambda qm: _xla_attention(qm[0], k, v, qm[1]))
+  out = jax.lax.map(block, (qs, masks))
+  return out.swapaxes(0, 1).reshape(batch, length, heads, dim)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")
-ATTENTION_IMPLS = ("xla", "dot_product", "cudnn")
+ATTENTION_IMPLS = ("xla", "dot_product", "cudnn", "chunked")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -36,6 +36,7 @@ class ModelConfig:
   remat_policy: str = "none"
   scan_layers: bool = True
   attention_impl: str = "xla"
+  attention_chunk: int = 1024  # queries per block for attention_impl="chunked"
 
   def __post_init__(self):
     problems = []

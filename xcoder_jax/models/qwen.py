@@ -157,7 +157,8 @@ def decoder_block(config: ModelConfig, p: dict[str, Array], x: Array, cos: Array
     k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), start)
     v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
     kv = (k, v)
-  attn = attend(q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl)
+  attn = attend(q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl,
+                config.attention_chunk)
   x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
