@@ -10,9 +10,11 @@ test started survives into the next one. Expected outputs never enter the sandbo
 server only returns what the program printed (or, in call modes, the JSON-serialised
 return value) and the judge compares.
 
-A run can ptrace its own server (same uid); that gains it nothing, as the server never
-holds expected outputs and serves that one solution only (the judge parses its answers
-as JSON, with a size cap and a deadline).
+In stdio/call modes a run can ptrace its own server (same uid); that gains it nothing, as
+the server never holds expected outputs and serves that one solution only (the judge parses
+its answers as JSON, with a size cap and a deadline). In check mode the server holds check
+sources, so it makes itself undumpable and runs no user code in its own or the check's
+process (see Server._start_check).
 """
 
 import atexit
@@ -33,6 +35,12 @@ from protocol import read_request, write_response  # noqa: E402
 _CONTROL_IN_FD = 100
 _CONTROL_OUT_FD = 101
 _REPORT_FD = 3
+# Check mode, in the candidate process: calls from the check process, replies to it, and
+# the solution's marshalled code object (read once, then closed).
+_CALLS_FD = 4
+_REPLIES_FD = 5
+_CODE_FD = 6
+_PR_SET_DUMPABLE = 4
 _settings = {"tmp_root": "/tmp", "isolated": True}  # set by serve() from argv
 _POLL_INTERVAL_S = 0.02
 _OWN_FILES = ("<judge-harness>", "<string>")  # frames hidden from the program's tracebacks
@@ -111,33 +119,86 @@ def _report(record):
 
 
 def _call_and_report(mode, namespace, call, nonce):
-  """Function-call modes: the harness calls the entry point and reports the result."""
+  """Function-call modes: the harness calls the entry point and reports the result.
+
+  The record is only a value: the program could write one itself, but all it can claim is
+  a return value, which the judge compares outside the sandbox.
+  """
   if mode == "leetcode":
     result = getattr(namespace["Solution"](), call["fn_name"])(*call["args"])
-  elif mode == "function":
+  else:
     result = namespace[call["fn_name"]](*call["args"])
-  else:  # "check": HumanEval's check(candidate) program
-    exec(call["check_code"], namespace)
-    try:
-      namespace["check"](namespace[call["fn_name"]])
-    except AssertionError as failure:
-      _report({"nonce": nonce, "assertion_failed": repr(failure)[:500]})
-      raise
-    _report({"nonce": nonce, "checked": True})
-    return
   _report({"nonce": nonce, "result": result})
+
+
+def _encode(value):
+  """Plain data as tagged JSON (tuples, sets, dicts with any keys survive the trip)."""
+  if value is None or isinstance(value, (bool, int, float, str)):
+    return value
+  if isinstance(value, list):
+    return [_encode(item) for item in value]
+  for tag, kind in (("t", tuple), ("s", set), ("f", frozenset)):
+    if isinstance(value, kind):
+      return {tag: [_encode(item) for item in value]}
+  if isinstance(value, dict):
+    return {"d": [[_encode(key), _encode(item)] for key, item in value.items()]}
+  if isinstance(value, complex):
+    return {"c": [value.real, value.imag]}
+  if isinstance(value, bytes):
+    return {"b": value.hex()}
+  raise TypeError(f"the check can only exchange plain data, not {type(value).__name__}")
+
+
+_DECODERS = {
+  "t": lambda items: tuple(_decode(item) for item in items),
+  "s": lambda items: {_decode(item) for item in items},
+  "f": lambda items: frozenset(_decode(item) for item in items),
+  "d": lambda items: {_decode(key): _decode(item) for key, item in items},
+  "c": lambda parts: complex(*parts),
+  "b": bytes.fromhex,
+}
+
+
+def _decode(data):
+  """Rebuilds only builtin plain values: nothing the candidate sends can carry behaviour."""
+  if data is None or type(data) in (bool, int, float, str):
+    return data
+  if type(data) is list:
+    return [_decode(item) for item in data]
+  if type(data) is dict and len(data) == 1:
+    [(tag, payload)] = data.items()
+    if tag in _DECODERS:
+      return _DECODERS[tag](payload)
+  raise ValueError("malformed value from the candidate")
+
+
+def _write_all(fd, data):
+  view = memoryview(data)
+  while view:
+    view = view[os.write(fd, view) :]
+
+
+def _serve_calls(namespace):
+  """Check mode, candidate side: answers the check process's calls with plain values."""
+  import json
+
+  with os.fdopen(_CALLS_FD, "rb") as calls:
+    for line in calls:
+      request = json.loads(line)
+      args = [_decode(item) for item in request["a"]]
+      kwargs = {key: _decode(item) for key, item in request["k"]}
+      result = namespace[request["f"]](*args, **kwargs)
+      _write_all(_REPLIES_FD, (json.dumps({"v": _encode(result)}) + "\n").encode())
 
 
 def _run_python(request, code, workdir, memory_record):
   """Runs the program in a clean __main__; returns the process exit status."""
   nonce, mode = request.get("nonce"), request["mode"]
   call = None
-  if mode != "stdio":
+  if mode in ("leetcode", "function"):
     import json  # preloaded by setup for call modes
 
     call = {"fn_name": request["fn_name"], "args": json.loads(request.get("args_json", "[]"))}
-    if mode == "check":
-      call["check_code"] = compile(request["check_source"], "check.py", "exec")
   argv = request.get("argv", [])
   request.clear()  # from here on the nonce lives only in this frame
   main = types.ModuleType("__main__")
@@ -154,6 +215,8 @@ def _run_python(request, code, workdir, memory_record):
       exec(code, main.__dict__)
       if call is not None:
         _call_and_report(mode, main.__dict__, call, nonce)
+      elif mode == "candidate":
+        _serve_calls(main.__dict__)
     except MemoryError:
       os.write(_REPORT_FD, memory_record)
       raise
@@ -322,6 +385,8 @@ class Server:
         import traceback
 
         return {"compile_error": "".join(traceback.format_exception_only(error)).encode()}
+      if request.get("mode") == "check":
+        _make_undumpable()  # the server and check processes hold check sources
       if request.get("mode", "stdio") != "stdio":  # what every run would import
         import json  # noqa: F401  (the result record)
 
@@ -352,6 +417,7 @@ class Server:
   def run(self, request, workdir=None):
     """Runs one test in a fresh private directory; /tmp is wiped afterwards."""
     self.run_count += 1
+    token = request.get("token")
     keep_workdir = workdir is not None
     if workdir is None:
       workdir = os.path.join(_settings["tmp_root"], f"run-{self.run_count}")
@@ -365,17 +431,185 @@ class Server:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     report_r, report_w = os.pipe()
+    child_fds = [stdin_fd, out_w, err_w, report_w]
     binary_fd = None if request.get("exec") else self.binary_fd
+    check_pid = check_r = None
+    if request["mode"] == "check":
+      request, check_pid, check_r, extra_fds = self._start_check(request)
+      child_fds += extra_fds
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-      _child(request, workdir, [stdin_fd, out_w, err_w, report_w], self.code, binary_fd)
-    for fd in (stdin_fd, out_w, err_w, report_w):
+      _child(request, workdir, child_fds, self.code, binary_fd)
+    for fd in child_fds:
       os.close(fd)
-    result = _supervise(pid, started, request["limits"], out_r, err_r, report_r)
+    result = _supervise(pid, started, request["limits"], out_r, err_r, report_r, check_r)
+    if check_pid is not None:
+      _kill_and_reap(check_pid)
     if not keep_workdir:
       _wipe_tmp()
+    result["token"] = token  # a run can write to the judge's pipe (/proc/1/fd/1), not this
     return result
+
+  def _start_check(self, request):
+    """Check mode: forks the check process, then asks for a fresh candidate interpreter.
+
+    The check program (and its expected values) lives only in the check process, which is
+    forked from this undumpable server before any user code runs and never runs user code.
+    The candidate is exec'd (a fresh address space that never saw a check source) and only
+    answers calls with plain values; the check process decides, and reports on a pipe the
+    candidate does not hold. Nothing the candidate does in its own process can forge that.
+    """
+    calls_r, calls_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    check_r, check_w = os.pipe()
+    check_pid = os.fork()
+    if check_pid == 0:
+      _check_child(request, calls_w, replies_r, check_w)
+    for fd in (calls_w, replies_r, check_w):
+      os.close(fd)
+    import marshal
+
+    code_fd = os.memfd_create("code")
+    os.write(code_fd, marshal.dumps(self.code))
+    os.lseek(code_fd, 0, os.SEEK_SET)
+    harness = os.path.abspath(__file__)
+    candidate = {
+      "mode": "candidate",
+      "limits": request["limits"],
+      "nonce": request.get("nonce"),
+      "exec": [sys.executable, "-I", harness, "candidate"],
+    }
+    return candidate, check_pid, check_r, [calls_r, replies_w, code_fd]
+
+
+def _make_undumpable():
+  """No ptrace, /proc/PID/mem or /proc/PID/fd access by same-uid processes (the runs)."""
+  import ctypes
+
+  libc = ctypes.CDLL(None, use_errno=True)
+  if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
+def _kill_and_reap(pid):
+  try:
+    os.kill(pid, signal.SIGKILL)
+  except ProcessLookupError:
+    pass
+  try:
+    os.waitpid(pid, 0)
+  except ChildProcessError:
+    pass  # already reaped by kill_everything_else
+
+
+def _check_names(code):
+  """Every name the check program's code objects look up, nested functions included."""
+  names = set(code.co_names)
+  for constant in code.co_consts:
+    if isinstance(constant, types.CodeType):
+      names |= _check_names(constant)
+  return names
+
+
+class _Remote:
+  """A function of the candidate's program, called across the pipe with plain values."""
+
+  def __init__(self, link, name):
+    self.link, self.name = link, name
+
+  def __call__(self, *args, **kwargs):
+    return self.link.call(self.name, args, kwargs)
+
+
+class _CandidateGone(Exception):
+  """The candidate exited or crashed before answering a call."""
+
+
+class _Link:
+  def __init__(self, calls_w, replies_r):
+    self.calls_w, self.replies = calls_w, os.fdopen(replies_r, "rb")
+
+  def call(self, name, args, kwargs):
+    import json
+
+    message = {
+      "f": name,
+      "a": [_encode(arg) for arg in args],
+      "k": [[key, _encode(value)] for key, value in kwargs.items()],
+    }
+    try:
+      _write_all(self.calls_w, (json.dumps(message) + "\n").encode())
+    except BrokenPipeError:
+      raise _CandidateGone() from None
+    line = self.replies.readline()
+    if not line.endswith(b"\n"):
+      raise _CandidateGone()
+    return _decode(json.loads(line)["v"])
+
+
+def _check_child(request, calls_w, replies_r, check_w):
+  """The check process: runs check(candidate) with calls forwarded to the candidate.
+
+  Names the check uses but does not define (prompt helpers such as ``poly``) are looked up
+  in the candidate's program, as in HumanEval's own harness; a standard-library module name
+  is the module (a prompt's ``import math``).
+  """
+  status = 1
+  try:
+    import builtins
+    import json
+
+    os.setsid()
+    null = os.open("/dev/null", os.O_RDWR)
+    for target in (0, 1, 2):
+      os.dup2(null, target)
+    keep = {0, 1, 2, calls_w, replies_r, check_w}
+    for fd in range(3, max(keep) + 1):
+      if fd not in keep:
+        try:
+          os.close(fd)
+        except OSError:
+          pass
+    os.closerange(max(keep) + 1, 1 << 16)
+    _apply_limits(request["limits"])
+    link = _Link(calls_w, replies_r)
+    code = compile(request["check_source"], "check.py", "exec")
+    namespace = {"__name__": "check", "__builtins__": builtins}
+    for name in _check_names(code):
+      if hasattr(builtins, name):
+        continue
+      if name in sys.stdlib_module_names and name not in ("this", "antigravity"):
+        try:
+          namespace[name] = __import__(name)
+          continue
+        except Exception:
+          pass
+      namespace[name] = _Remote(link, name)
+    try:
+      exec(code, namespace)
+      namespace["check"](_Remote(link, request["fn_name"]))
+      record = {"checked": True}
+    except AssertionError as failure:
+      record = {"assertion_failed": repr(failure)[:500]}
+    except _CandidateGone:
+      record = {"candidate_gone": True}
+    except Exception as error:
+      record = {"check_error": repr(error)[:500]}
+    _write_all(check_w, json.dumps(record).encode())
+    status = 0
+  finally:
+    os._exit(status)
+
+
+def _serve_candidate():
+  """Check mode, candidate side (a fresh interpreter): loads the program, answers calls."""
+  import marshal
+
+  with os.fdopen(_CODE_FD, "rb") as code_file:
+    code = marshal.loads(code_file.read())
+  status = _run_python({"mode": "candidate"}, code, os.getcwd(), b'{"memory_error": true}')
+  os._exit(status)
 
 
 def _sealed_copy(path):
@@ -408,13 +642,15 @@ def _remove_contents(directory):
         os.unlink(entry.path)
 
 
-def _supervise(pid, started, limits, out_r, err_r, report_r):
+def _supervise(pid, started, limits, out_r, err_r, report_r, check_r=None):
   """Drains the run's pipes until it exits or breaks a limit, then kills everything else."""
   collectors = {
     out_r: _Collector(out_r, limits["output_bytes"]),
     err_r: _Collector(err_r, _STDERR_CAP),
     report_r: _Collector(report_r, 1 << 26),
   }
+  if check_r is not None:
+    collectors[check_r] = _Collector(check_r, 1 << 16)
   pidfd = os.pidfd_open(pid)
   open_fds = set(collectors)
   stopped_by = None
@@ -459,6 +695,7 @@ def _supervise(pid, started, limits, out_r, err_r, report_r):
     "stdout_overflow": collectors[out_r].overflow,
     "stderr": collectors[err_r].data(),
     "report": collectors[report_r].data(),
+    "check_report": collectors[check_r].data() if check_r is not None else b"",
   }
 
 
@@ -492,4 +729,7 @@ def serve(mode, tmp_root):
 
 
 if __name__ == "__main__":
-  serve(sys.argv[1], sys.argv[2])
+  if sys.argv[1] == "candidate":
+    _serve_candidate()
+  else:
+    serve(sys.argv[1], sys.argv[2])

@@ -29,6 +29,7 @@ _RUN_RESULT_KEYS = {
   "stdout_overflow",
   "stderr",
   "report",
+  "check_report",
 }
 _ANSWER_SLACK_S = 10.0  # how much longer than a run's wall limit the judge waits for an answer
 
@@ -90,8 +91,13 @@ def _excerpt(data: bytes, from_end: bool = False) -> str:
   return text[-_EXCERPT_CHARS:] if from_end else text[:_EXCERPT_CHARS]
 
 
-def _nonce_records(report: str, nonce: str) -> list[dict]:
-  """Result records carrying this run's nonce (written by the harness after the call)."""
+def _nonce_records(report: str, nonce: str | None) -> list[dict]:
+  """Records carrying this run's nonce (None: records without one).
+
+  In call modes the nonce only tags the harness's record; a program that finds it can
+  write a record of its own, but all a record claims there is a return value, which the
+  judge compares here. Check mode does not rely on it (see harness._start_check).
+  """
   decoder, records, position = json.JSONDecoder(), [], 0
   while position < len(report):
     try:
@@ -196,16 +202,17 @@ class SubmissionRunner:
     )
     records = _nonce_records(result["report"], nonce)
     exec_failures = [r["exec_failed"] for r in records if "exec_failed" in r]
-    if exec_failures:  # the nonce proves the harness wrote it, not the program
+    # The nonce proves the harness wrote it only where no program code ever shared its
+    # process: a C++ binary or the check-mode candidate is exec'd, a fresh address space.
+    if exec_failures and (submission.lang == "cpp" or kind == TestKind.CHECK):
       verdict.verdict, verdict.message = Outcome.JUDGE_ERROR, exec_failures[0]
       return verdict
-    if (
-      kind == TestKind.CHECK
-      and any("assertion_failed" in r for r in records)
-      and (result["stopped_by"] is None)
-    ):
-      verdict.verdict, verdict.message = Outcome.WRONG_ANSWER, "a check assertion failed"
-      return verdict
+    if kind == TestKind.CHECK:
+      # Written by the check process only; the candidate never holds that pipe.
+      records = _nonce_records(result["check_report"], None)[-1:]
+      if records and "assertion_failed" in records[0] and result["stopped_by"] is None:
+        verdict.verdict, verdict.message = Outcome.WRONG_ANSWER, "a check assertion failed"
+        return verdict
     failure = classify_failure(result, limits)
     if failure:
       verdict.verdict, verdict.message = failure
@@ -230,11 +237,10 @@ class SubmissionRunner:
       return Outcome.RUNTIME_ERROR, "exited before the harness recorded a result"
     record = records[-1]
     if kind == TestKind.CHECK:
-      return (
-        (Outcome.ACCEPTED, "")
-        if record.get("checked")
-        else (Outcome.RUNTIME_ERROR, "checks did not complete")
-      )
+      if record.get("checked") is True:
+        return Outcome.ACCEPTED, ""
+      reason = record.get("check_error") or "the candidate stopped answering"
+      return Outcome.RUNTIME_ERROR, f"checks did not complete: {reason}"
     tolerance = (
       checkers.float_tolerance(submission.checker) if isinstance(submission.checker, str) else None
     )
@@ -306,11 +312,19 @@ class _Program:
       if self.compile_error is not None:
         return {"compile_error": self.compile_error}
     timeout = request["limits"]["wall_s"] + _ANSWER_SLACK_S
+    # Runs can reach the judge's pipe through bwrap's init (/proc/1/fd/1), so answers carry
+    # a per-request token; in check mode no run ever holds it (undumpable server, exec'd
+    # candidate), so a forged answer is refused. Elsewhere an answer only claims the run's
+    # own output or value, which the judge compares.
+    request = dict(request, token="t" + secrets.token_hex(16))  # sent as an identifier
     try:
       result = self.sandbox.request(request, timeout)
     except (SandboxDied, JudgeError):
       self.close()
       raise
+    if result.get("token") != request["token"]:
+      self.close()
+      raise SandboxDied("the sandbox answered a forged or stale result")
     if not self.runner.prefork and self.lang == "python":
       self.close()  # the no-prefork baseline: a fresh sandbox and interpreter per run
     if not _RUN_RESULT_KEYS <= result.keys():
@@ -320,6 +334,7 @@ class _Program:
     result["stderr_bytes"] = result.pop("stderr")
     result["stderr_text"] = result["stderr_bytes"].decode("utf-8", "replace")
     result["report"] = result["report"].decode("utf-8", "replace")
+    result["check_report"] = result["check_report"].decode("utf-8", "replace")
     return result
 
   def _start(self) -> None:
