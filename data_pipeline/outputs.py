@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 
-from xcoder_jax.data import schema, shards
+from xcoder_jax.data import shards
 
 from data_pipeline.records import Task
 from data_pipeline.solutions import solution_messages
-from data_pipeline.store import write_json_atomic
 
 
 def sft_record(verified: dict) -> dict:
@@ -31,29 +29,6 @@ def rl_record(verified: dict) -> dict:
           "difficulty": verified["difficulty"], "num_candidates": verified["num_candidates"]}
 
 
-def _write_rl_shards(records: list[dict], output_dir: str, num_shards: int,
-                     prefix: str) -> dict:
-  """RL records are not SFT records, so they get the same atomic layout without the SFT
-  schema check: temporary files renamed when complete, then manifest.json."""
-  from array_record.python.array_record_module import ArrayRecordWriter
-  os.makedirs(output_dir, exist_ok=True)
-  token = uuid.uuid4().hex[:8]
-  names = [shards.shard_name(prefix, i, num_shards) for i in range(num_shards)]
-  tmp_paths = [os.path.join(output_dir, f".tmp-{token}-{n}.partial") for n in names]
-  writers = [ArrayRecordWriter(p, shards.WRITER_OPTIONS) for p in tmp_paths]
-  counts = [0] * num_shards
-  for i, record in enumerate(records):
-    writers[i % num_shards].write(schema.encode_record(record))
-    counts[i % num_shards] += 1
-  for writer in writers:
-    writer.close()
-  for tmp, name in zip(tmp_paths, names):
-    os.replace(tmp, os.path.join(output_dir, name))
-  manifest = {"num_records": len(records), "shards": dict(zip(names, counts)), "kind": "rl"}
-  write_json_atomic(os.path.join(output_dir, shards.MANIFEST), manifest)
-  return manifest
-
-
 def _write_sample(path: str, records: list[dict], count: int) -> None:
   tmp = f"{path}.tmp"
   with open(tmp, "w") as f:
@@ -72,7 +47,10 @@ def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str)
   manifests = {
       "sft": shards.write_shards(sft, os.path.join(output_dir, "sft"), num_shards,
                                  prefix=f"{prefix}sft", overwrite=True),
-      "rl": _write_rl_shards(rl, os.path.join(output_dir, "rl"), num_shards, f"{prefix}rl")}
+      # RL tasks are not SFT records: same atomic layout, without the SFT schema check.
+      "rl": shards.write_shards(rl, os.path.join(output_dir, "rl"), num_shards,
+                                prefix=f"{prefix}rl", overwrite=True,
+                                extra_manifest={"kind": "rl"}, sft_schema=False)}
   _write_sample(os.path.join(output_dir, "sft_sample.jsonl"), sft, config.sample_size)
   _write_sample(os.path.join(output_dir, "rl_sample.jsonl"), rl, config.sample_size)
   return manifests

@@ -30,8 +30,12 @@ def check_output_dir(output_dir: str, overwrite: bool) -> None:
 
 def write_shards(records: Iterable[dict[str, Any]], output_dir: str, num_shards: int = 1, *,
                  prefix: str = "sft", overwrite: bool = False,
-                 extra_manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-  """Writes validated records round-robin into ``num_shards`` ArrayRecord files.
+                 extra_manifest: dict[str, Any] | None = None,
+                 sft_schema: bool = True) -> dict[str, Any]:
+  """Writes records round-robin into ``num_shards`` ArrayRecord files.
+
+  Records are checked against the SFT schema unless ``sft_schema`` is False (other JSON
+  records with an ``id``, e.g. SynthSmith's RL tasks); ids must be unique either way.
 
   Everything is written under temporary names and renamed only after every record was
   written, so a failed run leaves no half-written shard behind. With ``overwrite`` the old
@@ -53,7 +57,8 @@ def write_shards(records: Iterable[dict[str, Any]], output_dir: str, num_shards:
   try:
     seen_ids: set[str] = set()
     for i, record in enumerate(records):
-      schema.validate_record(record, f"input record #{i}")
+      if sft_schema:
+        schema.validate_record(record, f"input record #{i}")
       if record["id"] in seen_ids:
         raise schema.RecordError(f"record {record['id']!r} (input record #{i}): duplicate id; "
                                  "ids must be unique across the inputs")
@@ -77,8 +82,9 @@ def write_shards(records: Iterable[dict[str, Any]], output_dir: str, num_shards:
   final_paths = [os.path.join(output_dir, n) for n in names]
   for tmp, final in zip(tmp_paths, final_paths):
     os.replace(tmp, final)
-  manifest = {"schema_version": schema.SCHEMA_VERSION, "num_records": sum(counts),
-              "shards": {n: c for n, c in zip(names, counts)}}
+  manifest = {"num_records": sum(counts), "shards": {n: c for n, c in zip(names, counts)}}
+  if sft_schema:
+    manifest["schema_version"] = schema.SCHEMA_VERSION
   if extra_manifest:
     manifest.update(extra_manifest)
   tmp_manifest = os.path.join(output_dir, f".tmp-{token}-{MANIFEST}")
