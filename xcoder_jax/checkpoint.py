@@ -9,7 +9,6 @@ work directory keeps its checkpoint directory under `checkpoints/`; both are acc
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Any
 
 import jax
@@ -18,6 +17,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from xcoder_jax import sharding
+from xcoder_jax.hf.io import copy_tokenizer_files
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.qwen import Qwen
@@ -48,13 +48,9 @@ def write_model_metadata(directory: str, config: ModelConfig,
     f.write(config.to_json())
   os.replace(tmp, os.path.join(directory, MODEL_CONFIG_FILE))
   if tokenizer_dir:
-    from xcoder_jax.hf.io import TOKENIZER_FILES
-
     assets = os.path.join(directory, ASSETS_DIR)
     os.makedirs(assets, exist_ok=True)
-    for name in TOKENIZER_FILES + ("generation_config.json",):
-      if os.path.isfile(os.path.join(tokenizer_dir, name)):
-        shutil.copyfile(os.path.join(tokenizer_dir, name), os.path.join(assets, name))
+    copy_tokenizer_files(tokenizer_dir, assets)
 
 
 def read_model_config(path: str) -> ModelConfig:

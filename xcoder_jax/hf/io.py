@@ -25,7 +25,7 @@ from safetensors.numpy import save_file
 
 from xcoder_jax.hf import weights
 from xcoder_jax.hf.config import from_hf_config, read_hf_config, to_hf_config
-from xcoder_jax.models.build import model_from_arrays
+from xcoder_jax.models.build import model_from_arrays, param_path
 from xcoder_jax.models.qwen import Qwen
 
 INDEX_FILE = "model.safetensors.index.json"
@@ -33,6 +33,13 @@ DEFAULT_MAX_SHARD_BYTES = 5 * 10**9 - 2**20  # HF's "5GB" limit, with room for h
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
                    "special_tokens_map.json", "added_tokens.json", "chat_template.jinja")
 _FLOAT_DTYPES = {"F32", "BF16", "F16"}
+
+
+def copy_tokenizer_files(source_dir: str, target_dir: str) -> None:
+  """Copies the tokenizer files (and generation_config.json) that `source_dir` has."""
+  for name in TOKENIZER_FILES + ("generation_config.json",):
+    if os.path.isfile(os.path.join(source_dir, name)):
+      shutil.copyfile(os.path.join(source_dir, name), os.path.join(target_dir, name))
 
 
 class HFCheckpointError(ValueError):
@@ -105,10 +112,6 @@ def _validate(tensors: SafetensorsDir, expected: dict[str, tuple[int, ...]], tie
                               f"{sorted(_FLOAT_DTYPES)} (quantised checkpoints are not supported)")
 
 
-def _param_path(path) -> tuple[str, ...]:
-  return tuple(str(k.key) for k in path if hasattr(k, "key"))
-
-
 def load_hf(hf_dir: str, mesh: Mesh | None = None, **config_overrides: Any) -> Qwen:
   """A Qwen model with the weights of an HF directory, sharded over `mesh` when given."""
   config = from_hf_config(read_hf_config(hf_dir), **config_overrides)
@@ -121,7 +124,7 @@ def load_hf(hf_dir: str, mesh: Mesh | None = None, **config_overrides: Any) -> Q
   default_sharding = SingleDeviceSharding(jax.local_devices()[0])
 
   def make_array(path, leaf):
-    m = mappings[_param_path(path)]
+    m = mappings[param_path(path)]
 
     def callback(index):
       if not m.stacked:
@@ -146,7 +149,7 @@ def _to_host(x: jax.Array) -> np.ndarray:
 def _hf_tensors(model: Qwen, dtype: str):
   """Yields (hf_name, array) one layer of one parameter at a time."""
   config = model.config
-  params = {_param_path(p): v for p, v in jax.tree_util.tree_leaves_with_path(nnx.state(model))}
+  params = {param_path(p): v for p, v in jax.tree_util.tree_leaves_with_path(nnx.state(model))}
   for m in weights.tensor_mappings(config):
     value = params[m.path]
     layers = range(config.num_layers) if m.stacked else [None]
@@ -198,10 +201,7 @@ def save_hf(model: Qwen, output_dir: str, dtype: str = "bfloat16",
                 "eos_token_id": hf_config["eos_token_id"]}
   _write_json(os.path.join(staging, "generation_config.json"), generation)
   if tokenizer_dir:
-    for file in TOKENIZER_FILES + ("generation_config.json",):
-      src = os.path.join(tokenizer_dir, file)
-      if os.path.isfile(src):
-        shutil.copyfile(src, os.path.join(staging, file))
+    copy_tokenizer_files(tokenizer_dir, staging)
   if os.path.exists(output_dir):
     shutil.rmtree(output_dir)
   os.replace(staging, output_dir)

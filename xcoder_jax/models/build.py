@@ -13,6 +13,12 @@ from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.qwen import Qwen
 
 
+def param_path(key_path) -> tuple[str, ...]:
+  """The dict keys of a pytree key path: ("layers", "q_proj") for a parameter, and the same
+  suffix for its optimizer moments, whatever Variable or namedtuple wrappers lie between."""
+  return tuple(k.key for k in key_path if isinstance(k, jax.tree_util.DictKey))
+
+
 def abstract_model(config: ModelConfig, mesh: Mesh | None = None):
   """(graphdef, abstract state) where each leaf is a ShapeDtypeStruct carrying its sharding."""
   graphdef, state = nnx.split(nnx.eval_shape(lambda: Qwen(config, rngs=nnx.Rngs(0))))

@@ -11,6 +11,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from xcoder_jax import sharding
+from xcoder_jax.models.build import param_path
 from xcoder_jax.train.loss import batch_loss
 
 BATCH_KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
@@ -27,20 +28,16 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
                                                       mesh=mesh))
 
 
-def _dict_keys(path) -> tuple:
-  return tuple(k.key for k in path if isinstance(k, jax.tree_util.DictKey))
-
-
 def state_shardings(params_shardings: Any, optimizer: optax.GradientTransformation,
                     abstract_params: Any, mesh: Mesh) -> TrainState:
   """Shardings of the whole train state: optimizer moments shard like their parameters
   (matched by parameter path and shape), counters and scalars are replicated."""
   replicated = NamedSharding(mesh, PartitionSpec())
-  by_path = {_dict_keys(path): (leaf.shape, sh) for (path, leaf), sh in zip(
+  by_path = {param_path(path): (leaf.shape, sh) for (path, leaf), sh in zip(
       jax.tree_util.tree_leaves_with_path(abstract_params), jax.tree.leaves(params_shardings))}
 
   def one(path, leaf):
-    keys = _dict_keys(path)
+    keys = param_path(path)
     for i in range(len(keys)):
       match = by_path.get(keys[i:])
       if match and match[0] == leaf.shape:
