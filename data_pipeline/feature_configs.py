@@ -39,15 +39,15 @@ def sample_subtree(tree: dict, shape: tuple[int, int, int], rng: random.Random) 
   four levels deep (3 * 3 * 3 * 1 = 27), which evolution grows (finer sub-features under
   leaves); seed extractions alone (category -> group -> leaves) give at most 24.
   """
-  categories = sorted(k for k, v in tree.items()
-                      if k != "programming_language" and count_leaves(v))
+  categories = sorted(k for k, v in tree.items() if k != "programming_language" and count_leaves(v))
   picked = rng.sample(categories, min(shape[0], len(categories)))
   sampled = {k: _sample_node(tree[k], shape, rng) for k in sorted(picked)}
   return {k: v for k, v in sampled.items() if count_leaves(v)}  # prune empty branches
 
 
-def sample_configs(tree: dict, config, id_prefix: str = "cfg"
-                   ) -> tuple[list[FeatureConfig], StageReport]:
+def sample_configs(
+  tree: dict, config, id_prefix: str = "cfg"
+) -> tuple[list[FeatureConfig], StageReport]:
   """Draws until ``num_configs`` distinct subtrees with at least ``min_leaves`` leaves exist
   (or ``max_attempts`` draws were made)."""
   rng = random.Random(f"{config.seed}:configs")

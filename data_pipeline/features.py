@@ -55,12 +55,15 @@ def count_leaves(node: Any) -> int:
 
 def extract(teacher: Teacher, config, seed: Seed) -> tuple[list[dict], dict[str, int]]:
   """One teacher call per seed; the answer must name at least one known category."""
-  messages = prompts.render("feature_extraction", statement=seed.statement,
-                            solution=seed.solutions[0])
-  answer = parse_json_object(teacher.complete("feature_extraction", messages,
-                                              dict(config.sampling)).text)
-  features = {k: _clean(v) for k, v in answer.items()
-              if k in FEATURE_CATEGORIES and k not in FREE_TEXT_KEYS}
+  messages = prompts.render(
+    "feature_extraction", statement=seed.statement, solution=seed.solutions[0]
+  )
+  answer = parse_json_object(
+    teacher.complete("feature_extraction", messages, dict(config.sampling)).text
+  )
+  features = {
+    k: _clean(v) for k, v in answer.items() if k in FEATURE_CATEGORIES and k not in FREE_TEXT_KEYS
+  }
   if not any(count_leaves(v) for v in features.values()):
     raise ParseError("no_known_categories")
   return [SeedFeatures(seed.id, features).to_json()], {}
@@ -73,8 +76,9 @@ def build_tree(extractions: list[dict]) -> dict[str, Any]:
   return tree
 
 
-def sample_small_subtree(tree: dict, rng: random.Random, max_groups: int = 2,
-                         max_children: int = 3) -> dict:
+def sample_small_subtree(
+  tree: dict, rng: random.Random, max_groups: int = 2, max_children: int = 3
+) -> dict:
   """A few categories with a few of their children: what one evolution call grows."""
   groups = sorted(k for k, v in tree.items() if count_leaves(v) and k != "programming_language")
   subtree = {}
@@ -82,7 +86,7 @@ def sample_small_subtree(tree: dict, rng: random.Random, max_groups: int = 2,
     node = tree[group]
     keys = list(node) if isinstance(node, (list, dict)) else []
     picked = rng.sample(keys, min(max_children, len(keys)))
-    subtree[group] = ({k: node[k] for k in picked} if isinstance(node, dict) else picked)
+    subtree[group] = {k: node[k] for k in picked} if isinstance(node, dict) else picked
   return subtree
 
 
@@ -97,11 +101,13 @@ def evolve(teacher: Teacher, config, tree: dict, work_dir: str) -> tuple[dict, S
     if key not in store.entries:
       rng = random.Random(f"{config.seed}:evolve:{step}")
       subtree = sample_small_subtree(tree, rng)
-      messages = prompts.render("feature_evolution",
-                                subtree=json.dumps(subtree, indent=1, sort_keys=True))
+      messages = prompts.render(
+        "feature_evolution", subtree=json.dumps(subtree, indent=1, sort_keys=True)
+      )
       try:
-        answer = parse_json_object(teacher.complete("feature_evolution", messages,
-                                                    dict(config.sampling)).text)
+        answer = parse_json_object(
+          teacher.complete("feature_evolution", messages, dict(config.sampling)).text
+        )
         delta = {k: _clean(v) for k, v in answer.items() if k in subtree}
         store.add(key, [delta], {} if delta else {"off_subtree_answer": 1})
       except ParseError as error:

@@ -5,28 +5,42 @@ from __future__ import annotations
 import json
 import os
 
-from xcoder_jax.data import shards
-
 from data_pipeline.records import Task
 from data_pipeline.solutions import solution_messages
+from xcoder_jax.data import shards
 
 
 def sft_record(verified: dict) -> dict:
   """query = the solution prompt the teacher answered, response = the golden answer."""
   task = Task.from_json(verified["task"])
-  return {"id": task.id, "query": solution_messages(task)[0]["content"],
-          "response": verified["golden"]["response"],
-          "metadata": {"source": "synthsmith", "style": task.style, "kind": task.kind,
-                       "title": task.title, "difficulty": verified["difficulty"]}}
+  return {
+    "id": task.id,
+    "query": solution_messages(task)[0]["content"],
+    "response": verified["golden"]["response"],
+    "metadata": {
+      "source": "synthsmith",
+      "style": task.style,
+      "kind": task.kind,
+      "title": task.title,
+      "difficulty": verified["difficulty"],
+    },
+  }
 
 
 def rl_record(verified: dict) -> dict:
   task = Task.from_json(verified["task"])
-  return {"id": task.id, "prompt": solution_messages(task)[0]["content"],
-          "kind": task.kind, "fn_name": task.fn_name, "style": task.style,
-          "tests": [{"input": t["input"], "output": t["output"]} for t in verified["tests"]],
-          "golden_solution": verified["golden"]["code"], "features": task.features,
-          "difficulty": verified["difficulty"], "num_candidates": verified["num_candidates"]}
+  return {
+    "id": task.id,
+    "prompt": solution_messages(task)[0]["content"],
+    "kind": task.kind,
+    "fn_name": task.fn_name,
+    "style": task.style,
+    "tests": [{"input": t["input"], "output": t["output"]} for t in verified["tests"]],
+    "golden_solution": verified["golden"]["code"],
+    "features": task.features,
+    "difficulty": verified["difficulty"],
+    "num_candidates": verified["num_candidates"],
+  }
 
 
 def _write_sample(path: str, records: list[dict], count: int) -> None:
@@ -45,12 +59,20 @@ def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str)
   num_shards = max(1, min(config.num_shards, len(verified)))
   prefix = f"{host_tag}-" if host_tag else ""
   manifests = {
-      "sft": shards.write_shards(sft, os.path.join(output_dir, "sft"), num_shards,
-                                 prefix=f"{prefix}sft", overwrite=True),
-      # RL tasks are not SFT records: same atomic layout, without the SFT schema check.
-      "rl": shards.write_shards(rl, os.path.join(output_dir, "rl"), num_shards,
-                                prefix=f"{prefix}rl", overwrite=True,
-                                extra_manifest={"kind": "rl"}, sft_schema=False)}
+    "sft": shards.write_shards(
+      sft, os.path.join(output_dir, "sft"), num_shards, prefix=f"{prefix}sft", overwrite=True
+    ),
+    # RL tasks are not SFT records: same atomic layout, without the SFT schema check.
+    "rl": shards.write_shards(
+      rl,
+      os.path.join(output_dir, "rl"),
+      num_shards,
+      prefix=f"{prefix}rl",
+      overwrite=True,
+      extra_manifest={"kind": "rl"},
+      sft_schema=False,
+    ),
+  }
   _write_sample(os.path.join(output_dir, "sft_sample.jsonl"), sft, config.sample_size)
   _write_sample(os.path.join(output_dir, "rl_sample.jsonl"), rl, config.sample_size)
   return manifests
@@ -59,15 +81,23 @@ def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str)
 def plot_funnel(funnel: list[dict], path: str) -> None:
   """Bars of records in/out per stage, annotated with the main drop reasons."""
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   names = [row["stage"] for row in funnel][::-1]
   fig, ax = plt.subplots(figsize=(11, 0.6 * len(names) + 1.5))
   positions = range(len(names))
-  ax.barh([p + 0.2 for p in positions], [r["in"] for r in funnel][::-1], 0.4, label="in",
-          color="#9ecae1")
-  ax.barh([p - 0.2 for p in positions], [r["out"] for r in funnel][::-1], 0.4, label="out",
-          color="#3182bd")
+  ax.barh(
+    [p + 0.2 for p in positions], [r["in"] for r in funnel][::-1], 0.4, label="in", color="#9ecae1"
+  )
+  ax.barh(
+    [p - 0.2 for p in positions],
+    [r["out"] for r in funnel][::-1],
+    0.4,
+    label="out",
+    color="#3182bd",
+  )
   for p, row in zip(positions, funnel[::-1]):
     top = sorted(row["drops"].items(), key=lambda kv: -kv[1])[:3]
     text = ", ".join(f"{reason} {count}" for reason, count in top)

@@ -26,11 +26,11 @@ def _candidates(text: str) -> list[str]:
   start = text.rfind(JSON_BEGIN)
   if start >= 0:
     end = text.find(JSON_END, start)
-    found.append(text[start + len(JSON_BEGIN):end if end >= 0 else len(text)])
+    found.append(text[start + len(JSON_BEGIN) : end if end >= 0 else len(text)])
   found += _FENCE.findall(text)
   first, last = text.find("{"), text.rfind("}")
   if 0 <= first < last:
-    found.append(text[first:last + 1])
+    found.append(text[first : last + 1])
   return found
 
 
@@ -55,7 +55,7 @@ def answer_part(text: str) -> str:
   end = text.rfind(THINK_END)
   if end < 0 and THINK_BEGIN in text:
     raise ParseError("unfinished_reasoning")  # cut off while thinking: no answer yet
-  return text[end + len(THINK_END):] if end >= 0 else text
+  return text[end + len(THINK_END) :] if end >= 0 else text
 
 
 def extract_single_python_block(text: str) -> str:

@@ -14,8 +14,9 @@ import collections
 import os
 import time
 
-from data_pipeline import (dedup, feature_configs, features, outputs, seeds as seeds_lib,
-                           solutions, tasks as tasks_lib, test_inputs, verify)
+from data_pipeline import dedup, feature_configs, features, outputs, solutions, test_inputs, verify
+from data_pipeline import seeds as seeds_lib
+from data_pipeline import tasks as tasks_lib
 from data_pipeline.records import Candidate, Seed, Task, TestInputs
 from data_pipeline.stage import Dropped, StageReport, run_items
 from data_pipeline.store import write_json_atomic
@@ -33,11 +34,18 @@ def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, St
   """Dual verification on seeds with ground-truth tests: teacher candidates vote on the real
   inputs; reports test-label accuracy and the golden solution's full-pass rate."""
   with_tests = [s for s in seed_list if len(s.tests) >= 2]
-  seed_tasks = [Task(f"seed-{s.id}", "", "codeforces", "stdio", None, s.id, s.statement, {},
-                     {}).to_json() for s in with_tests]
+  seed_tasks = [
+    Task(f"seed-{s.id}", "", "codeforces", "stdio", None, s.id, s.statement, {}, {}).to_json()
+    for s in with_tests
+  ]
   candidates, _ = run_items(
-      "seed_solutions", work, seed_tasks, lambda t: t["id"],
-      lambda t: solutions.generate(teacher, config.solutions, t), config.teacher.concurrency)
+    "seed_solutions",
+    work,
+    seed_tasks,
+    lambda t: t["id"],
+    lambda t: solutions.generate(teacher, config.solutions, t),
+    config.teacher.concurrency,
+  )
   grouped = _by_task(candidates)
   correct = total = full_pass = scored = 0
   report = StageReport("seed_validation", num_in=len(with_tests))
@@ -46,15 +54,19 @@ def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, St
     if len(cands) < config.verify.min_candidates:
       report.drops["too_few_candidates"] += 1
       continue
-    outs = verify.run_candidates(judge, Task.from_json(task_json), cands,
-                                 [t["input"] for t in seed.tests], config.verify)
+    outs = verify.run_candidates(
+      judge, Task.from_json(task_json), cands, [t["input"] for t in seed.tests], config.verify
+    )
     score = verify.score_against_truth(outs, [t["output"] for t in seed.tests], config.verify)
     correct, total = correct + score.labels_correct, total + score.labels_total
     full_pass, scored = full_pass + score.golden_full_pass, scored + 1
   report.num_out = scored
-  return {"seeds_scored": scored, "labels_total": total,
-          "test_label_accuracy": round(correct / total, 4) if total else None,
-          "golden_full_pass_rate": round(full_pass / scored, 4) if scored else None}, report
+  return {
+    "seeds_scored": scored,
+    "labels_total": total,
+    "test_label_accuracy": round(correct / total, 4) if total else None,
+    "golden_full_pass_rate": round(full_pass / scored, 4) if scored else None,
+  }, report
 
 
 class _Unfinished(Exception):
@@ -90,52 +102,85 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
     timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
     funnel.append(report.to_json())
     if report.retriable:
-      raise _Unfinished(os.path.join(out, "report.json"), {
-          "funnel": funnel, "stage_seconds": timings, "verification": None,
-          "ground_truth": None, "outputs": None,
-          "unfinished": {"stage": name, "retriable": report.retriable,
-                         "action": "rerun with the same --output to retry them"},
-          "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())}})
+      raise _Unfinished(
+        os.path.join(out, "report.json"),
+        {
+          "funnel": funnel,
+          "stage_seconds": timings,
+          "verification": None,
+          "ground_truth": None,
+          "outputs": None,
+          "unfinished": {
+            "stage": name,
+            "retriable": report.retriable,
+            "action": "rerun with the same --output to retry them",
+          },
+          "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
+        },
+      )
 
   seed_list, report = seeds_lib.read_seeds(list(config.seeds), host_index, num_hosts)
   timed("seeds", report)
   extractions, report = run_items(
-      "feature_extraction", work, [s.to_json() for s in seed_list], lambda s: s["id"],
-      lambda s: features.extract(teacher, config.features, Seed.from_json(s)), concurrency)
+    "feature_extraction",
+    work,
+    [s.to_json() for s in seed_list],
+    lambda s: s["id"],
+    lambda s: features.extract(teacher, config.features, Seed.from_json(s)),
+    concurrency,
+  )
   timed("feature_extraction", report)
   tree = features.build_tree(extractions)
-  timed("feature_tree", StageReport("feature_tree", len(extractions),
-                                    features.count_leaves(tree)))
+  timed("feature_tree", StageReport("feature_tree", len(extractions), features.count_leaves(tree)))
   tree, report = features.evolve(teacher, config.evolution, tree, work)
   write_json_atomic(os.path.join(work, "feature_tree.json"), tree)
   timed("feature_evolution", report)
-  configs, report = feature_configs.sample_configs(tree, config.configs,
-                                                   f"{host_tag or 'cfg'}")
+  configs, report = feature_configs.sample_configs(tree, config.configs, f"{host_tag or 'cfg'}")
   timed("feature_configs", report)
   task_list, report = run_items(
-      "task_generation", work, [c.to_json() for c in configs], lambda c: c["id"],
-      lambda c: tasks_lib.generate(teacher, config.tasks, c), concurrency)
+    "task_generation",
+    work,
+    [c.to_json() for c in configs],
+    lambda c: c["id"],
+    lambda c: tasks_lib.generate(teacher, config.tasks, c),
+    concurrency,
+  )
   timed("task_generation", report)
   candidates, report = run_items(
-      "solutions", work, task_list, lambda t: t["id"],
-      lambda t: solutions.generate(teacher, config.solutions, t), concurrency)
+    "solutions",
+    work,
+    task_list,
+    lambda t: t["id"],
+    lambda t: solutions.generate(teacher, config.solutions, t),
+    concurrency,
+  )
   timed("solutions", report)
   inputs, report = run_items(
-      "test_inputs", work, task_list, lambda t: t["id"],
-      lambda t: test_inputs.generate(teacher, judge, config.test_inputs, t), concurrency)
+    "test_inputs",
+    work,
+    task_list,
+    lambda t: t["id"],
+    lambda t: test_inputs.generate(teacher, judge, config.test_inputs, t),
+    concurrency,
+  )
   timed("test_inputs", report)
 
   candidates_of, inputs_of = _by_task(candidates), _by_task(inputs)
   ready = [t for t in task_list if t["id"] in inputs_of]
-  judge_runs = sum(len(candidates_of[t["id"]]) * len(inputs_of[t["id"]][0]["inputs"])
-                   for t in ready)
+  judge_runs = sum(
+    len(candidates_of[t["id"]]) * len(inputs_of[t["id"]][0]["inputs"]) for t in ready
+  )
 
   def verify_one(task_json):
     if not candidates_of[task_json["id"]]:
       raise Dropped("no_candidates")
-    return verify.verify_task(judge, config.verify, Task.from_json(task_json),
-                              [Candidate.from_json(c) for c in candidates_of[task_json["id"]]],
-                              TestInputs.from_json(inputs_of[task_json["id"]][0]))
+    return verify.verify_task(
+      judge,
+      config.verify,
+      Task.from_json(task_json),
+      [Candidate.from_json(c) for c in candidates_of[task_json["id"]]],
+      TestInputs.from_json(inputs_of[task_json["id"]][0]),
+    )
 
   verified, report = run_items("verification", work, ready, lambda t: t["id"], verify_one)
   timed("verification", report)
@@ -148,15 +193,22 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
     ground_truth, report = validate_on_seeds(seed_list, teacher, judge, config, work)
     timed("seed_validation", report)
   result = {
-      "funnel": funnel, "stage_seconds": timings,
-      "verification": {"tasks_verified": len(verified), "judge_runs": judge_runs,
-                       "judge_runs_per_verified_task":
-                           round(judge_runs / len(verified), 2) if verified else None},
-      "ground_truth": ground_truth, "decontamination": contamination,
-      "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
-      "outputs": {"sft_records": manifests["sft"]["num_records"],
-                  "rl_records": manifests["rl"]["num_records"],
-                  "sft_dir": os.path.join(out, "sft"), "rl_dir": os.path.join(out, "rl")},
+    "funnel": funnel,
+    "stage_seconds": timings,
+    "verification": {
+      "tasks_verified": len(verified),
+      "judge_runs": judge_runs,
+      "judge_runs_per_verified_task": round(judge_runs / len(verified), 2) if verified else None,
+    },
+    "ground_truth": ground_truth,
+    "decontamination": contamination,
+    "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
+    "outputs": {
+      "sft_records": manifests["sft"]["num_records"],
+      "rl_records": manifests["rl"]["num_records"],
+      "sft_dir": os.path.join(out, "sft"),
+      "rl_dir": os.path.join(out, "rl"),
+    },
   }
   write_json_atomic(os.path.join(out, "report.json"), result)
   outputs.plot_funnel(funnel, os.path.join(out, "funnel.png"))

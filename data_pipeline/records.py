@@ -6,9 +6,18 @@ import dataclasses
 from typing import Any
 
 FEATURE_CATEGORIES = (
-    "programming_language", "problem_domain", "algorithmic_paradigm", "algorithms",
-    "mathematics", "problem_solving_strategies", "data_structures", "coding_techniques",
-    "complexity_analysis", "optimization_techniques", "summary")
+  "programming_language",
+  "problem_domain",
+  "algorithmic_paradigm",
+  "algorithms",
+  "mathematics",
+  "problem_solving_strategies",
+  "data_structures",
+  "coding_techniques",
+  "complexity_analysis",
+  "optimization_techniques",
+  "summary",
+)
 STYLES = ("codeforces", "leetcode", "atcoder")
 
 
@@ -26,6 +35,7 @@ class Record:
 @dataclasses.dataclass
 class Seed(Record):
   """A real problem: statement, reference solutions and (when known) ground-truth tests."""
+
   id: str
   statement: str
   solutions: list[str]
@@ -42,6 +52,7 @@ class SeedFeatures(Record):
 @dataclasses.dataclass
 class FeatureConfig(Record):
   """A sampled feature subtree a task is built from."""
+
   id: str
   tree: dict[str, Any]
   num_leaves: int
@@ -50,6 +61,7 @@ class FeatureConfig(Record):
 @dataclasses.dataclass
 class Task(Record):
   """A generated task: stdio programs, or LeetCode-style `class Solution` methods."""
+
   id: str
   config_id: str
   style: str
@@ -72,6 +84,7 @@ class Candidate(Record):
 @dataclasses.dataclass
 class TestInputs(Record):
   """Validated inputs of one task; stdio text, or a JSON argument list for leetcode tasks."""
+
   task_id: str
   inputs: list[str]
   origins: list[str]  # "direct" or "generator", one per input

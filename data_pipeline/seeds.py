@@ -7,7 +7,8 @@ import glob
 import hashlib
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from data_pipeline.records import Seed
 from data_pipeline.stage import Dropped, StageReport
@@ -23,6 +24,7 @@ def stable_bucket(key: str, buckets: int) -> int:
 def _rows(path: str) -> Iterator[dict[str, Any]]:
   if path.endswith(".parquet"):
     import pyarrow.parquet as pq
+
     yield from pq.read_table(path).to_pylist()
     return
   with open(path) as f:
@@ -51,8 +53,9 @@ def _taco(row: dict, rid: str) -> Seed:
 
 def _is_text(value) -> bool:
   """A string, or a list of lines (some TACO rows split stdin text into lines)."""
-  return isinstance(value, str) or (isinstance(value, list)
-                                    and all(isinstance(line, str) for line in value))
+  return isinstance(value, str) or (
+    isinstance(value, list) and all(isinstance(line, str) for line in value)
+  )
 
 
 def _as_text(value) -> str:
@@ -67,19 +70,23 @@ def _codecontests(row: dict, rid: str) -> Seed:
   tests = []
   for split in ("public_tests", "private_tests", "generated_tests"):
     block = row.get(split) or {}
-    tests += [{"input": i, "output": o}
-              for i, o in zip(block.get("input", []), block.get("output", []))]
+    tests += [
+      {"input": i, "output": o} for i, o in zip(block.get("input", []), block.get("output", []))
+    ]
   return Seed(rid, row.get("description") or "", list(solutions), tests, "codecontests")
 
 
-def read_seeds(patterns: list[str], host_index: int = 0, num_hosts: int = 1
-               ) -> tuple[list[Seed], StageReport]:
+def read_seeds(
+  patterns: list[str], host_index: int = 0, num_hosts: int = 1
+) -> tuple[list[Seed], StageReport]:
   """Reads every seed file, keeps this host's slice, and counts what was refused and why."""
   report, drops = StageReport("seeds"), collections.Counter()
   files = sorted({f for pattern in patterns for f in glob.glob(pattern)})
   if not files:
-    raise FileNotFoundError(f"no seed files match {patterns}; point --config.seeds at "
-                            "TACO/CodeContests-style JSONL or Parquet files")
+    raise FileNotFoundError(
+      f"no seed files match {patterns}; point --config.seeds at "
+      "TACO/CodeContests-style JSONL or Parquet files"
+    )
   seeds = []
   for path in files:
     stem = os.path.splitext(os.path.basename(path))[0]

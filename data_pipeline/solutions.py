@@ -13,8 +13,9 @@ from data_pipeline.teacher import Teacher, TeacherError
 
 def interface(task: Task) -> str:
   if task.kind == "leetcode":
-    return (f"Implement `class Solution` with the method `{task.fn_name}`; do not read input "
-            "or print.")
+    return (
+      f"Implement `class Solution` with the method `{task.fn_name}`; do not read input or print."
+    )
   return "Read from standard input and write to standard output."
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tqdm import tqdm
 
@@ -17,6 +18,7 @@ from data_pipeline.teacher import TeacherError
 @dataclasses.dataclass
 class StageReport:
   """One funnel row: items in, records out, and why the rest were dropped."""
+
   name: str
   num_in: int = 0
   num_out: int = 0
@@ -24,8 +26,12 @@ class StageReport:
   retriable: int = 0  # items not stored after a teacher outage; the next run retries them
 
   def to_json(self) -> dict[str, Any]:
-    row = {"stage": self.name, "in": self.num_in, "out": self.num_out,
-           "drops": {k: v for k, v in sorted(self.drops.items()) if v}}
+    row = {
+      "stage": self.name,
+      "in": self.num_in,
+      "out": self.num_out,
+      "drops": {k: v for k, v in sorted(self.drops.items()) if v},
+    }
     return {**row, "retriable": self.retriable} if self.retriable else row
 
 
@@ -53,8 +59,14 @@ def _safe(process: ItemFn, item) -> tuple[list[dict], dict[str, int]] | None:
     return None if error.retriable else ([], {"teacher_error": 1})
 
 
-def run_items(name: str, work_dir: str, items: Sequence[Any], key_of: Callable[[Any], str],
-              process: ItemFn, concurrency: int = 1) -> tuple[list[dict], StageReport]:
+def run_items(
+  name: str,
+  work_dir: str,
+  items: Sequence[Any],
+  key_of: Callable[[Any], str],
+  process: ItemFn,
+  concurrency: int = 1,
+) -> tuple[list[dict], StageReport]:
   """Runs ``process`` on every item not yet stored; returns all outputs in item order.
 
   The stage is marked complete only when no item is left retriable (``report.retriable``)."""
@@ -62,8 +74,10 @@ def run_items(name: str, work_dir: str, items: Sequence[Any], key_of: Callable[[
   report = StageReport(name, num_in=len(items))
   todo = [item for item in items if key_of(item) not in store.entries]
   if todo and store.complete:
-    raise RuntimeError(f"stage {name} is marked complete but its inputs changed; use a new "
-                       "--output directory for a different configuration")
+    raise RuntimeError(
+      f"stage {name} is marked complete but its inputs changed; use a new "
+      "--output directory for a different configuration"
+    )
 
   def keep(item, result) -> None:
     if result is None:
@@ -71,8 +85,9 @@ def run_items(name: str, work_dir: str, items: Sequence[Any], key_of: Callable[[
     else:
       store.add(key_of(item), *result)
 
-  with tqdm(total=len(items), initial=len(items) - len(todo), desc=name, unit="item",
-            leave=False) as bar:
+  with tqdm(
+    total=len(items), initial=len(items) - len(todo), desc=name, unit="item", leave=False
+  ) as bar:
     if concurrency <= 1:
       for item in todo:
         keep(item, _safe(process, item))

@@ -32,13 +32,16 @@ def count_examples(statement: str) -> int:
   start = _EXAMPLES_START.search(statement)
   if start is None:
     return 0
-  examples = statement[start.start():]
+  examples = statement[start.start() :]
   return min(len(_EXAMPLE_INPUT.findall(examples)), len(_EXAMPLE_OUTPUT.findall(examples)))
 
 
 def _check_plan(plan: dict) -> None:
-  if not (isinstance(plan.get("selected_features"), list) and plan["selected_features"]
-          and isinstance(plan.get("integration_strategy"), str)):
+  if not (
+    isinstance(plan.get("selected_features"), list)
+    and plan["selected_features"]
+    and isinstance(plan.get("integration_strategy"), str)
+  ):
     raise Dropped("malformed_plan")
 
 
@@ -48,15 +51,17 @@ def generate(teacher: Teacher, config, feature_config: dict) -> tuple[list[dict]
   fc = FeatureConfig.from_json(feature_config)
   style = draw_style(fc.id, config.style_weights, config.seed)
   sampling = dict(config.sampling)
-  plan_messages = prompts.render("task_plan",
-                                 features=json.dumps(fc.tree, indent=1, sort_keys=True))
+  plan_messages = prompts.render(
+    "task_plan", features=json.dumps(fc.tree, indent=1, sort_keys=True)
+  )
   plan = parse_json_object(teacher.complete("task_plan", plan_messages, sampling).text)
   _check_plan(plan)
   statement_messages = prompts.render(
-      "task_statement", plan=json.dumps(plan, indent=1, sort_keys=True),
-      style_guide=prompts.text(f"style_{style}"))
-  answer = parse_json_object(teacher.complete("task_statement", statement_messages,
-                                              sampling).text)
+    "task_statement",
+    plan=json.dumps(plan, indent=1, sort_keys=True),
+    style_guide=prompts.text(f"style_{style}"),
+  )
+  answer = parse_json_object(teacher.complete("task_statement", statement_messages, sampling).text)
   statement, title = answer.get("statement"), answer.get("title")
   if not isinstance(statement, str) or not isinstance(title, str) or len(statement) < 100:
     raise Dropped("malformed_statement")
@@ -65,9 +70,11 @@ def generate(teacher: Teacher, config, feature_config: dict) -> tuple[list[dict]
   kind, fn_name = KIND_OF_STYLE[style], None
   if kind == "leetcode":
     fn_name = answer.get("entry_point")
-    if not (isinstance(fn_name, str) and _IDENTIFIER.match(fn_name)
-            and f"def {fn_name}(" in statement):
+    if not (
+      isinstance(fn_name, str) and _IDENTIFIER.match(fn_name) and f"def {fn_name}(" in statement
+    ):
       raise Dropped("missing_entry_point")
-  task = Task(f"task-{fc.id}", fc.id, style, kind, fn_name, title.strip(), statement.strip(),
-              plan, fc.tree)
+  task = Task(
+    f"task-{fc.id}", fc.id, style, kind, fn_name, title.strip(), statement.strip(), plan, fc.tree
+  )
   return [task.to_json()], {}

@@ -16,7 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Messages = list[dict[str, str]]
 
@@ -38,8 +39,9 @@ class Completion:
 
 
 def request_key(stage: str, messages: Messages, sampling: dict[str, Any]) -> str:
-  payload = json.dumps({"stage": stage, "messages": messages, "sampling": sampling},
-                       sort_keys=True, ensure_ascii=False)
+  payload = json.dumps(
+    {"stage": stage, "messages": messages, "sampling": sampling}, sort_keys=True, ensure_ascii=False
+  )
   return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -53,8 +55,11 @@ class Teacher:
   def complete(self, stage: str, messages: Messages, sampling: dict[str, Any]) -> Completion:
     completion = self._complete(stage, messages, sampling)
     with self._usage_lock:
-      self.usage[stage].update(requests=1, prompt_tokens=completion.prompt_tokens,
-                               completion_tokens=completion.completion_tokens)
+      self.usage[stage].update(
+        requests=1,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+      )
     return completion
 
   def _complete(self, stage, messages, sampling) -> Completion:
@@ -68,14 +73,14 @@ def register(name: str):
   def wrap(factory):
     TEACHERS[name] = factory
     return factory
+
   return wrap
 
 
 def make_teacher(config) -> Teacher:
   """Builds ``config.backend`` from the registry; wraps it to record when ``config.record_to``."""
   if config.backend not in TEACHERS:
-    raise ValueError(f"unknown teacher backend {config.backend!r}; pick one of "
-                     f"{sorted(TEACHERS)}")
+    raise ValueError(f"unknown teacher backend {config.backend!r}; pick one of {sorted(TEACHERS)}")
   teacher = TEACHERS[config.backend](config)
   if config.get("record_to"):
     teacher = RecordingTeacher(teacher, config.record_to)
@@ -117,8 +122,10 @@ class ReplayTeacher(Teacher):
   def __init__(self, config):
     super().__init__()
     if not config.replay_file or not os.path.exists(config.replay_file):
-      raise FileNotFoundError(f"teacher.replay_file {config.replay_file!r} does not exist; "
-                              "record one with --config.teacher.record_to=FILE")
+      raise FileNotFoundError(
+        f"teacher.replay_file {config.replay_file!r} does not exist; "
+        "record one with --config.teacher.record_to=FILE"
+      )
     self.answers = load_recording(config.replay_file)
     self.latency_s = config.get("replay_latency_s", 0.0)
 
@@ -142,9 +149,14 @@ class RecordingTeacher(Teacher):
 
   def _complete(self, stage, messages, sampling):
     completion = self.inner.complete(stage, messages, sampling)
-    entry = {"key": request_key(stage, messages, sampling), "stage": stage,
-             "messages": messages, "sampling": sampling, "text": completion.text,
-             "usage": [completion.prompt_tokens, completion.completion_tokens]}
+    entry = {
+      "key": request_key(stage, messages, sampling),
+      "stage": stage,
+      "messages": messages,
+      "sampling": sampling,
+      "text": completion.text,
+      "usage": [completion.prompt_tokens, completion.completion_tokens],
+    }
     with self._lock, open(self.path, "a") as f:
       f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
       f.flush()
@@ -194,15 +206,24 @@ class OpenAITeacher(Teacher):
         with self._slots:
           answer = self._post(body)
         usage = answer.get("usage") or {}
-        return Completion(_answer_text(answer["choices"][0]["message"]),
-                          usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+        return Completion(
+          _answer_text(answer["choices"][0]["message"]),
+          usage.get("prompt_tokens", 0),
+          usage.get("completion_tokens", 0),
+        )
       except urllib.error.HTTPError as error:
         last_error = error
         if error.code != 429 and error.code < 500:
           retriable = False  # a client error will not get better by retrying
           break
-      except (urllib.error.URLError, TimeoutError, OSError, KeyError, IndexError,
-              json.JSONDecodeError) as error:
+      except (
+        urllib.error.URLError,
+        TimeoutError,
+        OSError,
+        KeyError,
+        IndexError,
+        json.JSONDecodeError,
+      ) as error:
         last_error = error
     raise TeacherError(f"{stage}: {self.url} failed after retries: {last_error}", retriable)
 
@@ -229,35 +250,44 @@ class JaxTeacher(Teacher):
     from xcoder_jax.rollout import RequestBatcher, Sampler
 
     if not config.get("model_dir"):
-      raise ValueError("the jax teacher needs teacher.model_dir, an HF model directory "
-                       "(config.json + *.safetensors)")
+      raise ValueError(
+        "the jax teacher needs teacher.model_dir, an HF model directory "
+        "(config.json + *.safetensors)"
+      )
     overrides = {"dtype": config.dtype} if config.get("dtype") else {}
     model = load_hf(config.model_dir, **overrides)
     self.tokenizer = load_tokenizer(config.get("tokenizer_dir") or config.model_dir)
     self.sampler = Sampler(model, self.tokenizer)
-    self.batcher = RequestBatcher(self.sampler, max_batch=config.get("concurrency", 64),
-                                  max_wait_s=config.get("batch_wait_s", 0.02))
+    self.batcher = RequestBatcher(
+      self.sampler,
+      max_batch=config.get("concurrency", 64),
+      max_wait_s=config.get("batch_wait_s", 0.02),
+    )
     self.default_seed = config.get("seed", 0)
 
   def _sampling_params(self, sampling: dict[str, Any]):
     from xcoder_jax.rollout import SamplingParams
+
     unknown = sorted(set(sampling) - set(self.SAMPLING_KEYS))
     if unknown:
-      raise TeacherError(f"the jax teacher does not support sampling keys {unknown}; it "
-                         f"knows {list(self.SAMPLING_KEYS)}")
+      raise TeacherError(
+        f"the jax teacher does not support sampling keys {unknown}; it "
+        f"knows {list(self.SAMPLING_KEYS)}"
+      )
     try:
-      return SamplingParams(max_new_tokens=sampling.get("max_tokens", 4096),
-                            temperature=sampling.get("temperature", 1.0),
-                            top_p=sampling.get("top_p", 1.0),
-                            top_k=max(0, sampling.get("top_k", 0)),  # SGLang's -1 means off
-                            seed=sampling.get("seed", self.default_seed))
+      return SamplingParams(
+        max_new_tokens=sampling.get("max_tokens", 4096),
+        temperature=sampling.get("temperature", 1.0),
+        top_p=sampling.get("top_p", 1.0),
+        top_k=max(0, sampling.get("top_k", 0)),  # SGLang's -1 means off
+        seed=sampling.get("seed", self.default_seed),
+      )
     except ValueError as error:
       raise TeacherError(str(error)) from error
 
   def _complete(self, stage, messages, sampling):
     params = self._sampling_params(sampling)
-    prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                tokenize=True)
+    prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     result = self.batcher.generate(prompt, params)
     return Completion(result.text, result.prompt_tokens, result.completion_tokens)
 
@@ -266,6 +296,5 @@ class JaxTeacher(Teacher):
 def _scripted_demo_author(config) -> Teacher:
   """The deterministic script that authored the demo recording (never a real teacher)."""
   from data_pipeline.demo import scripted_author
+
   return scripted_author.ScriptedDemoAuthor()
-
-

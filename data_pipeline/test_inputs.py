@@ -15,8 +15,7 @@ from data_pipeline.teacher import Teacher, TeacherError
 
 def input_shape(task: Task) -> str:
   if task.kind == "leetcode":
-    return (f"An input here is a JSON list of the arguments of `{task.fn_name}` in order "
-            "(one line).")
+    return f"An input here is a JSON list of the arguments of `{task.fn_name}` in order (one line)."
   return "An input is the exact text given on standard input."
 
 
@@ -57,13 +56,15 @@ def generate(teacher: Teacher, judge, config, task_json: dict) -> tuple[list[dic
   if validator is None:
     raise Dropped("malformed_validator")
   raw: list[tuple[str, str]] = []
-  messages = prompts.render("test_inputs", statement=task.statement,
-                            input_shape=input_shape(task))
+  messages = prompts.render("test_inputs", statement=task.statement, input_shape=input_shape(task))
   text = _answer(teacher, "test_inputs", messages, sampling)
   try:
     direct = parse_json_object(text or "").get("inputs")  # refused: counted as malformed
-    raw += [(text, "direct") for text in direct if isinstance(text, str)] if isinstance(
-        direct, list) else []
+    raw += (
+      [(text, "direct") for text in direct if isinstance(text, str)]
+      if isinstance(direct, list)
+      else []
+    )
   except ParseError:
     drops["input:malformed_direct_inputs"] += 1
   generator = _program(teacher, "input_generator", task, sampling)
@@ -87,11 +88,12 @@ def generate(teacher: Teacher, judge, config, task_json: dict) -> tuple[list[dic
     seen.add(text)
     inputs.append(text)
     origins.append(origin)
-  verdicts = execute.outputs(judge.run([execute.submission(validator, inputs)])[0]) if inputs \
-      else []
+  verdicts = (
+    execute.outputs(judge.run([execute.submission(validator, inputs)])[0]) if inputs else []
+  )
   valid = [i for i, verdict in enumerate(verdicts) if verdict is not None]
   drops["input:invalid_format"] += len(inputs) - len(valid)
-  valid = valid[:config.max_inputs]
+  valid = valid[: config.max_inputs]
   if len(valid) < config.min_inputs:
     drops["too_few_inputs"] += 1
     return [], dict(drops)

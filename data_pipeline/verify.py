@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 from data_pipeline import execute
 from data_pipeline.records import Candidate, Task, TestInputs, VerifiedTask
@@ -33,8 +33,9 @@ def normalize_output(text: str) -> str:
   return text.strip()
 
 
-def vote(outputs: Outputs, min_votes: int = 2, min_agreement: float = 0.5
-         ) -> tuple[list[Label | None], collections.Counter]:
+def vote(
+  outputs: Outputs, min_votes: int = 2, min_agreement: float = 0.5
+) -> tuple[list[Label | None], collections.Counter]:
   """Labels each test by its most frequent successful output.
 
   Ties go to the output of the lowest-index candidate among the tied ones (deterministic).
@@ -67,12 +68,12 @@ def test_weights(labels: Sequence[Label | None]) -> list[float]:
   return [1.0 / label.agreement if label else 0.0 for label in labels]
 
 
-def select_golden(outputs: Outputs, labels: Sequence[Label | None],
-                  tests: Sequence[int]) -> int:
+def select_golden(outputs: Outputs, labels: Sequence[Label | None], tests: Sequence[int]) -> int:
   """The candidate with the most weight of passed ``tests``; ties go to the lowest index."""
   weights = test_weights(labels)
-  scores = [sum(weights[t] for t in tests if labels[t] and row[t] == labels[t].output)
-            for row in outputs]
+  scores = [
+    sum(weights[t] for t in tests if labels[t] and row[t] == labels[t].output) for row in outputs
+  ]
   return max(range(len(outputs)), key=lambda c: (scores[c], -c))
 
 
@@ -108,34 +109,54 @@ def verify_outputs(outputs: Outputs, config) -> Verification:
   return Verification(labels, golden, final, held_out, drops)
 
 
-def run_candidates(judge, task: Task, candidates: list[Candidate], inputs: list[str],
-                   config) -> list[list[str | None]]:
+def run_candidates(
+  judge, task: Task, candidates: list[Candidate], inputs: list[str], config
+) -> list[list[str | None]]:
   """All candidates on all inputs: one judge batch, one sandbox per candidate."""
-  batch = [execute.submission(c.code, inputs, task.kind, task.fn_name, config.time_limit_s,
-                              config.memory_mb) for c in candidates]
-  return [[None if o is None else normalize_output(o) for o in execute.outputs(result)]
-          for result in judge.run(batch)]
+  batch = [
+    execute.submission(
+      c.code, inputs, task.kind, task.fn_name, config.time_limit_s, config.memory_mb
+    )
+    for c in candidates
+  ]
+  return [
+    [None if o is None else normalize_output(o) for o in execute.outputs(result)]
+    for result in judge.run(batch)
+  ]
 
 
-def verify_task(judge, config, task: Task, candidates: list[Candidate],
-                test_inputs: TestInputs) -> tuple[list[dict], dict]:
+def verify_task(
+  judge, config, task: Task, candidates: list[Candidate], test_inputs: TestInputs
+) -> tuple[list[dict], dict]:
   if len(candidates) < config.min_candidates:
     raise Dropped("too_few_candidates")
   outputs = run_candidates(judge, task, candidates, test_inputs.inputs, config)
   result = verify_outputs(outputs, config)
   labels = result.labels
-  tests = [{"input": test_inputs.inputs[t], "output": labels[t].output,
-            "votes": labels[t].votes, "held_out": t in result.held_out}
-           for t in result.final_tests]
+  tests = [
+    {
+      "input": test_inputs.inputs[t],
+      "output": labels[t].output,
+      "votes": labels[t].votes,
+      "held_out": t in result.held_out,
+    }
+    for t in result.final_tests
+  ]
   difficulty = 1.0 - sum(labels[t].agreement for t in result.final_tests) / len(tests)
-  verified = VerifiedTask(task.to_json(), tests, candidates[result.golden].to_json(),
-                          len(candidates), round(difficulty, 4))
+  verified = VerifiedTask(
+    task.to_json(),
+    tests,
+    candidates[result.golden].to_json(),
+    len(candidates),
+    round(difficulty, 4),
+  )
   return [verified.to_json()], dict(result.drops)
 
 
 @dataclasses.dataclass
 class GroundTruthScore:
   """Against real expected outputs: how many labels are right, whether the golden passes."""
+
   labels_correct: int
   labels_total: int
   golden_full_pass: bool

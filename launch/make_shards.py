@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-
 import sys
 
 from absl import app, flags
@@ -21,26 +20,55 @@ from absl import app, flags
 from xcoder_jax.data import demo, readers, schema, shards
 
 _INPUT = flags.DEFINE_string(
-    "input", None, "Input JSONL or Parquet file(s): a path, a glob ('data/*.parquet'), a "
-    "directory, or a comma-separated list of them; 'demo' for the bundled demo data set.",
-    required=True)
-_OUTPUT = flags.DEFINE_string("output", None, "Directory to write the ArrayRecord shards and "
-                              "manifest.json into (created if missing).", required=True)
-_NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Number of shard files; records are dealt "
-                                   "round-robin. Use at least as many as hosts x workers.",
-                                   lower_bound=1)
-_FORMAT = flags.DEFINE_enum("format", "auto", list(readers.FORMATS), "Input format; 'auto' "
-                            "decides by file extension (.jsonl/.json[.gz] or .parquet).")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace the shards and manifest in a "
-                               "non-empty --output directory (refused otherwise).")
-_PREFIX = flags.DEFINE_string("prefix", "sft", "Shard file name prefix: "
-                              "PREFIX-00000-of-0000N.array_record.")
-_MAX_RECORDS = flags.DEFINE_integer("max_records", 0, "Stop after this many records "
-                                    "(0 = all); handy for quick subsets.", lower_bound=0)
+  "input",
+  None,
+  "Input JSONL or Parquet file(s): a path, a glob ('data/*.parquet'), a "
+  "directory, or a comma-separated list of them; 'demo' for the bundled demo data set.",
+  required=True,
+)
+_OUTPUT = flags.DEFINE_string(
+  "output",
+  None,
+  "Directory to write the ArrayRecord shards and manifest.json into (created if missing).",
+  required=True,
+)
+_NUM_SHARDS = flags.DEFINE_integer(
+  "num_shards",
+  1,
+  "Number of shard files; records are dealt round-robin. Use at least as many as hosts x workers.",
+  lower_bound=1,
+)
+_FORMAT = flags.DEFINE_enum(
+  "format",
+  "auto",
+  list(readers.FORMATS),
+  "Input format; 'auto' decides by file extension (.jsonl/.json[.gz] or .parquet).",
+)
+_OVERWRITE = flags.DEFINE_bool(
+  "overwrite",
+  False,
+  "Replace the shards and manifest in a non-empty --output directory (refused otherwise).",
+)
+_PREFIX = flags.DEFINE_string(
+  "prefix", "sft", "Shard file name prefix: PREFIX-00000-of-0000N.array_record."
+)
+_MAX_RECORDS = flags.DEFINE_integer(
+  "max_records",
+  0,
+  "Stop after this many records (0 = all); handy for quick subsets.",
+  lower_bound=0,
+)
 
 
-def convert(input_spec: str, output: str, num_shards: int = 1, fmt: str = "auto",
-            overwrite: bool = False, prefix: str = "sft", max_records: int = 0) -> dict:
+def convert(
+  input_spec: str,
+  output: str,
+  num_shards: int = 1,
+  fmt: str = "auto",
+  overwrite: bool = False,
+  prefix: str = "sft",
+  max_records: int = 0,
+) -> dict:
   """The CLI as a function; returns the manifest (with per-input counts)."""
   shards.check_output_dir(output, overwrite)  # fail before reading anything
   per_file: dict[str, int] = {}
@@ -61,8 +89,14 @@ def convert(input_spec: str, output: str, num_shards: int = 1, fmt: str = "auto"
   stream = records()
   if max_records:
     stream = itertools.islice(stream, max_records)
-  manifest = shards.write_shards(stream, output, num_shards, prefix=prefix, overwrite=overwrite,
-                                 extra_manifest={"inputs": [os.path.abspath(f) for f in files]})
+  manifest = shards.write_shards(
+    stream,
+    output,
+    num_shards,
+    prefix=prefix,
+    overwrite=overwrite,
+    extra_manifest={"inputs": [os.path.abspath(f) for f in files]},
+  )
   manifest["per_input"] = per_file
   return manifest
 
@@ -70,8 +104,15 @@ def convert(input_spec: str, output: str, num_shards: int = 1, fmt: str = "auto"
 def main(argv):
   del argv
   try:
-    manifest = convert(_INPUT.value, _OUTPUT.value, _NUM_SHARDS.value, _FORMAT.value,
-                       _OVERWRITE.value, _PREFIX.value, _MAX_RECORDS.value)
+    manifest = convert(
+      _INPUT.value,
+      _OUTPUT.value,
+      _NUM_SHARDS.value,
+      _FORMAT.value,
+      _OVERWRITE.value,
+      _PREFIX.value,
+      _MAX_RECORDS.value,
+    )
   except (FileExistsError, FileNotFoundError, schema.RecordError, ValueError, ImportError) as e:
     sys.exit(f"make_shards: error: {e}")
   for f, n in manifest["per_input"].items():

@@ -6,16 +6,28 @@ from absl import flags
 
 from xcoder_jax import sharding
 
-_ICI = {axis: flags.DEFINE_integer(
-    f"mesh_{axis}", -1 if axis == "fsdp" else 1,
-    f"Devices on the '{axis}' mesh axis within a slice (-1: all devices left).")
-        for axis in sharding.MESH_AXES}
-_DCN = {axis: flags.DEFINE_integer(
-    f"dcn_{axis}", 1, f"Slices (or host groups) on the '{axis}' axis across the data-centre "
-    "network.") for axis in sharding.MESH_AXES}
+_ICI = {
+  axis: flags.DEFINE_integer(
+    f"mesh_{axis}",
+    -1 if axis == "fsdp" else 1,
+    f"Devices on the '{axis}' mesh axis within a slice (-1: all devices left).",
+  )
+  for axis in sharding.MESH_AXES
+}
+_DCN = {
+  axis: flags.DEFINE_integer(
+    f"dcn_{axis}",
+    1,
+    f"Slices (or host groups) on the '{axis}' axis across the data-centre network.",
+  )
+  for axis in sharding.MESH_AXES
+}
 
 
 def mesh_from_flags():
-  return sharding.make_mesh(sharding.MeshConfig(
+  return sharding.make_mesh(
+    sharding.MeshConfig(
       ici={axis: f.value for axis, f in _ICI.items()},
-      dcn={axis: f.value for axis, f in _DCN.items() if f.value != 1}))
+      dcn={axis: f.value for axis, f in _DCN.items() if f.value != 1},
+    )
+  )

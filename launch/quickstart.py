@@ -35,8 +35,9 @@ from xcoder_jax.models.build import create_model
 from xcoder_jax.rollout import Sampler, SamplingParams
 from xcoder_jax.train import sft
 
-_WORKDIR = flags.DEFINE_string("workdir", "/tmp/xcoder_quickstart", "Where outputs go "
-                               "(replaced on each run).")
+_WORKDIR = flags.DEFINE_string(
+  "workdir", "/tmp/xcoder_quickstart", "Where outputs go (replaced on each run)."
+)
 _PRESET = flags.DEFINE_string("preset", "tiny", "Model preset to build.")
 _SFT_STEPS = flags.DEFINE_integer("sft_steps", 40, "Steps of the demo fine-tuning.")
 
@@ -50,7 +51,7 @@ def _greedy_agrees_with_full_forward(model) -> bool:
   completions = sampler.generate(prompts, SamplingParams(max_new_tokens=8, temperature=0.0))
   for prompt, completion in zip(prompts, completions):
     sequence = np.asarray([prompt + completion.tokens], np.int32)
-    expected = np.asarray(model(sequence)).argmax(-1)[0, len(prompt) - 1:-1]
+    expected = np.asarray(model(sequence)).argmax(-1)[0, len(prompt) - 1 : -1]
     if expected.tolist() != completion.tokens:
       return False
   return True
@@ -68,8 +69,10 @@ def main(argv):
   devices = jax.devices()
   ici = {"fsdp": 4, "tensor": 2} if len(devices) == 8 else {"fsdp": -1}
   mesh = sharding.make_mesh(sharding.MeshConfig(ici=ici))
-  print(f"[1/6] {config.num_params() / 1e6:.1f}M-parameter {_PRESET.value} model on mesh "
-        f"{dict(mesh.shape)} ({jax.default_backend()})")
+  print(
+    f"[1/6] {config.num_params() / 1e6:.1f}M-parameter {_PRESET.value} model on mesh "
+    f"{dict(mesh.shape)} ({jax.default_backend()})"
+  )
   with sharding.use_mesh(mesh):
     model = create_model(config, mesh, seed=0)
     spec = model.layers.gate_proj[...].sharding.spec
@@ -90,16 +93,17 @@ def main(argv):
   print(f"[3/6] exported {hf_dir}; transformers max |dlogit| = {diff:.2e}")
 
   agree = _greedy_agrees_with_full_forward(create_model(config, seed=0))
-  print(f"[4/6] KV-cache sampler (greedy, left-padded batch) agrees with the full forward: "
-        f"{agree}")
+  print(f"[4/6] KV-cache sampler (greedy, left-padded batch) agrees with the full forward: {agree}")
   if diff > 1e-4 or same > 1e-5 or not agree:
     raise SystemExit("quickstart FAILED: a check above is out of tolerance")
 
   synth_dir = os.path.join(workdir, "synthsmith")
   report = synthsmith.run(synthsmith_demo.get_config(), synth_dir)
   funnel = " -> ".join(f"{row['stage']} {row['out']}" for row in report["funnel"])
-  print(f"[5/6] SynthSmith demo (replayed teacher): {funnel}; report {synth_dir}/report.json, "
-        f"chart {synth_dir}/funnel.png")
+  print(
+    f"[5/6] SynthSmith demo (replayed teacher): {funnel}; report {synth_dir}/report.json, "
+    f"chart {synth_dir}/funnel.png"
+  )
 
   sft_config = tiny_sft.get_config()
   sft_config.data.train_files = f"demo,{os.path.join(synth_dir, 'sft')}"
@@ -109,9 +113,11 @@ def main(argv):
   last = sft.train(sft_config, sft_dir)
   first = json.loads(open(os.path.join(sft_dir, "metrics.jsonl")).readline())
   exported = save_hf(checkpoint.load_model(sft_dir)[0], os.path.join(workdir, "sft_hf"))
-  print(f"[6/6] SFT on demo + SynthSmith data (FSDP over {jax.device_count()} devices): loss {first['loss']:.3f} at "
-        f"step {first['step']} -> {last['loss']:.3f} at step {_SFT_STEPS.value}, eval loss "
-        f"{last.get('eval_loss', float('nan')):.3f}; exported {exported}")
+  print(
+    f"[6/6] SFT on demo + SynthSmith data (FSDP over {jax.device_count()} devices): loss {first['loss']:.3f} at "
+    f"step {first['step']} -> {last['loss']:.3f} at step {_SFT_STEPS.value}, eval loss "
+    f"{last.get('eval_loss', float('nan')):.3f}; exported {exported}"
+  )
   if not last["loss"] < first["loss"]:
     raise SystemExit("quickstart FAILED: the SFT loss did not fall")
   print("quickstart OK")

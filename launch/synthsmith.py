@@ -23,24 +23,38 @@ from ml_collections import config_flags
 from data_pipeline import pipeline
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "SynthSmith config file (configs/synthsmith/*.py); override fields with "
-    "--config.FIELD=VALUE, e.g. --config.solutions.num_candidates=16.", lock_config=True)
-_OUTPUT = flags.DEFINE_string("output", None, "Run directory: shards, report.json, funnel.png "
-                              "and the resumable per-stage work files.", required=True)
-_SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "This host's index in [0, num_shards): "
-                                    "it processes the seeds hashed to it.", lower_bound=0)
-_NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "Number of hosts splitting the seeds.",
-                                   lower_bound=1)
+  "config",
+  None,
+  "SynthSmith config file (configs/synthsmith/*.py); override fields with "
+  "--config.FIELD=VALUE, e.g. --config.solutions.num_candidates=16.",
+  lock_config=True,
+)
+_OUTPUT = flags.DEFINE_string(
+  "output",
+  None,
+  "Run directory: shards, report.json, funnel.png and the resumable per-stage work files.",
+  required=True,
+)
+_SHARD_INDEX = flags.DEFINE_integer(
+  "shard_index",
+  0,
+  "This host's index in [0, num_shards): it processes the seeds hashed to it.",
+  lower_bound=0,
+)
+_NUM_SHARDS = flags.DEFINE_integer(
+  "num_shards", 1, "Number of hosts splitting the seeds.", lower_bound=1
+)
 
 
 def main(argv):
   del argv
   if _CONFIG.value is None:
-    sys.exit("synthsmith: error: --config is required, e.g. "
-             "--config=configs/synthsmith/demo.py")
+    sys.exit("synthsmith: error: --config is required, e.g. --config=configs/synthsmith/demo.py")
   if _SHARD_INDEX.value >= _NUM_SHARDS.value:
-    sys.exit(f"synthsmith: error: --shard_index={_SHARD_INDEX.value} must be below "
-             f"--num_shards={_NUM_SHARDS.value}")
+    sys.exit(
+      f"synthsmith: error: --shard_index={_SHARD_INDEX.value} must be below "
+      f"--num_shards={_NUM_SHARDS.value}"
+    )
   try:
     report = pipeline.run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
   except (FileNotFoundError, ValueError) as error:
@@ -49,8 +63,15 @@ def main(argv):
   for row in report["funnel"]:
     drops = ", ".join(f"{k}={v}" for k, v in row["drops"].items())
     print(f"{row['stage']:<20}{row['in']:>7}{row['out']:>7}  {drops}")
-  print(json.dumps({"verification": report["verification"],
-                    "ground_truth": report["ground_truth"], "outputs": report["outputs"]}))
+  print(
+    json.dumps(
+      {
+        "verification": report["verification"],
+        "ground_truth": report["ground_truth"],
+        "outputs": report["outputs"],
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,18 @@ from launch import common
 from xcoder_jax.train import sft
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "An ml_collections config file, e.g. configs/sft/tiny.py; override any "
-    "key with --config.section.key=value.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, metrics, "
-                               "TensorBoard events. Reused to resume.", required=True)
+  "config",
+  None,
+  "An ml_collections config file, e.g. configs/sft/tiny.py; override any "
+  "key with --config.section.key=value.",
+  lock_config=True,
+)
+_WORKDIR = flags.DEFINE_string(
+  "workdir",
+  None,
+  "Run directory: checkpoints, metrics, TensorBoard events. Reused to resume.",
+  required=True,
+)
 flags.mark_flag_as_required("config")
 flags.adopt_module_key_flags(common)
 

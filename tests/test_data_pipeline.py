@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xcoder_jax import data
-from xcoder_jax.data import pipeline, schema, sft
+from xcoder_jax.data import schema, sft
 
 SEQ = 256
 
@@ -54,8 +54,12 @@ def segments(batch):
       sel = seg == s
       idx = np.flatnonzero(sel)
       assert np.all(np.diff(idx) == 1), "a segment must be contiguous"
-      yield (batch["inputs"][r, sel], batch["targets"][r, sel], batch["loss_mask"][r, sel],
-             batch["positions"][r, sel])
+      yield (
+        batch["inputs"][r, sel],
+        batch["targets"][r, sel],
+        batch["loss_mask"][r, sel],
+        batch["positions"][r, sel],
+      )
 
 
 def example_key(batch_segment):
@@ -91,8 +95,9 @@ def test_batch_fields_dtypes_shapes(shard_dir):
 
 @pytest.mark.parametrize("packing", [True, False])
 def test_loss_mask_targets_and_boundaries(shard_dir, reference, tok, packing):
-  batches = take(data.make_sft_iterator(cfg_for(shard_dir, packing=packing), process_index=0,
-                                        process_count=1))
+  batches = take(
+    data.make_sft_iterator(cfg_for(shard_dir, packing=packing), process_index=0, process_count=1)
+  )
   seen = 0
   for b in batches:
     seg, lm = b["segment_ids"], b["loss_mask"]
@@ -123,23 +128,32 @@ def test_loss_mask_targets_and_boundaries(shard_dir, reference, tok, packing):
 
 def test_packed_and_unpacked_hold_the_same_examples(shard_dir):
   def multiset(packing):
-    it = data.make_sft_iterator(cfg_for(shard_dir, packing=packing, drop_remainder=False),
-                                process_index=0, process_count=1)
+    it = data.make_sft_iterator(
+      cfg_for(shard_dir, packing=packing, drop_remainder=False), process_index=0, process_count=1
+    )
     return collections.Counter(
-        (example_key(s), tuple(int(t) for t in s[1][s[2] == 1]))
-        for b in it for s in segments(b))
+      (example_key(s), tuple(int(t) for t in s[1][s[2] == 1])) for b in it for s in segments(b)
+    )
+
   packed, unpacked = multiset(True), multiset(False)
   assert sum(packed.values()) == 200
   assert packed == unpacked
 
 
 def test_drop_remainder_false_pads_last_batch_with_empty_rows(shard_dir):
-  batches = take(data.make_sft_iterator(cfg_for(shard_dir, packing=False, global_batch_size=8,
-                                                drop_remainder=False, num_epochs=1),
-                                        process_index=0, process_count=1))
+  batches = take(
+    data.make_sft_iterator(
+      cfg_for(shard_dir, packing=False, global_batch_size=8, drop_remainder=False, num_epochs=1),
+      process_index=0,
+      process_count=1,
+    )
+  )
   assert len(batches) == 25 and all(b["inputs"].shape == (8, SEQ) for b in batches)
-  batches = take(data.make_sft_iterator(cfg_for(shard_dir, packing=False, global_batch_size=12),
-                                        process_index=0, process_count=1))
+  batches = take(
+    data.make_sft_iterator(
+      cfg_for(shard_dir, packing=False, global_batch_size=12), process_index=0, process_count=1
+    )
+  )
   assert len(batches) == 200 // 12
 
 
@@ -147,30 +161,39 @@ def test_same_seed_same_batches_other_seed_differs(shard_dir):
   a = take(data.make_sft_iterator(cfg_for(shard_dir), process_index=0, process_count=1), 6)
   b = take(data.make_sft_iterator(cfg_for(shard_dir), process_index=0, process_count=1), 6)
   assert_batches_equal(a, b)
-  c = take(data.make_sft_iterator(cfg_for(shard_dir, shuffle_seed=8), process_index=0,
-                                  process_count=1), 6)
+  c = take(
+    data.make_sft_iterator(cfg_for(shard_dir, shuffle_seed=8), process_index=0, process_count=1), 6
+  )
   assert any(not np.array_equal(x["inputs"], y["inputs"]) for x, y in zip(a, c))
 
 
 def test_host_slices_are_disjoint_and_cover(shard_dir):
   per_host = []
   for pi in range(2):
-    it = data.make_sft_iterator(cfg_for(shard_dir, packing=False, drop_remainder=False),
-                                process_index=pi, process_count=2)
+    it = data.make_sft_iterator(
+      cfg_for(shard_dir, packing=False, drop_remainder=False), process_index=pi, process_count=2
+    )
     batches = take(it)
     assert all(b["inputs"].shape == (2, SEQ) for b in batches)  # 4 // 2 rows per host
     per_host.append(collections.Counter(example_key(s) for b in batches for s in segments(b)))
-  everything = collections.Counter(example_key(s) for b in take(data.make_sft_iterator(
-      cfg_for(shard_dir, packing=False, drop_remainder=False), process_index=0, process_count=1))
-      for s in segments(b))
+  everything = collections.Counter(
+    example_key(s)
+    for b in take(
+      data.make_sft_iterator(
+        cfg_for(shard_dir, packing=False, drop_remainder=False), process_index=0, process_count=1
+      )
+    )
+    for s in segments(b)
+  )
   assert not set(per_host[0]) & set(per_host[1])
   assert per_host[0] + per_host[1] == everything
   assert sum(everything.values()) == 200
 
 
 def test_epochs_reshuffle_track_and_end(shard_dir):
-  it = data.make_sft_iterator(cfg_for(shard_dir, packing=False, num_epochs=2),
-                              process_index=0, process_count=1)
+  it = data.make_sft_iterator(
+    cfg_for(shard_dir, packing=False, num_epochs=2), process_index=0, process_count=1
+  )
   batches = take(it)
   assert len(batches) == 100 and it.epoch == 1
   keys = [example_key(s) for b in batches for s in segments(b)]
@@ -224,15 +247,18 @@ def test_missing_shard_file_error(tmp_path, shard_dir):
   with pytest.raises(FileNotFoundError, match="does not exist.*make_shards"):
     data.make_sft_iterator(cfg_for(missing), process_index=0, process_count=1)
   with pytest.raises(FileNotFoundError, match="matched no files"):
-    data.make_sft_iterator(cfg_for(str(tmp_path / "*.array_record")), process_index=0,
-                           process_count=1)
+    data.make_sft_iterator(
+      cfg_for(str(tmp_path / "*.array_record")), process_index=0, process_count=1
+    )
   with pytest.raises(ValueError, match="eval_files is empty"):
-    data.make_sft_iterator(cfg_for(shard_dir, eval_files=""), split="eval", process_index=0,
-                           process_count=1)
+    data.make_sft_iterator(
+      cfg_for(shard_dir, eval_files=""), split="eval", process_index=0, process_count=1
+    )
 
 
 def test_record_without_required_fields_in_shard(tmp_path):
   from array_record.python.array_record_module import ArrayRecordWriter
+
   path = str(tmp_path / "bad-00000-of-00001.array_record")
   w = ArrayRecordWriter(path, "group_size:1")
   w.write(schema.encode_record({"id": "ok-1", "query": "q", "response": "r"}))

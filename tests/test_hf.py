@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -11,15 +10,18 @@ import transformers
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from hf_models import hf_logits, make_hf_model
 from xcoder_jax import sharding
 from xcoder_jax.hf import HFCheckpointError, HFConfigError, load_hf, save_hf
+
+from hf_models import hf_logits, make_hf_model
 
 VARIANTS = [("qwen2", False), ("qwen2", True), ("qwen3", False), ("qwen3", True)]
 TOKENS = np.random.RandomState(0).randint(0, 256, (2, 19))
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-{'tied' if v[1] else 'untied'}")
+@pytest.fixture(
+  scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-{'tied' if v[1] else 'untied'}"
+)
 def hf_model_dir(request, tmp_path_factory):
   family, tied = request.param
   model = make_hf_model(family, tied)
@@ -49,7 +51,11 @@ def test_export_loads_in_transformers_with_same_logits(hf_model_dir, tmp_path):
   reloaded = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
   assert np.abs(hf_logits(reloaded, TOKENS) - hf_logits(model, TOKENS)).max() < 1e-4
   config = json.load(open(os.path.join(out, "config.json")))
-  assert config["rope_theta"] == config["rope_parameters"]["rope_theta"] == model.config.rope_parameters["rope_theta"]
+  assert (
+    config["rope_theta"]
+    == config["rope_parameters"]["rope_theta"]
+    == model.config.rope_parameters["rope_theta"]
+  )
   assert os.path.isfile(os.path.join(out, "generation_config.json"))
 
 
@@ -128,11 +134,14 @@ def _rewrite_tensors(path, edit):
   save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
 
 
-@pytest.mark.parametrize("changes,message", [
+@pytest.mark.parametrize(
+  "changes,message",
+  [
     ({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}, "unsupported architecture"),
     ({"use_sliding_window": True}, "sliding"),
     ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6, "factor": 4.0}}, "rope type"),
-])
+  ],
+)
 def test_unsupported_configs_are_refused(qwen2_dir, changes, message):
   _edit_config(qwen2_dir, **changes)
   with pytest.raises(HFConfigError, match=message):
@@ -148,6 +157,7 @@ def test_missing_tensor_is_named(qwen2_dir):
 def test_shape_mismatch_is_named(qwen2_dir):
   def shrink(t):
     t["model.layers.0.self_attn.k_proj.weight"] = t["model.layers.0.self_attn.k_proj.weight"][:-1]
+
   _rewrite_tensors(qwen2_dir, shrink)
   with pytest.raises(HFCheckpointError, match=r"layers\.0\.self_attn\.k_proj\.weight has shape"):
     load_hf(str(qwen2_dir))
@@ -156,13 +166,16 @@ def test_shape_mismatch_is_named(qwen2_dir):
 def test_integer_dtype_is_refused(qwen2_dir):
   def quantise(t):
     t["model.norm.weight"] = t["model.norm.weight"].to(torch.int8)
+
   _rewrite_tensors(qwen2_dir, quantise)
   with pytest.raises(HFCheckpointError, match=r"model\.norm\.weight has dtype I8"):
     load_hf(str(qwen2_dir))
 
 
 def test_unexpected_tensor_is_refused(qwen2_dir):
-  _rewrite_tensors(qwen2_dir, lambda t: t.update({"model.layers.0.mlp.experts.0.w": torch.zeros(2)}))
+  _rewrite_tensors(
+    qwen2_dir, lambda t: t.update({"model.layers.0.mlp.experts.0.w": torch.zeros(2)})
+  )
   with pytest.raises(HFCheckpointError, match="unexpected tensors"):
     load_hf(str(qwen2_dir))
 

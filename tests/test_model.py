@@ -18,8 +18,14 @@ def _tokens(batch=8, length=24, seed=0, vocab=512):
   return np.random.RandomState(seed).randint(0, vocab, (batch, length)).astype(np.int32)
 
 
-@pytest.mark.parametrize("ici", [{"fsdp": 4, "tensor": 2}, {"data": 2, "fsdp": 2, "tensor": 2},
-                                 {"fsdp": 2, "sequence": 2, "tensor": 2}])
+@pytest.mark.parametrize(
+  "ici",
+  [
+    {"fsdp": 4, "tensor": 2},
+    {"data": 2, "fsdp": 2, "tensor": 2},
+    {"fsdp": 2, "sequence": 2, "tensor": 2},
+  ],
+)
 def test_sharded_forward_matches_single_device(ici):
   single = create_model(CONFIG, seed=1)
   mesh = sharding.make_mesh(sharding.MeshConfig(ici=ici))
@@ -29,8 +35,10 @@ def test_sharded_forward_matches_single_device(ici):
     out = jax.jit(lambda m, t: m(t))(sharded, tokens)
   np.testing.assert_allclose(np.asarray(out), np.asarray(single(tokens)), atol=2e-5)
   # Parameters are really distributed: each device holds a fraction of the big matrices.
-  for param, spec in [(sharded.layers.gate_proj, (None, "fsdp", "tensor")),
-                      (sharded.embed, ("tensor", "fsdp"))]:
+  for param, spec in [
+    (sharded.layers.gate_proj, (None, "fsdp", "tensor")),
+    (sharded.embed, ("tensor", "fsdp")),
+  ]:
     array = param[...]
     assert array.sharding.spec == sharding.PartitionSpec(*spec)
     shard = array.addressable_shards[0].data
@@ -43,8 +51,12 @@ def test_params_are_created_sharded_without_a_full_copy():
   model = create_model(CONFIG, mesh)
   for _, leaf in jax.tree_util.tree_leaves_with_path(nnx.state(model)):
     assert leaf.sharding.mesh.devices.size == 8
-  per_device = sum(s.data.nbytes for leaf in jax.tree.leaves(nnx.state(model))
-                   for s in leaf.addressable_shards if s.device == jax.devices()[0])
+  per_device = sum(
+    s.data.nbytes
+    for leaf in jax.tree.leaves(nnx.state(model))
+    for s in leaf.addressable_shards
+    if s.device == jax.devices()[0]
+  )
   total = sum(leaf.nbytes for leaf in jax.tree.leaves(nnx.state(model)))
   assert per_device < total / 4
 
@@ -73,7 +85,7 @@ def test_kv_cache_decoding_matches_full_forward(scan):
   logits, cache = decode(model, tokens[:, :5], positions[:, :5], cache)
   steps = [np.asarray(logits)]
   for i in range(5, 12):
-    logits, cache = decode(model, tokens[:, i:i + 1], positions[:, i:i + 1], cache)
+    logits, cache = decode(model, tokens[:, i : i + 1], positions[:, i : i + 1], cache)
     steps.append(np.asarray(logits))
   np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=2e-5)
   assert int(cache.index) == 12
@@ -87,7 +99,9 @@ def test_kv_cache_with_left_padded_prompts():
   positions = np.array([[0, 0, 0, 0, 1, 2, 3]])
   cache = KVCache.create(CONFIG, batch=1, length=8)
   logits, cache = model.decode(padded, positions, cache, segments)
-  np.testing.assert_allclose(np.asarray(logits)[0, 3:], np.asarray(model(short[None]))[0], atol=1e-5)
+  np.testing.assert_allclose(
+    np.asarray(logits)[0, 3:], np.asarray(model(short[None]))[0], atol=1e-5
+  )
 
 
 def test_dot_product_kernel_matches_xla():
@@ -96,8 +110,11 @@ def test_dot_product_kernel_matches_xla():
   segments[:, 10:] = 2
   ref = create_model(CONFIG, seed=9)
   fused = create_model(CONFIG.replace(attention_impl="dot_product"), seed=9)
-  np.testing.assert_allclose(np.asarray(fused(tokens, segment_ids=segments)),
-                             np.asarray(ref(tokens, segment_ids=segments)), atol=1e-5)
+  np.testing.assert_allclose(
+    np.asarray(fused(tokens, segment_ids=segments)),
+    np.asarray(ref(tokens, segment_ids=segments)),
+    atol=1e-5,
+  )
 
 
 def test_chunked_attention_matches_and_needs_less_memory():
@@ -108,15 +125,20 @@ def test_chunked_attention_matches_and_needs_less_memory():
   segments[:, 20:] = 2
   ref = create_model(CONFIG, seed=9)
   chunked = create_model(CONFIG.replace(attention_impl="chunked", attention_chunk=8), seed=9)
-  np.testing.assert_allclose(np.asarray(chunked(tokens, segment_ids=segments)),
-                             np.asarray(ref(tokens, segment_ids=segments)), atol=1e-5)
+  np.testing.assert_allclose(
+    np.asarray(chunked(tokens, segment_ids=segments)),
+    np.asarray(ref(tokens, segment_ids=segments)),
+    atol=1e-5,
+  )
   q = jax.random.normal(jax.random.key(0), (1, 1024, 4, 32))
   k = jax.random.normal(jax.random.key(1), (1, 1024, 2, 32))
   pos = jnp.arange(1024)
   mask = (pos[None, :] <= pos[:, None])[None]
   grads, temp = {}, {}
   for impl in ("xla", "chunked"):
-    fn = jax.jit(jax.grad(lambda q, k: jnp.sum(attend(q, k, k, mask, impl, 128) ** 2), (0, 1)))
+    fn = jax.jit(
+      jax.grad(lambda q, k, impl=impl: jnp.sum(attend(q, k, k, mask, impl, 128) ** 2), (0, 1))
+    )
     temp[impl] = fn.lower(q, k).compile().memory_analysis().temp_size_in_bytes
     grads[impl] = fn(q, k)
   for a, b in zip(grads["xla"], grads["chunked"]):
@@ -140,8 +162,11 @@ def test_scan_remat_and_loop_agree_in_value_and_gradient():
     return jax.value_and_grad(loss)(params)
 
   ref_loss, ref_grad = loss_and_grad(CONFIG)
-  for options in [dict(scan_layers=False), dict(remat_policy="full"),
-                  dict(remat_policy="dots", scan_layers=False)]:
+  for options in [
+    dict(scan_layers=False),
+    dict(remat_policy="full"),
+    dict(remat_policy="dots", scan_layers=False),
+  ]:
     loss, grad = loss_and_grad(CONFIG.replace(**options))
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
     for a, b in zip(jax.tree.leaves(grad), jax.tree.leaves(ref_grad)):
@@ -170,12 +195,15 @@ def test_presets_have_published_shapes():
   assert abs(get_preset("qwen3-0.6b").num_params() / 1e9 - 0.596) < 0.01
 
 
-@pytest.mark.parametrize("changes,message", [
+@pytest.mark.parametrize(
+  "changes,message",
+  [
     (dict(num_kv_heads=3), "multiple of num_kv_heads"),
     (dict(head_dim=33), "even"),
     (dict(remat_policy="sometimes"), "remat_policy"),
     (dict(attention_impl="flash"), "attention_impl"),
-])
+  ],
+)
 def test_invalid_configs_name_the_problem(changes, message):
   with pytest.raises(ValueError, match=message):
     CONFIG.replace(**changes)

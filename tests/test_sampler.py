@@ -13,8 +13,17 @@ from xcoder_jax.rollout import Sampler, SamplingParams
 from xcoder_jax.rollout import sampler as sampler_lib
 
 MAX_NEW = 8
-CONFIG = ModelConfig(vocab_size=4096, hidden_size=64, intermediate_size=128, num_layers=2,
-                     num_heads=4, num_kv_heads=2, head_dim=16, qk_norm=True, dtype="float32")
+CONFIG = ModelConfig(
+  vocab_size=4096,
+  hidden_size=64,
+  intermediate_size=128,
+  num_layers=2,
+  num_heads=4,
+  num_kv_heads=2,
+  head_dim=16,
+  qk_norm=True,
+  dtype="float32",
+)
 PROMPTS = [[5, 17, 300], list(range(40, 51)), list(range(900, 916))]  # 3, 11, 16 tokens
 GREEDY = SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0)
 
@@ -43,7 +52,7 @@ def full_forward(model, prompts, completions, width=32):
   segment_ids = np.zeros_like(tokens)
   for i, (p, c) in enumerate(zip(prompts, completions)):
     row = list(p) + list(c)
-    tokens[i, :len(row)], segment_ids[i, :len(row)] = row, 1
+    tokens[i, : len(row)], segment_ids[i, : len(row)] = row, 1
   logits = np.asarray(_forward(model, tokens, segment_ids))
   logprobs = np.asarray(jax.nn.log_softmax(logits, axis=-1))
   out = []
@@ -55,8 +64,9 @@ def full_forward(model, prompts, completions, width=32):
 
 def check_against_full_forward(model, prompts, completions, stop_ids):
   """Greedy from the cache must be the step-by-step argmax of the full forward, and stop right."""
-  for (argmax, logprobs), c in zip(full_forward(model, prompts, [c.tokens for c in completions]),
-                                   completions):
+  for (argmax, logprobs), c in zip(
+    full_forward(model, prompts, [c.tokens for c in completions]), completions
+  ):
     assert c.tokens == argmax
     np.testing.assert_allclose(c.logprobs, logprobs, atol=2e-5)
     hits = [i for i, t in enumerate(c.tokens) if t in stop_ids]
@@ -81,11 +91,14 @@ def test_greedy_equals_full_forward_and_left_padding_is_invisible(model, sampler
 def test_each_row_stops_on_its_own_stop_token(sampler, tokenizer):
   free = sampler.generate(PROMPTS, GREEDY)
   stop = free[0].tokens[2]
-  params = [SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0, stop_token_ids=(stop,)),
-            GREEDY, GREEDY]
+  params = [
+    SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0, stop_token_ids=(stop,)),
+    GREEDY,
+    GREEDY,
+  ]
   stopped = sampler.generate(PROMPTS, params)
   first = free[0].tokens.index(stop)
-  assert stopped[0].finish_reason == "stop" and stopped[0].tokens == free[0].tokens[:first + 1]
+  assert stopped[0].finish_reason == "stop" and stopped[0].tokens == free[0].tokens[: first + 1]
   assert stopped[0].text == tokenizer.decode(stopped[0].tokens[:-1], skip_special_tokens=True)
   assert [c.tokens for c in stopped[1:]] == [c.tokens for c in free[1:]]
   assert [c.finish_reason for c in stopped[1:]] == ["length", "length"]
@@ -111,8 +124,10 @@ def test_eos_stops_one_row_while_the_others_run_to_length(sampler, tokenizer):
 
 def test_sampling_is_seeded_and_logprobs_are_untempered(model, sampler):
   def run(seed):
-    return sampler.generate(PROMPTS, SamplingParams(max_new_tokens=MAX_NEW, temperature=0.7,
-                                                    seed=seed))
+    return sampler.generate(
+      PROMPTS, SamplingParams(max_new_tokens=MAX_NEW, temperature=0.7, seed=seed)
+    )
+
   first, again, other = run(0), run(0), run(1)
   assert [c.tokens for c in first] == [c.tokens for c in again]
   assert [c.tokens for c in first] != [c.tokens for c in other]
@@ -129,16 +144,19 @@ def test_a_shared_seed_spreads_over_rows_and_a_row_depends_only_on_its_seed(samp
   group = sampler.generate([PROMPTS[0]] * 3, params)
   assert len({tuple(c.tokens) for c in group}) == 3
   for i, c in enumerate(group):
-    [alone] = sampler.generate([PROMPTS[0]], SamplingParams(max_new_tokens=MAX_NEW,
-                                                            temperature=1.0, seed=7 + i))
+    [alone] = sampler.generate(
+      [PROMPTS[0]], SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=7 + i)
+    )
     assert alone.tokens == c.tokens
 
 
 def test_top_k_one_and_tiny_top_p_are_greedy(sampler):
   prompt = PROMPTS[1]
-  params = [SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, top_k=1, seed=3),
-            SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, top_p=1e-6, seed=4),
-            GREEDY]
+  params = [
+    SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, top_k=1, seed=3),
+    SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, top_p=1e-6, seed=4),
+    GREEDY,
+  ]
   top_k, top_p, greedy = sampler.generate([prompt] * 3, params)
   assert top_k.tokens == top_p.tokens == greedy.tokens
 
@@ -152,7 +170,9 @@ def test_compilations_are_bounded_by_buckets(model, tokenizer):
   assert {k: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[2] == 5} == {(4, 16, 5): 1}
   Sampler(model, tokenizer).generate([[5] * 17, [1], [2]], params)
   assert {k: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[2] == 5} == {
-      (4, 16, 5): 1, (4, 32, 5): 1}
+    (4, 16, 5): 1,
+    (4, 32, 5): 1,
+  }
 
 
 def test_sharded_sampler_matches_one_device(model, sampler, tokenizer):

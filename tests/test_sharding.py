@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from ports import free_port
 from xcoder_jax import sharding
+
+from ports import free_port
 
 
 def test_mesh_fills_minus_one_and_orders_axes():
@@ -26,12 +27,15 @@ def test_hybrid_mesh_from_dcn_sizes():
   assert dict(mesh.shape)["data"] == 2 and dict(mesh.shape)["fsdp"] == 4
 
 
-@pytest.mark.parametrize("ici,message", [
+@pytest.mark.parametrize(
+  "ici,message",
+  [
     ({"fsdp": 3}, "use 3 devices but 8"),
     ({"fsdp": -1, "tensor": -1}, "at most one axis"),
     ({"fsdp": -1, "tensor": 3}, "cannot be split"),
     ({"model": 2}, "unknown mesh axes"),
-])
+  ],
+)
 def test_bad_mesh_sizes_are_explained(ici, message):
   with pytest.raises(ValueError, match=message):
     sharding.make_mesh(sharding.MeshConfig(ici=ici))
@@ -39,8 +43,12 @@ def test_bad_mesh_sizes_are_explained(ici, message):
 
 def test_rules_map_logical_names_and_skip_trivial_axes():
   mesh = sharding.make_mesh(sharding.MeshConfig(ici={"fsdp": 4, "tensor": 2}))
-  assert sharding.logical_to_spec(("embed", "heads", "head_dim"), (8, 4, 2), mesh) == P("fsdp", "tensor")
-  assert sharding.logical_to_spec(("activation_batch", "activation_length"), (8, 4), mesh) == P("fsdp")
+  assert sharding.logical_to_spec(("embed", "heads", "head_dim"), (8, 4, 2), mesh) == P(
+    "fsdp", "tensor"
+  )
+  assert sharding.logical_to_spec(("activation_batch", "activation_length"), (8, 4), mesh) == P(
+    "fsdp"
+  )
   data = sharding.make_mesh(sharding.MeshConfig(ici={"data": 2, "fsdp": 4}))
   assert sharding.logical_to_spec(("activation_batch",), (8,), data) == P(("data", "fsdp"))
 
@@ -62,8 +70,12 @@ def test_constrain_is_identity_without_mesh():
 
 
 def test_single_process_start_is_a_no_op(monkeypatch):
-  for var in ("SLURM_JOB_ID", "TPU_WORKER_HOSTNAMES", "OMPI_COMM_WORLD_SIZE",
-              "JAX_COORDINATOR_ADDRESS"):
+  for var in (
+    "SLURM_JOB_ID",
+    "TPU_WORKER_HOSTNAMES",
+    "OMPI_COMM_WORLD_SIZE",
+    "JAX_COORDINATOR_ADDRESS",
+  ):
     monkeypatch.delenv(var, raising=False)
   sharding.initialize_distributed()
   assert jax.process_count() == 1
@@ -93,21 +105,38 @@ _WORKER = textwrap.dedent("""
 def test_two_processes_agree_with_one(tmp_path):
   script = tmp_path / "worker.py"
   script.write_text(_WORKER)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-             JAX_PLATFORMS="cpu")
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
   address = f"127.0.0.1:{free_port()}"
-  procs = [subprocess.Popen([sys.executable, str(script), address, "2", str(i)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-           for i in range(2)]
+  procs = [
+    subprocess.Popen(
+      [sys.executable, str(script), address, "2", str(i)],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    for i in range(2)
+  ]
   outputs = [p.communicate(timeout=240)[0] for p in procs]
   assert all(p.returncode == 0 for p in procs), outputs
-  sums = [float(line.split()[1]) for out in outputs for line in out.splitlines()
-          if line.startswith("CHECKSUM")]
+  sums = [
+    float(line.split()[1])
+    for out in outputs
+    for line in out.splitlines()
+    if line.startswith("CHECKSUM")
+  ]
   env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-  single = subprocess.run([sys.executable, str(script), address, "1", "0"], env=env,
-                          capture_output=True, text=True, timeout=240)
+  single = subprocess.run(
+    [sys.executable, str(script), address, "1", "0"],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=240,
+  )
   # A 1-process run of the same 4-device job gives the reference.
-  reference = [float(l.split()[1]) for l in single.stdout.splitlines() if l.startswith("CHECKSUM")]
+  reference = [
+    float(line.split()[1]) for line in single.stdout.splitlines() if line.startswith("CHECKSUM")
+  ]
   assert len(sums) == 2 and reference, (outputs, single.stdout, single.stderr[-2000:])
   assert sums[0] == sums[1]
   assert abs(sums[0] - reference[0]) < 1e-3 * max(1.0, abs(reference[0]))

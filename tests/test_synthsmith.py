@@ -13,7 +13,8 @@ import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
 from configs.synthsmith import demo
-from data_pipeline import pipeline, teacher as teacher_lib
+from data_pipeline import pipeline
+from data_pipeline import teacher as teacher_lib
 from xcoder_jax import data
 from xcoder_jax.data import schema
 
@@ -21,8 +22,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def shard_bytes(run_dir):
-  files = sorted(glob.glob(os.path.join(run_dir, "sft", "*.array_record")) +
-                 glob.glob(os.path.join(run_dir, "rl", "*.array_record")))
+  files = sorted(
+    glob.glob(os.path.join(run_dir, "sft", "*.array_record"))
+    + glob.glob(os.path.join(run_dir, "rl", "*.array_record"))
+  )
   assert files
   return {os.path.relpath(f, run_dir): open(f, "rb").read() for f in files}
 
@@ -84,10 +87,17 @@ def test_rerun_resumes_without_teacher_calls(demo_run):
 def test_kill_during_solutions_then_resume_matches(demo_run, tmp_path):
   reference, _ = demo_run
   out = str(tmp_path / "killed")
-  command = [sys.executable, "-m", "launch.synthsmith", "--config=configs/synthsmith/demo.py",
-             f"--output={out}", "--config.teacher.replay_latency_s=0.05"]
-  process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+  command = [
+    sys.executable,
+    "-m",
+    "launch.synthsmith",
+    "--config=configs/synthsmith/demo.py",
+    f"--output={out}",
+    "--config.teacher.replay_latency_s=0.05",
+  ]
+  process = subprocess.Popen(
+    command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   solutions = os.path.join(out, "work", "solutions.jsonl")
   deadline = time.time() + 60
   while time.time() < deadline and process.poll() is None:
@@ -98,8 +108,9 @@ def test_kill_during_solutions_then_resume_matches(demo_run, tmp_path):
   process.wait()
   assert not os.path.exists(os.path.join(out, "work", "solutions.done"))
   assert not os.path.exists(os.path.join(out, "report.json"))
-  subprocess.run(command[:5], cwd=REPO, check=True, stdout=subprocess.DEVNULL,
-                 stderr=subprocess.DEVNULL)
+  subprocess.run(
+    command[:5], cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   keys = [json.loads(line)["key"] for line in open(solutions)]
   assert len(keys) == len(set(keys))  # nothing redone or duplicated
   assert shard_bytes(out) == shard_bytes(reference)
@@ -146,8 +157,11 @@ def test_teacher_outage_stops_the_run_and_a_rerun_finishes_it(demo_run, tmp_path
   config.teacher.backend, config.teacher.concurrency = "flaky_replay", 1
   out = str(tmp_path / "flaky")
   report = pipeline.run(config, out)
-  assert report["unfinished"] == {"stage": "task_generation", "retriable": 3,
-                                  "action": "rerun with the same --output to retry them"}
+  assert report["unfinished"] == {
+    "stage": "task_generation",
+    "retriable": 3,
+    "action": "rerun with the same --output to retry them",
+  }
   assert report["funnel"][-1]["retriable"] == 3 and report["outputs"] is None
   assert not os.path.exists(os.path.join(out, "work", "task_generation.done"))
   assert not os.path.exists(os.path.join(out, "work", "solutions.jsonl"))

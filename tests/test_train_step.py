@@ -12,14 +12,32 @@ from xcoder_jax.models.build import create_model
 from xcoder_jax.train.optimizer import decay_mask, learning_rate_schedule, make_optimizer
 from xcoder_jax.train.step import compile_steps, create_train_state
 
-CONFIG = get_preset("tiny", vocab_size=256, num_layers=2, hidden_size=64, intermediate_size=128,
-                    num_heads=4, num_kv_heads=2, head_dim=16)
+CONFIG = get_preset(
+  "tiny",
+  vocab_size=256,
+  num_layers=2,
+  hidden_size=64,
+  intermediate_size=128,
+  num_heads=4,
+  num_kv_heads=2,
+  head_dim=16,
+)
 
 
 def _opt_config(**changes):
-  c = ml_collections.ConfigDict(dict(lr=1e-3, schedule="cosine", warmup_ratio=0.1,
-                                     min_lr_ratio=0.0, b1=0.9, b2=0.95, eps=1e-8,
-                                     weight_decay=0.1, clip_norm=1.0))
+  c = ml_collections.ConfigDict(
+    dict(
+      lr=1e-3,
+      schedule="cosine",
+      warmup_ratio=0.1,
+      min_lr_ratio=0.0,
+      b1=0.9,
+      b2=0.95,
+      eps=1e-8,
+      weight_decay=0.1,
+      clip_norm=1.0,
+    )
+  )
   c.update(changes)
   return c
 
@@ -28,8 +46,9 @@ def _setup(mesh, grad_accum=1, seed=0, loss_chunk=8):
   model = create_model(CONFIG, mesh, seed=seed)
   optimizer, schedule = make_optimizer(_opt_config(), total_steps=10)
   graphdef, state, state_sh = create_train_state(model, optimizer, mesh)
-  train, evaluate = compile_steps(graphdef, optimizer, schedule, state_sh, mesh, grad_accum,
-                                  loss_chunk)
+  train, evaluate = compile_steps(
+    graphdef, optimizer, schedule, state_sh, mesh, grad_accum, loss_chunk
+  )
   return state, train, evaluate
 
 
@@ -54,18 +73,20 @@ def _rows(examples, seq_len, packed):
       row = []
     row.append(ex)
   rows.append(row)
-  batch = {k: np.zeros((len(rows), seq_len), np.int32) for k in
-           ("inputs", "targets", "segment_ids", "positions")}
+  batch = {
+    k: np.zeros((len(rows), seq_len), np.int32)
+    for k in ("inputs", "targets", "segment_ids", "positions")
+  }
   batch["loss_mask"] = np.zeros((len(rows), seq_len), np.float32)
   for r, row in enumerate(rows):
     at = 0
     for s, (tokens, response) in enumerate(row, start=1):
       n = len(tokens)
-      batch["inputs"][r, at:at + n] = tokens
-      batch["targets"][r, at:at + n - 1] = tokens[1:]
-      batch["loss_mask"][r, at:at + n - 1] = response[1:]
-      batch["segment_ids"][r, at:at + n] = s
-      batch["positions"][r, at:at + n] = np.arange(n)
+      batch["inputs"][r, at : at + n] = tokens
+      batch["targets"][r, at : at + n - 1] = tokens[1:]
+      batch["loss_mask"][r, at : at + n - 1] = response[1:]
+      batch["segment_ids"][r, at : at + n] = s
+      batch["positions"][r, at : at + n] = np.arange(n)
       at += n
   return batch
 
@@ -100,8 +121,11 @@ def test_loss_is_mean_over_all_response_tokens_of_the_global_batch():
   loss_sum, count = evaluate(state.params, batch)
   model = create_model(CONFIG, seed=0)
   logits = np.asarray(model(batch["inputs"], batch["positions"], batch["segment_ids"]), np.float64)
-  logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
-      - logits.max(-1, keepdims=True)
+  logp = (
+    logits
+    - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    - logits.max(-1, keepdims=True)
+  )
   nll = -np.take_along_axis(logp, batch["targets"][..., None], -1)[..., 0]
   assert float(count) == batch["loss_mask"].sum()
   np.testing.assert_allclose(float(loss_sum), (nll * batch["loss_mask"]).sum(), rtol=1e-5)
@@ -161,8 +185,11 @@ def test_sharded_step_matches_single_device(ici):
 
 def test_no_weight_decay_on_norms_and_biases():
   params = {"layers": {"q_proj": 1, "q_bias": 1, "attn_norm": 1}, "final_norm": 1, "embed": 1}
-  assert decay_mask(params) == {"layers": {"q_proj": True, "q_bias": False, "attn_norm": False},
-                                "final_norm": False, "embed": True}
+  assert decay_mask(params) == {
+    "layers": {"q_proj": True, "q_bias": False, "attn_norm": False},
+    "final_norm": False,
+    "embed": True,
+  }
 
 
 def test_schedule_warms_up_then_decays():

@@ -33,12 +33,15 @@ def checkpoint_root(path: str) -> str:
   for candidate in (path, os.path.join(path, WORKDIR_CHECKPOINTS)):
     if os.path.isfile(os.path.join(candidate, MODEL_CONFIG_FILE)):
       return os.path.abspath(candidate)
-  raise FileNotFoundError(f"no {MODEL_CONFIG_FILE} in {path} or {path}/{WORKDIR_CHECKPOINTS}: "
-                          "expected a checkpoint written by launch.import_hf or launch.train")
+  raise FileNotFoundError(
+    f"no {MODEL_CONFIG_FILE} in {path} or {path}/{WORKDIR_CHECKPOINTS}: "
+    "expected a checkpoint written by launch.import_hf or launch.train"
+  )
 
 
-def write_model_metadata(directory: str, config: ModelConfig,
-                         tokenizer_dir: str | None = None) -> None:
+def write_model_metadata(
+  directory: str, config: ModelConfig, tokenizer_dir: str | None = None
+) -> None:
   """model_config.json and tokenizer assets; written by process 0 only."""
   if jax.process_index() != 0:
     return
@@ -68,34 +71,40 @@ def model_state(model: Qwen) -> dict[str, Any]:
   return nnx.to_pure_dict(nnx.state(model))
 
 
-def save_model(directory: str, model: Qwen, step: int = 0,
-               tokenizer_dir: str | None = None) -> str:
+def save_model(directory: str, model: Qwen, step: int = 0, tokenizer_dir: str | None = None) -> str:
   """Saves the model as step `step` of a checkpoint directory and waits until it is durable."""
   directory = os.path.abspath(directory)
   write_model_metadata(directory, model.config, tokenizer_dir)
   with ocp.CheckpointManager(directory, item_names=(MODEL_ITEM,)) as manager:
     if step in manager.all_steps():
       raise FileExistsError(f"step {step} already exists in {directory}; refusing to overwrite")
-    manager.save(step, args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardSave(
-        model_state(model))}))
+    manager.save(
+      step, args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardSave(model_state(model))})
+    )
     manager.wait_until_finished()
   return directory
 
 
-def load_model(path: str, mesh: Mesh | None = None, step: int | None = None,
-               **config_overrides: Any) -> tuple[Qwen, int]:
+def load_model(
+  path: str, mesh: Mesh | None = None, step: int | None = None, **config_overrides: Any
+) -> tuple[Qwen, int]:
   """Restores (model, step) from a checkpoint or training work directory, sharded on `mesh`."""
   root = checkpoint_root(path)
   config = read_model_config(root).replace(**config_overrides)
   mesh = mesh or sharding.make_mesh(devices=jax.local_devices()[:1])
   graphdef, abstract = abstract_model(config, mesh)
-  with ocp.CheckpointManager(root, item_names=(MODEL_ITEM,),
-                             options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
+  with ocp.CheckpointManager(
+    root, item_names=(MODEL_ITEM,), options=ocp.CheckpointManagerOptions(read_only=True)
+  ) as manager:
     step = manager.latest_step() if step is None else step
     if step is None or step not in manager.all_steps():
-      raise FileNotFoundError(f"no checkpoint step {'' if step is None else step} in {root}; "
-                              f"available: {list(manager.all_steps())}")
-    restored = manager.restore(step, args=ocp.args.Composite(**{
-        MODEL_ITEM: ocp.args.StandardRestore(nnx.to_pure_dict(abstract))}))
+      raise FileNotFoundError(
+        f"no checkpoint step {'' if step is None else step} in {root}; "
+        f"available: {list(manager.all_steps())}"
+      )
+    restored = manager.restore(
+      step,
+      args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardRestore(nnx.to_pure_dict(abstract))}),
+    )
   nnx.replace_by_pure_dict(abstract, restored[MODEL_ITEM])
   return nnx.merge(graphdef, abstract), step

@@ -13,7 +13,8 @@ import dataclasses
 import math
 import os
 import threading
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -27,26 +28,26 @@ MESH_AXES = ("data", "fsdp", "sequence", "tensor")
 
 # logical name -> mesh axis, tuple of mesh axes, or None (replicated).
 LOGICAL_AXIS_RULES: dict[str, str | tuple[str, ...] | None] = {
-    # parameters
-    "vocab": "tensor",
-    "embed": "fsdp",
-    "heads": "tensor",
-    "kv_heads": "tensor",
-    "head_dim": None,
-    "mlp": "tensor",
-    "norm": None,
-    "layers": None,
-    # activations
-    "activation_batch": ("data", "fsdp"),
-    "activation_length": "sequence",
-    "activation_embed": None,
-    "activation_heads": "tensor",
-    "activation_kv_heads": "tensor",
-    "activation_mlp": "tensor",
-    "activation_vocab": "tensor",
-    # KV cache of the sampler
-    "cache_batch": ("data", "fsdp"),
-    "cache_length": None,
+  # parameters
+  "vocab": "tensor",
+  "embed": "fsdp",
+  "heads": "tensor",
+  "kv_heads": "tensor",
+  "head_dim": None,
+  "mlp": "tensor",
+  "norm": None,
+  "layers": None,
+  # activations
+  "activation_batch": ("data", "fsdp"),
+  "activation_length": "sequence",
+  "activation_embed": None,
+  "activation_heads": "tensor",
+  "activation_kv_heads": "tensor",
+  "activation_mlp": "tensor",
+  "activation_vocab": "tensor",
+  # KV cache of the sampler
+  "cache_batch": ("data", "fsdp"),
+  "cache_length": None,
 }
 
 DEFAULT_DISTRIBUTED_TIMEOUT_S = 900
@@ -80,14 +81,17 @@ def _resolve_sizes(sizes: Mapping[str, int], total: int, what: str) -> list[int]
       raise ValueError(f"{what}: {total} devices cannot be split with sizes {dict(sizes)}")
     resolved[fill[0]] = total // known
   if math.prod(resolved) != total:
-    raise ValueError(f"{what}: sizes {dict(zip(MESH_AXES, resolved))} use "
-                     f"{math.prod(resolved)} devices but {total} are available; "
-                     "set one axis to -1 to fill the rest")
+    raise ValueError(
+      f"{what}: sizes {dict(zip(MESH_AXES, resolved))} use "
+      f"{math.prod(resolved)} devices but {total} are available; "
+      "set one axis to -1 to fill the rest"
+    )
   return resolved
 
 
-def make_mesh(config: MeshConfig | None = None,
-              devices: Sequence[jax.Device] | None = None) -> Mesh:
+def make_mesh(
+  config: MeshConfig | None = None, devices: Sequence[jax.Device] | None = None
+) -> Mesh:
   """Builds a mesh with axes MESH_AXES from per-axis sizes."""
   config = config or MeshConfig()
   devices = list(devices if devices is not None else jax.devices())
@@ -119,10 +123,13 @@ def _grouped_mesh(devices: np.ndarray, ici: list[int], dcn: list[int]) -> np.nda
   return interleaved.reshape([d * i for d, i in zip(dcn, ici)])
 
 
-def logical_to_spec(names: Sequence[str | None], shape: Sequence[int] | None = None,
-                    mesh: Mesh | None = None,
-                    rules: Mapping[str, Any] = LOGICAL_AXIS_RULES,
-                    what: str = "array") -> PartitionSpec:
+def logical_to_spec(
+  names: Sequence[str | None],
+  shape: Sequence[int] | None = None,
+  mesh: Mesh | None = None,
+  rules: Mapping[str, Any] = LOGICAL_AXIS_RULES,
+  what: str = "array",
+) -> PartitionSpec:
   """Maps logical axis names to a PartitionSpec through the rules table.
 
   A mesh axis is used at most once per array. When a shape and mesh are given, a dimension
@@ -136,16 +143,20 @@ def logical_to_spec(names: Sequence[str | None], shape: Sequence[int] | None = N
       spec.append(None)
       continue
     if name not in rules:
-      raise KeyError(f"logical axis {name!r} of {what} has no rule; add it to "
-                     "LOGICAL_AXIS_RULES in xcoder_jax/sharding.py")
+      raise KeyError(
+        f"logical axis {name!r} of {what} has no rule; add it to "
+        "LOGICAL_AXIS_RULES in xcoder_jax/sharding.py"
+      )
     target = rules[name]
     axes = (target,) if isinstance(target, str) else tuple(target or ())
     axes = tuple(a for a in axes if a not in used and (mesh is None or mesh.shape[a] > 1))
     if axes and shape is not None and mesh is not None:
       size = math.prod(mesh.shape[a] for a in axes)
       if shape[dim] % size:
-        _warn_once(f"{what}: dimension {dim} ({name}, size {shape[dim]}) is not divisible by "
-                   f"mesh axes {axes} (size {size}); replicating it")
+        _warn_once(
+          f"{what}: dimension {dim} ({name}, size {shape[dim]}) is not divisible by "
+          f"mesh axes {axes} (size {size}); replicating it"
+        )
         axes = ()
     used.update(axes)
     spec.append(None if not axes else axes[0] if len(axes) == 1 else axes)
@@ -187,8 +198,12 @@ def current_mesh() -> Mesh | None:
   return _context.mesh
 
 
-def named_sharding(names: Sequence[str | None], shape: Sequence[int] | None = None,
-                   mesh: Mesh | None = None, what: str = "array") -> NamedSharding:
+def named_sharding(
+  names: Sequence[str | None],
+  shape: Sequence[int] | None = None,
+  mesh: Mesh | None = None,
+  what: str = "array",
+) -> NamedSharding:
   mesh = mesh or _context.mesh
   if mesh is None:
     raise ValueError("no mesh: pass one or enter `with sharding.use_mesh(mesh):`")
@@ -230,24 +245,41 @@ def on_every_process(flag: bool) -> bool:
   return bool(np.min(multihost_utils.process_allgather(np.asarray(int(flag)))))
 
 
-def initialize_distributed(coordinator_address: str | None = None,
-                           num_processes: int | None = None,
-                           process_id: int | None = None,
-                           timeout_s: int = DEFAULT_DISTRIBUTED_TIMEOUT_S) -> None:
+def initialize_distributed(
+  coordinator_address: str | None = None,
+  num_processes: int | None = None,
+  process_id: int | None = None,
+  timeout_s: int = DEFAULT_DISTRIBUTED_TIMEOUT_S,
+) -> None:
   """Starts multi-process JAX; a no-op for a single process.
 
   With no arguments JAX detects the cluster (SLURM, TPU VMs, Open MPI, ...). The timeout
   defaults to 900 s because cold starts of large jobs routinely exceed JAX's 300 s default.
   """
   explicit = coordinator_address is not None or (num_processes or 1) > 1
-  in_cluster = any(v in os.environ for v in ("SLURM_JOB_ID", "TPU_WORKER_HOSTNAMES",
-                                             "OMPI_COMM_WORLD_SIZE", "JAX_COORDINATOR_ADDRESS"))
+  in_cluster = any(
+    v in os.environ
+    for v in (
+      "SLURM_JOB_ID",
+      "TPU_WORKER_HOSTNAMES",
+      "OMPI_COMM_WORLD_SIZE",
+      "JAX_COORDINATOR_ADDRESS",
+    )
+  )
   if not explicit and not in_cluster:
     return
   # Cross-process collectives on the CPU backend need gloo; accelerators ignore this.
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  jax.distributed.initialize(coordinator_address=coordinator_address,
-                             num_processes=num_processes, process_id=process_id,
-                             initialization_timeout=int(timeout_s))
-  logging.info("process %d of %d, %d local / %d global devices", jax.process_index(),
-               jax.process_count(), jax.local_device_count(), jax.device_count())
+  jax.distributed.initialize(
+    coordinator_address=coordinator_address,
+    num_processes=num_processes,
+    process_id=process_id,
+    initialization_timeout=int(timeout_s),
+  )
+  logging.info(
+    "process %d of %d, %d local / %d global devices",
+    jax.process_index(),
+    jax.process_count(),
+    jax.local_device_count(),
+    jax.device_count(),
+  )

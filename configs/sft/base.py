@@ -15,21 +15,53 @@ from xcoder_jax.data import default_data_config
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   # Shapes come from `preset` (init.source=random) or from the HF dir / checkpoint.
-  c.model = ml_collections.ConfigDict(dict(
-      preset="tiny", dtype="bfloat16", param_dtype="float32", remat_policy="none",
-      scan_layers=True, attention_impl="xla"))
+  c.model = ml_collections.ConfigDict(
+    dict(
+      preset="tiny",
+      dtype="bfloat16",
+      param_dtype="float32",
+      remat_policy="none",
+      scan_layers=True,
+      attention_impl="xla",
+    )
+  )
   c.init = ml_collections.ConfigDict(dict(source="random", path="", seed=0))
   c.mesh = ml_collections.ConfigDict(
-      {**{axis: 1 for axis in sharding.MESH_AXES}, "fsdp": -1,
-       **{f"dcn_{axis}": 1 for axis in sharding.MESH_AXES}})
+    {
+      **{axis: 1 for axis in sharding.MESH_AXES},
+      "fsdp": -1,
+      **{f"dcn_{axis}": 1 for axis in sharding.MESH_AXES},
+    }
+  )
   c.data = default_data_config()
-  c.optimizer = ml_collections.ConfigDict(dict(
-      lr=5e-5, schedule="cosine", warmup_ratio=0.03, min_lr_ratio=0.0, b1=0.9, b2=0.999,
-      eps=1e-8, weight_decay=0.1, clip_norm=1.0))
-  c.train = ml_collections.ConfigDict(dict(
-      steps=1000, grad_accum=1, loss_chunk=2048, log_every=10, eval_every=0, eval_batches=8,
-      save_every=500, keep=3, async_checkpoint=True, peak_flops_per_device=0.0,
-      progress_bar=True))
+  c.optimizer = ml_collections.ConfigDict(
+    dict(
+      lr=5e-5,
+      schedule="cosine",
+      warmup_ratio=0.03,
+      min_lr_ratio=0.0,
+      b1=0.9,
+      b2=0.999,
+      eps=1e-8,
+      weight_decay=0.1,
+      clip_norm=1.0,
+    )
+  )
+  c.train = ml_collections.ConfigDict(
+    dict(
+      steps=1000,
+      grad_accum=1,
+      loss_chunk=2048,
+      log_every=10,
+      eval_every=0,
+      eval_batches=8,
+      save_every=500,
+      keep=3,
+      async_checkpoint=True,
+      peak_flops_per_device=0.0,
+      progress_bar=True,
+    )
+  )
   return c
 
 
@@ -37,8 +69,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   """Refuses keys the base config does not know (typos would otherwise be silently ignored)."""
   unknown = sorted(_keys(config) - _keys(get_config()))
   if unknown:
-    raise ValueError(f"unknown config keys {unknown}; the known keys are listed in "
-                     "configs/sft/base.py")
+    raise ValueError(
+      f"unknown config keys {unknown}; the known keys are listed in configs/sft/base.py"
+    )
 
 
 def _keys(config, prefix=""):

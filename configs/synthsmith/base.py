@@ -28,24 +28,48 @@ def get_config():
 
   generic = {"temperature": 0.7, "top_p": 0.8, "max_tokens": 4096}
   c.features = ml_collections.ConfigDict({"sampling": dict(generic)})
-  c.evolution = ml_collections.ConfigDict({"steps": 200, "seed": 0,
-                                           "sampling": dict(generic)})
-  c.configs = ml_collections.ConfigDict({
-      "seed": 0, "num_configs": 10000, "min_leaves": 25, "max_attempts": 500 * 10000,
-      "shapes": [(3, 3, 1), (3, 3, 2), (4, 3, 2)]})
-  c.tasks = ml_collections.ConfigDict({
-      "seed": 0, "sampling": dict(generic),
-      "style_weights": {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15}})
-  c.solutions = ml_collections.ConfigDict({
-      "num_candidates": 8,
-      "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}})
-  c.test_inputs = ml_collections.ConfigDict({
-      "sampling": dict(generic), "generated_inputs": 20, "min_inputs": 5, "max_inputs": 40})
-  c.verify = ml_collections.ConfigDict({
-      "min_candidates": 3, "min_votes": 2, "min_agreement": 0.5, "held_out_every": 4,
-      "min_tests": 5, "time_limit_s": 10.0, "memory_mb": 256})
-  c.dedup = ml_collections.ConfigDict({
-      "humaneval": True, "livecodebench_files": [], "contamination_ngram": 13,
-      "shingle_size": 5, "near_duplicate_jaccard": 0.6})
+  c.evolution = ml_collections.ConfigDict({"steps": 200, "seed": 0, "sampling": dict(generic)})
+  c.configs = ml_collections.ConfigDict(
+    {
+      "seed": 0,
+      "num_configs": 10000,
+      "min_leaves": 25,
+      "max_attempts": 500 * 10000,
+      "shapes": [(3, 3, 1), (3, 3, 2), (4, 3, 2)],
+    }
+  )
+  c.tasks = ml_collections.ConfigDict(
+    {
+      "seed": 0,
+      "sampling": dict(generic),
+      "style_weights": {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15},
+    }
+  )
+  c.solutions = ml_collections.ConfigDict(
+    {"num_candidates": 8, "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}}
+  )
+  c.test_inputs = ml_collections.ConfigDict(
+    {"sampling": dict(generic), "generated_inputs": 20, "min_inputs": 5, "max_inputs": 40}
+  )
+  c.verify = ml_collections.ConfigDict(
+    {
+      "min_candidates": 3,
+      "min_votes": 2,
+      "min_agreement": 0.5,
+      "held_out_every": 4,
+      "min_tests": 5,
+      "time_limit_s": 10.0,
+      "memory_mb": 256,
+    }
+  )
+  c.dedup = ml_collections.ConfigDict(
+    {
+      "humaneval": True,
+      "livecodebench_files": [],
+      "contamination_ngram": 13,
+      "shingle_size": 5,
+      "near_duplicate_jaccard": 0.6,
+    }
+  )
   c.output = ml_collections.ConfigDict({"num_shards": 16, "sample_size": 20})
   return c

@@ -18,33 +18,52 @@ from data_pipeline.parsing import JSON_BEGIN, JSON_END
 from data_pipeline.teacher import Completion, Teacher
 
 SEED_FEATURES = {
-    "Stamp Collector": {"problem_domain": ["counting"], "data_structures": ["hash set"],
-                        "algorithms": {"sorting": ["counting distinct values"]},
-                        "complexity_analysis": ["linear time"]},
-    "Fence Painting": {"mathematics": {"number theory": ["ceiling division"]},
-                       "problem_solving_strategies": ["direct formula"],
-                       "coding_techniques": ["big integers"]},
-    "Bracket Depth": {"data_structures": ["stack"], "algorithms": {"string": ["bracket matching"]},
-                      "coding_techniques": ["running counter"]},
-    "Garden Paths": {"algorithmic_paradigm": ["dynamic programming"],
-                     "mathematics": {"combinatorics": ["lattice paths"]},
-                     "optimization_techniques": ["rolling array"]},
-    "Relay Race": {"algorithms": {"graph": ["breadth-first search", "shortest paths"]},
-                   "data_structures": ["queue", "adjacency list"],
-                   "problem_domain": ["graphs"]},
+  "Stamp Collector": {
+    "problem_domain": ["counting"],
+    "data_structures": ["hash set"],
+    "algorithms": {"sorting": ["counting distinct values"]},
+    "complexity_analysis": ["linear time"],
+  },
+  "Fence Painting": {
+    "mathematics": {"number theory": ["ceiling division"]},
+    "problem_solving_strategies": ["direct formula"],
+    "coding_techniques": ["big integers"],
+  },
+  "Bracket Depth": {
+    "data_structures": ["stack"],
+    "algorithms": {"string": ["bracket matching"]},
+    "coding_techniques": ["running counter"],
+  },
+  "Garden Paths": {
+    "algorithmic_paradigm": ["dynamic programming"],
+    "mathematics": {"combinatorics": ["lattice paths"]},
+    "optimization_techniques": ["rolling array"],
+  },
+  "Relay Race": {
+    "algorithms": {"graph": ["breadth-first search", "shortest paths"]},
+    "data_structures": ["queue", "adjacency list"],
+    "problem_domain": ["graphs"],
+  },
 }
-DEEPER = {"shortest paths": ["0-1 BFS", "multi-source BFS"],
-          "prefix sums": ["Fenwick tree", "2D prefix sums"],
-          "hash set": ["hash map of counts", "sliding window counts"],
-          "dynamic programming": ["knapsack DP", "interval DP"],
-          "stack": ["monotonic stack"], "lattice paths": ["binomial coefficients"]}
-SIBLINGS = {"data_structures": ["prefix sums", "deque"], "algorithms": ["two pointers", "gcd"],
-            "problem_domain": ["grids", "strings"], "mathematics": ["modular arithmetic", "gcd"],
-            "coding_techniques": ["fast input", "sentinels"],
-            "algorithmic_paradigm": ["greedy", "divide and conquer"],
-            "complexity_analysis": ["amortized analysis", "n log n"],
-            "optimization_techniques": ["early exit", "precomputation"],
-            "problem_solving_strategies": ["invariants", "complementary counting"]}
+DEEPER = {
+  "shortest paths": ["0-1 BFS", "multi-source BFS"],
+  "prefix sums": ["Fenwick tree", "2D prefix sums"],
+  "hash set": ["hash map of counts", "sliding window counts"],
+  "dynamic programming": ["knapsack DP", "interval DP"],
+  "stack": ["monotonic stack"],
+  "lattice paths": ["binomial coefficients"],
+}
+SIBLINGS = {
+  "data_structures": ["prefix sums", "deque"],
+  "algorithms": ["two pointers", "gcd"],
+  "problem_domain": ["grids", "strings"],
+  "mathematics": ["modular arithmetic", "gcd"],
+  "coding_techniques": ["fast input", "sentinels"],
+  "algorithmic_paradigm": ["greedy", "divide and conquer"],
+  "complexity_analysis": ["amortized analysis", "n log n"],
+  "optimization_techniques": ["early exit", "precomputation"],
+  "problem_solving_strategies": ["invariants", "complementary counting"],
+}
 _SEED_NAME = re.compile(r"## Problem\n(.+)\n")
 # Candidate i of a task: which solution it is (c: correct, w: wrong, x: malformed).
 CANDIDATE_PLAN = ["c0", "w0", "c1", "x", "w1"]
@@ -75,6 +94,7 @@ class ScriptedDemoAuthor(Teacher):
   def _seed_solutions() -> dict[str, str]:
     """Seed statement -> its reference solution (to answer seed-validation requests)."""
     from data_pipeline.seeds import read_seeds
+
     seeds, _ = read_seeds([os.path.join(os.path.dirname(__file__), "seeds.jsonl")])
     return {s.statement: s.solutions[0] for s in seeds}
 
@@ -86,11 +106,12 @@ class ScriptedDemoAuthor(Teacher):
     name = _SEED_NAME.search(prompt).group(1).strip()
     if name not in SEED_FEATURES:
       return "I think this problem is about coins, but I will not give JSON."  # malformed
-    return _json_answer({**SEED_FEATURES[name], "programming_language": ["Python"],
-                         "summary": f"Features of {name}."})
+    return _json_answer(
+      {**SEED_FEATURES[name], "programming_language": ["Python"], "summary": f"Features of {name}."}
+    )
 
   def _feature_evolution(self, prompt, sampling):
-    subtree = json.loads(prompt[prompt.index("\n{") + 1:])
+    subtree = json.loads(prompt[prompt.index("\n{") + 1 :])
     grown = {}
     for group, node in subtree.items():
       leaves = list(node) if isinstance(node, (list, dict)) else []
@@ -100,30 +121,40 @@ class ScriptedDemoAuthor(Teacher):
     return _json_answer(grown)
 
   def _task_plan(self, prompt, sampling):
-    features = json.loads(prompt[prompt.index("\n{") + 1:prompt.index("\n}\n") + 2])
+    features = json.loads(prompt[prompt.index("\n{") + 1 : prompt.index("\n}\n") + 2])
     free = [t for t in self.by_title if t not in self.titles_used]
     if not free:
       return "{'selected_features': oops"  # malformed plan: counted, not fatal
     title = free[_digest(json.dumps(features, sort_keys=True)) % len(free)]
-    leaves = [leaf for node in features.values()
-              for leaf in (node if isinstance(node, list) else list(node))]
-    return _json_answer({"annotations": {leaf: f"could shape the {title} story" for leaf in leaves},
-                         "selected_features": leaves[:3], "working_title": title,
-                         "integration_strategy": f"Combine {', '.join(leaves[:3])} in {title}."})
+    leaves = [
+      leaf
+      for node in features.values()
+      for leaf in (node if isinstance(node, list) else list(node))
+    ]
+    return _json_answer(
+      {
+        "annotations": {leaf: f"could shape the {title} story" for leaf in leaves},
+        "selected_features": leaves[:3],
+        "working_title": title,
+        "integration_strategy": f"Combine {', '.join(leaves[:3])} in {title}.",
+      }
+    )
 
   def _task_statement(self, prompt, sampling):
     """Keeps the plan's working title when its kind fits the style, else the next free one."""
     title = re.search(r'"working_title": "([^"]+)"', prompt).group(1)
     kind = "leetcode" if "LeetCode:" in prompt else "stdio"
-    fitting = [t for t, task in self.by_title.items()
-               if task["kind"] == kind and t not in self.titles_used]
+    fitting = [
+      t for t, task in self.by_title.items() if task["kind"] == kind and t not in self.titles_used
+    ]
     if not fitting:
       return _json_answer({"title": title, "statement": "Too short."})  # refused: malformed
     title = title if title in fitting else fitting[_digest(title) % len(fitting)]
     self.titles_used.append(title)
     task = self.by_title[title]
-    return _json_answer({"title": title, "statement": task["statement"],
-                         "entry_point": task.get("fn_name")})
+    return _json_answer(
+      {"title": title, "statement": task["statement"], "entry_point": task.get("fn_name")}
+    )
 
   def _task_of(self, prompt):
     for task in task_bank.TASKS:
@@ -138,14 +169,18 @@ class ScriptedDemoAuthor(Teacher):
         if index == 3:
           return "The answer is straightforward; print the result."
         if index == 1:
-          return _code_answer(solution.replace("+ 1", "+ 2").replace("max(", "min("),
-                              "Careful implementation.")
+          return _code_answer(
+            solution.replace("+ 1", "+ 2").replace("max(", "min("), "Careful implementation."
+          )
         return _code_answer(solution, "Reference approach.")
     task = self._task_of(prompt)
     kind = CANDIDATE_PLAN[index % len(CANDIDATE_PLAN)]
     if kind == "x":
-      return ("Two ideas:\n```python\nprint(0)\n```\nor\n```python\nprint(1)\n```"
-              if _digest(task["title"]) % 2 else "```python\ndef broken(:\n```")
+      return (
+        "Two ideas:\n```python\nprint(0)\n```\nor\n```python\nprint(1)\n```"
+        if _digest(task["title"]) % 2
+        else "```python\ndef broken(:\n```"
+      )
     pool = task["correct"] if kind[0] == "c" else task["wrong"]
     answer = _code_answer(pool[int(kind[1]) % len(pool)], "We process the input once.")
     if kind == "c1":  # a reasoning answer: its draft block is not the answer's code

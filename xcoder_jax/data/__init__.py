@@ -5,17 +5,42 @@ See ``schema`` (record format), ``tokenizer`` (``load_tokenizer``), ``sft`` (mas
 """
 
 from xcoder_jax.data.demo import generate_demo_records, make_demo_shards
-from xcoder_jax.data.pipeline import (BATCH_FIELDS, SFTIterator, default_data_config,
-                                      make_sft_iterator, num_records, packing_stats)
+from xcoder_jax.data.pipeline import (
+  BATCH_FIELDS,
+  SFTIterator,
+  default_data_config,
+  make_sft_iterator,
+  num_records,
+  packing_stats,
+)
 from xcoder_jax.data.schema import RecordError, validate_record
-from xcoder_jax.data.sft import (EncodeStats, PromptTooLongError, encode_example,
-                                 encode_messages, to_features)
+from xcoder_jax.data.sft import (
+  EncodeStats,
+  PromptTooLongError,
+  encode_example,
+  encode_messages,
+  to_features,
+)
 from xcoder_jax.data.shards import write_shards
 from xcoder_jax.data.tokenizer import Tokenizer, load_tokenizer
 
 __all__ = [
-    "BATCH_FIELDS", "EncodeStats", "PromptTooLongError", "RecordError", "SFTIterator",
-    "Tokenizer", "default_data_config", "encode_example", "encode_messages",
-    "generate_demo_records", "load_tokenizer", "make_demo_shards", "make_sft_iterator",
-    "num_records", "packing_stats", "to_features", "validate_record", "write_shards",
+  "BATCH_FIELDS",
+  "EncodeStats",
+  "PromptTooLongError",
+  "RecordError",
+  "SFTIterator",
+  "Tokenizer",
+  "default_data_config",
+  "encode_example",
+  "encode_messages",
+  "generate_demo_records",
+  "load_tokenizer",
+  "make_demo_shards",
+  "make_sft_iterator",
+  "num_records",
+  "packing_stats",
+  "to_features",
+  "validate_record",
+  "write_shards",
 ]

@@ -47,35 +47,39 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from xcoder_jax.data import schema
-from xcoder_jax.data import sft
+from xcoder_jax.data import schema, sft
 from xcoder_jax.data import shards as shards_lib
 from xcoder_jax.data import tokenizer as tokenizer_lib
 
-BATCH_FIELDS = {"inputs": np.int32, "targets": np.int32, "loss_mask": np.float32,
-                "segment_ids": np.int32, "positions": np.int32}
+BATCH_FIELDS = {
+  "inputs": np.int32,
+  "targets": np.int32,
+  "loss_mask": np.float32,
+  "segment_ids": np.int32,
+  "positions": np.int32,
+}
 _EPOCH = "epoch"  # internal per-token field, stripped by SFTIterator
 
 
 def default_data_config() -> ml_collections.ConfigDict:
   """The ``data`` section of an SFT config (tiny demo defaults)."""
   c = ml_collections.ConfigDict()
-  c.train_files = ""          # shard file(s): path, glob, directory or comma-separated list
-  c.eval_files = ""           # same, for split="eval" (read once, unshuffled)
-  c.tokenizer = "tiny"        # "tiny" or an HF tokenizer directory
-  c.seq_len = 512             # tokens per row
-  c.global_batch_size = 8     # rows per step over all hosts
+  c.train_files = ""  # shard file(s): path, glob, directory or comma-separated list
+  c.eval_files = ""  # same, for split="eval" (read once, unshuffled)
+  c.tokenizer = "tiny"  # "tiny" or an HF tokenizer directory
+  c.seq_len = 512  # tokens per row
+  c.global_batch_size = 8  # rows per step over all hosts
   c.shuffle_seed = 0
-  c.num_epochs = 1            # <= 0: repeat forever
-  c.worker_count = 0          # Grain worker processes; 0 = in-process
-  c.worker_buffer_size = 2    # batches buffered per worker
-  c.packing = True            # FirstFit packing; False pads each example to seq_len
-  c.packing_bins = 0          # bins per packing round; 0 = the host batch size
-  c.truncate = True           # longer examples: True keeps the first seq_len tokens, False drops
-  c.long_prompt = "error"     # prompt >= seq_len: "error" or "drop" (counted)
-  c.drop_remainder = True     # last partial batch: drop, or (False) pad with empty rows
-  c.read_threads = 2          # ReadOptions.num_threads
-  c.read_prefetch = 64        # ReadOptions.prefetch_buffer_size
+  c.num_epochs = 1  # <= 0: repeat forever
+  c.worker_count = 0  # Grain worker processes; 0 = in-process
+  c.worker_buffer_size = 2  # batches buffered per worker
+  c.packing = True  # FirstFit packing; False pads each example to seq_len
+  c.packing_bins = 0  # bins per packing round; 0 = the host batch size
+  c.truncate = True  # longer examples: True keeps the first seq_len tokens, False drops
+  c.long_prompt = "error"  # prompt >= seq_len: "error" or "drop" (counted)
+  c.drop_remainder = True  # last partial batch: drop, or (False) pad with empty rows
+  c.read_threads = 2  # ReadOptions.num_threads
+  c.read_prefetch = 64  # ReadOptions.prefetch_buffer_size
   return c
 
 
@@ -104,8 +108,16 @@ class _DecodeRecord(grain.transforms.MapWithIndex):
 class _EncodeExample(grain.transforms.MapWithIndex):
   """record -> shifted per-example features (+ per-token epoch), or None when dropped."""
 
-  def __init__(self, tokenizer, seq_len: int, truncate: bool, long_prompt: str,
-               num_records: int, process_index: int, process_count: int):
+  def __init__(
+    self,
+    tokenizer,
+    seq_len: int,
+    truncate: bool,
+    long_prompt: str,
+    num_records: int,
+    process_index: int,
+    process_count: int,
+  ):
     self._tokenizer = tokenizer
     self._seq_len = seq_len
     self._truncate = truncate
@@ -117,13 +129,23 @@ class _EncodeExample(grain.transforms.MapWithIndex):
 
   def map_with_index(self, index: int, record: dict[str, Any]):
     before = self.stats.dropped_too_long + self.stats.dropped_long_prompt
-    ex = sft.encode_example(record, self._tokenizer, self._seq_len, truncate=self._truncate,
-                            long_prompt=self._long_prompt, stats=self.stats)
+    ex = sft.encode_example(
+      record,
+      self._tokenizer,
+      self._seq_len,
+      truncate=self._truncate,
+      long_prompt=self._long_prompt,
+      stats=self.stats,
+    )
     if ex is None:
       dropped = before + 1
       if dropped <= 5 or dropped % 1000 == 0:
-        logging.warning("SFT data: dropped record %r (longer than seq_len=%d); %s",
-                        record.get("id"), self._seq_len, self.stats.as_dict())
+        logging.warning(
+          "SFT data: dropped record %r (longer than seq_len=%d); %s",
+          record.get("id"),
+          self._seq_len,
+          self.stats.as_dict(),
+        )
       return None
     feats = sft.to_features(ex["tokens"], ex["loss_mask"], self._tokenizer.pad_id)
     epoch = (self._pi + index * self._pc) // self._n
@@ -144,9 +166,14 @@ def _pad_example(feats: dict[str, np.ndarray], seq_len: int, pad_id: int):
 
 
 def _finish_packed(row: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  return {"inputs": row["inputs"], "targets": row["targets"], "loss_mask": row["loss_mask"],
-          "segment_ids": row["inputs_segment_ids"], "positions": row["inputs_positions"],
-          _EPOCH: row[_EPOCH]}
+  return {
+    "inputs": row["inputs"],
+    "targets": row["targets"],
+    "loss_mask": row["loss_mask"],
+    "segment_ids": row["inputs_segment_ids"],
+    "positions": row["inputs_positions"],
+    _EPOCH: row[_EPOCH],
+  }
 
 
 class _StackBatch:
@@ -207,14 +234,23 @@ def _files_for(cfg, split: str) -> list[str]:
     raise ValueError(f"split={split!r}; choose 'train' or 'eval'")
   spec = _cfg_get(cfg, "train_files" if split == "train" else "eval_files", "")
   if not spec:
-    raise ValueError(f"data.{split}_files is empty; point it at ArrayRecord shards (build them "
-                     "with python -m launch.make_shards, or xcoder_jax.data.make_demo_shards)")
+    raise ValueError(
+      f"data.{split}_files is empty; point it at ArrayRecord shards (build them "
+      "with python -m launch.make_shards, or xcoder_jax.data.make_demo_shards)"
+    )
   return shards_lib.shard_files(spec)
 
 
-def _build(cfg, split: str, process_index: int, process_count: int, *,
-           shuffle: bool | None = None, num_epochs: int | None = None,
-           worker_count: int | None = None) -> _Built:
+def _build(
+  cfg,
+  split: str,
+  process_index: int,
+  process_count: int,
+  *,
+  shuffle: bool | None = None,
+  num_epochs: int | None = None,
+  worker_count: int | None = None,
+) -> _Built:
   seq_len = int(cfg.seq_len)
   if seq_len < 2:
     raise ValueError(f"data.seq_len must be >= 2, got {seq_len}")
@@ -222,8 +258,10 @@ def _build(cfg, split: str, process_index: int, process_count: int, *,
   if process_count < 1 or not 0 <= process_index < process_count:
     raise ValueError(f"process_index={process_index} must be in [0, {process_count})")
   if gbs < process_count or gbs % process_count:
-    raise ValueError(f"data.global_batch_size={gbs} must be a positive multiple of the process "
-                     f"count {process_count}; each host loads global_batch_size // process_count")
+    raise ValueError(
+      f"data.global_batch_size={gbs} must be a positive multiple of the process "
+      f"count {process_count}; each host loads global_batch_size // process_count"
+    )
   host_batch = gbs // process_count
   files = _files_for(cfg, split)
   tok = tokenizer_lib.load_tokenizer(_cfg_get(cfg, "tokenizer", "tiny"))
@@ -231,8 +269,10 @@ def _build(cfg, split: str, process_index: int, process_count: int, *,
     source = grain.sources.ArrayRecordDataSource(files)
     lengths = [len(grain.sources.ArrayRecordDataSource([f])) for f in files]
   except Exception as e:  # array_record raises bare RuntimeErrors for unreadable files
-    raise ValueError(f"cannot read ArrayRecord shards {files[:3]}...: {e}; check that the files "
-                     "are complete shards written by launch.make_shards") from e
+    raise ValueError(
+      f"cannot read ArrayRecord shards {files[:3]}...: {e}; check that the files "
+      "are complete shards written by launch.make_shards"
+    ) from e
   n = len(source)
   if n == 0:
     raise ValueError(f"the {split} shards {files[:3]} hold no records; rebuild them")
@@ -247,19 +287,33 @@ def _build(cfg, split: str, process_index: int, process_count: int, *,
     ds = ds.shuffle(seed=seed)
   ds = ds.repeat(num_epochs if num_epochs > 0 else None)
   ds = ds[process_index::process_count]
-  encoder = _EncodeExample(tok, seq_len, bool(_cfg_get(cfg, "truncate", True)),
-                           _cfg_get(cfg, "long_prompt", "error"), n, process_index, process_count)
+  encoder = _EncodeExample(
+    tok,
+    seq_len,
+    bool(_cfg_get(cfg, "truncate", True)),
+    _cfg_get(cfg, "long_prompt", "error"),
+    n,
+    process_index,
+    process_count,
+  )
   ds = ds.map_with_index(encoder)
-  it = ds.to_iter_dataset(grain.ReadOptions(
+  it = ds.to_iter_dataset(
+    grain.ReadOptions(
       num_threads=int(_cfg_get(cfg, "read_threads", 2)),
-      prefetch_buffer_size=int(_cfg_get(cfg, "read_prefetch", 64))))
+      prefetch_buffer_size=int(_cfg_get(cfg, "read_prefetch", 64)),
+    )
+  )
   if bool(_cfg_get(cfg, "packing", True)):
     fields = ("inputs", "targets", "loss_mask", _EPOCH)
     bins = int(_cfg_get(cfg, "packing_bins", 0)) or host_batch
     it = grain.experimental.FirstFitPackIterDataset(
-        it, length_struct={k: seq_len for k in fields}, num_packing_bins=bins, seed=seed,
-        shuffle_bins=shuffle,
-        padding_struct={"inputs": tok.pad_id, "targets": tok.pad_id, "loss_mask": 0, _EPOCH: 0})
+      it,
+      length_struct={k: seq_len for k in fields},
+      num_packing_bins=bins,
+      seed=seed,
+      shuffle_bins=shuffle,
+      padding_struct={"inputs": tok.pad_id, "targets": tok.pad_id, "loss_mask": 0, _EPOCH: 0},
+    )
     it = it.map(_finish_packed)
   else:
     it = it.map(lambda f, _l=seq_len, _p=tok.pad_id: _pad_example(f, _l, _p))
@@ -268,21 +322,29 @@ def _build(cfg, split: str, process_index: int, process_count: int, *,
   workers = int(_cfg_get(cfg, "worker_count", 0)) if worker_count is None else worker_count
   if workers > 0:
     from absl import flags
+
     if not flags.FLAGS.is_parsed():
       # Grain's worker start reads its absl flags; outside app.run (tests, notebooks) take
       # their defaults. app.run parses the command line again anyway.
       flags.FLAGS.mark_as_parsed()
-    it = it.mp_prefetch(grain.MultiprocessingOptions(
-        num_workers=workers,
-        per_worker_buffer_size=int(_cfg_get(cfg, "worker_buffer_size", 2))))
+    it = it.mp_prefetch(
+      grain.MultiprocessingOptions(
+        num_workers=workers, per_worker_buffer_size=int(_cfg_get(cfg, "worker_buffer_size", 2))
+      )
+    )
   return _Built(it, encoder, n, host_batch, tok)
 
 
-def make_sft_iterator(data_config, split: str = "train", process_index: int | None = None,
-                      process_count: int | None = None) -> SFTIterator:
+def make_sft_iterator(
+  data_config,
+  split: str = "train",
+  process_index: int | None = None,
+  process_count: int | None = None,
+) -> SFTIterator:
   """Builds the checkpointable batch iterator for this host (see the module docstring)."""
   if process_index is None or process_count is None:
     import jax
+
     process_index = jax.process_index() if process_index is None else process_index
     process_count = jax.process_count() if process_count is None else process_count
   built = _build(data_config, split, process_index, process_count)
@@ -294,16 +356,18 @@ def num_records(data_config, split: str = "train") -> int:
   return len(grain.sources.ArrayRecordDataSource(_files_for(data_config, split)))
 
 
-def packing_stats(data_config, split: str = "train", max_batches: int | None = None
-                  ) -> dict[str, Any]:
+def packing_stats(
+  data_config, split: str = "train", max_batches: int | None = None
+) -> dict[str, Any]:
   """Share of real (non-pad) tokens: FirstFit packing vs pad-to-longest vs pad-to-seq_len.
 
   Reads one unshuffled epoch in-process (host 0 of 1); ``max_batches`` limits it to the
   examples of that many packed batches. Pad-to-longest batches the same
   examples, in the same order, ``global_batch_size`` at a time, each padded to its longest.
   """
-  cfg = ml_collections.ConfigDict(data_config.to_dict() if hasattr(data_config, "to_dict")
-                                  else dict(data_config))
+  cfg = ml_collections.ConfigDict(
+    data_config.to_dict() if hasattr(data_config, "to_dict") else dict(data_config)
+  )
   cfg.packing = True
   packed = _build(cfg, split, 0, 1, shuffle=False, num_epochs=1, worker_count=0)
   real = slots = rows = packed_examples = 0
@@ -319,23 +383,24 @@ def packing_stats(data_config, split: str = "train", max_batches: int | None = N
   cfg.packing = False
   unpacked = _build(cfg, split, 0, 1, shuffle=False, num_epochs=1, worker_count=0)
   lengths = []
-  for i, batch in enumerate(unpacked.dataset):
+  for batch in unpacked.dataset:
     if max_batches is not None and len(lengths) >= packed_examples:
       break
     seg = batch["segment_ids"]
     lengths.extend(int(x) for x in seg.sum(axis=1) if x > 0)
   b = packed.host_batch_size
-  longest_slots = sum(max(lengths[i:i + b]) * len(lengths[i:i + b])
-                      for i in range(0, len(lengths), b))
+  longest_slots = sum(
+    max(lengths[i : i + b]) * len(lengths[i : i + b]) for i in range(0, len(lengths), b)
+  )
   total = sum(lengths)
   seq_len = int(cfg.seq_len)
   return {
-      "examples": len(lengths),
-      "real_tokens": total,
-      "packed_rows": rows,
-      "packed_efficiency": real / slots if slots else 0.0,
-      "pad_to_longest_efficiency": total / longest_slots if longest_slots else 0.0,
-      "pad_to_seq_len_efficiency": total / (len(lengths) * seq_len) if lengths else 0.0,
-      "mean_example_tokens": total / len(lengths) if lengths else 0.0,
-      "encode_stats": unpacked.encoder.stats.as_dict(),
+    "examples": len(lengths),
+    "real_tokens": total,
+    "packed_rows": rows,
+    "packed_efficiency": real / slots if slots else 0.0,
+    "pad_to_longest_efficiency": total / longest_slots if longest_slots else 0.0,
+    "pad_to_seq_len_efficiency": total / (len(lengths) * seq_len) if lengths else 0.0,
+    "mean_example_tokens": total / len(lengths) if lengths else 0.0,
+    "encode_stats": unpacked.encoder.stats.as_dict(),
   }

@@ -11,7 +11,8 @@ from __future__ import annotations
 import glob as glob_lib
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from xcoder_jax.data import schema
 
@@ -34,24 +35,33 @@ def expand_inputs(spec: str | list[str] | tuple[str, ...], what: str = "input") 
   for item in items:
     item = os.path.expanduser(item.strip())
     if os.path.isdir(item):
-      found = sorted(p for p in glob_lib.glob(os.path.join(item, "*"))
-                     if os.path.isfile(p) and not os.path.basename(p).startswith("."))
+      found = sorted(
+        p
+        for p in glob_lib.glob(os.path.join(item, "*"))
+        if os.path.isfile(p) and not os.path.basename(p).startswith(".")
+      )
       if not found:
-        raise FileNotFoundError(f"{what} directory {item!r} holds no files; point at the "
-                                "directory that make_shards wrote, or at the files themselves")
+        raise FileNotFoundError(
+          f"{what} directory {item!r} holds no files; point at the "
+          "directory that make_shards wrote, or at the files themselves"
+        )
       files.extend(found)
     elif glob_lib.has_magic(item):
       found = sorted(p for p in glob_lib.glob(item) if os.path.isfile(p))
       if not found:
-        raise FileNotFoundError(f"{what} pattern {item!r} matched no files; check the path "
-                                "(globs are expanded relative to the working directory "
-                                f"{os.getcwd()!r})")
+        raise FileNotFoundError(
+          f"{what} pattern {item!r} matched no files; check the path "
+          "(globs are expanded relative to the working directory "
+          f"{os.getcwd()!r})"
+        )
       files.extend(found)
     elif os.path.isfile(item):
       files.append(item)
     else:
-      raise FileNotFoundError(f"{what} file {item!r} does not exist; check the path, or build "
-                              "shards with python -m launch.make_shards")
+      raise FileNotFoundError(
+        f"{what} file {item!r} does not exist; check the path, or build "
+        "shards with python -m launch.make_shards"
+      )
   return files
 
 
@@ -65,17 +75,19 @@ def detect_format(path: str, fmt: str = "auto") -> str:
     return "jsonl"
   if name.endswith((".parquet", ".pq")):
     return "parquet"
-  raise ValueError(f"cannot tell the format of {path!r} from its name; pass "
-                   "--format=jsonl or --format=parquet")
+  raise ValueError(
+    f"cannot tell the format of {path!r} from its name; pass --format=jsonl or --format=parquet"
+  )
 
 
 def read_jsonl(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
   """Yields one dict per non-blank line of a JSON Lines file (optionally .gz)."""
   if path.endswith(".gz"):
     import gzip
+
     f = gzip.open(path, "rt", encoding="utf-8")
   else:
-    f = open(path, "r", encoding="utf-8")
+    f = open(path, encoding="utf-8")
   with f:
     for lineno, line in enumerate(f, 1):
       if not line.strip():
@@ -84,8 +96,9 @@ def read_jsonl(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
       try:
         row = json.loads(line)
       except json.JSONDecodeError as e:
-        raise schema.RecordError(f"{where}: not valid JSON ({e}); JSONL needs one JSON object "
-                                 "per line") from e
+        raise schema.RecordError(
+          f"{where}: not valid JSON ({e}); JSONL needs one JSON object per line"
+        ) from e
       yield where, row
 
 
@@ -116,8 +129,7 @@ def read_rows(path: str, fmt: str = "auto") -> Iterator[tuple[str, dict[str, Any
 def to_schema_record(row: Any, where: str, default_id: str) -> dict[str, Any]:
   """Maps a raw source row onto the SFT schema and validates it (raises RecordError)."""
   if not isinstance(row, dict):
-    raise schema.RecordError(f"{where}: expected a JSON object per row, got "
-                             f"{type(row).__name__}")
+    raise schema.RecordError(f"{where}: expected a JSON object per row, got {type(row).__name__}")
   record = {k: v for k, v in row.items() if k in _KNOWN and v is not None}
   extra = {k: v for k, v in row.items() if k not in _KNOWN}
   if "id" in record and not isinstance(record["id"], str):

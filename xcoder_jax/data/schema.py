@@ -43,7 +43,8 @@ its index/location when it has none), the problem and the fix, e.g.::
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 ROLES = ("system", "user", "assistant")
 SCHEMA_VERSION = 1
@@ -65,36 +66,42 @@ def _who(record: Any, where: str | None) -> str:
   return " ".join(parts)
 
 
-_FORM_HINT = ("each SFT record needs either 'messages' (a list of {role, content} with roles "
-              "system/user/assistant and at least one assistant turn) or both 'query' and "
-              "'response' strings (X-Coder's layout); see xcoder_jax/data/schema.py")
+_FORM_HINT = (
+  "each SFT record needs either 'messages' (a list of {role, content} with roles "
+  "system/user/assistant and at least one assistant turn) or both 'query' and "
+  "'response' strings (X-Coder's layout); see xcoder_jax/data/schema.py"
+)
 
 
-def validate_record(record: Any, where: str | None = None, *, require_id: bool = True
-                    ) -> dict[str, Any]:
+def validate_record(
+  record: Any, where: str | None = None, *, require_id: bool = True
+) -> dict[str, Any]:
   """Checks one decoded record and returns it normalised to ``{id, messages, metadata}``.
 
   ``where`` says where the record came from (file and line/row/index) for the error text.
   """
   who = _who(record, where)
   if not isinstance(record, Mapping):
-    raise RecordError(f"{who}: expected a JSON object, got {type(record).__name__}; "
-                      f"{_FORM_HINT}")
+    raise RecordError(f"{who}: expected a JSON object, got {type(record).__name__}; {_FORM_HINT}")
   rid = record.get("id")
   if rid is None:
     if require_id:
-      raise RecordError(f"{who}: missing field 'id'; give every record a unique string id "
-                        "(launch.make_shards assigns '<file stem>-<row>' automatically)")
+      raise RecordError(
+        f"{who}: missing field 'id'; give every record a unique string id "
+        "(launch.make_shards assigns '<file stem>-<row>' automatically)"
+      )
   elif not isinstance(rid, str) or not rid:
-    raise RecordError(f"{who}: field 'id' must be a non-empty string, got {rid!r}; "
-                      "store ids as strings")
+    raise RecordError(
+      f"{who}: field 'id' must be a non-empty string, got {rid!r}; store ids as strings"
+    )
 
   has_messages = "messages" in record and record["messages"] is not None
   has_q = record.get("query") is not None
   has_r = record.get("response") is not None
   if has_messages and (has_q or has_r):
-    raise RecordError(f"{who}: has both 'messages' and 'query'/'response'; keep one form. "
-                      + _FORM_HINT)
+    raise RecordError(
+      f"{who}: has both 'messages' and 'query'/'response'; keep one form. " + _FORM_HINT
+    )
   if has_messages:
     messages = _check_messages(record["messages"], who)
   elif has_q or has_r:
@@ -103,8 +110,9 @@ def validate_record(record: Any, where: str | None = None, *, require_id: bool =
       raise RecordError(f"{who}: missing field {missing!r}; {_FORM_HINT}")
     for name in ("query", "response"):
       if not isinstance(record[name], str):
-        raise RecordError(f"{who}: field {name!r} must be a string, got "
-                          f"{type(record[name]).__name__}; {_FORM_HINT}")
+        raise RecordError(
+          f"{who}: field {name!r} must be a string, got {type(record[name]).__name__}; {_FORM_HINT}"
+        )
     messages = []
     system = record.get("system")
     if system is not None:
@@ -114,37 +122,43 @@ def validate_record(record: Any, where: str | None = None, *, require_id: bool =
     messages.append({"role": "user", "content": record["query"]})
     messages.append({"role": "assistant", "content": record["response"]})
   else:
-    raise RecordError(f"{who}: missing field 'messages' (or 'query' and 'response'); "
-                      f"{_FORM_HINT}")
+    raise RecordError(f"{who}: missing field 'messages' (or 'query' and 'response'); {_FORM_HINT}")
   metadata = record.get("metadata")
   if metadata is None:
     metadata = {}
   if not isinstance(metadata, Mapping):
-    raise RecordError(f"{who}: field 'metadata' must be an object (dict), got "
-                      f"{type(metadata).__name__}; wrap the value in a dict or drop it")
+    raise RecordError(
+      f"{who}: field 'metadata' must be an object (dict), got "
+      f"{type(metadata).__name__}; wrap the value in a dict or drop it"
+    )
   return {"id": rid, "messages": messages, "metadata": dict(metadata)}
 
 
 def _check_messages(messages: Any, who: str) -> list[dict[str, Any]]:
   if not isinstance(messages, (list, tuple)) or not messages:
-    raise RecordError(f"{who}: 'messages' must be a non-empty list of {{role, content}}; "
-                      + _FORM_HINT)
+    raise RecordError(
+      f"{who}: 'messages' must be a non-empty list of {{role, content}}; " + _FORM_HINT
+    )
   out = []
   for i, m in enumerate(messages):
     if not isinstance(m, Mapping):
       raise RecordError(f"{who}: messages[{i}] must be an object with 'role' and 'content'")
     for key in ("role", "content"):
       if key not in m or m[key] is None:
-        raise RecordError(f"{who}: messages[{i}] is missing field {key!r}; every message needs "
-                          "'role' (system/user/assistant) and 'content' (a string)")
+        raise RecordError(
+          f"{who}: messages[{i}] is missing field {key!r}; every message needs "
+          "'role' (system/user/assistant) and 'content' (a string)"
+        )
     if m["role"] not in ROLES:
       raise RecordError(f"{who}: messages[{i}] has role {m['role']!r}; use one of {ROLES}")
     if not isinstance(m["content"], str):
-      raise RecordError(f"{who}: messages[{i}].content must be a string, got "
-                        f"{type(m['content']).__name__}")
+      raise RecordError(
+        f"{who}: messages[{i}].content must be a string, got {type(m['content']).__name__}"
+      )
     if m["role"] == "system" and i != 0:
-      raise RecordError(f"{who}: messages[{i}] is a system message; only the first message "
-                        "may be a system message")
+      raise RecordError(
+        f"{who}: messages[{i}] is a system message; only the first message may be a system message"
+      )
     msg = {"role": m["role"], "content": m["content"]}
     rc = m.get("reasoning_content")
     if rc is not None:
@@ -153,8 +167,10 @@ def _check_messages(messages: Any, who: str) -> list[dict[str, Any]]:
       msg["reasoning_content"] = rc
     out.append(msg)
   if not any(m["role"] == "assistant" for m in out):
-    raise RecordError(f"{who}: 'messages' has no assistant message, so there is nothing to "
-                      "train on; add the assistant's answer or drop the record")
+    raise RecordError(
+      f"{who}: 'messages' has no assistant message, so there is nothing to "
+      "train on; add the assistant's answer or drop the record"
+    )
   return out
 
 
@@ -168,7 +184,9 @@ def decode_record(data: bytes, where: str | None = None) -> dict[str, Any]:
   try:
     record = json.loads(data)
   except (UnicodeDecodeError, json.JSONDecodeError) as e:
-    raise RecordError(f"record ({where or 'unknown location'}): not valid UTF-8 JSON ({e}); "
-                      "SFT shards hold one JSON object per record: rebuild them with "
-                      "python -m launch.make_shards") from e
+    raise RecordError(
+      f"record ({where or 'unknown location'}): not valid UTF-8 JSON ({e}); "
+      "SFT shards hold one JSON object per record: rebuild them with "
+      "python -m launch.make_shards"
+    ) from e
   return validate_record(record, where)

@@ -32,7 +32,8 @@ happens per example, before packing, targets can never cross into another packed
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,7 @@ class TemplateError(ValueError):
 @dataclasses.dataclass
 class EncodeStats:
   """Counts of what the encoder did (per process; Grain workers keep their own)."""
+
   examples: int = 0
   truncated: int = 0
   dropped_too_long: int = 0
@@ -59,8 +61,9 @@ class EncodeStats:
     return dataclasses.asdict(self)
 
 
-def response_spans(messages: Sequence[Mapping[str, Any]], tokenizer, record_id: str = "?"
-                   ) -> tuple[str, list[tuple[int, int]]]:
+def response_spans(
+  messages: Sequence[Mapping[str, Any]], tokenizer, record_id: str = "?"
+) -> tuple[str, list[tuple[int, int]]]:
   """The rendered conversation and the [start, end) character spans of assistant responses."""
   text = tokenizer.apply_chat_template(messages, add_generation_prompt=False)
   eot = tokenizer.end_of_turn
@@ -69,12 +72,13 @@ def response_spans(messages: Sequence[Mapping[str, Any]], tokenizer, record_id: 
     if m["role"] != "assistant":
       continue
     before = tokenizer.apply_chat_template(messages[:i], add_generation_prompt=True)
-    upto = tokenizer.apply_chat_template(messages[:i + 1], add_generation_prompt=False)
+    upto = tokenizer.apply_chat_template(messages[: i + 1], add_generation_prompt=False)
     if not upto.startswith(before) or not text.startswith(upto):
       raise TemplateError(
-          f"record {record_id!r}: the chat template renders assistant message {i} differently "
-          "depending on what follows (typical of Qwen3 multi-turn chats with reasoning), so its "
-          "response tokens cannot be located; split the conversation into single-turn records")
+        f"record {record_id!r}: the chat template renders assistant message {i} differently "
+        "depending on what follows (typical of Qwen3 multi-turn chats with reasoning), so its "
+        "response tokens cannot be located; split the conversation into single-turn records"
+      )
     start, end = len(before), len(upto)
     if eot is not None:
       k = upto.rfind(eot, start, end)
@@ -86,8 +90,9 @@ def response_spans(messages: Sequence[Mapping[str, Any]], tokenizer, record_id: 
   return text, spans
 
 
-def encode_messages(messages: Sequence[Mapping[str, Any]], tokenizer, record_id: str = "?"
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def encode_messages(
+  messages: Sequence[Mapping[str, Any]], tokenizer, record_id: str = "?"
+) -> tuple[np.ndarray, np.ndarray]:
   """Returns ``tokens`` (int32) and ``loss_mask`` (int32 0/1, 1 = response token)."""
   text, spans = response_spans(messages, tokenizer, record_id)
   pieces: list[tuple[str, int]] = []
@@ -102,14 +107,23 @@ def encode_messages(messages: Sequence[Mapping[str, Any]], tokenizer, record_id:
     pieces.append((text[pos:], 0))
   ids = tokenizer.encode_batch([p for p, _ in pieces])
   tokens = np.fromiter((t for part in ids for t in part), dtype=np.int32)
-  mask = np.concatenate([np.full(len(part), flag, np.int32) for part, (_, flag) in
-                         zip(ids, pieces)]) if pieces else np.zeros(0, np.int32)
+  mask = (
+    np.concatenate([np.full(len(part), flag, np.int32) for part, (_, flag) in zip(ids, pieces)])
+    if pieces
+    else np.zeros(0, np.int32)
+  )
   return tokens, mask
 
 
-def encode_example(record: Mapping[str, Any], tokenizer, seq_len: int, *, truncate: bool = True,
-                   long_prompt: str = "error", stats: EncodeStats | None = None
-                   ) -> dict[str, np.ndarray] | None:
+def encode_example(
+  record: Mapping[str, Any],
+  tokenizer,
+  seq_len: int,
+  *,
+  truncate: bool = True,
+  long_prompt: str = "error",
+  stats: EncodeStats | None = None,
+) -> dict[str, np.ndarray] | None:
   """A validated schema record -> ``{"tokens", "loss_mask"}`` of at most ``seq_len`` tokens.
 
   Returns None when the example is dropped (too long with ``truncate=False``, or a too-long
@@ -123,18 +137,21 @@ def encode_example(record: Mapping[str, Any], tokenizer, seq_len: int, *, trunca
   stats.examples += 1
   response_at = np.flatnonzero(mask)
   if response_at.size == 0:
-    raise TemplateError(f"record {rid!r}: no response token after tokenization (empty assistant "
-                        "content and a template without an end-of-turn token?); drop the record")
+    raise TemplateError(
+      f"record {rid!r}: no response token after tokenization (empty assistant "
+      "content and a template without an end-of-turn token?); drop the record"
+    )
   prompt_len = int(response_at[0])
   if prompt_len >= seq_len:
     if long_prompt == "drop":
       stats.dropped_long_prompt += 1
       return None
     raise PromptTooLongError(
-        f"record {rid!r}: its prompt (system + user turns + chat template) is {prompt_len} tokens "
-        f"but seq_len is {seq_len}, so not one response token fits. Fix: raise data.seq_len above "
-        f"{prompt_len} (the whole example is {len(tokens)} tokens), shorten or remove this record, "
-        "or set data.long_prompt='drop' to skip (and count) such records")
+      f"record {rid!r}: its prompt (system + user turns + chat template) is {prompt_len} tokens "
+      f"but seq_len is {seq_len}, so not one response token fits. Fix: raise data.seq_len above "
+      f"{prompt_len} (the whole example is {len(tokens)} tokens), shorten or remove this record, "
+      "or set data.long_prompt='drop' to skip (and count) such records"
+    )
   if len(tokens) > seq_len:
     if not truncate:
       stats.dropped_too_long += 1
@@ -144,8 +161,7 @@ def encode_example(record: Mapping[str, Any], tokenizer, seq_len: int, *, trunca
   return {"tokens": tokens, "loss_mask": mask}
 
 
-def to_features(tokens: np.ndarray, token_mask: np.ndarray, pad_id: int
-                ) -> dict[str, np.ndarray]:
+def to_features(tokens: np.ndarray, token_mask: np.ndarray, pad_id: int) -> dict[str, np.ndarray]:
   """Per-example next-token features: ``inputs``, ``targets`` (int32), ``loss_mask`` (int32)."""
   tokens = np.asarray(tokens, np.int32)
   token_mask = np.asarray(token_mask, np.int32)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from xcoder_jax.data import schema
 
@@ -22,16 +23,24 @@ def shard_name(prefix: str, index: int, num_shards: int) -> str:
 def check_output_dir(output_dir: str, overwrite: bool) -> None:
   if os.path.isdir(output_dir) and os.listdir(output_dir):
     if not overwrite:
-      raise FileExistsError(f"output directory {output_dir!r} is not empty; choose an empty or "
-                            "new directory, or pass --overwrite to replace its shards")
+      raise FileExistsError(
+        f"output directory {output_dir!r} is not empty; choose an empty or "
+        "new directory, or pass --overwrite to replace its shards"
+      )
   elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
     raise FileExistsError(f"output {output_dir!r} exists and is not a directory")
 
 
-def write_shards(records: Iterable[dict[str, Any]], output_dir: str, num_shards: int = 1, *,
-                 prefix: str = "sft", overwrite: bool = False,
-                 extra_manifest: dict[str, Any] | None = None,
-                 sft_schema: bool = True) -> dict[str, Any]:
+def write_shards(
+  records: Iterable[dict[str, Any]],
+  output_dir: str,
+  num_shards: int = 1,
+  *,
+  prefix: str = "sft",
+  overwrite: bool = False,
+  extra_manifest: dict[str, Any] | None = None,
+  sft_schema: bool = True,
+) -> dict[str, Any]:
   """Writes records round-robin into ``num_shards`` ArrayRecord files.
 
   Records are checked against the SFT schema unless ``sft_schema`` is False (other JSON
@@ -60,8 +69,10 @@ def write_shards(records: Iterable[dict[str, Any]], output_dir: str, num_shards:
       if sft_schema:
         schema.validate_record(record, f"input record #{i}")
       if record["id"] in seen_ids:
-        raise schema.RecordError(f"record {record['id']!r} (input record #{i}): duplicate id; "
-                                 "ids must be unique across the inputs")
+        raise schema.RecordError(
+          f"record {record['id']!r} (input record #{i}): duplicate id; "
+          "ids must be unique across the inputs"
+        )
       seen_ids.add(record["id"])
       s = i % num_shards
       writers[s].write(schema.encode_record(record))
@@ -97,13 +108,17 @@ def write_shards(records: Iterable[dict[str, Any]], output_dir: str, num_shards:
 def shard_files(spec: str | list[str]) -> list[str]:
   """Resolves train/eval file specs to ArrayRecord shard paths, with clear errors."""
   from xcoder_jax.data import readers
+
   files = readers.expand_inputs(spec, what="shard")
   shards = [f for f in files if not os.path.basename(f) == MANIFEST]
   bad = [f for f in shards if SHARD_SUFFIX not in os.path.basename(f)]
   if bad:
-    raise ValueError(f"not ArrayRecord shards: {bad[:3]}; convert JSONL/Parquet first with "
-                     "python -m launch.make_shards --input=FILE --output=DIR")
+    raise ValueError(
+      f"not ArrayRecord shards: {bad[:3]}; convert JSONL/Parquet first with "
+      "python -m launch.make_shards --input=FILE --output=DIR"
+    )
   if not shards:
-    raise FileNotFoundError(f"no ArrayRecord shards found for {spec!r}; build them with "
-                            "python -m launch.make_shards")
+    raise FileNotFoundError(
+      f"no ArrayRecord shards found for {spec!r}; build them with python -m launch.make_shards"
+    )
   return shards

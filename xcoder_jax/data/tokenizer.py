@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 TINY = "tiny"
 TINY_VOCAB_SIZE = 4096
 TINY_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 # Qwen2's pre-tokenizer split pattern: contractions, letters, single digits, punctuation runs,
 # newlines, spaces.
-QWEN_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
-                      r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN_SPLIT_PATTERN = (
+  r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
+  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 # ChatML as Qwen writes it, without Qwen's default system prompt (keeps tiny examples short).
 TINY_CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+  "{%- for message in messages %}"
+  "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+  "{%- endfor %}"
+  "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
 END_OF_TURN = "<|im_end|>"
 
 
@@ -55,14 +59,16 @@ def _compile_template(template: str):
     raise jinja2.exceptions.TemplateError(message)
 
   def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                      sort_keys=sort_keys)
+    return json.dumps(
+      x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
 
   def strftime_now(fmt):
     return datetime.now().strftime(fmt)
 
-  env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                      extensions=[jinja2.ext.loopcontrols])
+  env = ImmutableSandboxedEnvironment(
+    trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+  )
   env.filters["tojson"] = tojson
   env.globals["raise_exception"] = raise_exception
   env.globals["strftime_now"] = strftime_now
@@ -76,20 +82,27 @@ class Tokenizer:
   and the template text.
   """
 
-  def __init__(self, tokenizer_json: str, config: Mapping[str, Any] | None = None,
-               chat_template: str | None = None, source: str = "<memory>"):
+  def __init__(
+    self,
+    tokenizer_json: str,
+    config: Mapping[str, Any] | None = None,
+    chat_template: str | None = None,
+    source: str = "<memory>",
+  ):
     self._init(tokenizer_json, dict(config or {}), chat_template, source)
 
   def _init(self, tokenizer_json, config, chat_template, source):
     from tokenizers import Tokenizer as _Tok
+
     self._json = tokenizer_json
     self._tok = _Tok.from_str(tokenizer_json)
     self.config = config
     self.chat_template = chat_template
     self.source = source
     self._compiled = None
-    self.special_tokens = {k: _token_str(config.get(k)) for k in
-                           ("bos_token", "eos_token", "pad_token", "unk_token")}
+    self.special_tokens = {
+      k: _token_str(config.get(k)) for k in ("bos_token", "eos_token", "pad_token", "unk_token")
+    }
     eos = self.special_tokens["eos_token"]
     pad = self.special_tokens["pad_token"]
     # The end of an assistant turn: <|im_end|> for every Qwen (base models' eos is
@@ -107,8 +120,12 @@ class Tokenizer:
       self.pad_id = self.eos_id
 
   def __getstate__(self):
-    return {"json": self._json, "config": self.config, "chat_template": self.chat_template,
-            "source": self.source}
+    return {
+      "json": self._json,
+      "config": self.config,
+      "chat_template": self.chat_template,
+      "source": self.source,
+    }
 
   def __setstate__(self, state):
     self._init(state["json"], state["config"], state["chat_template"], state["source"])
@@ -130,13 +147,19 @@ class Tokenizer:
   def token_to_id(self, token: str) -> int | None:
     return self._tok.token_to_id(token)
 
-  def apply_chat_template(self, messages: Sequence[Mapping[str, Any]],
-                          add_generation_prompt: bool = False, tokenize: bool = False,
-                          **kwargs: Any) -> str | list[int]:
+  def apply_chat_template(
+    self,
+    messages: Sequence[Mapping[str, Any]],
+    add_generation_prompt: bool = False,
+    tokenize: bool = False,
+    **kwargs: Any,
+  ) -> str | list[int]:
     """Renders ``messages`` like HF's ``apply_chat_template(..., tokenize=False)``."""
     if self.chat_template is None:
-      raise ValueError(f"tokenizer {self.source} has no chat template; add chat_template.jinja "
-                       "or a 'chat_template' key to tokenizer_config.json")
+      raise ValueError(
+        f"tokenizer {self.source} has no chat template; add chat_template.jinja "
+        "or a 'chat_template' key to tokenizer_config.json"
+      )
     if self._compiled is None:
       self._compiled = _compile_template(self.chat_template)
     chat = []
@@ -152,8 +175,9 @@ class Tokenizer:
     context.update(kwargs)
     context.setdefault("tools", None)
     context.setdefault("documents", None)
-    text = self._compiled.render(messages=chat, add_generation_prompt=add_generation_prompt,
-                                 **context)
+    text = self._compiled.render(
+      messages=chat, add_generation_prompt=add_generation_prompt, **context
+    )
     return self.encode(text) if tokenize else text
 
   def save_pretrained(self, directory: str) -> None:
@@ -169,8 +193,10 @@ class Tokenizer:
       f.write("\n")
 
   def __repr__(self):
-    return (f"Tokenizer({self.source!r}, vocab_size={self.vocab_size}, eos_id={self.eos_id}, "
-            f"pad_id={self.pad_id})")
+    return (
+      f"Tokenizer({self.source!r}, vocab_size={self.vocab_size}, eos_id={self.eos_id}, "
+      f"pad_id={self.pad_id})"
+    )
 
 
 def _read_chat_template(directory: str, config: Mapping[str, Any]) -> str | None:
@@ -192,6 +218,7 @@ def _read_chat_template(directory: str, config: Mapping[str, Any]) -> str | None
 
 def tiny_tokenizer_dir() -> str:
   from xcoder_jax.data import demo
+
   return demo.TINY_TOKENIZER_DIR
 
 
@@ -200,8 +227,10 @@ def load_tokenizer(spec: str) -> Tokenizer:
   directory = tiny_tokenizer_dir() if spec == TINY else os.path.expanduser(spec)
   path = os.path.join(directory, "tokenizer.json")
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"no tokenizer.json in {directory!r}; pass tokenizer='tiny' or an "
-                            "HF model/tokenizer directory (fast tokenizers only: tokenizer.json)")
+    raise FileNotFoundError(
+      f"no tokenizer.json in {directory!r}; pass tokenizer='tiny' or an "
+      "HF model/tokenizer directory (fast tokenizers only: tokenizer.json)"
+    )
   with open(path, encoding="utf-8") as f:
     tokenizer_json = f.read()
   config: dict[str, Any] = {}
@@ -221,37 +250,46 @@ def load_tokenizer(spec: str) -> Tokenizer:
 
 def train_tiny_tokenizer(texts: Sequence[str], vocab_size: int = TINY_VOCAB_SIZE):
   """Trains the byte-level BPE (deterministic for the same texts); returns tokenizers.Tokenizer."""
-  from tokenizers import Regex, Tokenizer as _Tok, decoders, models, normalizers
-  from tokenizers import pre_tokenizers, trainers
+  from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, trainers
+  from tokenizers import Tokenizer as _Tok
+
   tok = _Tok(models.BPE())
   tok.normalizer = normalizers.NFC()
-  tok.pre_tokenizer = pre_tokenizers.Sequence([
+  tok.pre_tokenizer = pre_tokenizers.Sequence(
+    [
       pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated", invert=False),
-      pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+      pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ]
+  )
   tok.decoder = decoders.ByteLevel()
-  trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(TINY_SPECIAL_TOKENS),
-                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                min_frequency=1, show_progress=False)
+  trainer = trainers.BpeTrainer(
+    vocab_size=vocab_size,
+    special_tokens=list(TINY_SPECIAL_TOKENS),
+    initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    min_frequency=1,
+    show_progress=False,
+  )
   tok.train_from_iterator(list(texts), trainer)
   return tok
 
 
 def tiny_tokenizer_config() -> dict[str, Any]:
   return {
-      "tokenizer_class": "PreTrainedTokenizerFast",
-      "bos_token": None,
-      "eos_token": "<|im_end|>",
-      "pad_token": "<|endoftext|>",
-      "unk_token": None,
-      "model_max_length": 4096,
-      "clean_up_tokenization_spaces": False,
-      "chat_template": TINY_CHAT_TEMPLATE,
+    "tokenizer_class": "PreTrainedTokenizerFast",
+    "bos_token": None,
+    "eos_token": "<|im_end|>",
+    "pad_token": "<|endoftext|>",
+    "unk_token": None,
+    "model_max_length": 4096,
+    "clean_up_tokenization_spaces": False,
+    "chat_template": TINY_CHAT_TEMPLATE,
   }
 
 
 def build_tiny_tokenizer(directory: str) -> Tokenizer:
   """Retrains the tiny tokenizer from the bundled text and writes it to ``directory``."""
   from xcoder_jax.data import demo
+
   tok = train_tiny_tokenizer(demo.tiny_training_text())
   config = tiny_tokenizer_config()
   template = config.pop("chat_template")

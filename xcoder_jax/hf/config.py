@@ -9,9 +9,14 @@ from typing import Any
 from xcoder_jax.models.config import ModelConfig
 
 ARCHITECTURES = {"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
-_DTYPE_NAMES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16",
-                "torch.float32": "float32", "torch.bfloat16": "bfloat16",
-                "torch.float16": "float16"}
+_DTYPE_NAMES = {
+  "float32": "float32",
+  "bfloat16": "bfloat16",
+  "float16": "float16",
+  "torch.float32": "float32",
+  "torch.bfloat16": "bfloat16",
+  "torch.float16": "float16",
+}
 
 
 class HFConfigError(ValueError):
@@ -24,8 +29,9 @@ def _family(hf: dict[str, Any]) -> str:
     if arch in archs or (not archs and hf.get("model_type") == family):
       return family
   raise HFConfigError(
-      f"unsupported architecture {archs or hf.get('model_type')!r}: supported are "
-      f"{sorted(ARCHITECTURES.values())} (Qwen2, Qwen2.5, Qwen2.5-Coder, Qwen3 dense models)")
+    f"unsupported architecture {archs or hf.get('model_type')!r}: supported are "
+    f"{sorted(ARCHITECTURES.values())} (Qwen2, Qwen2.5, Qwen2.5-Coder, Qwen3 dense models)"
+  )
 
 
 def rope_theta_of(hf: dict[str, Any]) -> float:
@@ -34,12 +40,16 @@ def rope_theta_of(hf: dict[str, Any]) -> float:
   scaling = hf.get("rope_scaling") or {}
   rope_type = params.get("rope_type") or scaling.get("rope_type") or scaling.get("type")
   if rope_type not in (None, "default"):
-    raise HFConfigError(f"rope type {rope_type!r} (RoPE scaling) is not supported; only the "
-                        "default rotary embedding is implemented")
+    raise HFConfigError(
+      f"rope type {rope_type!r} (RoPE scaling) is not supported; only the "
+      "default rotary embedding is implemented"
+    )
   theta = params.get("rope_theta", hf.get("rope_theta"))
   if theta is None:
-    raise HFConfigError("config.json has neither rope_theta nor rope_parameters.rope_theta; "
-                        "refusing to guess the RoPE base")
+    raise HFConfigError(
+      "config.json has neither rope_theta nor rope_parameters.rope_theta; "
+      "refusing to guess the RoPE base"
+    )
   return float(theta)
 
 
@@ -47,8 +57,10 @@ def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
   """Builds a ModelConfig from a parsed config.json, refusing what it cannot reproduce."""
   family = _family(hf)
   if hf.get("use_sliding_window"):
-    raise HFConfigError("use_sliding_window=true is not supported (sliding-window attention "
-                        "is not implemented); set it to false if the checkpoint allows")
+    raise HFConfigError(
+      "use_sliding_window=true is not supported (sliding-window attention "
+      "is not implemented); set it to false if the checkpoint allows"
+    )
   if hf.get("hidden_act", "silu") != "silu":
     raise HFConfigError(f"hidden_act {hf['hidden_act']!r} is not supported; expected 'silu'")
   if family == "qwen3" and hf.get("attention_bias"):
@@ -56,16 +68,23 @@ def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
   heads = hf["num_attention_heads"]
   dtype = _DTYPE_NAMES.get(str(hf.get("dtype") or hf.get("torch_dtype") or "bfloat16"))
   fields = dict(
-      vocab_size=hf["vocab_size"], hidden_size=hf["hidden_size"],
-      intermediate_size=hf["intermediate_size"], num_layers=hf["num_hidden_layers"],
-      num_heads=heads, num_kv_heads=hf.get("num_key_value_heads") or heads,
-      head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
-      rope_theta=rope_theta_of(hf), rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
-      tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-      qkv_bias=family == "qwen2", qk_norm=family == "qwen3",
-      max_position_embeddings=hf.get("max_position_embeddings", 32768),
-      bos_token_id=hf.get("bos_token_id"), eos_token_id=_first(hf.get("eos_token_id")),
-      dtype=dtype or "bfloat16")
+    vocab_size=hf["vocab_size"],
+    hidden_size=hf["hidden_size"],
+    intermediate_size=hf["intermediate_size"],
+    num_layers=hf["num_hidden_layers"],
+    num_heads=heads,
+    num_kv_heads=hf.get("num_key_value_heads") or heads,
+    head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
+    rope_theta=rope_theta_of(hf),
+    rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
+    tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+    qkv_bias=family == "qwen2",
+    qk_norm=family == "qwen3",
+    max_position_embeddings=hf.get("max_position_embeddings", 32768),
+    bos_token_id=hf.get("bos_token_id"),
+    eos_token_id=_first(hf.get("eos_token_id")),
+    dtype=dtype or "bfloat16",
+  )
   fields.update(overrides)
   return ModelConfig(**fields)
 
@@ -80,32 +99,32 @@ def to_hf_config(config: ModelConfig, dtype: str) -> dict[str, Any]:
     raise HFConfigError("a model with both q/k/v biases and q/k norms has no HF architecture")
   family = config.family
   hf = {
-      "architectures": [ARCHITECTURES[family]],
-      "model_type": family,
-      "vocab_size": config.vocab_size,
-      "hidden_size": config.hidden_size,
-      "intermediate_size": config.intermediate_size,
-      "num_hidden_layers": config.num_layers,
-      "num_attention_heads": config.num_heads,
-      "num_key_value_heads": config.num_kv_heads,
-      "head_dim": config.head_dim,
-      "hidden_act": "silu",
-      "max_position_embeddings": config.max_position_embeddings,
-      "rms_norm_eps": config.rms_norm_eps,
-      "rope_theta": config.rope_theta,
-      "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
-      "rope_scaling": None,
-      "tie_word_embeddings": config.tie_embeddings,
-      "use_sliding_window": False,
-      "sliding_window": None,
-      "max_window_layers": config.num_layers,
-      "attention_dropout": 0.0,
-      "initializer_range": 0.02,
-      "use_cache": True,
-      "bos_token_id": config.bos_token_id,
-      "eos_token_id": config.eos_token_id,
-      "torch_dtype": dtype,
-      "dtype": dtype,
+    "architectures": [ARCHITECTURES[family]],
+    "model_type": family,
+    "vocab_size": config.vocab_size,
+    "hidden_size": config.hidden_size,
+    "intermediate_size": config.intermediate_size,
+    "num_hidden_layers": config.num_layers,
+    "num_attention_heads": config.num_heads,
+    "num_key_value_heads": config.num_kv_heads,
+    "head_dim": config.head_dim,
+    "hidden_act": "silu",
+    "max_position_embeddings": config.max_position_embeddings,
+    "rms_norm_eps": config.rms_norm_eps,
+    "rope_theta": config.rope_theta,
+    "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
+    "rope_scaling": None,
+    "tie_word_embeddings": config.tie_embeddings,
+    "use_sliding_window": False,
+    "sliding_window": None,
+    "max_window_layers": config.num_layers,
+    "attention_dropout": 0.0,
+    "initializer_range": 0.02,
+    "use_cache": True,
+    "bos_token_id": config.bos_token_id,
+    "eos_token_id": config.eos_token_id,
+    "torch_dtype": dtype,
+    "dtype": dtype,
   }
   if family == "qwen3":
     hf["attention_bias"] = False
@@ -115,7 +134,9 @@ def to_hf_config(config: ModelConfig, dtype: str) -> dict[str, Any]:
 def read_hf_config(hf_dir: str) -> dict[str, Any]:
   path = os.path.join(hf_dir, "config.json")
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path} not found: --hf_dir must be a Hugging Face model "
-                            "directory with config.json and *.safetensors")
+    raise FileNotFoundError(
+      f"{path} not found: --hf_dir must be a Hugging Face model "
+      "directory with config.json and *.safetensors"
+    )
   with open(path) as f:
     return json.load(f)

@@ -30,8 +30,15 @@ from xcoder_jax.models.qwen import Qwen
 
 INDEX_FILE = "model.safetensors.index.json"
 DEFAULT_MAX_SHARD_BYTES = 5 * 10**9 - 2**20  # HF's "5GB" limit, with room for headers
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
-                   "special_tokens_map.json", "added_tokens.json", "chat_template.jinja")
+TOKENIZER_FILES = (
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "vocab.json",
+  "merges.txt",
+  "special_tokens_map.json",
+  "added_tokens.json",
+  "chat_template.jinja",
+)
 _FLOAT_DTYPES = {"F32", "BF16", "F16"}
 
 
@@ -57,8 +64,10 @@ class SafetensorsDir:
     else:
       files = sorted(glob.glob(os.path.join(hf_dir, "*.safetensors")))
       if not files:
-        raise FileNotFoundError(f"no *.safetensors files in {hf_dir} (PyTorch .bin checkpoints "
-                                "are not read; convert them with safetensors first)")
+        raise FileNotFoundError(
+          f"no *.safetensors files in {hf_dir} (PyTorch .bin checkpoints "
+          "are not read; convert them with safetensors first)"
+        )
       weight_map = {}
       for path in files:
         with safe_open(path, framework="numpy") as f:
@@ -94,22 +103,31 @@ def _validate(tensors: SafetensorsDir, expected: dict[str, tuple[int, ...]], tie
   present = tensors.names()
   missing = sorted(set(expected) - present)
   if missing:
-    raise HFCheckpointError(f"{len(missing)} tensors missing from the checkpoint, e.g. "
-                            f"{missing[:5]}; is config.json from the same model?")
-  extra = sorted(n for n in present - set(expected)
-                 if not n.endswith(weights.IGNORED_SUFFIXES)
-                 and not (tied and n == "lm_head.weight"))
+    raise HFCheckpointError(
+      f"{len(missing)} tensors missing from the checkpoint, e.g. "
+      f"{missing[:5]}; is config.json from the same model?"
+    )
+  extra = sorted(
+    n
+    for n in present - set(expected)
+    if not n.endswith(weights.IGNORED_SUFFIXES) and not (tied and n == "lm_head.weight")
+  )
   if extra:
-    raise HFCheckpointError(f"unexpected tensors {extra[:5]} (of {len(extra)}): the "
-                            "checkpoint has parts this architecture does not (wrong config?)")
+    raise HFCheckpointError(
+      f"unexpected tensors {extra[:5]} (of {len(extra)}): the "
+      "checkpoint has parts this architecture does not (wrong config?)"
+    )
   for name, shape in expected.items():
     info = tensors.slice(name)
     if tuple(info.get_shape()) != shape:
-      raise HFCheckpointError(f"tensor {name} has shape {tuple(info.get_shape())}, expected "
-                              f"{shape} from config.json")
+      raise HFCheckpointError(
+        f"tensor {name} has shape {tuple(info.get_shape())}, expected {shape} from config.json"
+      )
     if info.get_dtype() not in _FLOAT_DTYPES:
-      raise HFCheckpointError(f"tensor {name} has dtype {info.get_dtype()}; expected one of "
-                              f"{sorted(_FLOAT_DTYPES)} (quantised checkpoints are not supported)")
+      raise HFCheckpointError(
+        f"tensor {name} has dtype {info.get_dtype()}; expected one of "
+        f"{sorted(_FLOAT_DTYPES)} (quantised checkpoints are not supported)"
+      )
 
 
 def load_hf(hf_dir: str, mesh: Mesh | None = None, **config_overrides: Any) -> Qwen:
@@ -117,8 +135,7 @@ def load_hf(hf_dir: str, mesh: Mesh | None = None, **config_overrides: Any) -> Q
   config = from_hf_config(read_hf_config(hf_dir), **config_overrides)
   tensors = SafetensorsDir(hf_dir)
   mappings = {m.path: m for m in weights.tensor_mappings(config)}
-  _validate(tensors, _expected_tensors(mappings.values(), config.num_layers),
-            config.tie_embeddings)
+  _validate(tensors, _expected_tensors(mappings.values(), config.num_layers), config.tie_embeddings)
   if config.tie_embeddings and "lm_head.weight" in tensors.names():
     logging.warning("tied embeddings: ignoring lm_head.weight in %s", hf_dir)
   default_sharding = SingleDeviceSharding(jax.local_devices()[0])
@@ -131,8 +148,14 @@ def load_hf(hf_dir: str, mesh: Mesh | None = None, **config_overrides: Any) -> Q
         out = weights.read_as_ours(m.kind, tensors.reader(m.hf_name), m.our_shape, index)
       else:
         layers = range(*index[0].indices(config.num_layers))
-        out = np.stack([weights.read_as_ours(m.kind, tensors.reader(m.hf_name.format(layer=i)),
-                                             m.our_shape, index[1:]) for i in layers])
+        out = np.stack(
+          [
+            weights.read_as_ours(
+              m.kind, tensors.reader(m.hf_name.format(layer=i)), m.our_shape, index[1:]
+            )
+            for i in layers
+          ]
+        )
       return out.astype(leaf.dtype)
 
     return jax.make_array_from_callback(leaf.shape, leaf.sharding or default_sharding, callback)
@@ -159,9 +182,14 @@ def _hf_tensors(model: Qwen, dtype: str):
       yield name, weights.ours_to_hf(m.kind, host).astype(dtype)
 
 
-def save_hf(model: Qwen, output_dir: str, dtype: str = "bfloat16",
-            tokenizer_dir: str | None = None, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-            overwrite: bool = False) -> str:
+def save_hf(
+  model: Qwen,
+  output_dir: str,
+  dtype: str = "bfloat16",
+  tokenizer_dir: str | None = None,
+  max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+  overwrite: bool = False,
+) -> str:
   """Writes an HF directory (sharded safetensors + index, configs, tokenizer files).
 
   The directory is assembled under a temporary name and renamed at the end, so an
@@ -170,8 +198,10 @@ def save_hf(model: Qwen, output_dir: str, dtype: str = "bfloat16",
   dtype = np.dtype(_numpy_dtype(dtype)).name
   output_dir = os.path.abspath(output_dir)
   if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
-    raise FileExistsError(f"{output_dir} exists and is not empty; choose a new directory or "
-                          "pass overwrite=True (--overwrite)")
+    raise FileExistsError(
+      f"{output_dir} exists and is not empty; choose a new directory or "
+      "pass overwrite=True (--overwrite)"
+    )
   writer = jax.process_index() == 0
   staging = None
   if writer:
@@ -197,8 +227,10 @@ def save_hf(model: Qwen, output_dir: str, dtype: str = "bfloat16",
   _finish_shards(staging, len(shards), weight_map, sum(sizes))
   hf_config = to_hf_config(model.config, dtype)
   _write_json(os.path.join(staging, "config.json"), hf_config)
-  generation = {"bos_token_id": hf_config["bos_token_id"],
-                "eos_token_id": hf_config["eos_token_id"]}
+  generation = {
+    "bos_token_id": hf_config["bos_token_id"],
+    "eos_token_id": hf_config["eos_token_id"],
+  }
   _write_json(os.path.join(staging, "generation_config.json"), generation)
   if tokenizer_dir:
     copy_tokenizer_files(tokenizer_dir, staging)
@@ -224,15 +256,20 @@ def _write_shard(staging: str, tensors: dict[str, np.ndarray], i: int) -> None:
 def _finish_shards(staging: str, n: int, weight_map: dict[str, int], total: int) -> None:
   """Renames shards once their count is known; a single shard becomes model.safetensors."""
   if n == 1:
-    os.replace(os.path.join(staging, "shard-00001.safetensors"),
-               os.path.join(staging, "model.safetensors"))
+    os.replace(
+      os.path.join(staging, "shard-00001.safetensors"), os.path.join(staging, "model.safetensors")
+    )
     return
   names = {i: f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)}
   for i, name in names.items():
     os.replace(os.path.join(staging, f"shard-{i:05d}.safetensors"), os.path.join(staging, name))
-  _write_json(os.path.join(staging, INDEX_FILE),
-              {"metadata": {"total_size": total},
-               "weight_map": {k: names[v] for k, v in sorted(weight_map.items())}})
+  _write_json(
+    os.path.join(staging, INDEX_FILE),
+    {
+      "metadata": {"total_size": total},
+      "weight_map": {k: names[v] for k, v in sorted(weight_map.items())},
+    },
+  )
 
 
 def _write_json(path: str, data: Any) -> None:

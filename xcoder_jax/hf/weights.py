@@ -9,7 +9,7 @@ that the slice needs. No RoPE permutation is involved: both sides use rotate-hal
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,27 +17,27 @@ from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.qwen import layer_param_shapes
 
 # Layout changes from an HF tensor to ours.
-COPY = "copy"            # same layout
+COPY = "copy"  # same layout
 TRANSPOSE = "transpose"  # [out, in] -> [in, out]
 HEADS_OUT = "heads_out"  # [heads*dim, embed] -> [embed, heads, dim]
-HEADS_IN = "heads_in"    # [embed, heads*dim] -> [heads, dim, embed]
-SPLIT_HEADS = "split"    # [heads*dim] -> [heads, dim]
+HEADS_IN = "heads_in"  # [embed, heads*dim] -> [heads, dim, embed]
+SPLIT_HEADS = "split"  # [heads*dim] -> [heads, dim]
 
 _LAYER_TENSORS = {
-    "attn_norm": ("input_layernorm.weight", COPY),
-    "q_proj": ("self_attn.q_proj.weight", HEADS_OUT),
-    "k_proj": ("self_attn.k_proj.weight", HEADS_OUT),
-    "v_proj": ("self_attn.v_proj.weight", HEADS_OUT),
-    "o_proj": ("self_attn.o_proj.weight", HEADS_IN),
-    "q_bias": ("self_attn.q_proj.bias", SPLIT_HEADS),
-    "k_bias": ("self_attn.k_proj.bias", SPLIT_HEADS),
-    "v_bias": ("self_attn.v_proj.bias", SPLIT_HEADS),
-    "q_norm": ("self_attn.q_norm.weight", COPY),
-    "k_norm": ("self_attn.k_norm.weight", COPY),
-    "mlp_norm": ("post_attention_layernorm.weight", COPY),
-    "gate_proj": ("mlp.gate_proj.weight", TRANSPOSE),
-    "up_proj": ("mlp.up_proj.weight", TRANSPOSE),
-    "down_proj": ("mlp.down_proj.weight", TRANSPOSE),
+  "attn_norm": ("input_layernorm.weight", COPY),
+  "q_proj": ("self_attn.q_proj.weight", HEADS_OUT),
+  "k_proj": ("self_attn.k_proj.weight", HEADS_OUT),
+  "v_proj": ("self_attn.v_proj.weight", HEADS_OUT),
+  "o_proj": ("self_attn.o_proj.weight", HEADS_IN),
+  "q_bias": ("self_attn.q_proj.bias", SPLIT_HEADS),
+  "k_bias": ("self_attn.k_proj.bias", SPLIT_HEADS),
+  "v_bias": ("self_attn.v_proj.bias", SPLIT_HEADS),
+  "q_norm": ("self_attn.q_norm.weight", COPY),
+  "k_norm": ("self_attn.k_norm.weight", COPY),
+  "mlp_norm": ("post_attention_layernorm.weight", COPY),
+  "gate_proj": ("mlp.gate_proj.weight", TRANSPOSE),
+  "up_proj": ("mlp.up_proj.weight", TRANSPOSE),
+  "down_proj": ("mlp.down_proj.weight", TRANSPOSE),
 }
 
 # Tensors some HF checkpoints carry that hold nothing we need.
@@ -47,7 +47,7 @@ IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
 @dataclasses.dataclass(frozen=True)
 class TensorMapping:
   path: tuple[str, ...]  # our parameter path
-  hf_name: str           # HF tensor name; contains "{layer}" for stacked layer parameters
+  hf_name: str  # HF tensor name; contains "{layer}" for stacked layer parameters
   kind: str
   our_shape: tuple[int, ...]  # per layer for stacked parameters
 
@@ -67,12 +67,18 @@ class TensorMapping:
 
 
 def tensor_mappings(config: ModelConfig) -> list[TensorMapping]:
-  mappings = [TensorMapping(("embed",), "model.embed_tokens.weight", COPY,
-                            (config.vocab_size, config.hidden_size)),
-              TensorMapping(("final_norm",), "model.norm.weight", COPY, (config.hidden_size,))]
+  mappings = [
+    TensorMapping(
+      ("embed",), "model.embed_tokens.weight", COPY, (config.vocab_size, config.hidden_size)
+    ),
+    TensorMapping(("final_norm",), "model.norm.weight", COPY, (config.hidden_size,)),
+  ]
   if not config.tie_embeddings:
-    mappings.append(TensorMapping(("lm_head",), "lm_head.weight", TRANSPOSE,
-                                  (config.hidden_size, config.vocab_size)))
+    mappings.append(
+      TensorMapping(
+        ("lm_head",), "lm_head.weight", TRANSPOSE, (config.hidden_size, config.vocab_size)
+      )
+    )
   for name, (shape, _) in layer_param_shapes(config).items():
     suffix, kind = _LAYER_TENSORS[name]
     mappings.append(TensorMapping(("layers", name), "model.layers.{layer}." + suffix, kind, shape))
@@ -83,8 +89,12 @@ def _norm(index: tuple[slice, ...], shape: tuple[int, ...]) -> list[slice]:
   return [slice(*s.indices(n)) for s, n in zip(index, shape)]
 
 
-def read_as_ours(kind: str, read: Callable[[tuple[slice, ...]], np.ndarray],
-                 our_shape: tuple[int, ...], index: tuple[slice, ...]) -> np.ndarray:
+def read_as_ours(
+  kind: str,
+  read: Callable[[tuple[slice, ...]], np.ndarray],
+  our_shape: tuple[int, ...],
+  index: tuple[slice, ...],
+) -> np.ndarray:
   """The `index` slice of our layout, reading only the needed part of the HF tensor.
 
   `read(hf_index)` returns that slice of the HF tensor as a numpy array.

@@ -8,7 +8,8 @@ integers compared as floats.
 
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Checker = Callable[[str, str], bool]
 

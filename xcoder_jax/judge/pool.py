@@ -3,7 +3,7 @@
 import concurrent.futures
 import os
 import queue
-from typing import Sequence
+from collections.abc import Sequence
 
 from xcoder_jax.judge.runner import RunLimits, SubmissionRunner, validate
 from xcoder_jax.judge.sandbox import SandboxConfig

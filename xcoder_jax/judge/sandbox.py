@@ -221,7 +221,7 @@ class Sandbox:
       response = protocol.read_response(self._process.stdout.fileno(), deadline)
     except ValueError:  # not JSON: only a server the program took over writes that
       self._kill()
-      raise SandboxDied("the sandbox answered garbage (its server was tampered with)")
+      raise SandboxDied("the sandbox answered garbage (its server was tampered with)") from None
     if response is None and time.monotonic() >= deadline:
       self._kill()
       raise JudgeError(f"sandbox did not answer within {timeout_s:.1f}s")

@@ -18,16 +18,19 @@ import jax.numpy as jnp
 from xcoder_jax.sharding import constrain
 
 
-def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str,
-           chunk: int = 1024) -> jax.Array:
+def attend(
+  q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str, chunk: int = 1024
+) -> jax.Array:
   """q: [batch, length, heads, dim]; k, v: [batch, keys, kv_heads, dim]; mask: [batch, length, keys]."""
   if impl == "xla":
     return _xla_attention(q, k, v, mask)
   if impl == "chunked":
     return _chunked_attention(q, k, v, mask, chunk)
   if impl == "cudnn" and jax.default_backend() != "gpu":
-    raise ValueError(f"attention_impl='cudnn' needs an NVIDIA GPU, but the backend is "
-                     f"{jax.default_backend()!r}; use 'xla' or 'dot_product'")
+    raise ValueError(
+      f"attention_impl='cudnn' needs an NVIDIA GPU, but the backend is "
+      f"{jax.default_backend()!r}; use 'xla' or 'dot_product'"
+    )
   implementation = None if impl == "dot_product" else impl
   return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None], implementation=implementation)
 
@@ -45,9 +48,10 @@ def _xla_attention(q, k, v, mask):
   q = q.reshape(batch, length, kv_heads, group, dim).transpose(0, 2, 3, 1, 4)
   q = q.reshape(batch, kv_heads, group * length, dim)
   scores = jnp.matmul(q, k.transpose(0, 2, 3, 1), preferred_element_type=jnp.float32)
-  scores = scores.reshape(batch, kv_heads, group, length, -1) * dim ** -0.5
-  scores = constrain(scores,
-                     ("activation_batch", "activation_kv_heads", None, "activation_length", None))
+  scores = scores.reshape(batch, kv_heads, group, length, -1) * dim**-0.5
+  scores = constrain(
+    scores, ("activation_batch", "activation_kv_heads", None, "activation_length", None)
+  )
   scores = jnp.where(mask[:, None, None], scores, jnp.finfo(jnp.float32).min)
   probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
   out = jnp.matmul(probs.reshape(batch, kv_heads, group * length, -1), v.transpose(0, 2, 1, 3))

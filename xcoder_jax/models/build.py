@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 from flax import nnx
@@ -25,8 +26,9 @@ def abstract_model(config: ModelConfig, mesh: Mesh | None = None):
   if mesh is None:
     return graphdef, state
   shardings = sharding.state_shardings(state, mesh)
-  state = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                       state, shardings)
+  state = jax.tree.map(
+    lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), state, shardings
+  )
   return graphdef, state
 
 
@@ -43,9 +45,11 @@ def create_model(config: ModelConfig, mesh: Mesh | None = None, seed: int = 0) -
   return nnx.merge(graphdef, jax.jit(init, out_shardings=out_shardings)())
 
 
-def model_from_arrays(config: ModelConfig, mesh: Mesh | None,
-                      make_array: Callable[[Any, jax.ShapeDtypeStruct], jax.Array]
-                      ) -> Qwen:
+def model_from_arrays(
+  config: ModelConfig,
+  mesh: Mesh | None,
+  make_array: Callable[[Any, jax.ShapeDtypeStruct], jax.Array],
+) -> Qwen:
   """Builds a model whose every parameter comes from `make_array(key_path, abstract_leaf)`."""
   graphdef, abstract = abstract_model(config, mesh)
 

@@ -40,17 +40,30 @@ class ModelConfig:
 
   def __post_init__(self):
     problems = []
-    for name in ("vocab_size", "hidden_size", "intermediate_size", "num_layers",
-                 "num_heads", "num_kv_heads", "head_dim"):
+    for name in (
+      "vocab_size",
+      "hidden_size",
+      "intermediate_size",
+      "num_layers",
+      "num_heads",
+      "num_kv_heads",
+      "head_dim",
+    ):
       if getattr(self, name) <= 0:
         problems.append(f"{name} must be positive, got {getattr(self, name)}")
     if self.num_kv_heads > 0 and self.num_heads % self.num_kv_heads:
-      problems.append(f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads "
-                      f"({self.num_kv_heads}) for grouped-query attention")
+      problems.append(
+        f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads "
+        f"({self.num_kv_heads}) for grouped-query attention"
+      )
     if self.head_dim % 2:
       problems.append(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
-    for name, allowed in (("remat_policy", REMAT_POLICIES), ("attention_impl", ATTENTION_IMPLS),
-                          ("param_dtype", DTYPES), ("dtype", DTYPES)):
+    for name, allowed in (
+      ("remat_policy", REMAT_POLICIES),
+      ("attention_impl", ATTENTION_IMPLS),
+      ("param_dtype", DTYPES),
+      ("dtype", DTYPES),
+    ):
       if getattr(self, name) not in allowed:
         problems.append(f"{name}={getattr(self, name)!r}; choose one of {allowed}")
     if problems:
@@ -60,14 +73,14 @@ class ModelConfig:
   def family(self) -> str:
     return "qwen3" if self.qk_norm else "qwen2"
 
-  def replace(self, **changes: Any) -> "ModelConfig":
+  def replace(self, **changes: Any) -> ModelConfig:
     return dataclasses.replace(self, **changes)
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
   @classmethod
-  def from_json(cls, text: str) -> "ModelConfig":
+  def from_json(cls, text: str) -> ModelConfig:
     data = json.loads(text)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
@@ -95,26 +108,73 @@ class ModelConfig:
 
 
 PRESETS: dict[str, ModelConfig] = {
-    # A few million parameters: for tests and the CPU quickstart.
-    "tiny": ModelConfig(vocab_size=4096, hidden_size=256, intermediate_size=768, num_layers=4,
-                        num_heads=4, num_kv_heads=2, head_dim=64, rope_theta=10_000.0,
-                        tie_embeddings=True, qk_norm=True, max_position_embeddings=4096,
-                        dtype="float32"),
-    "qwen2.5-coder-0.5b": ModelConfig(vocab_size=151936, hidden_size=896, intermediate_size=4864,
-                                      num_layers=24, num_heads=14, num_kv_heads=2, head_dim=64,
-                                      tie_embeddings=True, qkv_bias=True, bos_token_id=151643,
-                                      eos_token_id=151645),
-    "qwen2.5-coder-7b": ModelConfig(vocab_size=152064, hidden_size=3584, intermediate_size=18944,
-                                    num_layers=28, num_heads=28, num_kv_heads=4, head_dim=128,
-                                    qkv_bias=True, bos_token_id=151643, eos_token_id=151645),
-    "qwen3-0.6b": ModelConfig(vocab_size=151936, hidden_size=1024, intermediate_size=3072,
-                              num_layers=28, num_heads=16, num_kv_heads=8, head_dim=128,
-                              tie_embeddings=True, qk_norm=True, max_position_embeddings=40960,
-                              bos_token_id=151643, eos_token_id=151645),
-    "qwen3-8b": ModelConfig(vocab_size=151936, hidden_size=4096, intermediate_size=12288,
-                            num_layers=36, num_heads=32, num_kv_heads=8, head_dim=128,
-                            qk_norm=True, max_position_embeddings=40960, bos_token_id=151643,
-                            eos_token_id=151645),
+  # A few million parameters: for tests and the CPU quickstart.
+  "tiny": ModelConfig(
+    vocab_size=4096,
+    hidden_size=256,
+    intermediate_size=768,
+    num_layers=4,
+    num_heads=4,
+    num_kv_heads=2,
+    head_dim=64,
+    rope_theta=10_000.0,
+    tie_embeddings=True,
+    qk_norm=True,
+    max_position_embeddings=4096,
+    dtype="float32",
+  ),
+  "qwen2.5-coder-0.5b": ModelConfig(
+    vocab_size=151936,
+    hidden_size=896,
+    intermediate_size=4864,
+    num_layers=24,
+    num_heads=14,
+    num_kv_heads=2,
+    head_dim=64,
+    tie_embeddings=True,
+    qkv_bias=True,
+    bos_token_id=151643,
+    eos_token_id=151645,
+  ),
+  "qwen2.5-coder-7b": ModelConfig(
+    vocab_size=152064,
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_layers=28,
+    num_heads=28,
+    num_kv_heads=4,
+    head_dim=128,
+    qkv_bias=True,
+    bos_token_id=151643,
+    eos_token_id=151645,
+  ),
+  "qwen3-0.6b": ModelConfig(
+    vocab_size=151936,
+    hidden_size=1024,
+    intermediate_size=3072,
+    num_layers=28,
+    num_heads=16,
+    num_kv_heads=8,
+    head_dim=128,
+    tie_embeddings=True,
+    qk_norm=True,
+    max_position_embeddings=40960,
+    bos_token_id=151643,
+    eos_token_id=151645,
+  ),
+  "qwen3-8b": ModelConfig(
+    vocab_size=151936,
+    hidden_size=4096,
+    intermediate_size=12288,
+    num_layers=36,
+    num_heads=32,
+    num_kv_heads=8,
+    head_dim=128,
+    qk_norm=True,
+    max_position_embeddings=40960,
+    bos_token_id=151643,
+    eos_token_id=151645,
+  ),
 }
 
 

@@ -17,7 +17,8 @@ slots are segment 0).
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +32,9 @@ Array = jax.Array
 BATCH, LENGTH, EMBED = "activation_batch", "activation_length", "activation_embed"
 
 _REMAT_POLICIES: dict[str, Callable | None] = {
-    "full": None,  # save nothing, recompute the whole layer
-    "dots": jax.checkpoint_policies.checkpoint_dots,
-    "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+  "full": None,  # save nothing, recompute the whole layer
+  "dots": jax.checkpoint_policies.checkpoint_dots,
+  "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
 }
 
 
@@ -47,11 +48,16 @@ class KVCache(NamedTuple):
   index: Array  # scalar int32
 
   @classmethod
-  def create(cls, config: ModelConfig, batch: int, length: int) -> "KVCache":
+  def create(cls, config: ModelConfig, batch: int, length: int) -> KVCache:
     shape = (config.num_layers, batch, length, config.num_kv_heads, config.head_dim)
     zeros = jnp.zeros(shape, config.dtype)
-    return cls(zeros, zeros, jnp.zeros((batch, length), jnp.int32),
-               jnp.zeros((batch, length), jnp.int32), jnp.zeros((), jnp.int32))
+    return cls(
+      zeros,
+      zeros,
+      jnp.zeros((batch, length), jnp.int32),
+      jnp.zeros((batch, length), jnp.int32),
+      jnp.zeros((), jnp.int32),
+    )
 
 
 def layer_param_shapes(config: ModelConfig) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
@@ -59,15 +65,15 @@ def layer_param_shapes(config: ModelConfig) -> dict[str, tuple[tuple[int, ...], 
   e, m, d = config.hidden_size, config.intermediate_size, config.head_dim
   h, k = config.num_heads, config.num_kv_heads
   shapes = {
-      "attn_norm": ((e,), ("norm",)),
-      "q_proj": ((e, h, d), ("embed", "heads", "head_dim")),
-      "k_proj": ((e, k, d), ("embed", "kv_heads", "head_dim")),
-      "v_proj": ((e, k, d), ("embed", "kv_heads", "head_dim")),
-      "o_proj": ((h, d, e), ("heads", "head_dim", "embed")),
-      "mlp_norm": ((e,), ("norm",)),
-      "gate_proj": ((e, m), ("embed", "mlp")),
-      "up_proj": ((e, m), ("embed", "mlp")),
-      "down_proj": ((m, e), ("mlp", "embed")),
+    "attn_norm": ((e,), ("norm",)),
+    "q_proj": ((e, h, d), ("embed", "heads", "head_dim")),
+    "k_proj": ((e, k, d), ("embed", "kv_heads", "head_dim")),
+    "v_proj": ((e, k, d), ("embed", "kv_heads", "head_dim")),
+    "o_proj": ((h, d, e), ("heads", "head_dim", "embed")),
+    "mlp_norm": ((e,), ("norm",)),
+    "gate_proj": ((e, m), ("embed", "mlp")),
+    "up_proj": ((e, m), ("embed", "mlp")),
+    "down_proj": ((m, e), ("mlp", "embed")),
   }
   if config.qkv_bias:
     shapes["q_bias"] = ((h, d), ("heads", "head_dim"))
@@ -106,7 +112,7 @@ def project(x: Array, w: Array, contract: int, out_dtype=None) -> Array:
   Same result as the einsum, but XLA:CPU runs the gradient of a 3-D einsum (weights
   contracted against batch and length at once) up to 2x slower than the 2-D form.
   """
-  lead, k = x.shape[:x.ndim - contract], math.prod(w.shape[:contract])
+  lead, k = x.shape[: x.ndim - contract], math.prod(w.shape[:contract])
   out = jnp.matmul(x.reshape(-1, k), w.reshape(k, -1), preferred_element_type=out_dtype)
   return out.reshape(*lead, *w.shape[contract:])
 
@@ -134,9 +140,16 @@ def apply_rope(x: Array, cos: Array, sin: Array) -> Array:
   return x * cos + rotated * sin
 
 
-def decoder_block(config: ModelConfig, p: dict[str, Array], x: Array, cos: Array, sin: Array,
-                  mask: Array, kv: tuple[Array, Array] | None, index: Array | None
-                  ) -> tuple[Array, tuple[Array, Array] | None]:
+def decoder_block(
+  config: ModelConfig,
+  p: dict[str, Array],
+  x: Array,
+  cos: Array,
+  sin: Array,
+  mask: Array,
+  kv: tuple[Array, Array] | None,
+  index: Array | None,
+) -> tuple[Array, tuple[Array, Array] | None]:
   """One pre-norm block. With `kv`, new keys/values are written at slot `index` first."""
   dtype = x.dtype
   p = {name: value.astype(dtype) for name, value in p.items()}
@@ -157,8 +170,9 @@ def decoder_block(config: ModelConfig, p: dict[str, Array], x: Array, cos: Array
     k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), start)
     v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
     kv = (k, v)
-  attn = attend(q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl,
-                config.attention_chunk)
+  attn = attend(
+    q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl, config.attention_chunk
+  )
   x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
@@ -174,35 +188,41 @@ class Qwen(nnx.Module):
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.config = config
     e, v = config.hidden_size, config.vocab_size
-    self.embed = nnx.Param(_init("embed", rngs.params(), (v, e), config.param_dtype),
-                           logical_axes=("vocab", "embed"))
+    self.embed = nnx.Param(
+      _init("embed", rngs.params(), (v, e), config.param_dtype), logical_axes=("vocab", "embed")
+    )
     self.layers = DecoderLayers(config, rngs=rngs)
     self.final_norm = nnx.Param(jnp.ones((e,), config.param_dtype), logical_axes=("norm",))
     if not config.tie_embeddings:
-      self.lm_head = nnx.Param(_init("lm_head", rngs.params(), (e, v), config.param_dtype),
-                               logical_axes=("embed", "vocab"))
+      self.lm_head = nnx.Param(
+        _init("lm_head", rngs.params(), (e, v), config.param_dtype), logical_axes=("embed", "vocab")
+      )
 
-  def __call__(self, tokens: Array, positions: Array | None = None,
-               segment_ids: Array | None = None) -> Array:
+  def __call__(
+    self, tokens: Array, positions: Array | None = None, segment_ids: Array | None = None
+  ) -> Array:
     """Float32 logits [batch, length, vocab] for a (possibly packed) batch."""
     return self.logits(self.hidden_states(tokens, positions, segment_ids))
 
-  def hidden_states(self, tokens: Array, positions: Array | None = None,
-                    segment_ids: Array | None = None) -> Array:
+  def hidden_states(
+    self, tokens: Array, positions: Array | None = None, segment_ids: Array | None = None
+  ) -> Array:
     """Final normalised hidden states; lets a trainer compute the loss in vocab chunks."""
     positions, segment_ids = _defaults(tokens, positions, segment_ids)
     hidden, _ = self._run(tokens, positions, segment_ids, positions, segment_ids, None)
     return hidden
 
-  def decode(self, tokens: Array, positions: Array, cache: KVCache,
-             segment_ids: Array | None = None) -> tuple[Array, KVCache]:
+  def decode(
+    self, tokens: Array, positions: Array, cache: KVCache, segment_ids: Array | None = None
+  ) -> tuple[Array, KVCache]:
     """Prefill or extend `cache` with `tokens` (written at slot cache.index); returns logits."""
     positions, segment_ids = _defaults(tokens, positions, segment_ids)
     start = (0, cache.index)
     key_segments = jax.lax.dynamic_update_slice(cache.segment_ids, segment_ids, start)
     key_positions = jax.lax.dynamic_update_slice(cache.positions, positions, start)
-    hidden, (k, v) = self._run(tokens, positions, segment_ids, key_positions, key_segments,
-                               (cache.k, cache.v, cache.index))
+    hidden, (k, v) = self._run(
+      tokens, positions, segment_ids, key_positions, key_segments, (cache.k, cache.v, cache.index)
+    )
     new_cache = KVCache(k, v, key_segments, key_positions, cache.index + tokens.shape[1])
     return self.logits(hidden), new_cache
 
@@ -219,9 +239,11 @@ class Qwen(nnx.Module):
     x = jnp.take(self.embed[...], tokens, axis=0).astype(config.dtype)
     x = constrain(x, (BATCH, LENGTH, EMBED))
     cos, sin = rope_tables(positions, config.head_dim, config.rope_theta)
-    mask = ((segment_ids[:, :, None] == key_segments[:, None, :])
-            & (key_segments[:, None, :] != 0)
-            & (key_positions[:, None, :] <= positions[:, :, None]))
+    mask = (
+      (segment_ids[:, :, None] == key_segments[:, None, :])
+      & (key_segments[:, None, :] != 0)
+      & (key_positions[:, None, :] <= positions[:, :, None])
+    )
     index = None if cache is None else cache[2]
 
     def block(x, layer):
@@ -229,8 +251,9 @@ class Qwen(nnx.Module):
       return decoder_block(config, params, x, cos, sin, mask, kv, index)
 
     if config.remat_policy != "none":
-      block = jax.checkpoint(block, policy=_REMAT_POLICIES[config.remat_policy],
-                             prevent_cse=not config.scan_layers)
+      block = jax.checkpoint(
+        block, policy=_REMAT_POLICIES[config.remat_policy], prevent_cse=not config.scan_layers
+      )
     stacked = self.layers.stacked()
     kv_stack = None if cache is None else (cache[0], cache[1])
     if config.scan_layers:
@@ -238,7 +261,7 @@ class Qwen(nnx.Module):
     else:
       outputs = []
       for i in range(config.num_layers):
-        layer = jax.tree.map(lambda a: a[i], (stacked, kv_stack))
+        layer = jax.tree.map(lambda a, i=i: a[i], (stacked, kv_stack))
         x, kv = block(x, layer)
         outputs.append(kv)
       new_kv = None if cache is None else jax.tree.map(lambda *a: jnp.stack(a), *outputs)

@@ -13,7 +13,7 @@ import concurrent.futures
 import queue
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from xcoder_jax.rollout.sampler import Completion, Sampler, SamplingParams
 
@@ -30,8 +30,7 @@ class RequestBatcher:
     self._worker = threading.Thread(target=self._serve, name="rollout-batcher", daemon=True)
     self._worker.start()
 
-  def submit(self, prompt: Sequence[int], params: SamplingParams
-             ) -> concurrent.futures.Future:
+  def submit(self, prompt: Sequence[int], params: SamplingParams) -> concurrent.futures.Future:
     future: concurrent.futures.Future = concurrent.futures.Future()
     self._queue.put((list(prompt), params, future))
     return future

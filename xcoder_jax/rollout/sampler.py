@@ -26,7 +26,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Any, Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -107,8 +108,9 @@ def _filter_top_k_top_p(logits: jax.Array, top_k: jax.Array, top_p: jax.Array) -
   return jnp.where(logits >= cutoff, logits, -jnp.inf)  # ties with the cutoff stay in
 
 
-def sample_tokens(logits: jax.Array, keys: jax.Array, temperature: jax.Array, top_k: jax.Array,
-                  top_p: jax.Array) -> tuple[jax.Array, jax.Array]:
+def sample_tokens(
+  logits: jax.Array, keys: jax.Array, temperature: jax.Array, top_k: jax.Array, top_p: jax.Array
+) -> tuple[jax.Array, jax.Array]:
   """Per-row sampling from float32 logits [batch, vocab]; returns (tokens, raw log-probs)."""
   scaled = logits / jnp.maximum(temperature, 1e-6)[:, None]
   filtering = jnp.any((top_k > 0) | (top_p < 1))
@@ -131,12 +133,15 @@ class Sampler:
     self.tokenizer = tokenizer
     self.mesh = mesh if mesh is not None else sharding.current_mesh()
     self._graphdef, self._state = nnx.split(model)
-    self.default_stop_ids = sorted({i for i in (tokenizer.eos_id, tokenizer.end_of_turn_id)
-                                    if i is not None})
+    self.default_stop_ids = sorted(
+      {i for i in (tokenizer.eos_id, tokenizer.end_of_turn_id) if i is not None}
+    )
 
-  def generate(self, prompts: Sequence[Sequence[int]],
-               params: SamplingParams | Sequence[SamplingParams] = SamplingParams()
-               ) -> list[Completion]:
+  def generate(
+    self,
+    prompts: Sequence[Sequence[int]],
+    params: SamplingParams | Sequence[SamplingParams] = SamplingParams(),
+  ) -> list[Completion]:
     """Completes each token-id prompt.
 
     `params` per prompt, or one for all: then row i uses seed `params.seed + i`, so that
@@ -153,8 +158,11 @@ class Sampler:
     if any(len(p) == 0 for p in prompts):
       raise ValueError("empty prompt: every prompt needs at least one token")
     inputs = self._pack(prompts, rows)
-    static = dict(graphdef=self._graphdef, pad_id=self.tokenizer.pad_id,
-                  max_new_tokens=max(r.max_new_tokens for r in rows))
+    static = dict(
+      graphdef=self._graphdef,
+      pad_id=self.tokenizer.pad_id,
+      max_new_tokens=max(r.max_new_tokens for r in rows),
+    )
     if self.mesh is None:
       out = _generate(self._state, **inputs, **static)
     else:
@@ -165,17 +173,31 @@ class Sampler:
     for i, prompt in enumerate(prompts):
       n = int(lengths[i])
       ids = tokens[i, :n].tolist()
-      results.append(Completion(ids, logprobs[i, :n].tolist(),
-                                "stop" if stopped[i] else "length", len(prompt), n,
-                                self.decode_text(ids, bool(stopped[i]))))
+      results.append(
+        Completion(
+          ids,
+          logprobs[i, :n].tolist(),
+          "stop" if stopped[i] else "length",
+          len(prompt),
+          n,
+          self.decode_text(ids, bool(stopped[i])),
+        )
+      )
     return results
 
-  def generate_text(self, messages_batch: Sequence[Sequence[Mapping[str, Any]]],
-                    params: SamplingParams | Sequence[SamplingParams] = SamplingParams(),
-                    **template_kwargs: Any) -> list[Completion]:
+  def generate_text(
+    self,
+    messages_batch: Sequence[Sequence[Mapping[str, Any]]],
+    params: SamplingParams | Sequence[SamplingParams] = SamplingParams(),
+    **template_kwargs: Any,
+  ) -> list[Completion]:
     """Chat in, chat out: applies the chat template (with the generation prompt) per row."""
-    prompts = [self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=True,
-                                                  **template_kwargs) for m in messages_batch]
+    prompts = [
+      self.tokenizer.apply_chat_template(
+        m, add_generation_prompt=True, tokenize=True, **template_kwargs
+      )
+      for m in messages_batch
+    ]
     return self.generate(prompts, params)
 
   def decode_text(self, tokens: Sequence[int], stopped: bool) -> str:
@@ -200,21 +222,45 @@ class Sampler:
     stop_ids = np.full((batch, bucket(max(map(len, stops)), 8)), -1, np.int32)  # -1: no stop
     for i, (prompt, row) in enumerate(zip(prompts, rows)):
       n = len(prompt)
-      tokens[i, width - n:] = prompt
-      segment_ids[i, width - n:] = 1
-      positions[i, width - n:] = np.arange(n)
+      tokens[i, width - n :] = prompt
+      segment_ids[i, width - n :] = 1
+      positions[i, width - n :] = np.arange(n)
       prompt_lengths[i], limits[i] = n, row.max_new_tokens
       temperature[i], top_p[i], top_k[i] = row.temperature, row.top_p, row.top_k
       seeds[i] = row.seed & 0xFFFFFFFF
-      stop_ids[i, :len(stops[i])] = stops[i]
-    return dict(tokens=tokens, segment_ids=segment_ids, positions=positions,
-                prompt_lengths=prompt_lengths, limits=limits, temperature=temperature,
-                top_p=top_p, top_k=top_k, seeds=seeds, stop_ids=stop_ids)
+      stop_ids[i, : len(stops[i])] = stops[i]
+    return dict(
+      tokens=tokens,
+      segment_ids=segment_ids,
+      positions=positions,
+      prompt_lengths=prompt_lengths,
+      limits=limits,
+      temperature=temperature,
+      top_p=top_p,
+      top_k=top_k,
+      seeds=seeds,
+      stop_ids=stop_ids,
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "pad_id", "max_new_tokens"))
-def _generate(state, tokens, segment_ids, positions, prompt_lengths, limits, temperature, top_p,
-              top_k, seeds, stop_ids, *, graphdef, pad_id: int, max_new_tokens: int):
+def _generate(
+  state,
+  tokens,
+  segment_ids,
+  positions,
+  prompt_lengths,
+  limits,
+  temperature,
+  top_p,
+  top_k,
+  seeds,
+  stop_ids,
+  *,
+  graphdef,
+  pad_id: int,
+  max_new_tokens: int,
+):
   """Prefill, then the decode loop; returns (tokens, logprobs, lengths, stopped).
 
   Module-level with the graphdef static, so every Sampler of one architecture (say, a new one
@@ -239,25 +285,37 @@ def _generate(state, tokens, segment_ids, positions, prompt_lengths, limits, tem
     token = jnp.where(live, token, pad_id)
     stopped = live & jnp.any(token[:, None] == stop_ids, axis=-1)
     lengths = loop.lengths + live
-    return _Loop(loop.step + 1, loop.cache, token,
-                 loop.tokens.at[:, loop.step].set(token),
-                 loop.logprobs.at[:, loop.step].set(jnp.where(live, logprob, 0.0)),
-                 lengths, loop.finished | stopped | (lengths >= limits),
-                 loop.stopped | stopped)
+    return _Loop(
+      loop.step + 1,
+      loop.cache,
+      token,
+      loop.tokens.at[:, loop.step].set(token),
+      loop.logprobs.at[:, loop.step].set(jnp.where(live, logprob, 0.0)),
+      lengths,
+      loop.finished | stopped | (lengths >= limits),
+      loop.stopped | stopped,
+    )
 
   def keep_going(loop: _Loop) -> jax.Array:
     return (loop.step < max_new_tokens) & ~jnp.all(loop.finished)
 
   def decode_step(loop: _Loop) -> _Loop:
     position = (prompt_lengths + loop.step - 1)[:, None]
-    step_logits, cache = model.decode(loop.last_token[:, None], position, loop.cache,
-                                      jnp.ones_like(position))
+    step_logits, cache = model.decode(
+      loop.last_token[:, None], position, loop.cache, jnp.ones_like(position)
+    )
     return emit(loop._replace(cache=_constrain_cache(cache)), step_logits[:, 0])
 
-  start = _Loop(jnp.zeros((), jnp.int32), cache, jnp.zeros(batch, jnp.int32),
-                jnp.full((batch, max_new_tokens), pad_id, jnp.int32),
-                jnp.zeros((batch, max_new_tokens), jnp.float32), jnp.zeros(batch, jnp.int32),
-                limits <= 0, jnp.zeros(batch, bool))
+  start = _Loop(
+    jnp.zeros((), jnp.int32),
+    cache,
+    jnp.zeros(batch, jnp.int32),
+    jnp.full((batch, max_new_tokens), pad_id, jnp.int32),
+    jnp.zeros((batch, max_new_tokens), jnp.float32),
+    jnp.zeros(batch, jnp.int32),
+    limits <= 0,
+    jnp.zeros(batch, bool),
+  )
   loop = jax.lax.while_loop(keep_going, decode_step, emit(start, logits[:, -1]))
   return loop.tokens, loop.logprobs, loop.lengths, loop.stopped
 
@@ -266,6 +324,10 @@ def _constrain_cache(cache: KVCache) -> KVCache:
   """Shards the cache over the batch (a no-op without a mesh)."""
   kv = (None, "cache_batch", "cache_length", "activation_kv_heads", None)
   slots = ("cache_batch", "cache_length")
-  return KVCache(sharding.constrain(cache.k, kv), sharding.constrain(cache.v, kv),
-                 sharding.constrain(cache.segment_ids, slots),
-                 sharding.constrain(cache.positions, slots), cache.index)
+  return KVCache(
+    sharding.constrain(cache.k, kv),
+    sharding.constrain(cache.v, kv),
+    sharding.constrain(cache.segment_ids, slots),
+    sharding.constrain(cache.positions, slots),
+    cache.index,
+  )

@@ -35,29 +35,44 @@ QUARANTINE_DIR = "corrupt_checkpoints"
 
 
 class TrainCheckpointer:
-
-  def __init__(self, workdir: str, model_config: ModelConfig, save_every: int, keep: int,
-               async_save: bool = True, tokenizer_dir: str | None = None):
+  def __init__(
+    self,
+    workdir: str,
+    model_config: ModelConfig,
+    save_every: int,
+    keep: int,
+    async_save: bool = True,
+    tokenizer_dir: str | None = None,
+  ):
     self.workdir = os.path.abspath(workdir)
     self.directory = os.path.join(self.workdir, checkpoint.WORKDIR_CHECKPOINTS)
     checkpoint.write_model_metadata(self.directory, model_config, tokenizer_dir)
     self._options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, save_interval_steps=save_every,
-        enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
-    handlers = {checkpoint.MODEL_ITEM: ocp.StandardCheckpointHandler(),
-                "opt_state": ocp.StandardCheckpointHandler(),
-                "data_iter": grain.checkpoint.CheckpointHandler()}
-    self.manager = ocp.CheckpointManager(self.directory, item_handlers=handlers,
-                                         options=self._options)
+      max_to_keep=keep,
+      save_interval_steps=save_every,
+      enable_async_checkpointing=async_save,
+      cleanup_tmp_directories=True,
+    )
+    handlers = {
+      checkpoint.MODEL_ITEM: ocp.StandardCheckpointHandler(),
+      "opt_state": ocp.StandardCheckpointHandler(),
+      "data_iter": grain.checkpoint.CheckpointHandler(),
+    }
+    self.manager = ocp.CheckpointManager(
+      self.directory, item_handlers=handlers, options=self._options
+    )
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
   def save(self, step: int, state: TrainState, data_iter: Any, force: bool = False) -> bool:
-    args = ocp.args.Composite(**{
+    args = ocp.args.Composite(
+      **{
         checkpoint.MODEL_ITEM: ocp.args.StandardSave(state.params),
         "opt_state": ocp.args.StandardSave(state.opt_state),
-        "data_iter": grain.checkpoint.CheckpointSave(data_iter)})
+        "data_iter": grain.checkpoint.CheckpointSave(data_iter),
+      }
+    )
     return self.manager.save(step, args=args, force=force)
 
   def restore(self, abstract_state: TrainState, data_iter: Any) -> tuple[TrainState, int] | None:
@@ -66,26 +81,34 @@ class TrainCheckpointer:
     steps = sorted(self.manager.all_steps(), reverse=True)
     for step in steps:
       self._check_layout(step, abstract_state)
-      args = ocp.args.Composite(**{
+      args = ocp.args.Composite(
+        **{
           checkpoint.MODEL_ITEM: ocp.args.StandardRestore(abstract_state.params),
           "opt_state": ocp.args.StandardRestore(abstract_state.opt_state),
-          "data_iter": grain.checkpoint.CheckpointRestore(data_iter)})
+          "data_iter": grain.checkpoint.CheckpointRestore(data_iter),
+        }
+      )
       try:
         restored, error = self.manager.restore(step, args=args), None
       except Exception as e:  # noqa: BLE001 - any read failure makes this step unusable
         restored, error = None, e
       if sharding.on_every_process(error is None):
         step_array = jax.device_put(np.asarray(step, np.int32), abstract_state.step.sharding)
-        return TrainState(step_array, restored[checkpoint.MODEL_ITEM],
-                          restored["opt_state"]), step
-      logging.error("checkpoint step %d in %s failed to restore on at least one process (%s); "
-                    "falling back to the previous one", step, self.directory,
-                    f"{type(error).__name__}: {error}" if error else "failed elsewhere")
+        return TrainState(step_array, restored[checkpoint.MODEL_ITEM], restored["opt_state"]), step
+      logging.error(
+        "checkpoint step %d in %s failed to restore on at least one process (%s); "
+        "falling back to the previous one",
+        step,
+        self.directory,
+        f"{type(error).__name__}: {error}" if error else "failed elsewhere",
+      )
       self._quarantine(step)
     if steps:
-      raise RuntimeError(f"no checkpoint in {self.directory} could be restored (all moved to "
-                         f"{os.path.join(self.workdir, QUARANTINE_DIR)}); refusing to start "
-                         "over silently: inspect them, or use a new --workdir")
+      raise RuntimeError(
+        f"no checkpoint in {self.directory} could be restored (all moved to "
+        f"{os.path.join(self.workdir, QUARANTINE_DIR)}); refusing to start "
+        "over silently: inspect them, or use a new --workdir"
+      )
     return None
 
   def _check_layout(self, step: int, abstract_state: TrainState) -> None:
@@ -94,8 +117,10 @@ class TrainCheckpointer:
       metadata = self.manager.item_metadata(step)
     except Exception:  # noqa: BLE001 - unreadable metadata: let the restore report it
       return
-    for item, target in ((checkpoint.MODEL_ITEM, abstract_state.params),
-                         ("opt_state", abstract_state.opt_state)):
+    for item, target in (
+      (checkpoint.MODEL_ITEM, abstract_state.params),
+      ("opt_state", abstract_state.opt_state),
+    ):
       saved = metadata.get(item) if metadata is not None else None
       if saved is None:
         continue
@@ -103,9 +128,10 @@ class TrainCheckpointer:
       if have != want:
         diff = sorted(set(have) ^ set(want))[:3]
         raise ValueError(
-            f"checkpoint step {step} in {self.directory} holds a different {item} layout "
-            f"than this config (e.g. {diff}): it was written by another model or optimizer "
-            "setup. Resume with the config it was trained with, or use a new --workdir.")
+          f"checkpoint step {step} in {self.directory} holds a different {item} layout "
+          f"than this config (e.g. {diff}): it was written by another model or optimizer "
+          "setup. Resume with the config it was trained with, or use a new --workdir."
+        )
 
   def _quarantine(self, step: int) -> None:
     if jax.process_index() == 0:
@@ -133,5 +159,7 @@ def _layout(tree: Any) -> list[tuple[str, tuple[int, ...]]]:
         return str(getattr(key, attr))
     return str(key)
 
-  return [("/".join(name(k) for k in path), tuple(leaf.shape))
-          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)]
+  return [
+    ("/".join(name(k) for k in path), tuple(leaf.shape))
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+  ]

@@ -12,8 +12,9 @@ import jax.numpy as jnp
 from xcoder_jax.models.qwen import Qwen
 
 
-def chunked_cross_entropy(model: Qwen, hidden: jax.Array, targets: jax.Array,
-                          weights: jax.Array, chunk: int) -> tuple[jax.Array, jax.Array]:
+def chunked_cross_entropy(
+  model: Qwen, hidden: jax.Array, targets: jax.Array, weights: jax.Array, chunk: int
+) -> tuple[jax.Array, jax.Array]:
   """(sum of weighted token losses, sum of weights) over a [batch, length] batch."""
   batch, length, embed = hidden.shape
   chunk = min(chunk, length)
@@ -31,8 +32,11 @@ def chunked_cross_entropy(model: Qwen, hidden: jax.Array, targets: jax.Array,
     nll = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, t[..., None], -1)[..., 0]
     return carry + jnp.sum(nll * w), None
 
-  total, _ = jax.lax.scan(one, jnp.zeros((), jnp.float32),
-                          (split(hidden), split(targets), split(weights.astype(jnp.float32))))
+  total, _ = jax.lax.scan(
+    one,
+    jnp.zeros((), jnp.float32),
+    (split(hidden), split(targets), split(weights.astype(jnp.float32))),
+  )
   return total, jnp.sum(weights.astype(jnp.float32))
 
 

@@ -11,10 +11,19 @@ import jax
 METRICS_FILE = "metrics.jsonl"
 # Dense bf16 peak FLOP/s per device, matched by substring of `device.device_kind`.
 PEAK_FLOPS = {
-    "H200": 989e12, "H100": 989e12, "H800": 989e12, "H20": 148e12, "A100": 312e12,
-    "A800": 312e12, "L40S": 362e12, "B200": 2250e12,
-    "TPU v6 lite": 918e12, "TPU v5p": 459e12, "TPU v5 lite": 197e12, "TPU v5": 459e12,
-    "TPU v4": 275e12,
+  "H200": 989e12,
+  "H100": 989e12,
+  "H800": 989e12,
+  "H20": 148e12,
+  "A100": 312e12,
+  "A800": 312e12,
+  "L40S": 362e12,
+  "B200": 2250e12,
+  "TPU v6 lite": 918e12,
+  "TPU v5p": 459e12,
+  "TPU v5 lite": 197e12,
+  "TPU v5": 459e12,
+  "TPU v4": 275e12,
 }
 
 

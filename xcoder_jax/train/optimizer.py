@@ -10,8 +10,13 @@ import optax
 SCHEDULES = ("cosine", "constant")
 
 
-def learning_rate_schedule(lr: float, total_steps: int, warmup_ratio: float = 0.0,
-                           schedule: str = "cosine", min_lr_ratio: float = 0.0) -> optax.Schedule:
+def learning_rate_schedule(
+  lr: float,
+  total_steps: int,
+  warmup_ratio: float = 0.0,
+  schedule: str = "cosine",
+  min_lr_ratio: float = 0.0,
+) -> optax.Schedule:
   """Linear warmup over `warmup_ratio` of the steps, then cosine decay or a constant rate."""
   if schedule not in SCHEDULES:
     raise ValueError(f"optimizer.schedule={schedule!r}; choose one of {SCHEDULES}")
@@ -37,15 +42,25 @@ def decay_mask(params: Any) -> Any:
   return jax.tree_util.tree_map_with_path(decays, params)
 
 
-def make_optimizer(config: Any, total_steps: int) -> tuple[optax.GradientTransformation,
-                                                             optax.Schedule]:
+def make_optimizer(
+  config: Any, total_steps: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """From an `optimizer` config section: lr, schedule, warmup_ratio, min_lr_ratio, b1, b2,
   eps, weight_decay, clip_norm."""
-  schedule = learning_rate_schedule(config.lr, total_steps, config.warmup_ratio,
-                                    config.schedule, config.min_lr_ratio)
+  schedule = learning_rate_schedule(
+    config.lr, total_steps, config.warmup_ratio, config.schedule, config.min_lr_ratio
+  )
   chain = []
   if config.clip_norm:
     chain.append(optax.clip_by_global_norm(config.clip_norm))
-  chain.append(optax.adamw(schedule, b1=config.b1, b2=config.b2, eps=config.eps,
-                           weight_decay=config.weight_decay, mask=decay_mask))
+  chain.append(
+    optax.adamw(
+      schedule,
+      b1=config.b1,
+      b2=config.b2,
+      eps=config.eps,
+      weight_decay=config.weight_decay,
+      mask=decay_mask,
+    )
+  )
   return optax.chain(*chain), schedule

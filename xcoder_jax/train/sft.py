@@ -39,8 +39,11 @@ NUMERICS = ("dtype", "param_dtype", "remat_policy", "scan_layers", "attention_im
 
 def mesh_from_config(config: ml_collections.ConfigDict) -> Mesh:
   ici = {axis: config.mesh[axis] for axis in sharding.MESH_AXES}
-  dcn = {axis: config.mesh[f"dcn_{axis}"] for axis in sharding.MESH_AXES
-         if config.mesh[f"dcn_{axis}"] != 1}
+  dcn = {
+    axis: config.mesh[f"dcn_{axis}"]
+    for axis in sharding.MESH_AXES
+    if config.mesh[f"dcn_{axis}"] != 1
+  }
   return sharding.make_mesh(sharding.MeshConfig(ici=ici, dcn=dcn))
 
 
@@ -59,7 +62,9 @@ def model_config_from(config: ml_collections.ConfigDict) -> ModelConfig:
   return get_preset(config.model.preset, **numerics)
 
 
-def resolve_data_files(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
+def resolve_data_files(
+  config: ml_collections.ConfigDict, workdir: str
+) -> ml_collections.ConfigDict:
   """Replaces the entry "demo" in data.train_files / data.eval_files (comma-separated lists)
   by shards of the bundled demo set, written under WORKDIR/demo_data: 3 shards for training,
   1 held out for evaluation."""
@@ -94,8 +99,10 @@ def _initial_params(config, model_config: ModelConfig, mesh: Mesh) -> Any:
 
 
 def _global_batch(batch: dict[str, np.ndarray], batch_sharding) -> dict[str, jax.Array]:
-  return {k: jax.make_array_from_process_local_data(batch_sharding, np.asarray(batch[k]))
-          for k in step_lib.BATCH_KEYS}
+  return {
+    k: jax.make_array_from_process_local_data(batch_sharding, np.asarray(batch[k]))
+    for k in step_lib.BATCH_KEYS
+  }
 
 
 def _evaluate(eval_step, params, config, batch_sharding) -> float | None:
@@ -120,20 +127,23 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     source, path = config.init.source, config.init.path
     config.data.tokenizer = checkpoint.assets_dir(path) if source == "checkpoint" else path
     if not config.data.tokenizer:
-      raise ValueError("data.tokenizer is empty and init.source has no tokenizer files; set "
-                       "--config.data.tokenizer=tiny or an HF tokenizer directory")
+      raise ValueError(
+        "data.tokenizer is empty and init.source has no tokenizer files; set "
+        "--config.data.tokenizer=tiny or an HF tokenizer directory"
+      )
   config = resolve_data_files(config, workdir)
   mesh = mesh_from_config(config)
   model_config = model_config_from(config)
   tokenizer = load_tokenizer(config.data.tokenizer)
   if tokenizer.vocab_size > model_config.vocab_size:
-    raise ValueError(f"tokenizer has {tokenizer.vocab_size} tokens but the model only "
-                     f"{model_config.vocab_size} embeddings; use a matching tokenizer/model")
+    raise ValueError(
+      f"tokenizer has {tokenizer.vocab_size} tokens but the model only "
+      f"{model_config.vocab_size} embeddings; use a matching tokenizer/model"
+    )
   total_steps = config.train.steps
   optimizer, schedule = make_optimizer(config.optimizer, total_steps)
   # Tokenizer files travel with the checkpoint, so an exported model is usable as it is.
-  tokenizer_dir = (tiny_tokenizer_dir() if config.data.tokenizer == "tiny"
-                   else config.data.tokenizer)
+  tokenizer_dir = tiny_tokenizer_dir() if config.data.tokenizer == "tiny" else config.data.tokenizer
 
   with sharding.use_mesh(mesh):
     graphdef, abstract_state = abstract_model(model_config, mesh)
@@ -141,28 +151,45 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     params_sh = jax.tree.map(lambda x: x.sharding, abstract_params)
     state_sh = step_lib.state_shardings(params_sh, optimizer, abstract_params, mesh)
     train_iter = make_sft_iterator(config.data, "train")
-    checkpointer = TrainCheckpointer(workdir, model_config, config.train.save_every,
-                                     config.train.keep, config.train.async_checkpoint,
-                                     tokenizer_dir)
+    checkpointer = TrainCheckpointer(
+      workdir,
+      model_config,
+      config.train.save_every,
+      config.train.keep,
+      config.train.async_checkpoint,
+      tokenizer_dir,
+    )
     restored = None
     if checkpointer.latest_step() is not None:
       restored = checkpointer.restore(
-          step_lib.abstract_train_state(state_sh, optimizer, abstract_params), train_iter)
+        step_lib.abstract_train_state(state_sh, optimizer, abstract_params), train_iter
+      )
     if restored is not None:
       state, start = restored
       logging.info("resumed from step %d in %s", start, checkpointer.directory)
     else:
-      state = step_lib.init_train_state(_initial_params(config, model_config, mesh),
-                                        optimizer, state_sh)
+      state = step_lib.init_train_state(
+        _initial_params(config, model_config, mesh), optimizer, state_sh
+      )
       start = 0
     train_step, eval_step = step_lib.compile_steps(
-        graphdef, optimizer, schedule, state_sh, mesh, config.train.grad_accum,
-        config.train.loss_chunk)
+      graphdef,
+      optimizer,
+      schedule,
+      state_sh,
+      mesh,
+      config.train.grad_accum,
+      config.train.loss_chunk,
+    )
     batch_sh = step_lib.batch_sharding(mesh)
     compile_start = time.perf_counter()
     shape = (config.data.global_batch_size, config.data.seq_len)
-    batch_spec = {k: jax.ShapeDtypeStruct(shape, np.float32 if k == "loss_mask" else np.int32,
-                                          sharding=batch_sh) for k in step_lib.BATCH_KEYS}
+    batch_spec = {
+      k: jax.ShapeDtypeStruct(
+        shape, np.float32 if k == "loss_mask" else np.int32, sharding=batch_sh
+      )
+      for k in step_lib.BATCH_KEYS
+    }
     train_step = train_step.lower(state, batch_spec).compile()
     logging.info("compiled the train step in %.1f s", time.perf_counter() - compile_start)
     writer = MetricsWriter(workdir, resume_step=start)
@@ -177,8 +204,9 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         batch = next(train_iter, None)
         # Packed hosts can run out at different steps: all stop when any one has no batch.
         if not sharding.on_every_process(batch is not None):
-          logging.info("data exhausted after %d steps (data.num_epochs=%s)", step,
-                       config.data.num_epochs)
+          logging.info(
+            "data exhausted after %d steps (data.num_epochs=%s)", step, config.data.num_epochs
+          )
           break
         state, metrics = train_step(state, _global_batch(batch, batch_sh))
         step += 1
@@ -212,5 +240,11 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 def _progress(start: int, total: int, config):
   from tqdm import tqdm
 
-  return tqdm(total=total, initial=start, desc="sft", unit="step", dynamic_ncols=True,
-              disable=jax.process_index() != 0 or not config.train.progress_bar)
+  return tqdm(
+    total=total,
+    initial=start,
+    desc="sft",
+    unit="step",
+    dynamic_ncols=True,
+    disable=jax.process_index() != 0 or not config.train.progress_bar,
+  )

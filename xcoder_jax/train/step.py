@@ -24,17 +24,23 @@ class TrainState(NamedTuple):
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, sharding.logical_to_spec(("activation_batch", "activation_length"),
-                                                      mesh=mesh))
+  return NamedSharding(
+    mesh, sharding.logical_to_spec(("activation_batch", "activation_length"), mesh=mesh)
+  )
 
 
-def state_shardings(params_shardings: Any, optimizer: optax.GradientTransformation,
-                    abstract_params: Any, mesh: Mesh) -> TrainState:
+def state_shardings(
+  params_shardings: Any, optimizer: optax.GradientTransformation, abstract_params: Any, mesh: Mesh
+) -> TrainState:
   """Shardings of the whole train state: optimizer moments shard like their parameters
   (matched by parameter path and shape), counters and scalars are replicated."""
   replicated = NamedSharding(mesh, PartitionSpec())
-  by_path = {param_path(path): (leaf.shape, sh) for (path, leaf), sh in zip(
-      jax.tree_util.tree_leaves_with_path(abstract_params), jax.tree.leaves(params_shardings))}
+  by_path = {
+    param_path(path): (leaf.shape, sh)
+    for (path, leaf), sh in zip(
+      jax.tree_util.tree_leaves_with_path(abstract_params), jax.tree.leaves(params_shardings)
+    )
+  }
 
   def one(path, leaf):
     keys = param_path(path)
@@ -49,8 +55,13 @@ def state_shardings(params_shardings: Any, optimizer: optax.GradientTransformati
   return TrainState(replicated, params_shardings, opt_shardings)
 
 
-def make_train_step(graphdef: nnx.GraphDef, optimizer: optax.GradientTransformation,
-                    schedule: optax.Schedule, grad_accum: int, loss_chunk: int):
+def make_train_step(
+  graphdef: nnx.GraphDef,
+  optimizer: optax.GradientTransformation,
+  schedule: optax.Schedule,
+  grad_accum: int,
+  loss_chunk: int,
+):
   """step(state, batch) -> (state, metrics). The loss is normalised by the number of loss
   tokens in the whole global batch (all micro-batches), not per sequence or micro-batch."""
 
@@ -65,14 +76,14 @@ def make_train_step(graphdef: nnx.GraphDef, optimizer: optax.GradientTransformat
     else:
       # Micro-batch i takes rows i, i + A, i + 2A, ...: with the batch sharded by rows each
       # device keeps its own rows, where contiguous blocks would move data every step.
-      micro = jax.tree.map(
-          lambda x: x.reshape(-1, grad_accum, *x.shape[1:]).swapaxes(0, 1), batch)
+      micro = jax.tree.map(lambda x: x.reshape(-1, grad_accum, *x.shape[1:]).swapaxes(0, 1), batch)
 
       def accumulate(carry, mb):
-        mb = {k: sharding.constrain(v, ("activation_batch", "activation_length"))
-              for k, v in mb.items()}
-        (l, c), g = grad_fn(state.params, mb)
-        return jax.tree.map(jnp.add, carry, (l, c, g)), None
+        mb = {
+          k: sharding.constrain(v, ("activation_batch", "activation_length")) for k, v in mb.items()
+        }
+        (loss, count), g = grad_fn(state.params, mb)
+        return jax.tree.map(jnp.add, carry, (loss, count, g)), None
 
       zeros = (jnp.zeros(()), jnp.zeros(()), jax.tree.map(jnp.zeros_like, state.params))
       (loss_sum, count, grads), _ = jax.lax.scan(accumulate, zeros, micro)
@@ -80,9 +91,13 @@ def make_train_step(graphdef: nnx.GraphDef, optimizer: optax.GradientTransformat
     grads = jax.tree.map(lambda g: g / denominator, grads)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss_sum / denominator, "grad_norm": optax.tree.norm(grads),
-               "lr": schedule(state.step), "loss_tokens": count,
-               "tokens": jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32)}
+    metrics = {
+      "loss": loss_sum / denominator,
+      "grad_norm": optax.tree.norm(grads),
+      "lr": schedule(state.step),
+      "loss_tokens": count,
+      "tokens": jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32),
+    }
     return TrainState(state.step + 1, params, opt_state), metrics
 
   return step
@@ -95,37 +110,50 @@ def make_eval_step(graphdef: nnx.GraphDef, loss_chunk: int):
   return step
 
 
-def compile_steps(graphdef, optimizer, schedule, state_sh: TrainState, mesh: Mesh,
-                  grad_accum: int, loss_chunk: int):
+def compile_steps(
+  graphdef, optimizer, schedule, state_sh: TrainState, mesh: Mesh, grad_accum: int, loss_chunk: int
+):
   """(train_step, eval_step) jitted with explicit in/out shardings; the state is donated."""
   batch_sh = {k: batch_sharding(mesh) for k in BATCH_KEYS}
   replicated = NamedSharding(mesh, PartitionSpec())
-  train = jax.jit(make_train_step(graphdef, optimizer, schedule, grad_accum, loss_chunk),
-                  in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, replicated),
-                  donate_argnums=0)
-  evaluate = jax.jit(make_eval_step(graphdef, loss_chunk),
-                     in_shardings=(state_sh.params, batch_sh),
-                     out_shardings=(replicated, replicated))
+  train = jax.jit(
+    make_train_step(graphdef, optimizer, schedule, grad_accum, loss_chunk),
+    in_shardings=(state_sh, batch_sh),
+    out_shardings=(state_sh, replicated),
+    donate_argnums=0,
+  )
+  evaluate = jax.jit(
+    make_eval_step(graphdef, loss_chunk),
+    in_shardings=(state_sh.params, batch_sh),
+    out_shardings=(replicated, replicated),
+  )
   return train, evaluate
 
 
-def abstract_train_state(state_sh: TrainState, optimizer: optax.GradientTransformation,
-                         abstract_params: Any) -> TrainState:
+def abstract_train_state(
+  state_sh: TrainState, optimizer: optax.GradientTransformation, abstract_params: Any
+) -> TrainState:
   """ShapeDtypeStructs with shardings for every leaf: the restore target of a checkpoint."""
-  shapes = TrainState(jax.ShapeDtypeStruct((), jnp.int32), abstract_params,
-                      jax.eval_shape(optimizer.init, abstract_params))
-  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-                      shapes, state_sh)
+  shapes = TrainState(
+    jax.ShapeDtypeStruct((), jnp.int32),
+    abstract_params,
+    jax.eval_shape(optimizer.init, abstract_params),
+  )
+  return jax.tree.map(
+    lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), shapes, state_sh
+  )
 
 
-def init_train_state(params: Any, optimizer: optax.GradientTransformation,
-                     state_sh: TrainState) -> TrainState:
+def init_train_state(
+  params: Any, optimizer: optax.GradientTransformation, state_sh: TrainState
+) -> TrainState:
   opt_state = jax.jit(optimizer.init, out_shardings=state_sh.opt_state)(params)
   return TrainState(jax.device_put(jnp.zeros((), jnp.int32), state_sh.step), params, opt_state)
 
 
-def create_train_state(model: nnx.Module, optimizer: optax.GradientTransformation,
-                       mesh: Mesh) -> tuple[nnx.GraphDef, TrainState, TrainState]:
+def create_train_state(
+  model: nnx.Module, optimizer: optax.GradientTransformation, mesh: Mesh
+) -> tuple[nnx.GraphDef, TrainState, TrainState]:
   """(graphdef, state, state shardings) from a model whose parameters are already on `mesh`."""
   graphdef, model_state = nnx.split(model)
   params = nnx.to_pure_dict(model_state)
