@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test install system-deps bench clean
+.PHONY: quickstart test lint format install system-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,7 +28,16 @@ system-deps:
 quickstart: install
 	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(PY) -m launch.quickstart --workdir=/tmp/xcoder_quickstart
 
-test: install
+# Style never drifts: the formatter and the linter run before the tests and fail the build.
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
 	$(PY) -m pytest -q tests
 
 bench: install

@@ -13,7 +13,7 @@ from xcoder_jax.data import demo, readers, schema, sft
 from xcoder_jax.data import tokenizer as tok_lib
 from xcoder_jax.models import get_preset
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # A Qwen2.5-style template (default system prompt, ChatML) written for these tests.
 QWEN25_STYLE = (

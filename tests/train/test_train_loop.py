@@ -14,7 +14,7 @@ from xcoder_jax import checkpoint
 
 from ports import free_port
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = "configs/sft/tiny.py"
 
 

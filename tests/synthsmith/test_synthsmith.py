@@ -18,7 +18,7 @@ from data_pipeline import teacher as teacher_lib
 from xcoder_jax import data
 from xcoder_jax.data import schema
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def shard_bytes(run_dir):

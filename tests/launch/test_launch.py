@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from hf_models import hf_logits, make_hf_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _run(*args, check=True):
