@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Sequence
 
-from xcoder_jax.rollout.sampler import Completion, Sampler, SamplingParams
+from xcoder_jax.rollout.sampler import Sampler
+from xcoder_jax.rollout.types import Completion, SamplingParams
 
 
 class RequestBatcher:

@@ -36,47 +36,11 @@ from flax import nnx
 
 from xcoder_jax import sharding
 from xcoder_jax.models.qwen import KVCache, Qwen
+from xcoder_jax.rollout.types import Completion, SamplingParams
 
 MIN_PROMPT_BUCKET = 16
 # (batch, prompt width, max_new_tokens) -> times traced; each trace is one compilation.
 COMPILED_SHAPES: collections.Counter = collections.Counter()
-
-
-@dataclasses.dataclass(frozen=True)
-class SamplingParams:
-  """How one row is sampled. temperature 0 is greedy; top_k 0 and top_p 1 turn filters off."""
-
-  max_new_tokens: int = 256
-  temperature: float = 1.0
-  top_p: float = 1.0
-  top_k: int = 0
-  seed: int = 0
-  stop_token_ids: tuple[int, ...] = ()  # stop on these besides eos and end of turn
-
-  def __post_init__(self):
-    problems = []
-    if self.max_new_tokens < 1:
-      problems.append(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-    if self.temperature < 0:
-      problems.append(f"temperature must be >= 0, got {self.temperature}")
-    if not 0 < self.top_p <= 1:
-      problems.append(f"top_p must be in (0, 1], got {self.top_p}")
-    if self.top_k < 0:
-      problems.append(f"top_k must be >= 0 (0 = off), got {self.top_k}")
-    if problems:
-      raise ValueError("invalid SamplingParams: " + "; ".join(problems))
-
-
-@dataclasses.dataclass
-class Completion:
-  """One row's result; `tokens` and `logprobs` have `completion_tokens` entries."""
-
-  tokens: list[int]
-  logprobs: list[float]
-  finish_reason: str  # "stop" (a stop token was sampled) or "length"
-  prompt_tokens: int
-  completion_tokens: int
-  text: str = ""
 
 
 class _Loop(NamedTuple):
