@@ -19,6 +19,7 @@ class SamplingParams:
   top_k: int = 0
   seed: int = 0
   stop_token_ids: tuple[int, ...] = ()  # stop on these besides eos and end of turn
+  n: int = 1  # completions per prompt (rollout engines; the sampler takes one row per prompt)
 
   def __post_init__(self):
     problems = []
@@ -28,6 +29,8 @@ class SamplingParams:
       problems.append(f"temperature must be >= 0, got {self.temperature}")
     if not 0 < self.top_p <= 1:
       problems.append(f"top_p must be in (0, 1], got {self.top_p}")
+    if self.n < 1:
+      problems.append(f"n must be >= 1, got {self.n}")
     if self.top_k < 0:
       problems.append(f"top_k must be >= 0 (0 = off), got {self.top_k}")
     if problems:
