@@ -25,9 +25,9 @@ _DCN = {
 
 
 def mesh_from_flags():
-  return sharding.make_mesh(
-    sharding.MeshConfig(
-      ici={axis: f.value for axis, f in _ICI.items()},
-      dcn={axis: f.value for axis, f in _DCN.items() if f.value != 1},
-    )
+  return sharding.mesh_from_settings(
+    {
+      **{axis: f.value for axis, f in _ICI.items()},
+      **{f"dcn_{a}": f.value for a, f in _DCN.items()},
+    }
   )

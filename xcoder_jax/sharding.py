@@ -115,6 +115,14 @@ def make_mesh(
   return Mesh(array, MESH_AXES)
 
 
+def mesh_from_settings(settings: Mapping[str, int]) -> Mesh:
+  """A mesh from flat sizes as configs and flags spell them: `<axis>` within a slice,
+  `dcn_<axis>` across slices (1 or absent: no dcn split on that axis)."""
+  ici = {axis: int(settings[axis]) for axis in MESH_AXES if axis in settings}
+  dcn = {a: int(settings[f"dcn_{a}"]) for a in MESH_AXES if settings.get(f"dcn_{a}", 1) != 1}
+  return make_mesh(MeshConfig(ici=ici, dcn=dcn))
+
+
 def _grouped_mesh(devices: np.ndarray, ici: list[int], dcn: list[int]) -> np.ndarray:
   """Hybrid layout by device order: consecutive devices form a dcn group (one process here)."""
   n = len(MESH_AXES)

@@ -1,8 +1,9 @@
 """Train-state checkpoints: model, optimizer and data-iterator state saved together.
 
 Orbax's CheckpointManager writes each step under `WORKDIR/checkpoints/<step>/` with the items
-"model" (the layout `xcoder_jax.checkpoint` and `launch.export_hf` read), "opt_state" and
-"data_iter" (Grain's per-process iterator state). Saves are asynchronous: the call returns
+"model" (the layout `xcoder_jax.checkpoint` and `launch.export_hf` read), "opt_state", and the
+trainer's own items (`CheckpointItem`s: SFT saves "data_iter", Grain's per-process iterator
+state; GRPO adds its sampling state). Saves are asynchronous: the call returns
 once arrays are copied off the devices (so the next step may donate them), and failures are
 raised at the next save or at `close`. On resume the newest step that restores cleanly wins;
 a step that fails to restore is reported and moved to `WORKDIR/corrupt_checkpoints/` so that
@@ -14,9 +15,11 @@ all unusable is never silently restarted from scratch.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grain
@@ -30,8 +33,38 @@ from xcoder_jax import checkpoint, sharding
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.train.step import TrainState
 
-ITEMS = (checkpoint.MODEL_ITEM, "opt_state", "data_iter")
 QUARANTINE_DIR = "corrupt_checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointItem:
+  """A trainer's item saved beside the model and optimizer: its Orbax handler, the save
+  arguments of its current value, the restore arguments, and what to do with the restored
+  value (Grain restores an iterator in place, so `apply` may do nothing)."""
+
+  handler: Any
+  save_args: Callable[[], Any]
+  restore_args: Callable[[], Any]
+  apply: Callable[[Any], None] = lambda restored: None
+
+
+def data_iterator_item(data_iter: Any) -> CheckpointItem:
+  """A Grain iterator's position (per process), restored in place."""
+  return CheckpointItem(
+    grain.checkpoint.CheckpointHandler(),
+    lambda: grain.checkpoint.CheckpointSave(data_iter),
+    lambda: grain.checkpoint.CheckpointRestore(data_iter),
+  )
+
+
+def json_item(get: Callable[[], Any], set_: Callable[[Any], None]) -> CheckpointItem:
+  """A small JSON-serialisable host value (written by process 0, read by every process)."""
+  return CheckpointItem(
+    ocp.JsonCheckpointHandler(),
+    lambda: ocp.args.JsonSave(get()),
+    ocp.args.JsonRestore,
+    set_,
+  )
 
 
 class TrainCheckpointer:
@@ -43,6 +76,7 @@ class TrainCheckpointer:
     keep: int,
     async_save: bool = True,
     tokenizer_dir: str | None = None,
+    items: Mapping[str, CheckpointItem] | None = None,
   ):
     self.workdir = os.path.abspath(workdir)
     self.directory = os.path.join(self.workdir, checkpoint.WORKDIR_CHECKPOINTS)
@@ -53,10 +87,11 @@ class TrainCheckpointer:
       enable_async_checkpointing=async_save,
       cleanup_tmp_directories=True,
     )
+    self.items = dict(items or {})
     handlers = {
       checkpoint.MODEL_ITEM: ocp.StandardCheckpointHandler(),
       "opt_state": ocp.StandardCheckpointHandler(),
-      "data_iter": grain.checkpoint.CheckpointHandler(),
+      **{name: item.handler for name, item in self.items.items()},
     }
     self.manager = ocp.CheckpointManager(
       self.directory, item_handlers=handlers, options=self._options
@@ -65,19 +100,22 @@ class TrainCheckpointer:
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
-  def save(self, step: int, state: TrainState, data_iter: Any, force: bool = False) -> bool:
+  def save(self, step: int, state: TrainState, force: bool = False) -> bool:
     args = ocp.args.Composite(
       **{
         checkpoint.MODEL_ITEM: ocp.args.StandardSave(state.params),
         "opt_state": ocp.args.StandardSave(state.opt_state),
-        "data_iter": grain.checkpoint.CheckpointSave(data_iter),
+        **{name: item.save_args() for name, item in self.items.items()},
       }
     )
     return self.manager.save(step, args=args, force=force)
 
-  def restore(self, abstract_state: TrainState, data_iter: Any) -> tuple[TrainState, int] | None:
-    """The newest state that restores cleanly on every process (and `data_iter` moved to its
-    position); None when the directory holds no checkpoint yet."""
+  def restore(
+    self, abstract_state: TrainState, updates_per_step: int = 1
+  ) -> tuple[TrainState, int] | None:
+    """The newest state that restores cleanly on every process (and every item applied, e.g.
+    a data iterator moved to its position); None when the directory holds no checkpoint yet.
+    The optimizer step restarts at `step * updates_per_step`."""
     steps = sorted(self.manager.all_steps(), reverse=True)
     for step in steps:
       self._check_layout(step, abstract_state)
@@ -85,7 +123,7 @@ class TrainCheckpointer:
         **{
           checkpoint.MODEL_ITEM: ocp.args.StandardRestore(abstract_state.params),
           "opt_state": ocp.args.StandardRestore(abstract_state.opt_state),
-          "data_iter": grain.checkpoint.CheckpointRestore(data_iter),
+          **{name: item.restore_args() for name, item in self.items.items()},
         }
       )
       try:
@@ -93,7 +131,10 @@ class TrainCheckpointer:
       except Exception as e:  # noqa: BLE001 - any read failure makes this step unusable
         restored, error = None, e
       if sharding.on_every_process(error is None):
-        step_array = jax.device_put(np.asarray(step, np.int32), abstract_state.step.sharding)
+        for name, item in self.items.items():
+          item.apply(restored[name])
+        optimizer_step = np.asarray(step * updates_per_step, np.int32)
+        step_array = jax.device_put(optimizer_step, abstract_state.step.sharding)
         return TrainState(step_array, restored[checkpoint.MODEL_ITEM], restored["opt_state"]), step
       logging.error(
         "checkpoint step %d in %s failed to restore on at least one process (%s); "

@@ -1,22 +1,51 @@
-"""Token-level cross-entropy computed in sequence chunks, so full logits never exist at once.
+"""Losses of every trainer, and per-token log-probabilities computed in sequence chunks.
 
 At 32k tokens and a 152k vocabulary the logits of one sequence take 19 GB in float32; the
-loss instead walks the sequence in chunks and recomputes each chunk's logits on the way back.
+chunked functions walk the sequence in chunks and recompute each chunk's logits on the way
+back, so full-vocabulary logits never exist for the whole batch.
+
+A loss function maps (model, batch) to a `LossOutput`: a numerator and a denominator that
+are SUMS over the rows it saw. The step adds them up over micro-batches and divides once, so
+the loss owns its normalisation (SFT: over the global batch's response tokens; a sequence-mean
+loss: over sequences; DPO: over pairs) and gradient accumulation never changes it. Losses are
+registered by name in `LOSSES` as factories `make(config) -> loss_fn`; configs pick one with
+`train.loss`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
 from xcoder_jax.models.qwen import Qwen
+from xcoder_jax.registry import Registry
 
 
-def chunked_cross_entropy(
-  model: Qwen, hidden: jax.Array, targets: jax.Array, weights: jax.Array, chunk: int
-) -> tuple[jax.Array, jax.Array]:
-  """(sum of weighted token losses, sum of weights) over a [batch, length] batch."""
-  batch, length, embed = hidden.shape
+class LossOutput(NamedTuple):
+  """Sums over one (micro)batch. The step reports `loss = numerator / denominator` (all
+  micro-batches added first), each `sums` entry as its total and each `means` entry
+  (total, weight) as total / weight."""
+
+  numerator: jax.Array
+  denominator: jax.Array
+  sums: Mapping[str, jax.Array] = {}
+  means: Mapping[str, tuple[jax.Array, jax.Array]] = {}
+
+
+LossFn = Callable[[nnx.Module, Mapping[str, jax.Array]], LossOutput]
+LOSSES: Registry[Callable[[Any], LossFn]] = Registry("loss function")
+
+
+def chunked_token_logprobs(
+  model: Qwen, hidden: jax.Array, targets: jax.Array, chunk: int, with_entropy: bool = False
+) -> tuple[jax.Array, jax.Array | None]:
+  """Log-probabilities of `targets` [batch, length] under the model's untempered logits, and
+  optionally each position's entropy; both float32 [batch, length]."""
+  batch, length, _ = hidden.shape
   chunk = min(chunk, length)
   if length % chunk:
     raise ValueError(f"sequence length {length} is not a multiple of train.loss_chunk {chunk}")
@@ -26,21 +55,54 @@ def chunked_cross_entropy(
     return jnp.moveaxis(x.reshape(batch, n, chunk, *x.shape[2:]), 1, 0)
 
   @jax.checkpoint
-  def one(carry, xs):
-    h, t, w = xs
+  def one(_, xs):
+    h, t = xs
     logits = model.logits(h)
-    nll = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, t[..., None], -1)[..., 0]
-    return carry + jnp.sum(nll * w), None
+    log_z = jax.nn.logsumexp(logits, axis=-1)
+    logprob = jnp.take_along_axis(logits, t[..., None], -1)[..., 0] - log_z
+    if not with_entropy:
+      return None, (logprob, None)
+    probs = jnp.exp(logits - log_z[..., None])
+    return None, (logprob, log_z - jnp.sum(probs * logits, axis=-1))
 
-  total, _ = jax.lax.scan(
-    one,
-    jnp.zeros((), jnp.float32),
-    (split(hidden), split(targets), split(weights.astype(jnp.float32))),
-  )
-  return total, jnp.sum(weights.astype(jnp.float32))
+  _, (logprobs, entropy) = jax.lax.scan(one, None, (split(hidden), split(targets)))
+
+  def join(x):
+    return jnp.moveaxis(x, 0, 1).reshape(batch, length)
+
+  return join(logprobs), None if entropy is None else join(entropy)
 
 
-def batch_loss(model: Qwen, batch: dict[str, jax.Array], chunk: int):
+def chunked_cross_entropy(
+  model: Qwen, hidden: jax.Array, targets: jax.Array, weights: jax.Array, chunk: int
+) -> tuple[jax.Array, jax.Array]:
+  """(sum of weighted token losses, sum of weights) over a [batch, length] batch."""
+  weights = weights.astype(jnp.float32)
+  logprobs, _ = chunked_token_logprobs(model, hidden, targets, chunk)
+  return -jnp.sum(logprobs * weights), jnp.sum(weights)
+
+
+def sequence_logprobs(model: Qwen, batch: Mapping[str, jax.Array], chunk: int, **kwargs):
+  """Per-token log-probs (and entropy) of `batch["targets"]` for a packed or padded batch."""
+  hidden = model.hidden_states(batch["inputs"], batch["positions"], batch["segment_ids"])
+  return chunked_token_logprobs(model, hidden, batch["targets"], chunk, **kwargs)
+
+
+def batch_loss(model: Qwen, batch: Mapping[str, jax.Array], chunk: int):
   """Summed response-token loss and token count for one (micro)batch of packed sequences."""
   hidden = model.hidden_states(batch["inputs"], batch["positions"], batch["segment_ids"])
   return chunked_cross_entropy(model, hidden, batch["targets"], batch["loss_mask"], chunk)
+
+
+def sft_loss(chunk: int) -> LossFn:
+  """Mean cross-entropy over the response tokens of the whole global batch."""
+
+  def loss_fn(model, batch):
+    total, count = batch_loss(model, batch, chunk)
+    tokens = jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32)
+    return LossOutput(total, count, sums={"loss_tokens": count, "tokens": tokens})
+
+  return loss_fn
+
+
+LOSSES.register("sft_cross_entropy", lambda config: sft_loss(config.train.loss_chunk))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -12,7 +13,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from xcoder_jax import sharding
 from xcoder_jax.models.build import param_path
-from xcoder_jax.train.loss import batch_loss
+from xcoder_jax.train.loss import LossFn, sft_loss
 
 BATCH_KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
 
@@ -23,10 +24,17 @@ class TrainState(NamedTuple):
   opt_state: Any
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(
-    mesh, sharding.logical_to_spec(("activation_batch", "activation_length"), mesh=mesh)
-  )
+def batch_axes(ndim: int) -> tuple[str, ...]:
+  """Logical axes of a batch array: rows, then (for per-token arrays) the sequence."""
+  return ("activation_batch", "activation_length", *([None] * max(ndim - 2, 0)))[:ndim]
+
+
+def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
+  return NamedSharding(mesh, sharding.logical_to_spec(batch_axes(ndim), mesh=mesh))
+
+
+def batch_shardings(mesh: Mesh, batch_ndims: Mapping[str, int]) -> dict[str, NamedSharding]:
+  return {k: batch_sharding(mesh, ndim) for k, ndim in batch_ndims.items()}
 
 
 def state_shardings(
@@ -60,74 +68,105 @@ def make_train_step(
   optimizer: optax.GradientTransformation,
   schedule: optax.Schedule,
   grad_accum: int,
-  loss_chunk: int,
+  loss_fn: LossFn,
 ):
-  """step(state, batch) -> (state, metrics). The loss is normalised by the number of loss
-  tokens in the whole global batch (all micro-batches), not per sequence or micro-batch."""
+  """step(state, batch) -> (state, metrics) for any loss in the `LossOutput` form: numerators,
+  denominators and metric sums are added over all micro-batches before one division, so the
+  loss is normalised over the global batch exactly as `loss_fn` defines it."""
 
-  def loss_fn(params, micro):
-    return batch_loss(nnx.merge(graphdef, params), micro, loss_chunk)
+  def objective(params, micro):
+    out = loss_fn(nnx.merge(graphdef, params), micro)
+    return out.numerator, out
 
-  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+  grad_fn = jax.value_and_grad(objective, has_aux=True)
 
   def step(state: TrainState, batch: dict[str, jax.Array]):
     if grad_accum == 1:
-      (loss_sum, count), grads = grad_fn(state.params, batch)
+      (_, out), grads = grad_fn(state.params, batch)
     else:
       # Micro-batch i takes rows i, i + A, i + 2A, ...: with the batch sharded by rows each
       # device keeps its own rows, where contiguous blocks would move data every step.
       micro = jax.tree.map(lambda x: x.reshape(-1, grad_accum, *x.shape[1:]).swapaxes(0, 1), batch)
 
       def accumulate(carry, mb):
-        mb = {
-          k: sharding.constrain(v, ("activation_batch", "activation_length")) for k, v in mb.items()
-        }
-        (loss, count), g = grad_fn(state.params, mb)
-        return jax.tree.map(jnp.add, carry, (loss, count, g)), None
+        mb = {k: sharding.constrain(v, batch_axes(v.ndim)) for k, v in mb.items()}
+        (_, out), g = grad_fn(state.params, mb)
+        return jax.tree.map(jnp.add, carry, (out, g)), None
 
-      zeros = (jnp.zeros(()), jnp.zeros(()), jax.tree.map(jnp.zeros_like, state.params))
-      (loss_sum, count, grads), _ = jax.lax.scan(accumulate, zeros, micro)
-    denominator = jnp.maximum(count, 1.0)
+      zeros = jax.tree.map(
+        jnp.zeros_like,
+        jax.eval_shape(grad_fn, state.params, jax.tree.map(lambda x: x[0], micro)),
+      )
+      (out, grads), _ = jax.lax.scan(accumulate, (zeros[0][1], zeros[1]), micro)
+    denominator = jnp.maximum(out.denominator, 1e-9)
     grads = jax.tree.map(lambda g: g / denominator, grads)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {
-      "loss": loss_sum / denominator,
+      "loss": out.numerator / denominator,
       "grad_norm": optax.tree.norm(grads),
       "lr": schedule(state.step),
-      "loss_tokens": count,
-      "tokens": jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32),
+      **out.sums,
+      **{k: total / jnp.maximum(weight, 1e-9) for k, (total, weight) in out.means.items()},
     }
     return TrainState(state.step + 1, params, opt_state), metrics
 
   return step
 
 
-def make_eval_step(graphdef: nnx.GraphDef, loss_chunk: int):
+def make_eval_step(graphdef: nnx.GraphDef, loss_fn: LossFn):
+  """eval(params, batch) -> LossOutput of one batch (callers add up several batches)."""
+
   def step(params, batch):
-    return batch_loss(nnx.merge(graphdef, params), batch, loss_chunk)
+    return loss_fn(nnx.merge(graphdef, params), batch)
 
   return step
 
 
-def compile_steps(
-  graphdef, optimizer, schedule, state_sh: TrainState, mesh: Mesh, grad_accum: int, loss_chunk: int
+def compile_loss_steps(
+  graphdef,
+  optimizer,
+  schedule,
+  state_sh: TrainState,
+  mesh: Mesh,
+  grad_accum: int,
+  loss_fn: LossFn,
+  batch_ndims: Mapping[str, int],
 ):
-  """(train_step, eval_step) jitted with explicit in/out shardings; the state is donated."""
-  batch_sh = {k: batch_sharding(mesh) for k in BATCH_KEYS}
+  """(train_step, eval_step) for `loss_fn`, jitted with explicit in/out shardings over the
+  batch arrays named in `batch_ndims` (name -> rank); the train state is donated."""
+  batch_sh = batch_shardings(mesh, batch_ndims)
   replicated = NamedSharding(mesh, PartitionSpec())
   train = jax.jit(
-    make_train_step(graphdef, optimizer, schedule, grad_accum, loss_chunk),
+    make_train_step(graphdef, optimizer, schedule, grad_accum, loss_fn),
     in_shardings=(state_sh, batch_sh),
     out_shardings=(state_sh, replicated),
     donate_argnums=0,
   )
   evaluate = jax.jit(
-    make_eval_step(graphdef, loss_chunk),
+    make_eval_step(graphdef, loss_fn),
     in_shardings=(state_sh.params, batch_sh),
-    out_shardings=(replicated, replicated),
+    out_shardings=replicated,
   )
   return train, evaluate
+
+
+def compile_steps(
+  graphdef,
+  optimizer,
+  schedule,
+  state_sh: TrainState,
+  mesh: Mesh,
+  grad_accum: int,
+  loss_chunk: int,
+):
+  """The SFT steps: `compile_loss_steps` with the response-token cross-entropy; eval_step
+  returns (loss sum, token count)."""
+  ndims = dict.fromkeys(BATCH_KEYS, 2)
+  train, evaluate = compile_loss_steps(
+    graphdef, optimizer, schedule, state_sh, mesh, grad_accum, sft_loss(loss_chunk), ndims
+  )
+  return train, lambda params, batch: evaluate(params, batch)[:2]
 
 
 def abstract_train_state(
