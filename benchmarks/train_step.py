@@ -104,16 +104,12 @@ def torch_step_seconds(batch) -> float:
 
 def pipeline_numbers() -> dict[str, float]:
   """Grain tokens/s on the bundled demo data, and packing efficiency vs pad-to-longest."""
-  from xcoder_jax.data import (
-    default_data_config,
-    make_demo_shards,
-    make_sft_iterator,
-    packing_stats,
-  )
+  from configs.data import data_config
+  from xcoder_jax.data import make_demo_shards, make_sft_iterator, packing_stats
 
   with tempfile.TemporaryDirectory() as tmp:
     manifest = make_demo_shards(tmp)
-    data = default_data_config()
+    data = data_config()
     data.train_files = ",".join(os.path.join(tmp, name) for name in sorted(manifest["shards"]))
     data.tokenizer = "tiny"
     data.seq_len = _SEQ.value

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import ml_collections
 
+from configs.data import data_config
 from xcoder_jax import sharding
-from xcoder_jax.data import default_data_config
 
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  # Shapes come from `preset` (init.source=random) or from the HF dir / checkpoint.
+  # Shapes come from `preset` (init.source=random) or from the HF dir / checkpoint; the other
+  # keys are exactly xcoder_jax.models.config.RUNTIME_FIELDS, applied over whichever source.
   c.model = ml_collections.ConfigDict(
     dict(
       preset="tiny",
-      dtype="bfloat16",
       param_dtype="float32",
-      remat_policy="none",
+      dtype="bfloat16",
+      remat_policy="none",  # xcoder_jax.models.remat.REMAT_POLICIES
       scan_layers=True,
-      attention_impl="xla",
+      attention_impl="xla",  # xcoder_jax.models.attention.ATTENTION_KERNELS
+      attention_chunk=1024,  # queries per block for attention_impl="chunked"
     )
   )
   c.init = ml_collections.ConfigDict(dict(source="random", path="", seed=0))
@@ -33,7 +35,7 @@ def get_config() -> ml_collections.ConfigDict:
       **{f"dcn_{axis}": 1 for axis in sharding.MESH_AXES},
     }
   )
-  c.data = default_data_config()
+  c.data = data_config()
   c.optimizer = ml_collections.ConfigDict(
     dict(
       lr=5e-5,

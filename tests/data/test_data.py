@@ -122,10 +122,10 @@ def test_tiny_tokenizer_matches_tiny_preset(tiny):
 
 
 def test_tiny_assets_regenerate_byte_identically(tmp_path):
-  tok_lib.build_tiny_tokenizer(str(tmp_path / "tok"))
+  tok_lib.build_tiny_tokenizer(str(tmp_path / "tok"), demo.tiny_training_text())
   for name in ("tokenizer.json", "tokenizer_config.json"):
     assert (tmp_path / "tok" / name).read_bytes() == open(
-      os.path.join(demo.TINY_TOKENIZER_DIR, name), "rb"
+      os.path.join(tok_lib.TINY_TOKENIZER_DIR, name), "rb"
     ).read(), name
   demo.write_demo_jsonl(str(tmp_path / "demo.jsonl"))
   assert (tmp_path / "demo.jsonl").read_bytes() == open(demo.DEMO_JSONL, "rb").read()
@@ -224,16 +224,17 @@ def test_encode_example_truncate_drop_and_prompt_errors(tiny):
   rec = schema.validate_record({"id": "long-1", "query": "q " * 10, "response": "r " * 200})
   n = len(sft.encode_messages(rec["messages"], tiny)[0])
   stats = sft.EncodeStats()
-  out = sft.encode_example(rec, tiny, 64, truncate=True, stats=stats)
+  strict = dict(truncate=True, long_prompt="error")
+  out = sft.encode_example(rec, tiny, 64, **strict, stats=stats)
   assert len(out["tokens"]) == 64 and out["loss_mask"][-1] == 1 and stats.truncated == 1
-  assert sft.encode_example(rec, tiny, 64, truncate=False, stats=stats) is None
+  assert sft.encode_example(rec, tiny, 64, truncate=False, long_prompt="error", stats=stats) is None
   assert stats.dropped_too_long == 1
-  assert len(sft.encode_example(rec, tiny, n)["tokens"]) == n
+  assert len(sft.encode_example(rec, tiny, n, **strict)["tokens"]) == n
   with pytest.raises(sft.PromptTooLongError) as info:
-    sft.encode_example(rec, tiny, 8)
+    sft.encode_example(rec, tiny, 8, **strict)
   msg = str(info.value)
   assert "record 'long-1'" in msg and "seq_len is 8" in msg and "raise data.seq_len" in msg
-  assert sft.encode_example(rec, tiny, 8, long_prompt="drop", stats=stats) is None
+  assert sft.encode_example(rec, tiny, 8, truncate=True, long_prompt="drop", stats=stats) is None
   assert stats.dropped_long_prompt == 1
 
 

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from configs.data import data_config
 from xcoder_jax import data
 from xcoder_jax.data import schema, sft
 
@@ -25,7 +26,7 @@ def tok():
 
 
 def cfg_for(shard_dir, **kw):
-  c = data.default_data_config()
+  c = data_config()
   c.train_files = shard_dir
   c.eval_files = shard_dir
   c.seq_len = SEQ

@@ -12,6 +12,7 @@ import time
 import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
+from configs.data import data_config
 from configs.synthsmith import demo
 from data_pipeline import pipeline
 from data_pipeline import teacher as teacher_lib
@@ -62,7 +63,7 @@ def test_demo_outputs_load_as_sft_and_rl(demo_run):
   assert len(sft) == report["outputs"]["sft_records"]
   for i, record in enumerate(sft):
     schema.validate_record(record, f"sft #{i}")
-  config = data.default_data_config()
+  config = data_config()
   config.train_files = os.path.join(out, "sft")
   config.seq_len, config.global_batch_size, config.long_prompt = 2048, 2, "drop"
   batch = next(iter(data.make_sft_iterator(config, "train", 0, 1)))

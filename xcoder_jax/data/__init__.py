@@ -1,18 +1,13 @@
 """SFT data: record schema, JSONL/Parquet readers, ArrayRecord shards, tokenizers, Grain pipeline.
 
 See ``schema`` (record format), ``tokenizer`` (``load_tokenizer``), ``sft`` (masking),
-``pipeline`` (``make_sft_iterator``, batch fields) and ``demo`` (bundled demo data).
+``batch`` (``BATCH_FIELDS``: the batch layout), ``pipeline`` (``make_sft_iterator``) and
+``demo`` (bundled demo data). The ``data`` config section lives in ``configs/data.py``.
 """
 
+from xcoder_jax.data.batch import BATCH_FIELDS
 from xcoder_jax.data.demo import generate_demo_records, make_demo_shards
-from xcoder_jax.data.pipeline import (
-  BATCH_FIELDS,
-  SFTIterator,
-  default_data_config,
-  make_sft_iterator,
-  num_records,
-  packing_stats,
-)
+from xcoder_jax.data.pipeline import SFTIterator, make_sft_iterator, num_records, packing_stats
 from xcoder_jax.data.schema import RecordError, validate_record
 from xcoder_jax.data.sft import (
   EncodeStats,
@@ -31,7 +26,6 @@ __all__ = [
   "RecordError",
   "SFTIterator",
   "Tokenizer",
-  "default_data_config",
   "encode_example",
   "encode_messages",
   "generate_demo_records",

@@ -20,10 +20,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
-DEMO_JSONL = os.path.join(ASSETS, "demo_sft.jsonl")
-TINY_CORPUS = os.path.join(ASSETS, "tiny_corpus.txt")
-TINY_TOKENIZER_DIR = os.path.join(ASSETS, "tiny_tokenizer")
+from xcoder_jax.data import shards
+from xcoder_jax.data import tokenizer as tokenizer_lib
+
+DEMO_JSONL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "demo_sft.jsonl")
 DEMO_SEED = 20260601
 DEMO_SIZE = 200
 
@@ -408,8 +408,6 @@ def make_demo_shards(
   output_dir: str, num_shards: int = 2, *, overwrite: bool = False
 ) -> dict[str, Any]:
   """Writes the bundled demo dataset as ArrayRecord shards into ``output_dir``."""
-  from xcoder_jax.data import shards
-
   return shards.write_shards(
     load_demo_records(),
     output_dir,
@@ -422,7 +420,7 @@ def make_demo_shards(
 
 def tiny_training_text() -> list[str]:
   """The text the tiny tokenizer is trained on: the handwritten corpus plus the demo data."""
-  with open(TINY_CORPUS, encoding="utf-8") as f:
+  with open(tokenizer_lib.TINY_CORPUS, encoding="utf-8") as f:
     texts = [f.read()]
   for rec in generate_demo_records():
     texts.append(rec["query"])
@@ -431,15 +429,13 @@ def tiny_training_text() -> list[str]:
 
 
 def write_assets() -> None:
-  from xcoder_jax.data import tokenizer as tok_lib
-
   write_demo_jsonl()
-  tok_lib.build_tiny_tokenizer(TINY_TOKENIZER_DIR)
+  tokenizer_lib.build_tiny_tokenizer(tokenizer_lib.TINY_TOKENIZER_DIR, tiny_training_text())
 
 
 if __name__ == "__main__":
   if "--write_assets" in sys.argv[1:]:
     write_assets()
-    print(f"wrote {DEMO_JSONL} and {TINY_TOKENIZER_DIR}")
+    print(f"wrote {DEMO_JSONL} and {tokenizer_lib.TINY_TOKENIZER_DIR}")
   else:
     print(__doc__)

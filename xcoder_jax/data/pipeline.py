@@ -8,20 +8,13 @@ Order of operations (each step a real Grain transformation)::
   -> to_iter_dataset(ReadOptions) -> FirstFitPackIterDataset(seq_len) | pad to seq_len
   -> batch(global_batch_size // process_count) -> mp_prefetch(worker_count) [if > 0]
 
-Every batch is a dict of numpy arrays, each ``[global_batch_size // process_count, seq_len]``:
+Every batch is a dict of numpy arrays, each ``[global_batch_size // process_count, seq_len]``,
+with the fields and dtypes of ``xcoder_jax.data.batch.BATCH_FIELDS`` (documented there).
+Unpacked mode (``packing=False``) pads every example to ``seq_len`` (one segment per row, same
+fields).
 
-=============  =======  ============================================================
-``inputs``     int32    token ids (padding: the tokenizer's ``pad_id``)
-``targets``    int32    next token within the same segment; ``pad_id`` at each segment's
-                        last position and on padding
-``loss_mask``  float32  1.0 exactly where ``targets`` is a response token of a real segment,
-                        0.0 on prompt/template targets, segment ends and padding
-``segment_ids`` int32   1, 2, ... per packed example in a row; 0 = padding
-``positions``  int32    position within the segment, restarting at 0; 0 on padding
-=============  =======  ============================================================
-
-Never use ``segment_ids`` as a loss mask; ``loss_mask`` is the 0/1 mask. Unpacked mode
-(``packing=False``) pads every example to ``seq_len`` (one segment per row, same fields).
+The ``data`` config section (every key, with its default and meaning) is ``configs/data.py``;
+this module reads its keys and has no defaults of its own.
 
 The iterator (``make_sft_iterator``) is a ``grain.DatasetIterator``: ``get_state()`` returns
 a JSON-serialisable dict and ``set_state()`` restores the exact position (the next batches
@@ -50,45 +43,9 @@ from absl import logging
 from xcoder_jax.data import schema, sft
 from xcoder_jax.data import shards as shards_lib
 from xcoder_jax.data import tokenizer as tokenizer_lib
+from xcoder_jax.data.batch import BATCH_FIELDS, TOKEN_FIELDS
 
-BATCH_FIELDS = {
-  "inputs": np.int32,
-  "targets": np.int32,
-  "loss_mask": np.float32,
-  "segment_ids": np.int32,
-  "positions": np.int32,
-}
 _EPOCH = "epoch"  # internal per-token field, stripped by SFTIterator
-
-
-def default_data_config() -> ml_collections.ConfigDict:
-  """The ``data`` section of an SFT config (tiny demo defaults)."""
-  c = ml_collections.ConfigDict()
-  c.train_files = ""  # shard file(s): path, glob, directory or comma-separated list
-  c.eval_files = ""  # same, for split="eval" (read once, unshuffled)
-  c.tokenizer = "tiny"  # "tiny" or an HF tokenizer directory
-  c.seq_len = 512  # tokens per row
-  c.global_batch_size = 8  # rows per step over all hosts
-  c.shuffle_seed = 0
-  c.num_epochs = 1  # <= 0: repeat forever
-  c.worker_count = 0  # Grain worker processes; 0 = in-process
-  c.worker_buffer_size = 2  # batches buffered per worker
-  c.packing = True  # FirstFit packing; False pads each example to seq_len
-  c.packing_bins = 0  # bins per packing round; 0 = the host batch size
-  c.truncate = True  # longer examples: True keeps the first seq_len tokens, False drops
-  c.long_prompt = "error"  # prompt >= seq_len: "error" or "drop" (counted)
-  c.drop_remainder = True  # last partial batch: drop, or (False) pad with empty rows
-  c.read_threads = 2  # ReadOptions.num_threads
-  c.read_prefetch = 64  # ReadOptions.prefetch_buffer_size
-  return c
-
-
-def _cfg_get(cfg, name, default=None):
-  try:
-    value = cfg[name]
-  except (KeyError, AttributeError):
-    return default
-  return default if value is None else value
 
 
 class _DecodeRecord(grain.transforms.MapWithIndex):
@@ -156,8 +113,8 @@ class _EncodeExample(grain.transforms.MapWithIndex):
 def _pad_example(feats: dict[str, np.ndarray], seq_len: int, pad_id: int):
   n = len(feats["inputs"])
   out = {}
-  for k, fill in (("inputs", pad_id), ("targets", pad_id), ("loss_mask", 0), (_EPOCH, 0)):
-    a = np.full(seq_len, fill, np.int32)
+  for k in ("inputs", "targets", "loss_mask", _EPOCH):
+    a = np.full(seq_len, pad_id if k in TOKEN_FIELDS else 0, np.int32)
     a[:n] = feats[k]
     out[k] = a
   out["segment_ids"] = (np.arange(seq_len) < n).astype(np.int32)
@@ -188,9 +145,9 @@ class _StackBatch:
     for k in list(BATCH_FIELDS) + [_EPOCH]:
       a = np.stack([r[k] for r in rows])
       if len(rows) < self._b:  # only the final batch when drop_remainder=False
-        fill = self._pad if k in ("inputs", "targets") else 0
+        fill = self._pad if k in TOKEN_FIELDS else 0
         a = np.concatenate([a, np.full((self._b - len(rows),) + a.shape[1:], fill, a.dtype)])
-      out[k] = a.astype(BATCH_FIELDS.get(k, np.int32))
+      out[k] = a.astype(BATCH_FIELDS.get(k, np.int32))  # the internal epoch field: int32
     return out
 
 
@@ -216,8 +173,8 @@ class SFTIterator(grain.DatasetIterator):
 
   def set_state(self, state: dict[str, Any]) -> None:
     self._parent.set_state(state["grain"])
-    self.epoch = int(state.get("epoch", 0))
-    self.batches = int(state.get("batches", 0))
+    self.epoch = int(state["epoch"])
+    self.batches = int(state["batches"])
 
 
 @dataclasses.dataclass
@@ -232,7 +189,7 @@ class _Built:
 def _files_for(cfg, split: str) -> list[str]:
   if split not in ("train", "eval"):
     raise ValueError(f"split={split!r}; choose 'train' or 'eval'")
-  spec = _cfg_get(cfg, "train_files" if split == "train" else "eval_files", "")
+  spec = cfg[f"{split}_files"]
   if not spec:
     raise ValueError(
       f"data.{split}_files is empty; point it at ArrayRecord shards (build them "
@@ -264,7 +221,7 @@ def _build(
     )
   host_batch = gbs // process_count
   files = _files_for(cfg, split)
-  tok = tokenizer_lib.load_tokenizer(_cfg_get(cfg, "tokenizer", "tiny"))
+  tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
   try:
     source = grain.sources.ArrayRecordDataSource(files)
     lengths = [len(grain.sources.ArrayRecordDataSource([f])) for f in files]
@@ -279,8 +236,8 @@ def _build(
   is_train = split == "train"
   shuffle = is_train if shuffle is None else shuffle
   if num_epochs is None:
-    num_epochs = int(_cfg_get(cfg, "num_epochs", 1)) if is_train else 1
-  seed = int(_cfg_get(cfg, "shuffle_seed", 0))
+    num_epochs = int(cfg.num_epochs) if is_train else 1
+  seed = int(cfg.shuffle_seed)
 
   ds = grain.MapDataset.source(source).map_with_index(_DecodeRecord(files, lengths))
   if shuffle:
@@ -290,8 +247,8 @@ def _build(
   encoder = _EncodeExample(
     tok,
     seq_len,
-    bool(_cfg_get(cfg, "truncate", True)),
-    _cfg_get(cfg, "long_prompt", "error"),
+    bool(cfg.truncate),
+    cfg.long_prompt,
     n,
     process_index,
     process_count,
@@ -299,27 +256,26 @@ def _build(
   ds = ds.map_with_index(encoder)
   it = ds.to_iter_dataset(
     grain.ReadOptions(
-      num_threads=int(_cfg_get(cfg, "read_threads", 2)),
-      prefetch_buffer_size=int(_cfg_get(cfg, "read_prefetch", 64)),
+      num_threads=int(cfg.read_threads), prefetch_buffer_size=int(cfg.read_prefetch)
     )
   )
-  if bool(_cfg_get(cfg, "packing", True)):
+  if bool(cfg.packing):
     fields = ("inputs", "targets", "loss_mask", _EPOCH)
-    bins = int(_cfg_get(cfg, "packing_bins", 0)) or host_batch
+    bins = int(cfg.packing_bins) or host_batch
     it = grain.experimental.FirstFitPackIterDataset(
       it,
       length_struct={k: seq_len for k in fields},
       num_packing_bins=bins,
       seed=seed,
       shuffle_bins=shuffle,
-      padding_struct={"inputs": tok.pad_id, "targets": tok.pad_id, "loss_mask": 0, _EPOCH: 0},
+      padding_struct={k: tok.pad_id if k in TOKEN_FIELDS else 0 for k in fields},
     )
     it = it.map(_finish_packed)
   else:
     it = it.map(lambda f, _l=seq_len, _p=tok.pad_id: _pad_example(f, _l, _p))
-  drop = bool(_cfg_get(cfg, "drop_remainder", True)) if is_train else False
+  drop = bool(cfg.drop_remainder) if is_train else False
   it = it.batch(host_batch, drop_remainder=drop, batch_fn=_StackBatch(host_batch, tok.pad_id))
-  workers = int(_cfg_get(cfg, "worker_count", 0)) if worker_count is None else worker_count
+  workers = int(cfg.worker_count) if worker_count is None else worker_count
   if workers > 0:
     from absl import flags
 
@@ -329,7 +285,7 @@ def _build(
       flags.FLAGS.mark_as_parsed()
     it = it.mp_prefetch(
       grain.MultiprocessingOptions(
-        num_workers=workers, per_worker_buffer_size=int(_cfg_get(cfg, "worker_buffer_size", 2))
+        num_workers=workers, per_worker_buffer_size=int(cfg.worker_buffer_size)
       )
     )
   return _Built(it, encoder, n, host_batch, tok)

@@ -120,14 +120,15 @@ def encode_example(
   tokenizer,
   seq_len: int,
   *,
-  truncate: bool = True,
-  long_prompt: str = "error",
+  truncate: bool,
+  long_prompt: str,
   stats: EncodeStats | None = None,
 ) -> dict[str, np.ndarray] | None:
   """A validated schema record -> ``{"tokens", "loss_mask"}`` of at most ``seq_len`` tokens.
 
   Returns None when the example is dropped (too long with ``truncate=False``, or a too-long
-  prompt with ``long_prompt="drop"``).
+  prompt with ``long_prompt="drop"``). ``truncate`` and ``long_prompt`` are the ``data``
+  config keys of the same names.
   """
   if long_prompt not in LONG_PROMPT_POLICIES:
     raise ValueError(f"long_prompt={long_prompt!r}; choose one of {LONG_PROMPT_POLICIES}")

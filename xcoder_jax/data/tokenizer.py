@@ -11,8 +11,9 @@ environment, ``trim_blocks``/``lstrip_blocks``, ``loopcontrols``, ``tojson``,
 The tiny tokenizer is a byte-level BPE (Qwen2-style pre-tokenizer: digits split one by one)
 with 4096 entries, the ``tiny`` model preset's vocabulary, trained on ``assets/tiny_corpus.txt``
 and the demo data. Special tokens: ``<|endoftext|>`` (id 0, padding), ``<|im_start|>`` (1),
-``<|im_end|>`` (2, end of turn and eos). Rebuild with ``build_tiny_tokenizer`` or
-``python -m xcoder_jax.data.demo --write_assets``.
+``<|im_end|>`` (2, end of turn and eos). Its files (``TINY_TOKENIZER_DIR``, ``TINY_CORPUS``)
+belong to this module; the demo module, which supplies the rest of the training text, rebuilds
+them with ``python -m xcoder_jax.data.demo --write_assets``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+_ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+TINY_TOKENIZER_DIR = os.path.join(_ASSETS, "tiny_tokenizer")
+TINY_CORPUS = os.path.join(_ASSETS, "tiny_corpus.txt")  # handwritten part of its training text
 TINY = "tiny"
 TINY_VOCAB_SIZE = 4096
 TINY_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
@@ -217,9 +221,7 @@ def _read_chat_template(directory: str, config: Mapping[str, Any]) -> str | None
 
 
 def tiny_tokenizer_dir() -> str:
-  from xcoder_jax.data import demo
-
-  return demo.TINY_TOKENIZER_DIR
+  return TINY_TOKENIZER_DIR
 
 
 def load_tokenizer(spec: str) -> Tokenizer:
@@ -286,11 +288,9 @@ def tiny_tokenizer_config() -> dict[str, Any]:
   }
 
 
-def build_tiny_tokenizer(directory: str) -> Tokenizer:
-  """Retrains the tiny tokenizer from the bundled text and writes it to ``directory``."""
-  from xcoder_jax.data import demo
-
-  tok = train_tiny_tokenizer(demo.tiny_training_text())
+def build_tiny_tokenizer(directory: str, texts: Sequence[str]) -> Tokenizer:
+  """Retrains the tiny tokenizer on ``texts`` and writes it to ``directory``."""
+  tok = train_tiny_tokenizer(texts)
   config = tiny_tokenizer_config()
   template = config.pop("chat_template")
   result = Tokenizer(tok.to_str(pretty=True), config, template, source=TINY)

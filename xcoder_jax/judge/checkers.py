@@ -11,38 +11,41 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from xcoder_jax.registry import Registry
+
 Checker = Callable[[str, str], bool]
 
-_CHECKERS: dict[str, Checker] = {}
+CHECKERS: Registry[Checker] = Registry("checker")
+register = CHECKERS.register
+FLOAT_SPEC = "float:ABS_TOL[:REL_TOL]"  # the parameterised form `get` also accepts
+FLOAT_TOLERANCE = 1e-6  # plain "float": absolute and relative
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
-def register(name: str) -> Callable[[Checker], Checker]:
-  def decorator(checker: Checker) -> Checker:
-    if name in _CHECKERS:
-      raise ValueError(f"checker {name!r} registered twice")
-    _CHECKERS[name] = checker
-    return checker
-
-  return decorator
-
-
 def available() -> list[str]:
-  return sorted(_CHECKERS) + ["float:ABS_TOL[:REL_TOL]"]
+  return [*CHECKERS.names(), FLOAT_SPEC]
 
 
 def get(spec: str) -> Checker:
   """Resolves a checker name; ``float:1e-6`` or ``float:1e-6:1e-9`` sets the tolerances."""
   name, _, params = spec.partition(":")
   if name == "float" and params:
-    abs_tol, _, rel_tol = params.partition(":")
-    return lambda output, expected: float_match(
-      output, expected, abs_tol=float(abs_tol), rel_tol=float(rel_tol or abs_tol)
-    )
+    abs_tol, rel_tol = _tolerances(spec)
+    return lambda output, expected: float_match(output, expected, abs_tol, rel_tol)
+  if name not in CHECKERS or params:
+    raise ValueError(f"unknown checker {spec!r}; choose one of {', '.join(available())}")
+  return CHECKERS.get(name)
+
+
+def _tolerances(spec: str) -> tuple[float, float]:
+  parts = spec.split(":")[1:]
   try:
-    return _CHECKERS[name]
-  except KeyError:
-    raise ValueError(f"unknown checker {spec!r}; choose one of {available()}") from None
+    values = [float(part) for part in parts]
+  except ValueError:
+    values = []
+  if not 1 <= len(values) <= 2 or not all(value >= 0 for value in values):
+    raise ValueError(f"checker {spec!r}: write {FLOAT_SPEC} with non-negative numbers")
+  return values[0], values[-1]
 
 
 def float_tolerance(spec: str) -> float | None:
@@ -50,7 +53,7 @@ def float_tolerance(spec: str) -> float | None:
   name, _, params = spec.partition(":")
   if name != "float":
     return None
-  return float(params.split(":")[0]) if params else 1e-6
+  return _tolerances(spec)[0] if params else FLOAT_TOLERANCE
 
 
 @register("exact")
@@ -88,7 +91,9 @@ def _tokens_close(got: str, want: str, abs_tol: float, rel_tol: float) -> bool:
 
 
 @register("float")
-def float_match(output: str, expected: str, abs_tol: float = 1e-6, rel_tol: float = 1e-6) -> bool:
+def float_match(
+  output: str, expected: str, abs_tol: float = FLOAT_TOLERANCE, rel_tol: float = FLOAT_TOLERANCE
+) -> bool:
   """Token-wise; decimal tokens within abs/rel tolerance, integer tokens exactly."""
   got, want = output.split(), expected.split()
   return len(got) == len(want) and all(

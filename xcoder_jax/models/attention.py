@@ -1,4 +1,5 @@
-"""Attention kernels behind one signature, chosen by `ModelConfig.attention_impl`.
+"""Attention kernels behind one signature, registered in `ATTENTION_KERNELS` and chosen by
+`ModelConfig.attention_impl`.
 
 - "xla": explicit einsums with grouped-query heads; runs on every backend.
 - "dot_product": `jax.nn.dot_product_attention` with JAX's own choice of kernel (today its
@@ -7,32 +8,53 @@
 - "chunked": "xla" over blocks of `attention_chunk` queries, each block's scores recomputed in
   the backward pass, so memory holds one block's scores instead of the whole
   [length, length] matrix: long contexts on backends without a fused kernel (e.g. TPU here).
-All three take the same boolean mask and give the same result within tolerance.
+All of them take the same boolean mask and give the same result within tolerance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
+from xcoder_jax.registry import Registry
 from xcoder_jax.sharding import constrain
+
+# kernel(q, k, v, mask, chunk) -> [batch, length, heads, dim]; `chunk` is
+# ModelConfig.attention_chunk, read only by the kernels that block the queries.
+AttentionKernel = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, int], jax.Array]
+ATTENTION_KERNELS: Registry[AttentionKernel] = Registry("attention kernel")
 
 
 def attend(
-  q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str, chunk: int = 1024
+  q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str, chunk: int
 ) -> jax.Array:
   """q: [batch, length, heads, dim]; k, v: [batch, keys, kv_heads, dim]; mask: [batch, length, keys]."""
-  if impl == "xla":
-    return _xla_attention(q, k, v, mask)
-  if impl == "chunked":
-    return _chunked_attention(q, k, v, mask, chunk)
-  if impl == "cudnn" and jax.default_backend() != "gpu":
+  return ATTENTION_KERNELS.get(impl)(q, k, v, mask, chunk)
+
+
+@ATTENTION_KERNELS.register("dot_product")
+def _dot_product_attention(q, k, v, mask, chunk):
+  del chunk  # JAX picks its own kernel
+  return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None])
+
+
+@ATTENTION_KERNELS.register("cudnn")
+def _cudnn_attention(q, k, v, mask, chunk):
+  del chunk  # cuDNN's fused kernel tiles internally
+  if jax.default_backend() != "gpu":
     raise ValueError(
       f"attention_impl='cudnn' needs an NVIDIA GPU, but the backend is "
       f"{jax.default_backend()!r}; use 'xla' or 'dot_product'"
     )
-  implementation = None if impl == "dot_product" else impl
-  return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None], implementation=implementation)
+  return jax.nn.dot_product_attention(q, k, v, mask=mask[:, None], implementation="cudnn")
+
+
+@ATTENTION_KERNELS.register("xla")
+def _xla_kernel(q, k, v, mask, chunk):
+  del chunk  # the whole [length, keys] score matrix at once
+  return _xla_attention(q, k, v, mask)
 
 
 def _xla_attention(q, k, v, mask):
@@ -59,6 +81,7 @@ def _xla_attention(q, k, v, mask):
   return out.reshape(batch, length, heads, dim)
 
 
+@ATTENTION_KERNELS.register("chunked")
 def _chunked_attention(q, k, v, mask, chunk):
   batch, length, heads, dim = q.shape
   if length <= chunk:

@@ -6,8 +6,9 @@ import dataclasses
 import json
 from typing import Any
 
-REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")
-ATTENTION_IMPLS = ("xla", "dot_product", "cudnn", "chunked")
+from xcoder_jax.models.attention import ATTENTION_KERNELS
+from xcoder_jax.models.remat import REMAT_POLICIES
+
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -30,7 +31,8 @@ class ModelConfig:
   max_position_embeddings: int = 32768
   bos_token_id: int | None = None
   eos_token_id: int | None = None
-  # Numerics and execution; none of these change the parameters' meaning.
+  # Numerics and execution (RUNTIME_FIELDS): none of these change the parameters' shapes or
+  # meaning, so a run may set them whatever the checkpoint was trained with.
   param_dtype: str = "float32"
   dtype: str = "bfloat16"
   remat_policy: str = "none"
@@ -58,14 +60,14 @@ class ModelConfig:
       )
     if self.head_dim % 2:
       problems.append(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
-    for name, allowed in (
-      ("remat_policy", REMAT_POLICIES),
-      ("attention_impl", ATTENTION_IMPLS),
-      ("param_dtype", DTYPES),
-      ("dtype", DTYPES),
-    ):
-      if getattr(self, name) not in allowed:
-        problems.append(f"{name}={getattr(self, name)!r}; choose one of {allowed}")
+    for name, registry in (("remat_policy", REMAT_POLICIES), ("attention_impl", ATTENTION_KERNELS)):
+      if getattr(self, name) not in registry:
+        problems.append(f"{name}: {registry.unknown_message(getattr(self, name))}")
+    for name in ("param_dtype", "dtype"):
+      if getattr(self, name) not in DTYPES:
+        problems.append(f"{name}={getattr(self, name)!r}; choose one of {', '.join(DTYPES)}")
+    if self.attention_chunk <= 0:
+      problems.append(f"attention_chunk must be positive, got {self.attention_chunk}")
     if problems:
       raise ValueError("invalid ModelConfig: " + "; ".join(problems))
 
@@ -105,6 +107,20 @@ class ModelConfig:
     attention = 2 * self.num_heads * d * seq_len  # QK^T and PV over the (causal-free) context
     forward = 2 * (self.num_layers * (dense + attention) + e * self.vocab_size)
     return forward * (3 if backward else 1)
+
+
+# The fields a run may choose freely (configs/sft/base.py's `model` section holds exactly these
+# plus `preset`). Everything else is a property of the checkpoint: it comes from the preset,
+# the HF config.json or the checkpoint's model_config.json. rms_norm_eps and rope_theta are
+# numbers, but the weights were trained with them, so they belong to the checkpoint.
+RUNTIME_FIELDS = (
+  "param_dtype",
+  "dtype",
+  "remat_policy",
+  "scan_layers",
+  "attention_impl",
+  "attention_chunk",
+)
 
 
 PRESETS: dict[str, ModelConfig] = {

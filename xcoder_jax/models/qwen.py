@@ -17,7 +17,6 @@ slots are segment 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -26,16 +25,11 @@ from flax import nnx
 
 from xcoder_jax.models.attention import attend
 from xcoder_jax.models.config import ModelConfig
+from xcoder_jax.models.remat import remat
 from xcoder_jax.sharding import constrain
 
 Array = jax.Array
 BATCH, LENGTH, EMBED = "activation_batch", "activation_length", "activation_embed"
-
-_REMAT_POLICIES: dict[str, Callable | None] = {
-  "full": None,  # save nothing, recompute the whole layer
-  "dots": jax.checkpoint_policies.checkpoint_dots,
-  "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
-}
 
 
 class KVCache(NamedTuple):
@@ -250,10 +244,7 @@ class Qwen(nnx.Module):
       params, kv = layer
       return decoder_block(config, params, x, cos, sin, mask, kv, index)
 
-    if config.remat_policy != "none":
-      block = jax.checkpoint(
-        block, policy=_REMAT_POLICIES[config.remat_policy], prevent_cse=not config.scan_layers
-      )
+    block = remat(block, config.remat_policy, prevent_cse=not config.scan_layers)
     stacked = self.layers.stacked()
     kv_stack = None if cache is None else (cache[0], cache[1])
     if config.scan_layers:

@@ -1,32 +1,43 @@
-"""AdamW with warmup + cosine/constant schedule, decoupled weight decay and global-norm clipping."""
+"""AdamW with linear warmup then a registered LR schedule, decoupled weight decay and
+global-norm clipping."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import optax
 
-SCHEDULES = ("cosine", "constant")
+from xcoder_jax.registry import Registry
+
+# schedule(lr, decay_steps, min_lr_ratio) -> the rate after warmup, over `decay_steps` steps.
+LRSchedule = Callable[[float, int, float], optax.Schedule]
+LR_SCHEDULES: Registry[LRSchedule] = Registry("LR schedule")
+
+
+@LR_SCHEDULES.register("cosine")
+def _cosine(lr: float, decay_steps: int, min_lr_ratio: float) -> optax.Schedule:
+  return optax.cosine_decay_schedule(lr, decay_steps, alpha=min_lr_ratio)
+
+
+@LR_SCHEDULES.register("constant")
+def _constant(lr: float, decay_steps: int, min_lr_ratio: float) -> optax.Schedule:
+  del decay_steps, min_lr_ratio  # the rate never moves
+  return optax.constant_schedule(lr)
 
 
 def learning_rate_schedule(
-  lr: float,
-  total_steps: int,
-  warmup_ratio: float = 0.0,
-  schedule: str = "cosine",
-  min_lr_ratio: float = 0.0,
+  lr: float, total_steps: int, warmup_ratio: float, schedule: str, min_lr_ratio: float
 ) -> optax.Schedule:
-  """Linear warmup over `warmup_ratio` of the steps, then cosine decay or a constant rate."""
-  if schedule not in SCHEDULES:
-    raise ValueError(f"optimizer.schedule={schedule!r}; choose one of {SCHEDULES}")
+  """Linear warmup over `warmup_ratio` of the steps, then the named schedule."""
+  LR_SCHEDULES.check(schedule, "optimizer.schedule")
   if total_steps <= 0:
     raise ValueError(f"train.steps must be positive, got {total_steps}")
+  if not 0.0 <= warmup_ratio <= 1.0:
+    raise ValueError(f"optimizer.warmup_ratio must be in [0, 1], got {warmup_ratio}")
   warmup = int(round(warmup_ratio * total_steps))
-  if schedule == "constant":
-    after = optax.constant_schedule(lr)
-  else:
-    after = optax.cosine_decay_schedule(lr, max(total_steps - warmup, 1), alpha=min_lr_ratio)
+  after = LR_SCHEDULES.get(schedule)(lr, max(total_steps - warmup, 1), min_lr_ratio)
   if warmup == 0:
     return after
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after], [warmup])
