@@ -13,6 +13,7 @@ from data_pipeline import parsing
 from data_pipeline import teacher as teacher_lib
 from data_pipeline.store import StageStore
 from xcoder_jax import judge
+from xcoder_jax.rollout.types import Completion
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -204,7 +205,7 @@ def test_recording_survives_a_torn_last_line(tmp_path):
 
   class Echo(teacher_lib.Teacher):
     def _complete(self, stage, messages, sampling):
-      return teacher_lib.Completion(messages[0]["content"])
+      return Completion(text=messages[0]["content"])
 
   teacher_lib.RecordingTeacher(Echo(), path).complete("s", [{"role": "user", "content": "a"}], {})
   with open(path, "a") as f:
@@ -225,7 +226,7 @@ class _Scripted(teacher_lib.Teacher):
   def _complete(self, stage, messages, sampling):
     self.calls += 1
     answer = self.answers[stage]
-    return teacher_lib.Completion(answer(self.calls) if callable(answer) else answer)
+    return Completion(text=answer(self.calls) if callable(answer) else answer)
 
 
 _STORY = "Mira sorts her stamp collection and wants to know a total. " * 3
