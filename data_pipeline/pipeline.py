@@ -19,8 +19,8 @@ from data_pipeline import seeds as seeds_lib
 from data_pipeline import tasks as tasks_lib
 from data_pipeline.records import Candidate, Seed, Task, TestInputs
 from data_pipeline.stage import Dropped, StageReport, run_items
-from data_pipeline.store import write_json_atomic
 from data_pipeline.teacher import make_teacher
+from xcoder_jax.fileio import write_json_atomic
 
 
 def _by_task(records: list[dict]) -> dict[str, list[dict]]:
