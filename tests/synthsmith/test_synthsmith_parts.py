@@ -3,6 +3,7 @@ robust parsing, crash-safe stage storage, and the judge's capture mode."""
 
 import http.server
 import json
+import re
 import threading
 import time
 
@@ -97,6 +98,20 @@ def test_openai_teacher_retries_limits_concurrency_counts_tokens_and_records(ser
   assert replay.complete("solution", messages[3], {"seed": 1}).text == "echo q3"
   with pytest.raises(teacher_lib.TeacherError):
     replay.complete("solution", messages[3], {"seed": 2})  # other sampling: another key
+
+
+def test_an_unknown_teacher_backend_is_refused_with_the_valid_names(tmp_path):
+  from configs.synthsmith import base
+  from data_pipeline import pipeline
+
+  config = base.get_config()
+  config.teacher.backend = "opeani"
+  valid = ", ".join(teacher_lib.TEACHERS.names())
+  assert {"jax", "openai", "replay"} <= set(teacher_lib.TEACHERS.names())
+  message = f"teacher.backend: unknown teacher backend 'opeani'; choose one of {valid}"
+  with pytest.raises(ValueError, match=re.escape(message)):
+    pipeline.run(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
 
 
 def test_unreachable_teacher_is_a_teacher_error():
