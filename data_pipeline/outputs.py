@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from data_pipeline.records import Task
 from data_pipeline.solutions import solution_messages
+from xcoder_jax import fileio
 from xcoder_jax.data import shards
 
 
@@ -43,14 +43,6 @@ def rl_record(verified: dict) -> dict:
   }
 
 
-def _write_sample(path: str, records: list[dict], count: int) -> None:
-  tmp = f"{path}.tmp"
-  with open(tmp, "w") as f:
-    for record in records[:count]:
-      f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-  os.replace(tmp, path)
-
-
 def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str) -> dict:
   """Writes both datasets (replacing any earlier partial attempt); returns their manifests."""
   verified = sorted(verified, key=lambda v: v["task"]["id"])
@@ -73,8 +65,8 @@ def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str)
       sft_schema=False,
     ),
   }
-  _write_sample(os.path.join(output_dir, "sft_sample.jsonl"), sft, config.sample_size)
-  _write_sample(os.path.join(output_dir, "rl_sample.jsonl"), rl, config.sample_size)
+  fileio.write_jsonl_atomic(os.path.join(output_dir, "sft_sample.jsonl"), sft[: config.sample_size])
+  fileio.write_jsonl_atomic(os.path.join(output_dir, "rl_sample.jsonl"), rl[: config.sample_size])
   return manifests
 
 
@@ -108,7 +100,6 @@ def plot_funnel(funnel: list[dict], path: str) -> None:
   ax.legend(loc="lower right")
   ax.set_xlim(right=ax.get_xlim()[1] * 1.6)
   fig.tight_layout()
-  tmp = f"{path}.tmp.png"
-  fig.savefig(tmp, dpi=110)
+  with fileio.atomic_write(path, "wb") as f:
+    fig.savefig(f, format="png", dpi=110)
   plt.close(fig)
-  os.replace(tmp, path)

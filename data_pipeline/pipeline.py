@@ -19,8 +19,8 @@ from data_pipeline import seeds as seeds_lib
 from data_pipeline import tasks as tasks_lib
 from data_pipeline.records import Candidate, Seed, Task, TestInputs
 from data_pipeline.stage import Dropped, StageReport, run_items
-from data_pipeline.store import write_json_atomic
-from data_pipeline.teacher import make_teacher
+from data_pipeline.teacher import TEACHERS, make_teacher
+from xcoder_jax.fileio import write_json_atomic
 
 
 def _by_task(records: list[dict]) -> dict[str, list[dict]]:
@@ -77,8 +77,14 @@ class _Unfinished(Exception):
     self.path, self.result = path, result
 
 
+def validate(config) -> None:
+  """Checks choices before any work starts: a misspelt name fails listing the valid ones."""
+  TEACHERS.check(config.teacher.backend, "teacher.backend")
+
+
 def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dict:
   """Runs (or resumes) every stage; returns the report also written to report.json."""
+  validate(config)
   try:
     return _run(config, output_dir, host_index, num_hosts)
   except _Unfinished as stop:

@@ -11,8 +11,8 @@ def get_config():
   c.judge_workers = 0  # 0: two per core
 
   c.teacher = ml_collections.ConfigDict()
-  # openai (SGLang/vLLM/hosted) | jax (in-process, from teacher.model_dir) | replay |
-  # scripted_demo_author (authoring the demo recording only)
+  # openai (SGLang/vLLM/hosted) | jax (in-process, from teacher.model_dir) | replay; the demo
+  # config adds scripted_demo_author (authoring the demo recording only)
   c.teacher.backend = "openai"
   c.teacher.base_url = "http://127.0.0.1:30000/v1"
   c.teacher.model = "default"

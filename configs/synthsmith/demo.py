@@ -1,18 +1,16 @@
 """The bundled offline demo: original seed problems, REPLAYED teacher answers (recorded once
 by data_pipeline/demo/scripted_author.py), real judge. Minutes on 2 CPU cores."""
 
-import os
-
 from configs.synthsmith import base
-
-DEMO_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "data_pipeline", "demo")
+from data_pipeline import demo
+from data_pipeline.demo import scripted_author  # noqa: F401  registers scripted_demo_author
 
 
 def get_config():
   c = base.get_config()
-  c.seeds = [os.path.normpath(os.path.join(DEMO_DIR, "seeds.jsonl"))]
-  c.teacher.backend = "replay"
-  c.teacher.replay_file = os.path.normpath(os.path.join(DEMO_DIR, "teacher_recording.jsonl"))
+  c.seeds = [demo.SEEDS]
+  c.teacher.backend = "replay"  # scripted_demo_author re-authors the recording
+  c.teacher.replay_file = demo.RECORDING
   c.teacher.concurrency = 4
   c.evolution.steps = 4
   c.configs.num_configs = 12

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 
+from data_pipeline import demo
 from data_pipeline.demo import task_bank
 from data_pipeline.parsing import JSON_BEGIN, JSON_END
-from data_pipeline.teacher import Completion, Teacher
+from data_pipeline.seeds import read_seeds
+from data_pipeline.teacher import TEACHERS, Teacher
+from xcoder_jax.rollout.types import Completion
 
 SEED_FEATURES = {
   "Stamp Collector": {
@@ -81,10 +83,13 @@ def _digest(text: str) -> int:
   return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
+@TEACHERS.register("scripted_demo_author")
 class ScriptedDemoAuthor(Teacher):
-  """Answers every SynthSmith stage from hand-written material (authoring only)."""
+  """Answers every SynthSmith stage from hand-written material (authoring only); registered
+  as a backend only once this module is imported (the demo config does)."""
 
-  def __init__(self):
+  def __init__(self, config=None):
+    del config  # the script has no settings
     super().__init__()
     self.titles_used: list[str] = []
     self.by_title = {t["title"]: t for t in task_bank.TASKS}
@@ -93,14 +98,13 @@ class ScriptedDemoAuthor(Teacher):
   @staticmethod
   def _seed_solutions() -> dict[str, str]:
     """Seed statement -> its reference solution (to answer seed-validation requests)."""
-    from data_pipeline.seeds import read_seeds
-
-    seeds, _ = read_seeds([os.path.join(os.path.dirname(__file__), "seeds.jsonl")])
+    seeds, _ = read_seeds([demo.SEEDS])
     return {s.statement: s.solutions[0] for s in seeds}
 
   def _complete(self, stage, messages, sampling):
     prompt = messages[-1]["content"]
-    return Completion(getattr(self, f"_{stage}")(prompt, sampling), len(prompt) // 4, 200)
+    answer = getattr(self, f"_{stage}")(prompt, sampling)
+    return Completion(text=answer, prompt_tokens=len(prompt) // 4, completion_tokens=200)
 
   def _feature_extraction(self, prompt, sampling):
     name = _SEED_NAME.search(prompt).group(1).strip()

@@ -146,7 +146,7 @@ def test_teacher_outage_stops_the_run_and_a_rerun_finishes_it(demo_run, tmp_path
   reference, _ = demo_run
   down = {"task_statement": 3}
 
-  @teacher_lib.register("flaky_replay")
+  @teacher_lib.TEACHERS.register("flaky_replay")
   class FlakyReplay(teacher_lib.ReplayTeacher):
     def _complete(self, stage, messages, sampling):
       if down.get(stage):

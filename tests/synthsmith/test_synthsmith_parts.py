@@ -3,6 +3,7 @@ robust parsing, crash-safe stage storage, and the judge's capture mode."""
 
 import http.server
 import json
+import re
 import threading
 import time
 
@@ -13,6 +14,7 @@ from data_pipeline import parsing
 from data_pipeline import teacher as teacher_lib
 from data_pipeline.store import StageStore
 from xcoder_jax import judge
+from xcoder_jax.rollout.types import Completion
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -96,6 +98,20 @@ def test_openai_teacher_retries_limits_concurrency_counts_tokens_and_records(ser
   assert replay.complete("solution", messages[3], {"seed": 1}).text == "echo q3"
   with pytest.raises(teacher_lib.TeacherError):
     replay.complete("solution", messages[3], {"seed": 2})  # other sampling: another key
+
+
+def test_an_unknown_teacher_backend_is_refused_with_the_valid_names(tmp_path):
+  from configs.synthsmith import base
+  from data_pipeline import pipeline
+
+  config = base.get_config()
+  config.teacher.backend = "opeani"
+  valid = ", ".join(teacher_lib.TEACHERS.names())
+  assert {"jax", "openai", "replay"} <= set(teacher_lib.TEACHERS.names())
+  message = f"teacher.backend: unknown teacher backend 'opeani'; choose one of {valid}"
+  with pytest.raises(ValueError, match=re.escape(message)):
+    pipeline.run(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
 
 
 def test_unreachable_teacher_is_a_teacher_error():
@@ -204,7 +220,7 @@ def test_recording_survives_a_torn_last_line(tmp_path):
 
   class Echo(teacher_lib.Teacher):
     def _complete(self, stage, messages, sampling):
-      return teacher_lib.Completion(messages[0]["content"])
+      return Completion(text=messages[0]["content"])
 
   teacher_lib.RecordingTeacher(Echo(), path).complete("s", [{"role": "user", "content": "a"}], {})
   with open(path, "a") as f:
@@ -225,7 +241,7 @@ class _Scripted(teacher_lib.Teacher):
   def _complete(self, stage, messages, sampling):
     self.calls += 1
     answer = self.answers[stage]
-    return teacher_lib.Completion(answer(self.calls) if callable(answer) else answer)
+    return Completion(text=answer(self.calls) if callable(answer) else answer)
 
 
 _STORY = "Mira sorts her stamp collection and wants to know a total. " * 3
