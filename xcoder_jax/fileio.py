@@ -64,15 +64,29 @@ def cut_torn_line(path: str) -> bytes:
 
 
 def read_jsonl(path: str, repair: bool = True) -> list[Any]:
-  """The records of a JSON-lines log; with `repair`, a torn last line is cut off first."""
+  """The records of a JSON-lines log written by `append_jsonl`. A torn last line (a write
+  killed mid-line) is skipped; with `repair` it is also cut from the file, so the next append
+  starts on a clean line. Without `repair` the file is never modified (e.g. a user's input)."""
   if repair:
     data = cut_torn_line(path)
   elif os.path.exists(path):
     with open(path, "rb") as f:
       data = f.read()
+    if not data.endswith(b"\n"):
+      data = _without_torn_tail(data)
   else:
     data = b""
   return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def _without_torn_tail(data: bytes) -> bytes:
+  """Keeps a final line without newline only when it parses (hand-written files)."""
+  head, _, tail = data.rpartition(b"\n")
+  try:
+    json.loads(tail)
+    return data
+  except ValueError:
+    return head
 
 
 def append_jsonl(path: str, record: Any, fsync: bool = True) -> None:

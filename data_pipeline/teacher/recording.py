@@ -16,8 +16,9 @@ from xcoder_jax.rollout.types import Completion
 
 
 def load_recording(path: str) -> dict[str, dict]:
-  """Every recorded answer by key; a torn last line (a recording killed mid-write) is cut."""
-  return {entry["key"]: entry for entry in fileio.read_jsonl(path)}
+  """Every recorded answer by key; a torn last line (a recording killed mid-write) is skipped
+  without touching the file (RecordingTeacher cuts it before appending)."""
+  return {entry["key"]: entry for entry in fileio.read_jsonl(path, repair=False)}
 
 
 @TEACHERS.register("replay")

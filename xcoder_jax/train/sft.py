@@ -13,12 +13,11 @@ from typing import Any
 
 import jax
 import ml_collections
-import numpy as np
 
 from xcoder_jax import sharding
 from xcoder_jax.data import make_demo_shards, make_sft_iterator
+from xcoder_jax.data.batch import BATCH_FIELDS
 from xcoder_jax.train import loop
-from xcoder_jax.train import step as step_lib
 from xcoder_jax.train.checkpointing import data_iterator_item
 from xcoder_jax.train.loss import LOSSES
 
@@ -58,10 +57,7 @@ class SFTTrainer(loop.Trainer):
     self.config = context.config
     self._loss_fn = LOSSES.get(LOSSES.check(self.config.train.loss, "train.loss"))(self.config)
     shape = (self.config.data.global_batch_size, self.config.data.seq_len)
-    self._shapes = {
-      k: jax.ShapeDtypeStruct(shape, np.float32 if k == "loss_mask" else np.int32)
-      for k in step_lib.BATCH_KEYS
-    }
+    self._shapes = {k: jax.ShapeDtypeStruct(shape, dtype) for k, dtype in BATCH_FIELDS.items()}
     self._shardings = context.batch_shardings(self._shapes)
     self.train_iter = make_sft_iterator(self.config.data, "train")
 

@@ -12,10 +12,9 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from xcoder_jax import sharding
+from xcoder_jax.data.batch import BATCH_FIELDS
 from xcoder_jax.models.build import param_path
 from xcoder_jax.train.loss import LossFn, sft_loss
-
-BATCH_KEYS = ("inputs", "targets", "loss_mask", "segment_ids", "positions")
 
 
 class TrainState(NamedTuple):
@@ -162,7 +161,7 @@ def compile_steps(
 ):
   """The SFT steps: `compile_loss_steps` with the response-token cross-entropy; eval_step
   returns (loss sum, token count)."""
-  ndims = dict.fromkeys(BATCH_KEYS, 2)
+  ndims = dict.fromkeys(BATCH_FIELDS, 2)
   train, evaluate = compile_loss_steps(
     graphdef, optimizer, schedule, state_sh, mesh, grad_accum, sft_loss(loss_chunk), ndims
   )
