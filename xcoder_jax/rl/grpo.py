@@ -1,0 +1,255 @@
+"""GRPO on the shared train loop: rollouts, judge rewards, group advantages, clipped updates.
+
+One loop step: take `rl.prompts_per_step` tasks, sync the policy into the rollout engine,
+sample `rl.num_generations` answers per task, score them in the judge (one batch for the
+whole step), turn rewards into group advantages, recompute the behaviour log-probs with the
+trainer's own forward (and log their gap to the engine's), then `rl.ppo_epochs` passes over
+`rl.num_minibatches` mini-batches, each one optimizer update. Sampling seeds and the tests a
+reward samples derive from (rl.seed, step), so a resumed run repeats the same rewards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+from flax import nnx
+
+from xcoder_jax import judge as judge_lib
+from xcoder_jax import sharding
+from xcoder_jax.data.rl import make_prompt_iterator
+from xcoder_jax.rl import advantages as advantages_lib
+from xcoder_jax.rl import losses as losses_lib
+from xcoder_jax.rl import rewards as rewards_lib
+from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
+from xcoder_jax.rollout.engine import make_engine
+from xcoder_jax.rollout.types import SamplingParams
+from xcoder_jax.train import init, loop
+from xcoder_jax.train.checkpointing import data_iterator_item
+from xcoder_jax.train.loss import LOSSES, LossOutput, sequence_logprobs
+
+TRAIN_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "advantages")
+
+
+def grpo_loss(config: ml_collections.ConfigDict):
+  """Policy-gradient loss + KL to the reference - entropy bonus, aggregated per rl.loss_agg."""
+  rl = config.rl
+  chunk = config.train.loss_chunk
+  policy_loss = losses_lib.POLICY_LOSSES.get(rl.policy_loss)
+
+  def loss_fn(model, batch):
+    logprobs, entropy = sequence_logprobs(model, batch, chunk, with_entropy=True)
+    mask = batch["loss_mask"]
+    per_token, stats = policy_loss(
+      logprobs,
+      batch["old_logprobs"],
+      batch["advantages"],
+      mask,
+      clip_low=rl.clip_low,
+      clip_high=rl.clip_high,
+      dual_clip=rl.dual_clip,
+    )
+    per_token = per_token - rl.entropy_coef * entropy
+    means = {"entropy": losses_lib.aggregate(entropy, mask, rl.loss_agg)}
+    if rl.kl_coef:
+      kl = losses_lib.kl_penalty(logprobs, batch["ref_logprobs"], rl.kl_type)
+      per_token = per_token + rl.kl_coef * kl
+      means["kl"] = losses_lib.aggregate(kl, mask, rl.loss_agg)
+    numerator, denominator = losses_lib.aggregate(per_token, mask, rl.loss_agg)
+    means.update({k: v for k, v in stats.items()})
+    return LossOutput(numerator, denominator, means=means)
+
+  return loss_fn
+
+
+LOSSES.register("grpo", grpo_loss)
+
+
+class GRPOTrainer(loop.Trainer):
+  name = "grpo"
+
+  def __init__(self, context: loop.RunContext):
+    config = self.config = context.config
+    rl = config.rl
+    self.context = context
+    self.tokenizer = context.tokenizer
+    processes = jax.process_count()
+    if rl.prompts_per_step % processes:
+      raise ValueError(f"rl.prompts_per_step={rl.prompts_per_step} must divide over {processes} hosts")
+    self.prompts_per_host = rl.prompts_per_step // processes
+    rows = rl.prompts_per_step * rl.num_generations
+    if rows % rl.num_minibatches or (rows // rl.num_minibatches) % config.train.grad_accum:
+      raise ValueError(
+        f"{rows} rollouts per step must split into rl.num_minibatches={rl.num_minibatches} "
+        f"mini-batches of a multiple of train.grad_accum={config.train.grad_accum} rows"
+      )
+    self.seq_len = rl.max_prompt_len + rl.max_new_tokens
+    if self.seq_len % min(config.train.loss_chunk, self.seq_len):
+      raise ValueError(
+        f"rl.max_prompt_len + rl.max_new_tokens = {self.seq_len} must be a multiple of "
+        f"train.loss_chunk={config.train.loss_chunk}"
+      )
+    self.updates_per_step = rl.ppo_epochs * rl.num_minibatches
+    shape = (rows // rl.num_minibatches, self.seq_len)
+    fields = TRAIN_FIELDS + ("old_logprobs",) + (("ref_logprobs",) if rl.kl_coef else ())
+    self._shapes = {
+      k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields
+    }
+    self._shardings = context.batch_shardings(self._shapes)
+    self._loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
+    self.advantage_fn = advantages_lib.ADVANTAGE_ESTIMATORS.get(rl.advantage)
+    self.reward_fn = rewards_lib.REWARDS.get(rl.reward)
+    self.prompt_iter = make_prompt_iterator(
+      config.data.train_files,
+      self.prompts_per_host,
+      config.data.shuffle_seed,
+      config.data.num_epochs,
+      jax.process_index(),
+      processes,
+    )
+    self.judge = judge_lib.Judge(workers=config.judge.workers or None)
+    self.engine = make_engine(config.rollout.engine, **_engine_kwargs(context))
+    self._logprobs = self._compile_logprobs()
+    self.ref_params = None
+    if rl.kl_coef:  # the frozen starting policy, re-derived from the init source on resume
+      self.ref_params = init.initial_params(config, context.model_config, context.mesh)
+
+  @property
+  def loss_fn(self):
+    return self._loss_fn
+
+  @property
+  def batch_shapes(self):
+    return self._shapes
+
+  def checkpoint_items(self):
+    return {"data_iter": data_iterator_item(self.prompt_iter)}
+
+  def _compile_logprobs(self):
+    graphdef, chunk = self.context.graphdef, self.config.train.loss_chunk
+    fields = ("inputs", "targets", "positions", "segment_ids")
+
+    def logprobs(params, batch):
+      return sequence_logprobs(nnx.merge(graphdef, params), batch, chunk)[0]
+
+    return jax.jit(
+      logprobs,
+      in_shardings=(self.context.state_shardings.params, {k: self._shardings[k] for k in fields}),
+      out_shardings=self._shardings["loss_mask"],
+    )
+
+  def _prompt_ids(self, records: list[dict]) -> list[list[int]]:
+    ids = []
+    for record in records:
+      prompt = record["prompt"]
+      messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+      tokens = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+      if len(tokens) > self.config.rl.max_prompt_len:
+        raise ValueError(
+          f"task {record['id']!r} has a {len(tokens)}-token prompt, over rl.max_prompt_len="
+          f"{self.config.rl.max_prompt_len}; raise it or filter such tasks out of the shards"
+        )
+      ids.append(tokens)
+    return ids
+
+  def run_step(self, state, step, train_step):
+    rl = self.config.rl
+    records = next(self.prompt_iter, None)
+    if not sharding.on_every_process(records is not None):
+      return None
+    start = time.perf_counter()
+    if self.engine.weights_version != step:
+      self.engine.update_weights(state.params, step)
+    prompts = self._prompt_ids(records)
+    sampling = SamplingParams(
+      max_new_tokens=rl.max_new_tokens,
+      temperature=rl.temperature,
+      top_p=rl.top_p,
+      top_k=rl.top_k,
+      repetition_penalty=rl.repetition_penalty,
+      seed=rl.seed * 1_000_003 + step * 1009 + jax.process_index(),
+      n=rl.num_generations,
+    )
+    groups = self.engine.generate(prompts, sampling)
+    rollout_s = time.perf_counter() - start
+    texts = [[c.text for c in group] for group in groups]
+    scored = self.reward_fn(records, texts, judge=self.judge, seed=(rl.seed, step), config=self.config)
+    rewards = np.asarray(scored.rewards, np.float32).reshape(len(records), rl.num_generations)
+    reward_s = time.perf_counter() - start - rollout_s
+    advantages = np.asarray(self.advantage_fn(rewards), np.float32)
+    rows = build_rows(prompts, groups, advantages, self.seq_len, self.tokenizer.pad_id)
+    solved_all = rewards.min(axis=1) == rewards.max(axis=1)
+    if rl.dynamic_sampling:  # groups whose rewards are all equal teach nothing: mask them
+      rows["loss_mask"] *= np.repeat(~solved_all, rl.num_generations)[:, None]
+    metrics = self._update(state, rows, train_step)
+    state = metrics.pop("state")
+    lengths = np.asarray([c.completion_tokens for group in groups for c in group])
+    pass_fraction = np.asarray(scored.pass_fractions).reshape(rewards.shape)
+    metrics.update(
+      reward_mean=float(rewards.mean()),
+      reward_std=float(rewards.std()),
+      pass_rate=float(pass_fraction.mean()),
+      solve_none=float(np.mean(pass_fraction.max(axis=1) == 0)),
+      solve_all=float(np.mean(pass_fraction.min(axis=1) == 1)),
+      response_length_mean=float(lengths.mean()),
+      response_length_max=float(lengths.max()),
+      rollout_seconds=rollout_s,
+      reward_seconds=reward_s,
+      train_seconds=time.perf_counter() - start - rollout_s - reward_s,
+    )
+    return state, metrics
+
+  def _update(self, state, rows: dict[str, np.ndarray], train_step) -> dict[str, Any]:
+    """Behaviour log-probs with the trainer's forward, then the PPO passes."""
+    rl = self.config.rl
+    minibatches = []
+    gaps, gap_max, mask_total = 0.0, 0.0, 0.0
+    for mb in split_minibatches(rows, rl.num_minibatches):
+      batch = loop.global_batch(mb, {k: self._shardings[k] for k in TRAIN_FIELDS})
+      batch["old_logprobs"] = self._logprobs(state.params, batch)
+      if self.ref_params is not None:
+        batch["ref_logprobs"] = self._logprobs(self.ref_params, batch)
+      local = np.concatenate([np.asarray(s.data) for s in batch["old_logprobs"].addressable_shards])
+      gap = np.abs(_local_rows(local, mb) - mb["rollout_logprobs"]) * mb["loss_mask"]
+      gaps, mask_total = gaps + float(gap.sum()), mask_total + float(mb["loss_mask"].sum())
+      gap_max = max(gap_max, float(gap.max(initial=0.0)))
+      minibatches.append(batch)
+    device_metrics = []
+    for _ in range(rl.ppo_epochs):
+      for batch in minibatches:
+        state, m = train_step(state, batch)
+        device_metrics.append(m)
+    fetched = jax.device_get(device_metrics)
+    out = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+    out["grad_norm"] = float(max(m["grad_norm"] for m in fetched))
+    out.update(logprob_gap=gaps / max(mask_total, 1.0), logprob_gap_max=gap_max, state=state)
+    return out
+
+  def evaluate(self, params, eval_step) -> Mapping[str, float]:
+    return {}
+
+  def close(self):
+    self.engine.close()
+
+
+def _local_rows(local: np.ndarray, mb: Mapping[str, np.ndarray]) -> np.ndarray:
+  return local.reshape(mb["loss_mask"].shape)
+
+
+def _engine_kwargs(context: loop.RunContext) -> dict[str, Any]:
+  return {}
+
+
+def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Runs (or resumes) GRPO in `workdir`; returns the last logged metrics."""
+  logging.info("GRPO in %s", workdir)
+  return loop.run(config, workdir, GRPOTrainer)
+
+
+__all__ = ["GRPOTrainer", "grpo_loss", "train", "jnp"]
