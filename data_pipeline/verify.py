@@ -12,9 +12,9 @@ import collections
 import dataclasses
 from collections.abc import Sequence
 
-from data_pipeline import execute
 from data_pipeline.records import Candidate, Task, TestInputs, VerifiedTask
 from data_pipeline.stage import Dropped
+from xcoder_jax.judge import tasks
 
 Outputs = Sequence[Sequence[str | None]]
 
@@ -114,13 +114,13 @@ def run_candidates(
 ) -> list[list[str | None]]:
   """All candidates on all inputs: one judge batch, one sandbox per candidate."""
   batch = [
-    execute.submission(
+    tasks.capture_submission(
       c.code, inputs, task.kind, task.fn_name, config.time_limit_s, config.memory_mb
     )
     for c in candidates
   ]
   return [
-    [None if o is None else normalize_output(o) for o in execute.outputs(result)]
+    [None if o is None else normalize_output(o) for o in tasks.outputs(result)]
     for result in judge.run(batch)
   ]
 
