@@ -1,12 +1,15 @@
-"""JSONL / Parquet SFT data (X-Coder's query/response layout) -> ArrayRecord shards.
+"""JSONL / Parquet SFT or RL data (X-Coder's layouts) -> ArrayRecord shards.
 
   python -m launch.make_shards --input='data/*.parquet' --output=shards/sft --num_shards=16
+  python -m launch.make_shards --kind=rl --input='xcoder_rl/*.parquet' --output=shards/rl
   python -m launch.make_shards --input=demo --output=/tmp/demo_shards   # bundled demo set
 
 Every row is checked against the record schema (xcoder_jax/data/schema.py): it needs
 `messages` or `query` + `response`; a missing `id` becomes `<file stem>-<row>`, unknown
 columns move into `metadata`. Shards are written under temporary names and renamed when
 complete; a non-empty output directory is refused unless --overwrite. Counts are printed.
+With --kind=rl rows follow the RL schema (xcoder_jax/data/rl.py) or X-Coder's released RL
+Parquet layout (stdin/stdout tasks), converted to it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 
 from absl import app, flags
 
-from xcoder_jax.data import demo, readers, schema, shards
+from xcoder_jax.data import demo, readers, rl, schema, shards
 
 _INPUT = flags.DEFINE_string(
   "input",
@@ -52,6 +55,9 @@ _OVERWRITE = flags.DEFINE_bool(
 _PREFIX = flags.DEFINE_string(
   "prefix", "sft", "Shard file name prefix: PREFIX-00000-of-0000N.array_record."
 )
+_KIND = flags.DEFINE_enum(
+  "kind", "sft", ["sft", "rl"], "What the rows are: SFT examples or RL tasks with tests."
+)
 _MAX_RECORDS = flags.DEFINE_integer(
   "max_records",
   0,
@@ -68,6 +74,7 @@ def convert(
   overwrite: bool = False,
   prefix: str = "sft",
   max_records: int = 0,
+  kind: str = "sft",
 ) -> dict:
   """The CLI as a function; returns the manifest (with per-input counts)."""
   shards.check_output_dir(output, overwrite)  # fail before reading anything
@@ -82,7 +89,8 @@ def convert(
   def records():
     for f in files:
       per_file[f] = 0
-      for rec in readers.iter_schema_records(f, fmt):
+      rows = readers.iter_schema_records(f, fmt) if kind == "sft" else _rl_records(f, fmt)
+      for rec in rows:
         per_file[f] += 1
         yield rec
 
@@ -95,10 +103,17 @@ def convert(
     num_shards,
     prefix=prefix,
     overwrite=overwrite,
-    extra_manifest={"inputs": [os.path.abspath(f) for f in files]},
+    extra_manifest={"inputs": [os.path.abspath(f) for f in files], "kind": kind},
+    sft_schema=kind == "sft",
   )
   manifest["per_input"] = per_file
   return manifest
+
+
+def _rl_records(path: str, fmt: str):
+  stem = os.path.basename(path).split(".")[0]
+  for i, (where, row) in enumerate(readers.read_rows(path, fmt)):
+    yield rl.from_source_row(row, where, f"{stem}-{i}")
 
 
 def main(argv):
@@ -110,8 +125,9 @@ def main(argv):
       _NUM_SHARDS.value,
       _FORMAT.value,
       _OVERWRITE.value,
-      _PREFIX.value,
+      _PREFIX.value if _PREFIX.present or _KIND.value == "sft" else _KIND.value,
       _MAX_RECORDS.value,
+      _KIND.value,
     )
   except (FileExistsError, FileNotFoundError, schema.RecordError, ValueError, ImportError) as e:
     sys.exit(f"make_shards: error: {e}")

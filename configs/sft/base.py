@@ -68,13 +68,16 @@ def get_config() -> ml_collections.ConfigDict:
   return c
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Refuses keys the base config does not know (typos would otherwise be silently ignored)."""
-  unknown = sorted(_keys(config) - _keys(get_config()))
+def validate(
+  config: ml_collections.ConfigDict,
+  reference: ml_collections.ConfigDict | None = None,
+  where: str = "configs/sft/base.py",
+) -> None:
+  """Refuses keys the base config (`reference`) does not know: typos would otherwise be
+  silently ignored."""
+  unknown = sorted(_keys(config) - _keys(reference or get_config()))
   if unknown:
-    raise ValueError(
-      f"unknown config keys {unknown}; the known keys are listed in configs/sft/base.py"
-    )
+    raise ValueError(f"unknown config keys {unknown}; the known keys are listed in {where}")
 
 
 def _keys(config, prefix=""):

@@ -64,6 +64,44 @@ def validate_rl_record(record: Any, where: str = "record") -> dict[str, Any]:
   return dict(record)
 
 
+def from_source_row(row: Any, where: str, default_id: str) -> dict[str, Any]:
+  """A row of our schema, or of X-Coder's released RL Parquet (verl layout: `prompt` as chat
+  messages, `input_output` JSON {inputs, outputs[, fn_name]} and `type` "stdin_stdout"), as a
+  validated RL record. Call-based rows (LeetCode assert scripts, LiveCodeBench functional
+  tasks) are refused by name: the judge has no task kind for assert scripts."""
+  if not isinstance(row, Mapping):
+    raise RLRecordError(f"{where}: expected an object per row, got {type(row).__name__}")
+  if "tests" in row:
+    return validate_rl_record({"id": default_id, **row}, where)
+  if "input_output" not in row or "prompt" not in row:
+    raise RLRecordError(
+      f"{where}: neither our RL schema ('prompt', 'tests') nor X-Coder's layout "
+      "('prompt', 'input_output'); see xcoder_jax/data/rl.py"
+    )
+  io = row["input_output"]
+  io = json.loads(io) if isinstance(io, str) else io
+  if row.get("type", "stdin_stdout") != "stdin_stdout" or (io or {}).get("fn_name"):
+    raise RLRecordError(
+      f"{where}: only stdin/stdout tasks of X-Coder's layout are supported (got type "
+      f"{row.get('type')!r}); filter call-based rows out first"
+    )
+  inputs, outputs = io.get("inputs", []), io.get("outputs", [])
+  if len(inputs) != len(outputs):
+    raise RLRecordError(f"{where}: {len(inputs)} test inputs but {len(outputs)} outputs")
+  prompt = row["prompt"]
+  if not isinstance(prompt, str):  # chat messages: the user turn is the task
+    prompt = next((m["content"] for m in reversed(list(prompt)) if m["role"] == "user"), "")
+  record = {
+    "id": str(row.get("id", default_id)),
+    "prompt": prompt,
+    "kind": "stdio",
+    "fn_name": None,
+    "tests": [{"input": str(i), "output": str(o)} for i, o in zip(inputs, outputs, strict=True)],
+    "source": row.get("prompter_type") or row.get("data_source") or "xcoder",
+  }
+  return validate_rl_record(record, where)
+
+
 class _Decode(grain.transforms.Map):
   def map(self, raw: bytes) -> dict[str, Any]:
     return validate_rl_record(json.loads(raw), "RL shard record")

@@ -20,13 +20,12 @@ import ml_collections
 import numpy as np
 from absl import logging
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from xcoder_jax import judge as judge_lib
+from xcoder_jax import rl as rl_lib
 from xcoder_jax import sharding
 from xcoder_jax.data.rl import make_prompt_iterator
-from xcoder_jax.rl import advantages as advantages_lib
-from xcoder_jax.rl import losses as losses_lib
-from xcoder_jax.rl import rewards as rewards_lib
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
 from xcoder_jax.rollout.engine import make_engine
 from xcoder_jax.rollout.types import SamplingParams
@@ -35,35 +34,50 @@ from xcoder_jax.train.checkpointing import data_iterator_item
 from xcoder_jax.train.loss import LOSSES, LossOutput, sequence_logprobs
 
 TRAIN_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "advantages")
+GAP_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "rollout_logprobs")
+
+
+def loss_config(rl: ml_collections.ConfigDict) -> rl_lib.LossConfig:
+  return rl_lib.LossConfig(
+    policy_loss=rl.policy_loss,
+    clip_low=rl.clip_low,
+    clip_high=rl.clip_high,
+    clip_ratio_c=rl.clip_ratio_c,
+    aggregation=rl.loss_agg,
+    norm_constant=rl.norm_constant or None,
+    entropy_coef=rl.entropy_coef,
+    kl_coef=rl.kl_coef,
+    kl_estimator=rl.kl_estimator,
+  ).check()
 
 
 def grpo_loss(config: ml_collections.ConfigDict):
-  """Policy-gradient loss + KL to the reference - entropy bonus, aggregated per rl.loss_agg."""
-  rl = config.rl
+  """The actor loss (clipped policy gradient - entropy bonus + KL to the reference) in the
+  loop's numerator/denominator form: the policy loss is summed with its aggregation weights
+  and the step divides by the aggregation's denominator over all micro-batches, so every
+  aggregation (token-mean, seq-mean-token-mean, ...) is exact under accumulation."""
+  settings = loss_config(config.rl)
   chunk = config.train.loss_chunk
-  policy_loss = losses_lib.POLICY_LOSSES.get(rl.policy_loss)
 
   def loss_fn(model, batch):
     logprobs, entropy = sequence_logprobs(model, batch, chunk, with_entropy=True)
     mask = batch["loss_mask"]
-    per_token, stats = policy_loss(
+    out = rl_lib.policy_loss(
+      settings,
       logprobs,
       batch["old_logprobs"],
       batch["advantages"],
       mask,
-      clip_low=rl.clip_low,
-      clip_high=rl.clip_high,
-      dual_clip=rl.dual_clip,
+      entropy=entropy,
+      ref_log_probs=batch.get("ref_logprobs"),
+      normaliser=1.0,
     )
-    per_token = per_token - rl.entropy_coef * entropy
-    means = {"entropy": losses_lib.aggregate(entropy, mask, rl.loss_agg)}
-    if rl.kl_coef:
-      kl = losses_lib.kl_penalty(logprobs, batch["ref_logprobs"], rl.kl_type)
-      per_token = per_token + rl.kl_coef * kl
-      means["kl"] = losses_lib.aggregate(kl, mask, rl.loss_agg)
-    numerator, denominator = losses_lib.aggregate(per_token, mask, rl.loss_agg)
-    means.update({k: v for k, v in stats.items()})
-    return LossOutput(numerator, denominator, means=means)
+    denominator = rl_lib.denominator(settings.aggregation, mask, settings.norm_constant)
+    tokens = out.token_sums["tokens"]
+    means = {k: (v, denominator) for k, v in out.terms.items()}
+    means.update({k: (v, tokens) for k, v in out.token_sums.items() if k != "tokens"})
+    trained = jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32)
+    return LossOutput(out.loss, denominator, sums={"tokens": trained}, means=means)
 
   return loss_fn
 
@@ -81,7 +95,9 @@ class GRPOTrainer(loop.Trainer):
     self.tokenizer = context.tokenizer
     processes = jax.process_count()
     if rl.prompts_per_step % processes:
-      raise ValueError(f"rl.prompts_per_step={rl.prompts_per_step} must divide over {processes} hosts")
+      raise ValueError(
+        f"rl.prompts_per_step={rl.prompts_per_step} must divide over {processes} hosts"
+      )
     self.prompts_per_host = rl.prompts_per_step // processes
     rows = rl.prompts_per_step * rl.num_generations
     if rows % rl.num_minibatches or (rows // rl.num_minibatches) % config.train.grad_accum:
@@ -98,13 +114,11 @@ class GRPOTrainer(loop.Trainer):
     self.updates_per_step = rl.ppo_epochs * rl.num_minibatches
     shape = (rows // rl.num_minibatches, self.seq_len)
     fields = TRAIN_FIELDS + ("old_logprobs",) + (("ref_logprobs",) if rl.kl_coef else ())
-    self._shapes = {
-      k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields
-    }
+    self._shapes = {k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields}
     self._shardings = context.batch_shardings(self._shapes)
     self._loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
-    self.advantage_fn = advantages_lib.ADVANTAGE_ESTIMATORS.get(rl.advantage)
-    self.reward_fn = rewards_lib.REWARDS.get(rl.reward)
+    rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
+    self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
     self.prompt_iter = make_prompt_iterator(
       config.data.train_files,
       self.prompts_per_host,
@@ -132,16 +146,21 @@ class GRPOTrainer(loop.Trainer):
     return {"data_iter": data_iterator_item(self.prompt_iter)}
 
   def _compile_logprobs(self):
+    """Per-token log-probs of a mini-batch under given parameters, and their gap to the
+    rollout engine's log-probs on the loss tokens (sum, max, count), reduced on device."""
     graphdef, chunk = self.context.graphdef, self.config.train.loss_chunk
-    fields = ("inputs", "targets", "positions", "segment_ids")
+    fields = GAP_FIELDS
+    replicated = NamedSharding(self.context.mesh, PartitionSpec())
 
     def logprobs(params, batch):
-      return sequence_logprobs(nnx.merge(graphdef, params), batch, chunk)[0]
+      ours = sequence_logprobs(nnx.merge(graphdef, params), batch, chunk)[0]
+      gap = jnp.abs(ours - batch["rollout_logprobs"]) * batch["loss_mask"]
+      return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(batch["loss_mask"]))
 
     return jax.jit(
       logprobs,
       in_shardings=(self.context.state_shardings.params, {k: self._shardings[k] for k in fields}),
-      out_shardings=self._shardings["loss_mask"],
+      out_shardings=(self._shardings["loss_mask"], (replicated,) * 3),
     )
 
   def _prompt_ids(self, records: list[dict]) -> list[list[int]]:
@@ -149,7 +168,9 @@ class GRPOTrainer(loop.Trainer):
     for record in records:
       prompt = record["prompt"]
       messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-      tokens = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+      tokens = self.tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True
+      )
       if len(tokens) > self.config.rl.max_prompt_len:
         raise ValueError(
           f"task {record['id']!r} has a {len(tokens)}-token prompt, over rl.max_prompt_len="
@@ -178,11 +199,10 @@ class GRPOTrainer(loop.Trainer):
     )
     groups = self.engine.generate(prompts, sampling)
     rollout_s = time.perf_counter() - start
-    texts = [[c.text for c in group] for group in groups]
-    scored = self.reward_fn(records, texts, judge=self.judge, seed=(rl.seed, step), config=self.config)
-    rewards = np.asarray(scored.rewards, np.float32).reshape(len(records), rl.num_generations)
+    scores = self._rewards(records, groups, step)
+    rewards = np.asarray(scores, np.float32).reshape(len(records), rl.num_generations)
     reward_s = time.perf_counter() - start - rollout_s
-    advantages = np.asarray(self.advantage_fn(rewards), np.float32)
+    advantages = rl_lib.compute_advantages(rl.advantage, rewards)
     rows = build_rows(prompts, groups, advantages, self.seq_len, self.tokenizer.pad_id)
     solved_all = rewards.min(axis=1) == rewards.max(axis=1)
     if rl.dynamic_sampling:  # groups whose rewards are all equal teach nothing: mask them
@@ -190,7 +210,8 @@ class GRPOTrainer(loop.Trainer):
     metrics = self._update(state, rows, train_step)
     state = metrics.pop("state")
     lengths = np.asarray([c.completion_tokens for group in groups for c in group])
-    pass_fraction = np.asarray(scored.pass_fractions).reshape(rewards.shape)
+    pass_fraction = np.asarray([getattr(x, "pass_fraction", np.nan) for x in scores])
+    pass_fraction = pass_fraction.reshape(rewards.shape)
     metrics.update(
       reward_mean=float(rewards.mean()),
       reward_std=float(rewards.std()),
@@ -205,20 +226,38 @@ class GRPOTrainer(loop.Trainer):
     )
     return state, metrics
 
+  def _rewards(self, records: list[dict], groups, step: int) -> list[float]:
+    """Every rollout of the step scored in one call (one judge batch)."""
+    rl, n = self.config.rl, self.config.rl.num_generations
+    column = lambda key: [record.get(key) for record in records for _ in range(n)]
+    first = jax.process_index() * self.prompts_per_host * n
+    return self.reward_fn(
+      column("prompt"),
+      [c.text for group in groups for c in group],
+      judge=self.judge,
+      tests=column("tests"),
+      kind=column("kind"),
+      fn_name=column("fn_name"),
+      step=step,
+      rollout_index=list(range(first, first + len(records) * n)),
+      max_tests=rl.max_tests,
+      time_limit_s=self.config.judge.time_limit_s,
+      memory_mb=self.config.judge.memory_mb,
+      seed=rl.seed,
+    )
+
   def _update(self, state, rows: dict[str, np.ndarray], train_step) -> dict[str, Any]:
     """Behaviour log-probs with the trainer's forward, then the PPO passes."""
     rl = self.config.rl
-    minibatches = []
-    gaps, gap_max, mask_total = 0.0, 0.0, 0.0
+    minibatches, gaps = [], []
     for mb in split_minibatches(rows, rl.num_minibatches):
-      batch = loop.global_batch(mb, {k: self._shardings[k] for k in TRAIN_FIELDS})
-      batch["old_logprobs"] = self._logprobs(state.params, batch)
+      inputs = loop.global_batch(mb, {k: self._shardings[k] for k in GAP_FIELDS})
+      old, gap = self._logprobs(state.params, inputs)
+      gaps.append(gap)
+      batch = {k: inputs[k] for k in TRAIN_FIELDS}
+      batch["old_logprobs"] = old
       if self.ref_params is not None:
-        batch["ref_logprobs"] = self._logprobs(self.ref_params, batch)
-      local = np.concatenate([np.asarray(s.data) for s in batch["old_logprobs"].addressable_shards])
-      gap = np.abs(_local_rows(local, mb) - mb["rollout_logprobs"]) * mb["loss_mask"]
-      gaps, mask_total = gaps + float(gap.sum()), mask_total + float(mb["loss_mask"].sum())
-      gap_max = max(gap_max, float(gap.max(initial=0.0)))
+        batch["ref_logprobs"] = self._logprobs(self.ref_params, inputs)[0]
       minibatches.append(batch)
     device_metrics = []
     for _ in range(rl.ppo_epochs):
@@ -228,7 +267,13 @@ class GRPOTrainer(loop.Trainer):
     fetched = jax.device_get(device_metrics)
     out = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
     out["grad_norm"] = float(max(m["grad_norm"] for m in fetched))
-    out.update(logprob_gap=gaps / max(mask_total, 1.0), logprob_gap_max=gap_max, state=state)
+    out["tokens"] = float(sum(m["tokens"] for m in fetched))
+    gap_sum, gap_max, counted = (np.asarray(x) for x in zip(*jax.device_get(gaps), strict=True))
+    out.update(
+      logprob_gap=float(gap_sum.sum() / max(counted.sum(), 1.0)),
+      logprob_gap_max=float(gap_max.max()),
+      state=state,
+    )
     return out
 
   def evaluate(self, params, eval_step) -> Mapping[str, float]:
@@ -236,10 +281,6 @@ class GRPOTrainer(loop.Trainer):
 
   def close(self):
     self.engine.close()
-
-
-def _local_rows(local: np.ndarray, mb: Mapping[str, np.ndarray]) -> np.ndarray:
-  return local.reshape(mb["loss_mask"].shape)
 
 
 def _engine_kwargs(context: loop.RunContext) -> dict[str, Any]:
@@ -250,6 +291,3 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs (or resumes) GRPO in `workdir`; returns the last logged metrics."""
   logging.info("GRPO in %s", workdir)
   return loop.run(config, workdir, GRPOTrainer)
-
-
-__all__ = ["GRPOTrainer", "grpo_loss", "train", "jnp"]

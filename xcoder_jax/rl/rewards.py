@@ -1,7 +1,7 @@
 """Reward functions: plain callables in a registry, Tunix style.
 
 A reward function is ``fn(prompts, completions, **columns) -> list[float]``, one float per
-completion. The trainer calls it ONCE per step with every rollout of the step (prompts
+completion (judged rewards return ``RolloutScore`` floats that also carry the pass fraction). The trainer calls it ONCE per step with every rollout of the step (prompts
 repeated n times, all rollouts of prompt 0 first) and the task columns repeated alongside,
 plus ``judge`` (an ``xcoder_jax.judge.Judge``), ``step`` (the RL step) and, optionally,
 ``rollout_index`` (each rollout's stable index within the step; default: its position). A
@@ -11,7 +11,6 @@ stays busy for the whole step; functions that need no judge ignore it via ``**co
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 
@@ -27,12 +26,23 @@ PASS_REWARD = 5.0  # X-Coder: reward = 5 x the fraction of sampled tests passed
 FORMAT_PENALTY = -2.0  # no python block after the reasoning, or code that does not parse
 
 
-@dataclasses.dataclass(frozen=True)
-class RolloutScore:
-  reward: float
+class RolloutScore(float):
+  """A reward that remembers how it was earned. It IS the float reward, so a judged reward
+  function still returns a plain list of floats; the trainer reads `pass_fraction` (for
+  pass-rate metrics) where a reward function provides it."""
+
   pass_fraction: float  # of the sampled tests; 0 without a program
   status: str  # "judged", or why no program was judged: "no_code_block", "syntax_error", ...
-  judge_errors: int = 0  # tests the judge itself failed on (counted as not passed)
+  judge_errors: int  # tests the judge itself failed on (counted as not passed)
+
+  def __new__(cls, reward: float, pass_fraction: float, status: str, judge_errors: int = 0):
+    score = super().__new__(cls, reward)
+    score.pass_fraction, score.status, score.judge_errors = pass_fraction, status, judge_errors
+    return score
+
+  @property
+  def reward(self) -> float:
+    return float(self)
 
 
 def sample_tests(num_tests: int, max_tests: int, seed: int, step: int, rollout: int) -> list[int]:
@@ -108,4 +118,4 @@ def xcoder(prompts: Sequence[str], completions: Sequence[str], **columns) -> lis
   parseable last python block (so pass fraction = max(reward, 0) / 5). Takes the keyword
   arguments of ``judge_rollouts``; other task columns are ignored."""
   options = {name: value for name, value in columns.items() if name in _XCODER_OPTIONS}
-  return [score.reward for score in judge_rollouts(completions, **options)]
+  return judge_rollouts(completions, **options)

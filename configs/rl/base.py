@@ -1,0 +1,89 @@
+"""Every GRPO setting with its default; other RL configs start from this one.
+
+The model, init, mesh and optimizer sections are SFT's (configs/sft/base.py); `data` names
+the RL task shards (schema in xcoder_jax/data/rl.py); `rl` holds the algorithm, `rollout`
+the engine, `judge` the sandbox limits, `warmup` an optional SFT warm start. Defaults are
+X-Coder's Qwen2.5 run (../shared/RECIPE.md; its verl scripts): override from the command line.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from configs.sft import base as sft_base
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = sft_base.get_config()
+  c.data = ml_collections.ConfigDict(
+    dict(
+      train_files="",  # RL shards: path, glob, directory or comma-separated list; "toy"
+      eval_files="",  # held-out RL shards (greedy pass rate every train.eval_every steps)
+      tokenizer="",  # "tiny" or an HF tokenizer directory; empty: the init source's
+      shuffle_seed=1,
+      num_epochs=0,  # <= 0: repeat forever (drive the run by train.steps)
+    )
+  )
+  c.rl = ml_collections.ConfigDict(
+    dict(
+      prompts_per_step=512,  # tasks per step over all hosts
+      num_generations=8,  # rollouts per task (the group)
+      max_prompt_len=2560,
+      max_new_tokens=30208,
+      temperature=1.0,
+      top_p=1.0,
+      top_k=0,  # 0 = off
+      repetition_penalty=1.0,
+      seed=0,  # sampling seeds and sampled tests derive from (seed, step)
+      advantage="grpo",  # xcoder_jax.rl.ADVANTAGE_ESTIMATORS
+      policy_loss="dual_clip",  # xcoder_jax.rl.POLICY_LOSSES
+      clip_low=0.2,
+      clip_high=0.28,  # clip-higher
+      clip_ratio_c=3.0,  # dual clip, negative advantages only
+      loss_agg="seq-mean-token-mean",  # every sequence weighs the same, as X-Coder ran
+      norm_constant=0.0,  # seq-mean-token-sum-norm only
+      entropy_coef=0.001,
+      kl_coef=0.0,  # > 0: KL to the frozen starting policy
+      kl_estimator="k3",  # low-variance KL
+      num_minibatches=4,  # optimizer updates per pass over the step's rollouts
+      ppo_epochs=1,
+      dynamic_sampling=False,  # mask groups whose rewards are all equal
+      reward="xcoder",  # xcoder_jax.rl.REWARD_FUNCTIONS
+      max_tests=10,  # tests sampled per rollout
+      eval_prompts=64,  # held-out tasks per evaluation
+    )
+  )
+  c.rollout = ml_collections.ConfigDict(
+    dict(
+      engine="in_process",  # xcoder_jax.rollout.engine.ENGINES
+      server_urls="",  # sglang: comma-separated http://HOST:PORT of the rollout servers
+      sync_dir="",  # sglang: shared directory the policy is exported to for reloads
+      timeout_s=3600.0,  # sglang: one /generate request
+    )
+  )
+  c.judge = ml_collections.ConfigDict(dict(time_limit_s=10.0, memory_mb=256, workers=0))
+  c.warmup = ml_collections.ConfigDict(
+    dict(
+      sft_steps=0,  # > 0: SFT this many steps on warmup.train_files first (WORKDIR/warmup)
+      train_files="",  # SFT shards; "toy" = the toy task set's format warm-up
+      lr=1e-3,
+      global_batch_size=16,
+      seq_len=128,
+    )
+  )
+  c.optimizer.lr = 4e-7
+  c.optimizer.schedule = "constant"
+  c.optimizer.warmup_ratio = 0.0
+  c.optimizer.weight_decay = 0.01
+  c.optimizer.clip_norm = 1.0
+  c.train.loss = "grpo"
+  c.train.steps = 200
+  c.train.log_every = 1
+  c.train.save_every = 10
+  c.train.loss_chunk = 2048
+  return c
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Refuses keys this base config does not know."""
+  sft_base.validate(config, get_config(), "configs/rl/base.py")

@@ -1,0 +1,121 @@
+"""GRPO with judge rewards on one host or many (run the same command on every host).
+
+  python -m launch.rl --config=configs/rl/tiny.py --workdir=DIR [--config.train.steps=N]
+  python -m launch.rl --config=configs/rl/qwen25_coder_7b.py --workdir=/ckpt/xcoder-rl \
+    --config.init.path=/ckpt/xcoder-sft --config.data.train_files='/data/rl/*.array_record'
+
+Appends one JSON object per step to DIR/metrics.jsonl (reward_mean, pass_rate, logprob_gap,
+entropy, clip fractions, timings, ...); checkpoints go to DIR/checkpoints and a rerun with the
+same --workdir resumes at the same step, data position and sampling seeds. With
+warmup.sft_steps > 0 the run first fine-tunes on warmup.train_files in DIR/warmup and starts
+GRPO from there (the tiny config does, so that its random model writes code blocks at all).
+"""
+
+from __future__ import annotations
+
+import os
+
+import ml_collections
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from configs.rl import base
+from configs.sft import base as sft_base
+from launch import common
+from xcoder_jax.rl import grpo, toy
+from xcoder_jax.train import sft
+
+TOY = "toy"  # data.train_files / warmup.train_files value: the toy task set
+
+_CONFIG = config_flags.DEFINE_config_file(
+  "config",
+  None,
+  "An ml_collections config file, e.g. configs/rl/tiny.py; override any key with "
+  "--config.section.key=value.",
+  lock_config=True,
+)
+_WORKDIR = flags.DEFINE_string(
+  "workdir",
+  None,
+  "Run directory: checkpoints, metrics, TensorBoard events, the warm-up run. Reused to resume.",
+  required=True,
+)
+flags.mark_flag_as_required("config")
+flags.adopt_module_key_flags(common)
+
+
+def resolve_toy_data(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
+  """Writes the toy task set under WORKDIR/toy_data where a config names it."""
+  if TOY not in (config.data.train_files, config.data.eval_files, config.warmup.train_files):
+    return config
+  paths = toy.write_toy_shards(os.path.join(workdir, "toy_data"))
+  config = ml_collections.ConfigDict(config.to_dict())
+  for section, key, path in (
+    (config.data, "train_files", paths["rl"]),
+    (config.data, "eval_files", paths["rl"]),
+    (config.warmup, "train_files", paths["warmup"]),
+  ):
+    if section[key] == TOY:
+      section[key] = path
+  return config
+
+
+def warm_start(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
+  """Runs the SFT warm-up (resumable, skipped once done); GRPO then starts from its end."""
+  warmup = config.warmup
+  if warmup.sft_steps <= 0:
+    return config
+  if not warmup.train_files:
+    raise ValueError("warmup.sft_steps > 0 needs --config.warmup.train_files=SHARDS")
+  warm_dir = os.path.join(workdir, "warmup")
+  sft_config = sft_base.get_config()
+  for section in ("model", "init", "mesh"):
+    sft_config[section] = ml_collections.ConfigDict(config[section].to_dict())
+  sft_config.data.update(
+    train_files=warmup.train_files,
+    eval_files="",
+    tokenizer=config.data.tokenizer,
+    seq_len=warmup.seq_len,
+    global_batch_size=warmup.global_batch_size,
+    num_epochs=0,
+  )
+  sft_config.optimizer.update(lr=warmup.lr, schedule="constant", warmup_ratio=0.0)
+  sft_config.train.update(
+    steps=warmup.sft_steps,
+    log_every=max(1, warmup.sft_steps // 4),
+    save_every=warmup.sft_steps,
+    keep=1,
+    progress_bar=config.train.progress_bar,
+  )
+  if not _finished(warm_dir, warmup.sft_steps):
+    logging.info("warm-up: %d SFT steps in %s", warmup.sft_steps, warm_dir)
+    sft.train(sft_config, warm_dir)
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.init.update(source="checkpoint", path=warm_dir)
+  return config
+
+
+def _finished(warm_dir: str, steps: int) -> bool:
+  """Orbax renames a step's directory into place only once the step is complete."""
+  return os.path.isdir(os.path.join(warm_dir, "checkpoints", str(steps)))
+
+
+def prepare(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
+  """The config GRPO runs with: toy data written, warm start done."""
+  return warm_start(resolve_toy_data(config, workdir), workdir)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+  common.start_distributed()
+  config = _CONFIG.value
+  base.validate(config)
+  last = grpo.train(prepare(config, _WORKDIR.value), _WORKDIR.value)
+  print({k: round(v, 4) for k, v in last.items()})
+
+
+if __name__ == "__main__":
+  app.run(main)
