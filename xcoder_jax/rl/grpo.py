@@ -26,8 +26,9 @@ from xcoder_jax import judge as judge_lib
 from xcoder_jax import rl as rl_lib
 from xcoder_jax import sharding
 from xcoder_jax.data.rl import make_prompt_iterator
+from xcoder_jax.models.build import abstract_model
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
-from xcoder_jax.rollout.engine import make_engine
+from xcoder_jax.rollout import engine as rollout_engines
 from xcoder_jax.rollout.types import SamplingParams
 from xcoder_jax.train import init, loop
 from xcoder_jax.train.checkpointing import data_iterator_item
@@ -128,7 +129,8 @@ class GRPOTrainer(loop.Trainer):
       processes,
     )
     self.judge = judge_lib.Judge(workers=config.judge.workers or None)
-    self.engine = make_engine(config.rollout.engine, **_engine_kwargs(context))
+    rollout_engines.ENGINES.check(config.rollout.engine, "rollout.engine")
+    self.engine = None  # made at the first step, from the live parameters
     self._logprobs = self._compile_logprobs()
     self.ref_params = None
     if rl.kl_coef:  # the frozen starting policy, re-derived from the init source on resume
@@ -185,7 +187,9 @@ class GRPOTrainer(loop.Trainer):
     if not sharding.on_every_process(records is not None):
       return None
     start = time.perf_counter()
-    if self.engine.weights_version != step:
+    if self.engine is None:
+      self.engine = self._make_engine(state.params, step)
+    elif self.engine.weights_version != step:
       self.engine.update_weights(state.params, step)
     prompts = self._prompt_ids(records)
     sampling = SamplingParams(
@@ -279,12 +283,31 @@ class GRPOTrainer(loop.Trainer):
   def evaluate(self, params, eval_step) -> Mapping[str, float]:
     return {}
 
+  def _make_engine(self, params, version: int) -> rollout_engines.RolloutEngine:
+    """The in-process sampler shares the trainer's mesh and parameter arrays; SGLang
+    servers get the policy exported to rollout.sync_dir (HF format) and reload it."""
+    name, rollout = self.config.rollout.engine, self.config.rollout
+    if name == "in_process":
+      graphdef, abstract = abstract_model(self.context.model_config, self.context.mesh)
+      nnx.replace_by_pure_dict(abstract, params)
+      model = nnx.merge(graphdef, abstract)
+      return rollout_engines.make_engine(
+        name, model=model, tokenizer=self.tokenizer, mesh=self.context.mesh, weights_version=version
+      )
+    engine = rollout_engines.make_engine(
+      name,
+      server_urls=[u for u in rollout.server_urls.split(",") if u],
+      sync_dir=rollout.sync_dir,
+      model_config=self.context.model_config,
+      tokenizer_dir=self.context.tokenizer_dir,
+      timeout_s=rollout.timeout_s,
+    )
+    engine.update_weights(params, version)
+    return engine
+
   def close(self):
-    self.engine.close()
-
-
-def _engine_kwargs(context: loop.RunContext) -> dict[str, Any]:
-  return {}
+    if self.engine is not None:
+      self.engine.close()
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
