@@ -230,9 +230,10 @@ class GRPOTrainer(loop.Trainer):
     )
     return state, metrics
 
-  def _rewards(self, records: list[dict], groups, step: int) -> list[float]:
+  def _rewards(self, records: list[dict], groups, step: int, n: int | None = None) -> list[float]:
     """Every rollout of the step scored in one call (one judge batch)."""
-    rl, n = self.config.rl, self.config.rl.num_generations
+    rl = self.config.rl
+    n = n or rl.num_generations
     column = lambda key: [record.get(key) for record in records for _ in range(n)]
     first = jax.process_index() * self.prompts_per_host * n
     return self.reward_fn(
@@ -281,7 +282,23 @@ class GRPOTrainer(loop.Trainer):
     return out
 
   def evaluate(self, params, eval_step) -> Mapping[str, float]:
-    return {}
+    """Greedy answers to the first rl.eval_prompts held-out tasks, scored like training."""
+    config = self.config
+    if not config.data.eval_files or self.engine is None:
+      return {}
+    tasks = make_prompt_iterator(
+      config.data.eval_files, 1, 0, 1, jax.process_index(), jax.process_count()
+    )
+    records = [batch[0] for batch, _ in zip(tasks, range(config.rl.eval_prompts))]
+    version = self.engine.weights_version + 1  # the parameters after this step's updates
+    self.engine.update_weights(params, version)
+    greedy = SamplingParams(max_new_tokens=config.rl.max_new_tokens, temperature=0.0)
+    groups = self.engine.generate(self._prompt_ids(records), greedy)
+    scores = self._rewards(records, groups, step=0, n=1)
+    return {
+      "eval_reward_mean": float(np.mean(scores)),
+      "eval_pass_rate": float(np.mean([getattr(x, "pass_fraction", np.nan) for x in scores])),
+    }
 
   def _make_engine(self, params, version: int) -> rollout_engines.RolloutEngine:
     """The in-process sampler shares the trainer's mesh and parameter arrays; SGLang
