@@ -17,6 +17,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from xcoder_jax import sharding
+from xcoder_jax.fileio import atomic_write
 from xcoder_jax.hf.io import copy_tokenizer_files
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.models.config import ModelConfig
@@ -46,10 +47,8 @@ def write_model_metadata(
   if jax.process_index() != 0:
     return
   os.makedirs(directory, exist_ok=True)
-  tmp = os.path.join(directory, MODEL_CONFIG_FILE + ".tmp")
-  with open(tmp, "w") as f:
+  with atomic_write(os.path.join(directory, MODEL_CONFIG_FILE)) as f:
     f.write(config.to_json())
-  os.replace(tmp, os.path.join(directory, MODEL_CONFIG_FILE))
   if tokenizer_dir:
     assets = os.path.join(directory, ASSETS_DIR)
     os.makedirs(assets, exist_ok=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from xcoder_jax.data import schema
+from xcoder_jax.fileio import write_json_atomic
 
 SHARD_SUFFIX = ".array_record"
 MANIFEST = "manifest.json"
@@ -98,10 +98,7 @@ def write_shards(
     manifest["schema_version"] = schema.SCHEMA_VERSION
   if extra_manifest:
     manifest.update(extra_manifest)
-  tmp_manifest = os.path.join(output_dir, f".tmp-{token}-{MANIFEST}")
-  with open(tmp_manifest, "w") as f:
-    json.dump(manifest, f, indent=2, sort_keys=True)
-  os.replace(tmp_manifest, os.path.join(output_dir, MANIFEST))
+  write_json_atomic(os.path.join(output_dir, MANIFEST), manifest, indent=2)
   return manifest
 
 

@@ -23,6 +23,7 @@ from jax.sharding import Mesh, SingleDeviceSharding
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from xcoder_jax.fileio import atomic_write
 from xcoder_jax.hf import weights
 from xcoder_jax.hf.config import from_hf_config, read_hf_config, to_hf_config
 from xcoder_jax.models.build import model_from_arrays, param_path
@@ -273,6 +274,7 @@ def _finish_shards(staging: str, n: int, weight_map: dict[str, int], total: int)
 
 
 def _write_json(path: str, data: Any) -> None:
-  with open(path, "w") as f:
+  """Indented JSON with a final newline, as transformers writes it; fsynced like the rest."""
+  with atomic_write(path) as f:
     json.dump(data, f, indent=2)
     f.write("\n")

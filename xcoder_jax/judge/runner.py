@@ -96,7 +96,7 @@ def _nonce_records(report: str, nonce: str | None) -> list[dict]:
 
   In call modes the nonce only tags the harness's record; a program that finds it can
   write a record of its own, but all a record claims there is a return value, which the
-  judge compares here. Check mode does not rely on it (see harness._start_check).
+  judge compares here. Check mode does not rely on it (see harness/check.py).
   """
   decoder, records, position = json.JSONDecoder(), [], 0
   while position < len(report):

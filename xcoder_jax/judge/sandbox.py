@@ -1,4 +1,4 @@
-"""Starting and talking to one sandbox: bubblewrap around the fork server in harness.py.
+"""Starting and talking to one sandbox: bubblewrap around the fork server in harness/.
 
 Layers, outermost first: an unprivileged host uid (the judge drops root before bwrap, so
 RLIMIT_NPROC is enforced); bubblewrap with new user, PID, network (loopback only), IPC and
@@ -20,9 +20,23 @@ import threading
 import time
 from pathlib import Path
 
-from xcoder_jax.judge import protocol
+from xcoder_jax.judge.harness import protocol
 
-_SANDBOX_SIDE_SOURCES = [Path(__file__).with_name("harness.py"), Path(protocol.__file__)]
+# The harness package, the only code the sandbox runs besides the program: compiled to a
+# directory of .pyc files and bound read-only at /judge (so /judge/harness is the package).
+_HARNESS_PACKAGE = Path(protocol.__file__).parent
+_HARNESS_ENTRY = f"{_HARNESS_PACKAGE.name}/__main__.pyc"
+_COMPILE_PACKAGE = """
+import pathlib, py_compile, sys
+source_dir, target_dir = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for source in sorted(source_dir.glob("*.py")):
+  py_compile.compile(
+    str(source),
+    cfile=str(target_dir / (source.stem + ".pyc")),
+    dfile=f"<judge-{source_dir.name}/{source.name}>",
+    doraise=True,
+  )
+"""
 
 BWRAP_INSTALL_HINT = "install bubblewrap: apt-get install -y bubblewrap"
 _HARNESS_DIR_IN_SANDBOX = "/judge"
@@ -136,32 +150,25 @@ def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
 
 
 def _compiled_harness_dir(python: str) -> str:
-  """A world-readable directory with harness.pyc and protocol.pyc, compiled once by the
-  sandbox's own interpreter: compiling the source at every sandbox start costs ~3 ms."""
+  """A world-readable directory holding the harness package as .pyc files, compiled once by
+  the sandbox's own interpreter, not at every sandbox start."""
   with _compile_lock:
     if python not in _compiled_harness_dirs:
       directory = tempfile.mkdtemp(prefix="xcoder-judge-harness-")
       atexit.register(shutil.rmtree, directory, True)
-      os.chmod(directory, 0o755)
-      for source in _SANDBOX_SIDE_SOURCES:
-        compiled = os.path.join(directory, source.stem + ".pyc")
-        done = subprocess.run(
-          [
-            python,
-            "-I",
-            "-c",
-            "import py_compile, sys; py_compile.compile("
-            "sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], doraise=True)",
-            str(source),
-            compiled,
-            f"<judge-{source.stem}>",
-          ],
-          capture_output=True,
-          text=True,
-        )
-        if done.returncode != 0:
-          raise JudgeError(f"{python} cannot compile {source}: {done.stderr}")
-        os.chmod(compiled, 0o644)
+      package = os.path.join(directory, _HARNESS_PACKAGE.name)
+      os.mkdir(package)
+      done = subprocess.run(
+        [python, "-I", "-c", _COMPILE_PACKAGE, str(_HARNESS_PACKAGE), package],
+        capture_output=True,
+        text=True,
+      )
+      if done.returncode != 0:
+        raise JudgeError(f"{python} cannot compile {_HARNESS_PACKAGE}: {done.stderr}")
+      for compiled in os.listdir(package):
+        os.chmod(os.path.join(package, compiled), 0o644)
+      for path in (directory, package):
+        os.chmod(path, 0o755)
       _compiled_harness_dirs[python] = directory
     return _compiled_harness_dirs[python]
 
@@ -179,7 +186,7 @@ class Sandbox:
       command = [
         config.python,
         "-I",
-        os.path.join(harness_dir, "harness.pyc"),
+        os.path.join(harness_dir, _HARNESS_ENTRY),
         "unsafe",
         self._unsafe_dir,
       ]
@@ -187,7 +194,7 @@ class Sandbox:
       command = _bwrap_command(config, harness_dir) + [
         config.python,
         "-I",
-        f"{_HARNESS_DIR_IN_SANDBOX}/harness.pyc",
+        f"{_HARNESS_DIR_IN_SANDBOX}/{_HARNESS_ENTRY}",
         "isolated",
         "/tmp",
       ]

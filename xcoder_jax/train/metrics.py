@@ -8,6 +8,8 @@ from typing import Any
 
 import jax
 
+from xcoder_jax.fileio import atomic_write
+
 METRICS_FILE = "metrics.jsonl"
 # Dense bf16 peak FLOP/s per device, matched by substring of `device.device_kind`.
 PEAK_FLOPS = {
@@ -55,10 +57,8 @@ class MetricsWriter:
     if os.path.exists(self.path):
       with open(self.path) as f:
         kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
-      tmp = self.path + ".tmp"
-      with open(tmp, "w") as f:
+      with atomic_write(self.path) as f:
         f.writelines(kept)
-      os.replace(tmp, self.path)
     from tensorboardX import SummaryWriter
 
     self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))

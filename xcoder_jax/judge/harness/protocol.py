@@ -13,14 +13,14 @@ import select
 import struct
 import time
 
+from .wire import write_all
+
 _HEADER = struct.Struct(">I")
 _MAX_MESSAGE_BYTES = 1 << 28
 
 
 def _frame(fd, payload):
-  view = memoryview(_HEADER.pack(len(payload)) + payload)
-  while view:
-    view = view[os.write(fd, view) :]
+  write_all(fd, _HEADER.pack(len(payload)) + payload)
 
 
 def write_request(fd, request):

@@ -1,0 +1,24 @@
+"""What runs inside each sandbox: the fork server and its runs (standard library only).
+
+The judge compiles every module of this package once with the sandbox's own interpreter,
+binds the compiled package read-only at /judge/harness and starts
+``python3 -I /judge/harness/__main__.pyc`` inside bubblewrap (see sandbox.py); nothing heavy
+is imported, so a sandbox starts in ~20 ms. The server keeps one warm interpreter per
+solution and forks a fresh child per test: the child gets a fresh private directory, its
+own session, rlimits, and either execs the compiled C++ binary or runs the Python program
+in a clean ``__main__``. Between tests every other process in the sandbox's PID namespace
+is killed (``kill(-1)``), so nothing a test started survives into the next one.
+
+In stdio/call modes a run can ptrace its own server (same uid); that gains it nothing, as
+the server never holds expected outputs and serves that one solution only (the judge parses
+its answers as JSON, with a size cap and a deadline). In check mode the server holds check
+sources, so it makes itself undumpable and runs no user code in its own or the check's
+process (see check.py).
+
+Modules: ``__main__`` (entry point), ``server`` (control loop, setup, one run),
+``program`` (the forked run and the check-mode candidate), ``supervise`` (caps, limits,
+killing leftovers), ``check`` (the check process), ``wire`` (plain values between check
+and candidate), ``protocol`` (messages with the judge, also imported by the judge side).
+Harness modules import each other relatively, so a run's working directory (first on its
+sys.path) can never stand in for one.
+"""

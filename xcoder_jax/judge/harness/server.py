@@ -1,0 +1,168 @@
+"""The fork server: one warm interpreter per solution, a forked child per test.
+
+It answers the judge's setup/run requests on its control pipe. Setup compiles the solution
+once (Python to a code object; C++ with the compile command into a sealed memfd nobody can
+modify); each run gets a fresh private directory under the tmp root, is watched by
+supervise.py, and the tmp root is emptied afterwards. Expected outputs never enter the
+sandbox: the server only returns what the program printed (or, in call modes, the
+JSON-serialised return value) and the judge compares.
+"""
+
+import fcntl
+import gc
+import os
+import time
+
+from . import check
+from .program import CALL_PRELUDE_MODULES, run_child
+from .protocol import read_request, write_response
+from .supervise import kill_and_reap, supervise
+
+_CONTROL_IN_FD = 100
+_CONTROL_OUT_FD = 101
+
+
+class Server:
+  """One solution's warm interpreter: set up once, then fork a child per run.
+
+  ``tmp_root`` is the only writable place; ``isolated`` is False for the unsafe opt-out
+  (no PID namespace, so only a run's own process group is killed after it); ``entry`` is
+  the harness's entry script, which check mode execs as the candidate.
+  """
+
+  def __init__(self, tmp_root, isolated, entry):
+    self.tmp_root, self.isolated, self.entry = tmp_root, isolated, entry
+    self.code = None
+    self.binary_fd = None
+    self.run_count = 0
+
+  def setup(self, request):
+    """Compiles the solution once: Python to a code object, C++ to a sealed memfd."""
+    if request["lang"] == "python":
+      try:
+        self.code = compile(request["source"], "solution.py", "exec")
+      except (SyntaxError, ValueError) as error:
+        import traceback
+
+        return {"compile_error": "".join(traceback.format_exception_only(error)).encode()}
+      if request.get("mode") == "check":
+        check.make_undumpable()  # the server and check processes hold check sources
+      if request.get("mode", "stdio") != "stdio":  # what every run would import
+        import json  # noqa: F401  (the result record)
+
+        if request["mode"] in ("leetcode", "function"):
+          for module in CALL_PRELUDE_MODULES:
+            __import__(module)
+      gc.freeze()  # fewer copy-on-write faults in each forked run
+      return {"ok": True}
+    build_dir = os.path.join(self.tmp_root, "build")
+    os.mkdir(build_dir, 0o700)
+    with open(os.path.join(build_dir, request["source_name"]), "w") as source_file:
+      source_file.write(request["source"])
+    result = self.run(
+      {
+        "mode": "stdio",
+        "exec": request["compile_command"],
+        "input": b"",
+        "limits": request["limits"],
+      },
+      workdir=build_dir,
+    )
+    binary_path = os.path.join(build_dir, request["binary_name"])
+    if result["exit_code"] == 0 and os.path.isfile(binary_path):
+      self.binary_fd = _sealed_copy(binary_path)
+    _remove_contents(self.tmp_root)
+    return {"compile_result": result}
+
+  def run(self, request, workdir=None):
+    """Runs one test in a fresh private directory; the tmp root is wiped afterwards."""
+    self.run_count += 1
+    token = request.get("token")
+    keep_workdir = workdir is not None
+    if workdir is None:
+      workdir = os.path.join(self.tmp_root, f"run-{self.run_count}")
+      os.mkdir(workdir, 0o700)
+    for name, content in request.get("files", {}).items():
+      with open(os.path.join(workdir, name), "wb") as file:
+        file.write(content)
+    stdin_fd = os.memfd_create("stdin")
+    os.write(stdin_fd, request["input"])
+    os.lseek(stdin_fd, 0, os.SEEK_SET)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    report_r, report_w = os.pipe()
+    child_fds = [stdin_fd, out_w, err_w, report_w]
+    binary_fd = None if request.get("exec") else self.binary_fd
+    check_pid = check_r = None
+    if request["mode"] == "check":
+      request, check_pid, check_r, extra_fds = check.start_check(request, self.code, self.entry)
+      child_fds += extra_fds
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+      run_child(request, workdir, child_fds, self.code, binary_fd)
+    for fd in child_fds:
+      os.close(fd)
+    result = supervise(
+      pid, started, request["limits"], self.isolated, out_r, err_r, report_r, check_r
+    )
+    if check_pid is not None:
+      kill_and_reap(check_pid)
+    if not keep_workdir:
+      _remove_contents(self.tmp_root)
+    result["token"] = token  # a run can write to the judge's pipe (/proc/1/fd/1), not this
+    return result
+
+
+def _sealed_copy(path):
+  """Copies the compiled binary into a sealed memfd that no run can modify."""
+  binary_fd = os.memfd_create("solution", os.MFD_ALLOW_SEALING)
+  with open(path, "rb") as binary:
+    os.write(binary_fd, binary.read())
+  fcntl.fcntl(
+    binary_fd,
+    fcntl.F_ADD_SEALS,
+    fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL,
+  )
+  return binary_fd
+
+
+def _remove_contents(directory):
+  """Deletes everything under ``directory``, whatever permissions a run left behind, so
+  no state carries over between runs."""
+  os.chmod(directory, 0o700)
+  with os.scandir(directory) as entries:
+    for entry in entries:
+      if entry.is_dir(follow_symlinks=False):
+        _remove_contents(entry.path)
+        os.rmdir(entry.path)
+      else:
+        os.unlink(entry.path)
+
+
+def serve(mode, tmp_root, entry):
+  """Answers setup/run requests on the control fds until the judge closes them.
+
+  ``mode`` is "isolated" inside a sandbox, "unsafe" for the explicit no-sandbox opt-out.
+  """
+  os.dup2(0, _CONTROL_IN_FD)
+  os.dup2(1, _CONTROL_OUT_FD)
+  null = os.open("/dev/null", os.O_RDWR)
+  os.dup2(null, 0)
+  os.dup2(null, 1)
+  os.close(null)
+  server = Server(tmp_root, isolated=(mode == "isolated"), entry=entry)
+  while True:
+    request = read_request(_CONTROL_IN_FD)
+    if request is None or request.get("op") == "quit":
+      return
+    try:
+      if request["op"] == "setup":
+        response = server.setup(request)
+      else:
+        response = server.run(request)
+    except Exception:  # the judge's own fault: reported, never blamed on the program
+      import traceback
+
+      response = {"judge_error": traceback.format_exc()[-2000:].encode()}
+    write_response(_CONTROL_OUT_FD, response)
