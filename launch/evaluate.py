@@ -79,6 +79,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
 _BATCH = flags.DEFINE_integer("batch_size", 8, "Problems per engine call.", lower_bound=1)
 
 
+SAMPLING_REPORTED = ("temperature", "top_p", "top_k", "max_new_tokens", "seed")
+
+
 def _check_flags() -> None:
   if (_SAMPLES.value is None) == (_MODEL.value is None):
     raise EvalInputError("give exactly one of --samples=FILE (score) or --model=DIR (generate)")
@@ -121,11 +124,25 @@ def _tokenizer():
     raise EvalInputError(f"{error} (or pass --tokenizer=DIR)") from None
 
 
-def _generate(problems, k: int, path: str) -> dict[str, list[str]]:
+def _sampling():
+  from xcoder_jax.rollout.types import SamplingParams
+
+  try:
+    return SamplingParams(
+      max_new_tokens=_MAX_NEW_TOKENS.value,
+      temperature=_TEMPERATURE.value,
+      top_p=_TOP_P.value,
+      top_k=_TOP_K.value,
+      seed=_SEED.value,
+    )
+  except ValueError as error:
+    raise EvalInputError(f"{error}; fix the sampling flags") from None
+
+
+def _generate(problems, k: int, path: str, sampling) -> dict[str, list[str]]:
   """k samples per problem, resuming from the problems ``path`` already completes."""
   from xcoder_jax.eval.generation import generate
   from xcoder_jax.rollout.engine import ENGINES, make_engine
-  from xcoder_jax.rollout.types import SamplingParams
 
   if _ENGINE.value not in ENGINES:
     raise EvalInputError(f"--engine: {ENGINES.unknown_message(_ENGINE.value)}")
@@ -142,16 +159,6 @@ def _generate(problems, k: int, path: str) -> dict[str, list[str]]:
   todo = [problem for problem in problems if problem.question_id not in done]
   if not todo:
     return done
-  try:
-    sampling = SamplingParams(
-      max_new_tokens=_MAX_NEW_TOKENS.value,
-      temperature=_TEMPERATURE.value,
-      top_p=_TOP_P.value,
-      top_k=_TOP_K.value,
-      seed=_SEED.value,
-    )
-  except ValueError as error:
-    raise EvalInputError(f"{error}; fix the sampling flags") from None
   engine = make_engine(_ENGINE.value, **_engine_kwargs())
   try:
     fileio.write_jsonl_atomic(  # drop partial problems: they are generated again
@@ -201,18 +208,13 @@ def run() -> dict:
     extra["samples"] = os.path.abspath(_SAMPLES.value)
   else:
     path = _SAMPLES_OUT.value or os.path.splitext(_OUTPUT.value)[0] + ".samples.jsonl"
-    responses = _generate(benchmark.problems, k, path)
+    sampling = _sampling()
+    responses = _generate(benchmark.problems, k, path, sampling)
     extra.update(
       model=_MODEL.value,
       engine=_ENGINE.value,
       samples=os.path.abspath(path),
-      sampling={
-        "temperature": _TEMPERATURE.value,
-        "top_p": _TOP_P.value,
-        "top_k": _TOP_K.value,
-        "max_new_tokens": _MAX_NEW_TOKENS.value,
-        "seed": _SEED.value,
-      },
+      sampling={key: getattr(sampling, key) for key in SAMPLING_REPORTED},
     )
   result = scoring.evaluate(
     benchmark,

@@ -195,7 +195,7 @@ def test_bad_files_and_duplicates_stop_with_the_fix(tmp_path):
   with pytest.raises(EvalInputError, match="dup.jsonl:2: question_id 'abc001_a' already at"):
     load_benchmark("livecodebench", path)
   (tmp_path / "junk.jsonl").write_text("{not json\n")
-  with pytest.raises(EvalInputError, match="junk.jsonl:1: malformed"):
+  with pytest.raises(EvalInputError, match="junk.jsonl:1: not JSON"):
     load_benchmark("livecodebench", str(tmp_path / "junk.jsonl"))
   with pytest.raises(EvalInputError, match="choose one of humaneval, livecodebench, synthsmith"):
     load_benchmark("lcb")

@@ -92,7 +92,7 @@ def test_report_breaks_down_by_difficulty_platform_month_and_window():
   assert out["num_problems"] == 3 and out["k"] == 2 and out["model"] == "m"
   assert out["avg_at_k"] == pytest.approx(0.5)
   assert out["pass_at_k"] == {"1": pytest.approx(0.5), "2": pytest.approx(2 / 3)}
-  assert out["extraction_rule"] == "lcb"
+  assert out["extraction_rule"] == "lcb" and out["judge_errors"] == 0
   groups = out["breakdowns"]
   assert groups["difficulty"]["hard"]["avg_at_k"] == pytest.approx(0.25)
   assert groups["platform"]["atcoder"]["num_problems"] == 1

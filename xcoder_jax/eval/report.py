@@ -63,6 +63,10 @@ def build(
     **metrics.summary(list(correct.values())),
     "extraction_rule": extraction,
     "grading_rule": benchmark.grading,
+    # Samples failed by the judge's fault (sandbox trouble), not the program's: should be 0.
+    "judge_errors": sum(
+      sample.outcome == "judge_error" for samples in results.values() for sample in samples
+    ),
     "settings": benchmark.settings,
     **extra,
     "breakdowns": breakdowns,
@@ -93,4 +97,6 @@ def table(report: Mapping[str, Any]) -> str:
     f"{report['benchmark']}: {report['num_problems']} problems, k={report['k']}, "
     f"extraction={report['extraction_rule']} (scores in %)"
   )
+  if report.get("judge_errors"):
+    lines.append(f"WARNING: {report['judge_errors']} samples failed by judge errors; see problems")
   return "\n".join([title, *lines])

@@ -5,10 +5,10 @@ Produced by ``generate`` (or by any other tool) and scored by ``launch.evaluate 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from xcoder_jax import fileio
+from xcoder_jax.eval import jsonl
 from xcoder_jax.eval.types import EvalInputError
 
 FIELDS = ("question_id", "sample_index", "response")
@@ -17,33 +17,19 @@ FIELDS = ("question_id", "sample_index", "response")
 def read_samples(path: str) -> dict[str, dict[int, str]]:
   """Responses by question id and sample index; a bad line stops with its number."""
   found: dict[str, dict[int, str]] = {}
-  try:
-    handle = open(path, encoding="utf-8")
-  except OSError as error:
-    raise EvalInputError(
-      f"cannot read --samples file {path!r} ({error.strerror}); give a JSONL file of "
-      '{"question_id", "sample_index", "response"} records'
-    ) from None
-  with handle:
-    for number, line in enumerate(handle, 1):
-      if not line.strip():
-        continue
-      where = f"{path}:{number}"
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError as error:
-        raise EvalInputError(f"{where}: not JSON ({error}); one record per line") from None
-      if not isinstance(record, dict) or any(field not in record for field in FIELDS):
-        raise EvalInputError(f"{where}: a sample needs the fields {list(FIELDS)}")
-      index, response = record["sample_index"], record["response"]
-      if type(index) is not int or index < 0 or not isinstance(response, str):
-        raise EvalInputError(f"{where}: sample_index must be an integer >= 0 and response a string")
-      by_index = found.setdefault(str(record["question_id"]), {})
-      if index in by_index:
-        raise EvalInputError(
-          f"{where}: question {record['question_id']!r} sample {index} appears twice"
-        )
-      by_index[index] = response
+  fix = 'give a JSONL file of {"question_id", "sample_index", "response"} records'
+  for where, record in jsonl.records(path, "--samples file", fix):
+    if not isinstance(record, dict) or any(field not in record for field in FIELDS):
+      raise EvalInputError(f"{where}: a sample needs the fields {list(FIELDS)}")
+    index, response = record["sample_index"], record["response"]
+    if type(index) is not int or index < 0 or not isinstance(response, str):
+      raise EvalInputError(f"{where}: sample_index must be an integer >= 0 and response a string")
+    by_index = found.setdefault(str(record["question_id"]), {})
+    if index in by_index:
+      raise EvalInputError(
+        f"{where}: question {record['question_id']!r} sample {index} appears twice"
+      )
+    by_index[index] = response
   return found
 
 

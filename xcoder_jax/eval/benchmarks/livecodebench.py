@@ -21,7 +21,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from xcoder_jax.eval import lcb_grading
+from xcoder_jax.eval import jsonl, lcb_grading
 from xcoder_jax.eval.types import BENCHMARKS, Benchmark, EvalInputError, LoadOptions, Problem
 
 WINDOWS = {"v5": ("2024-08-01", "2025-02-01"), "v6": ("2025-02-01", "2025-05-01")}
@@ -202,30 +202,20 @@ def read_problems(paths: list[str], options: dict) -> list[tuple[Problem, dateti
   """Every problem in the files; a bad line stops with its file, line and field."""
   found, seen = [], {}
   for path in paths:
-    try:
-      handle = open(path, encoding="utf-8")
-    except OSError as error:
-      raise EvalInputError(
-        f"cannot read --data file {path!r} ({error.strerror}); {DOWNLOAD_HINT}"
-      ) from None
-    with handle:
-      for number, line in enumerate(handle, 1):
-        if not line.strip():
-          continue
-        where = f"{path}:{number}"
-        try:
-          problem, date = _parse(json.loads(line), options)
-        except (json.JSONDecodeError, ValueError) as error:
-          raise EvalInputError(
-            f"{where}: malformed LiveCodeBench record: {error}; {DOWNLOAD_HINT}"
-          ) from None
-        if problem.question_id in seen:
-          raise EvalInputError(
-            f"{where}: question_id {problem.question_id!r} already at {seen[problem.question_id]}"
-            "; pass each release file once"
-          )
-        seen[problem.question_id] = where
-        found.append((problem, date))
+    for where, line in jsonl.records(path, "--data file", DOWNLOAD_HINT):
+      try:
+        problem, date = _parse(line, options)
+      except ValueError as error:
+        raise EvalInputError(
+          f"{where}: malformed LiveCodeBench record: {error}; {DOWNLOAD_HINT}"
+        ) from None
+      if problem.question_id in seen:
+        raise EvalInputError(
+          f"{where}: question_id {problem.question_id!r} already at {seen[problem.question_id]}"
+          "; pass each release file once"
+        )
+      seen[problem.question_id] = where
+      found.append((problem, date))
   return found
 
 
