@@ -1,0 +1,173 @@
+"""The held-out split of SynthSmith's RL output (``DIR/rl/*.array_record``).
+
+Records are ``data_pipeline/outputs.py:rl_record`` JSON: ``id, prompt, kind`` (stdio or
+leetcode), ``fn_name, style, tests`` ([{input, output}]: stdin text or a JSON argument list,
+and the voted output), ``difficulty`` (1 - mean vote agreement). Graded with X-Coder's reward
+rules: stdout equal to the expected output after stripping surrounding whitespace; call-style
+results equal as JSON values; every test must pass.
+
+The held-out split is a fixed function of the task ids (``held_out_ids``): the ids with the
+smallest SHA-256 hashes, a ``HELD_OUT_FRACTION`` of them and at least one. Training on the
+same RL output must leave these ids out.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable
+
+from xcoder_jax import judge
+from xcoder_jax.eval.types import (
+  BENCHMARKS,
+  Benchmark,
+  EvalInputError,
+  Grader,
+  LoadOptions,
+  Problem,
+  refuse_dates,
+)
+
+HELD_OUT_FRACTION = 0.1
+TIME_LIMIT_S = 10.0  # the recipe's judge limits for RL rewards
+MEMORY_MB = 256
+CALL_KINDS = ("leetcode", "function")
+
+
+def held_out_ids(ids: Iterable[str], fraction: float = HELD_OUT_FRACTION) -> set[str]:
+  """The evaluation split: independent of shard layout and record order."""
+  ordered = sorted(set(ids), key=lambda task_id: hashlib.sha256(task_id.encode()).hexdigest())
+  if not ordered:
+    return set()
+  return set(ordered[: max(1, math.ceil(fraction * len(ordered)))])
+
+
+def difficulty_label(difficulty: float) -> str:
+  """Thirds of SynthSmith's [0, 1] difficulty (1 - vote agreement)."""
+  return "easy" if difficulty < 1 / 3 else "medium" if difficulty < 2 / 3 else "hard"
+
+
+class XcoderGrader(Grader):
+  """X-Coder's reward checks: exact stripped stdout, or equal JSON return values."""
+
+  def __init__(self, record: dict, time_limit_s: float, memory_mb: int):
+    self.kind, self.fn_name = record["kind"], record.get("fn_name")
+    if self.kind in CALL_KINDS:
+      self.tests = [
+        judge.TestCase(args=json.loads(t["input"]), expected=json.loads(t["output"]))
+        for t in record["tests"]
+      ]
+    else:
+      self.tests = [judge.TestCase(input=t["input"], output=t["output"]) for t in record["tests"]]
+    self.num_tests = len(self.tests)
+    self.time_limit_s, self.memory_mb = time_limit_s, memory_mb
+
+  def submission(self, code: str) -> judge.Submission:
+    return judge.Submission(
+      code,
+      self.tests,
+      kind=self.kind,
+      fn_name=self.fn_name,
+      checker="exact",
+      early_exit=True,
+      time_limit_s=self.time_limit_s,
+      memory_mb=self.memory_mb,
+    )
+
+
+def _check(record: object) -> dict:
+  if not isinstance(record, dict):
+    raise ValueError("not a JSON object")
+  missing = [key for key in ("id", "prompt", "kind", "tests", "difficulty") if key not in record]
+  if missing:
+    raise ValueError(f"missing field(s) {missing}")
+  if record["kind"] not in ("stdio", *CALL_KINDS):
+    raise ValueError(f"kind {record['kind']!r} is not stdio, leetcode or function")
+  if record["kind"] in CALL_KINDS and not record.get("fn_name"):
+    raise ValueError(f"a {record['kind']} task needs fn_name")
+  tests = record["tests"]
+  if not tests or not all(
+    isinstance(t, dict) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)
+    for t in tests
+  ):
+    raise ValueError("tests must be a non-empty list of {input, output} strings")
+  return record
+
+
+def _shard_spec(data: str) -> str:
+  """A SynthSmith output directory (one host or several), its rl/ directory, or shard files."""
+  if os.path.isdir(os.path.join(data, "rl")):
+    return os.path.join(data, "rl")
+  hosts = sorted(glob.glob(os.path.join(data, "host*", "rl")))
+  return ",".join(hosts) if hosts else data
+
+
+def read_records(data: str) -> list[dict]:
+  from array_record.python.array_record_module import ArrayRecordReader
+
+  from xcoder_jax.data import shards  # the data package imports Grain: only when needed
+
+  try:
+    paths = shards.shard_files(_shard_spec(data))
+  except (FileNotFoundError, ValueError) as error:
+    raise EvalInputError(
+      f"no SynthSmith RL shards at {data!r} ({error}); pass the --output directory of "
+      "python -m launch.synthsmith"
+    ) from None
+  records = []
+  for path in paths:
+    reader = ArrayRecordReader(path)
+    try:
+      for index, raw in enumerate(reader.read_all()):
+        try:
+          records.append(_check(json.loads(raw)))
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as error:
+          raise EvalInputError(
+            f"{path} record {index}: not a SynthSmith RL task ({error}); rebuild it with "
+            "python -m launch.synthsmith"
+          ) from None
+    finally:
+      reader.close()
+  return records
+
+
+@BENCHMARKS.register("synthsmith")
+def load(data: str | None, options: LoadOptions) -> Benchmark:
+  refuse_dates("synthsmith", options)
+  if not data:
+    raise EvalInputError("--benchmark=synthsmith needs --data=DIR (a SynthSmith output directory)")
+  records = read_records(data)
+  keep = held_out_ids(record["id"] for record in records)
+  limits = {
+    "time_limit_s": options.time_limit_s or TIME_LIMIT_S,
+    "memory_mb": options.memory_mb or MEMORY_MB,
+  }
+  problems = []
+  for record in sorted(records, key=lambda r: r["id"]):
+    if record["id"] not in keep:
+      continue
+    try:
+      grader = XcoderGrader(record, **limits)
+    except json.JSONDecodeError as error:
+      raise EvalInputError(
+        f"task {record['id']!r}: a call-style test is not JSON ({error}); rebuild the shards"
+      ) from None
+    problems.append(
+      Problem(
+        question_id=record["id"],
+        messages=({"role": "user", "content": record["prompt"]},),
+        grader=grader,
+        difficulty=difficulty_label(float(record["difficulty"])),
+        platform=record.get("style"),
+      )
+    )
+  return Benchmark(
+    name="synthsmith",
+    problems=problems,
+    extraction="xcoder",
+    grading="synthsmith: X-Coder reward rules (exact stripped stdout, equal JSON values)",
+    settings={**limits, "data": data, "held_out_fraction": HELD_OUT_FRACTION},
+  )
