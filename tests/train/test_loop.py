@@ -70,3 +70,16 @@ def test_an_unknown_loss_lists_the_registered_ones(tmp_path):
   config.train.loss = "no_such_loss"
   with pytest.raises(ValueError, match="sft_cross_entropy.*test_sequence_mean"):
     sft.train(config, str(tmp_path / "run"))
+
+
+def test_metrics_resume_drops_redone_steps_and_a_torn_last_line(tmp_path):
+  from xcoder_jax.train.metrics import MetricsWriter
+
+  writer = MetricsWriter(str(tmp_path))
+  for step in (1, 2, 3):
+    writer.write(step, {"loss": 1.0 / step})
+  writer.close()
+  with open(tmp_path / "metrics.jsonl", "a") as f:
+    f.write('{"step": 4, "lo')  # killed mid-write
+  MetricsWriter(str(tmp_path), resume_step=2).close()
+  assert [r["step"] for r in read_jsonl(str(tmp_path / "metrics.jsonl"))] == [1, 2]

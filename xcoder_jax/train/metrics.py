@@ -8,7 +8,7 @@ from typing import Any
 
 import jax
 
-from xcoder_jax.fileio import atomic_write
+from xcoder_jax.fileio import atomic_write, read_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 # Dense bf16 peak FLOP/s per device, matched by substring of `device.device_kind`.
@@ -54,11 +54,10 @@ class MetricsWriter:
     if not self.enabled:
       return
     os.makedirs(workdir, exist_ok=True)
-    if os.path.exists(self.path):
-      with open(self.path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
+    if os.path.exists(self.path):  # a torn last line (killed mid-write) is dropped too
+      kept = [r for r in read_jsonl(self.path) if r["step"] <= resume_step]
       with atomic_write(self.path) as f:
-        f.writelines(kept)
+        f.writelines(json.dumps(r) + "\n" for r in kept)
     from tensorboardX import SummaryWriter
 
     self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
