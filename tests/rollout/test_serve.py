@@ -174,6 +174,21 @@ def check_against_reference(completion, model, prompt, tokens=None):
   assert completion.finish_reason == ("stop" if stopped else "length")
 
 
+def test_serve_help_documents_every_flag():
+  result = subprocess.run(
+    [sys.executable, "-m", "launch.serve", "--help"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  flags = ["--model", "--tokenizer", "--host", "--port", "--served_model_name", "--dtype"]
+  flags += ["--weight_version", "--max_batch", "--max_wait_s", "--seed", "--compilation_cache_dir"]
+  flags += ["--mesh_fsdp", "--mesh_tensor"]
+  assert all(f in result.stdout for f in flags), result.stdout + result.stderr
+  assert "127.0.0.1" in result.stdout
+
+
 def test_fixture_pins_sglang_fields_and_answer_shapes(fixture):
   """What the client sends and the server accepts are SGLang's names; SGLang's answers parse."""
   sampling = sglang_sampling_params(SamplingParams(top_k=0, n=3, stop_token_ids=(7,)))
