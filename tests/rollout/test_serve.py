@@ -28,7 +28,7 @@ from xcoder_jax.checkpoint import model_state
 from xcoder_jax.data.tokenizer import TINY_VOCAB_SIZE, load_tokenizer
 from xcoder_jax.hf import from_hf_config, load_hf
 from xcoder_jax.hf.config import read_hf_config
-from xcoder_jax.rollout import SamplingParams, server
+from xcoder_jax.rollout import SamplingParams, api_fields
 from xcoder_jax.rollout.engine import ENGINES, make_engine
 from xcoder_jax.rollout.sglang_client import (
   SGLangEngine,
@@ -195,9 +195,9 @@ def test_fixture_pins_sglang_fields_and_answer_shapes(fixture):
   sampling = sglang_sampling_params(SamplingParams(top_k=0, n=3, stop_token_ids=(7,)))
   assert sampling["top_k"] == -1 and sampling["n"] == 3 and sampling["stop_token_ids"] == [7]
   assert set(sampling) <= set(fixture["sampling_params_fields"])
-  assert server.SAMPLING_FIELDS <= set(fixture["sampling_params_fields"])
-  assert server.GENERATE_FIELDS <= set(fixture["generate_request_fields"])
-  assert server.UPDATE_FIELDS <= set(fixture["update_weights_from_disk_fields"])
+  assert api_fields.SAMPLING_FIELDS <= set(fixture["sampling_params_fields"])
+  assert api_fields.GENERATE_FIELDS <= set(fixture["generate_request_fields"])
+  assert api_fields.UPDATE_FIELDS <= set(fixture["update_weights_from_disk_fields"])
   client = SGLangEngine("http://unused", seeded=True)
   seeded = client._body([[1, 2]], dataclasses.replace(GREEDY, n=2), 0)
   client.close()

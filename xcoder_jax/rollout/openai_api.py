@@ -21,13 +21,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from xcoder_jax.rollout.server import (
-  PolicyServer,
-  RequestError,
-  check_fields,
-  read_json,
-  to_sampling_params,
-)
+from xcoder_jax.rollout.api_fields import RequestError, check_fields, to_sampling_params
+from xcoder_jax.rollout.server import PolicyServer, read_json
 from xcoder_jax.rollout.types import Completion, SamplingParams
 
 # OpenAI request field -> SGLang sampling field.
