@@ -311,14 +311,28 @@ class GRPOTrainer(loop.Trainer):
       return rollout_engines.make_engine(
         name, model=model, tokenizer=self.tokenizer, mesh=self.context.mesh, weights_version=version
       )
+    if not rollout.server_urls or not rollout.sync_dir:
+      raise ValueError(
+        f"rollout.engine={name!r} needs --config.rollout.server_urls=http://HOST:PORT,... and "
+        "--config.rollout.sync_dir=DIR (shared storage the servers can read)"
+      )
     engine = rollout_engines.make_engine(
       name,
-      server_urls=[u for u in rollout.server_urls.split(",") if u],
-      sync_dir=rollout.sync_dir,
+      urls=[u for u in rollout.server_urls.split(",") if u],
       model_config=self.context.model_config,
+      export_dir=rollout.sync_dir,
       tokenizer_dir=self.context.tokenizer_dir,
+      initial_version=-1,  # servers start from the SFT export; sync before the first rollout
       timeout_s=rollout.timeout_s,
     )
+    deadline = time.monotonic() + rollout.timeout_s  # servers may still be loading
+    while not engine.healthy():
+      if time.monotonic() > deadline:
+        raise RuntimeError(
+          f"rollout servers {rollout.server_urls} not healthy after {rollout.timeout_s:.0f} s"
+        )
+      logging.warning("waiting for rollout servers %s", rollout.server_urls)
+      time.sleep(10)
     engine.update_weights(params, version)
     return engine
 
