@@ -1,7 +1,11 @@
 """The KV-cache sampler against the full forward (no cache): greedy tokens, raw log-probs,
-left padding, per-row stops, seeded sampling, top-k/top-p, and a bounded number of compiles."""
+left padding, per-row stops (tokens and strings), seeded sampling, n samples per prompt,
+top-k/top-p, repetition penalty, a bounded number of compiles and a cache updated in place."""
+
+import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -99,9 +103,11 @@ def test_each_row_stops_on_its_own_stop_token(sampler, tokenizer):
   stopped = sampler.generate(PROMPTS, params)
   first = free[0].tokens.index(stop)
   assert stopped[0].finish_reason == "stop" and stopped[0].tokens == free[0].tokens[: first + 1]
+  assert stopped[0].matched_stop == stop
   assert stopped[0].text == tokenizer.decode(stopped[0].tokens[:-1], skip_special_tokens=True)
   assert [c.tokens for c in stopped[1:]] == [c.tokens for c in free[1:]]
   assert [c.finish_reason for c in stopped[1:]] == ["length", "length"]
+  assert [c.matched_stop for c in stopped[1:]] == [None, None]
 
 
 def test_eos_stops_one_row_while_the_others_run_to_length(sampler, tokenizer):
@@ -161,17 +167,24 @@ def test_top_k_one_and_tiny_top_p_are_greedy(sampler):
   assert top_k.tokens == top_p.tokens == greedy.tokens
 
 
+def compiled(max_new_tokens):
+  """(function, batch, width) -> traces, for the shapes with this many new tokens."""
+  return {k[:3]: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[3] == max_new_tokens}
+
+
 def test_compilations_are_bounded_by_buckets(model, tokenizer):
   """Fresh Samplers share the compiled functions; only a new padded shape compiles."""
   params = SamplingParams(max_new_tokens=5, temperature=0.0)  # a length no other test uses
   Sampler(model, tokenizer).generate([[1, 2], list(range(3, 12)), [7] * 5], params)
   Sampler(model, tokenizer).generate([list(range(100, 116)), [9], [4] * 13], params)
   Sampler(model, tokenizer).generate([[6] * 7, [8] * 2, [3], [11] * 4], params)  # 4 rows: same
-  assert {k: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[2] == 5} == {(4, 16, 5): 1}
+  assert compiled(5) == {("prefill", 4, 16): 1, ("decode", 4, 16): 1}
   Sampler(model, tokenizer).generate([[5] * 17, [1], [2]], params)
-  assert {k: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[2] == 5} == {
-    (4, 16, 5): 1,
-    (4, 32, 5): 1,
+  assert compiled(5) == {
+    ("prefill", 4, 16): 1,
+    ("decode", 4, 16): 1,
+    ("prefill", 4, 32): 1,
+    ("decode", 4, 32): 1,
   }
 
 
@@ -185,3 +198,104 @@ def test_sharded_sampler_matches_one_device(model, sampler, tokenizer):
   assert [c.tokens for c in completions] == [c.tokens for c in single]
   for a, b in zip(completions, single):
     np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
+
+
+def test_stop_strings_end_at_the_completing_token_and_cut_the_text(sampler, tokenizer, monkeypatch):
+  """A stop string spanning tokens 3 and 4 is found across a chunk boundary (chunks of 3
+  steps): tokens keep the completing token, the text ends before the stop string, and rows
+  without a matching stop string are untouched."""
+  monkeypatch.setattr(sampler_lib, "STOP_CHECK_STEPS", 3)
+  free = sampler.generate(PROMPTS, GREEDY)
+  row = free[1].tokens
+  before = tokenizer.decode(row[:4], skip_special_tokens=True)
+  after = tokenizer.decode(row[:5], skip_special_tokens=True)
+  stop = after[len(before) - 2 : len(before) + 2]
+  assert after.find(stop) == len(before) - 2  # it first occurs across tokens 3 and 4
+  params = [
+    SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0, stop=("never seen",)),
+    SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0, stop=["\x00zz", stop]),
+    GREEDY,
+  ]
+  first, cut, plain = sampler.generate(PROMPTS, params)
+  assert cut.tokens == row[:5] and cut.finish_reason == "stop" and cut.matched_stop == stop
+  assert cut.text == free[1].text[: free[1].text.find(stop)] and stop not in cut.text
+  assert cut.completion_tokens == len(cut.logprobs) == 5
+  np.testing.assert_allclose(cut.logprobs, free[1].logprobs[:5], atol=1e-6)
+  for c, reference in ((first, free[0]), (plain, free[2])):
+    assert (c.tokens, c.text, c.finish_reason) == (reference.tokens, reference.text, "length")
+
+
+def test_n_samples_per_prompt_are_reproducible_and_distinct(sampler):
+  """n rows per prompt, all samples of prompt 0 first; sample 0 is the n=1 sample and the
+  others come from seeds hashed from (seed, j)."""
+  params = SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=11, n=2)
+  first = sampler.generate(PROMPTS[:2], params)
+  again = sampler.generate(PROMPTS[:2], params)
+  assert len(first) == 4 and [c.tokens for c in first] == [c.tokens for c in again]
+  singles = sampler.generate(PROMPTS[:2], dataclasses.replace(params, n=1))
+  for i, single in enumerate(singles):
+    group = first[2 * i : 2 * i + 2]
+    assert group[0].tokens != group[1].tokens
+    assert all(c.prompt_tokens == len(PROMPTS[i]) for c in group)
+    assert single.tokens == group[0].tokens
+
+
+def test_repetition_penalty_by_hand():
+  """Seen tokens: positive logits divided by the penalty, negative ones multiplied."""
+  logits = jnp.array([[2.0, -1.0, 0.5, -3.0], [2.0, -1.0, 0.5, -3.0]])
+  seen = jnp.array([[True, True, False, False], [False, False, True, True]])
+  out = sampler_lib.apply_repetition_penalty(logits, seen, jnp.array([2.0, 4.0]))
+  np.testing.assert_allclose(out, [[1.0, -2.0, 0.5, -3.0], [2.0, -1.0, 0.125, -12.0]])
+
+
+@pytest.fixture(scope="module")
+def copycat():
+  """The test model with lm_head = 8 x embed^T: it predicts tokens it has seen, so greedy
+  decoding repeats itself unless a repetition penalty intervenes."""
+  copy = create_model(CONFIG, seed=0)
+  copy.lm_head[...] = 8.0 * np.asarray(copy.embed[...]).T
+  return copy
+
+
+def test_repetition_penalty_counts_prompt_and_output_tokens(copycat, tokenizer):
+  """Greedy with a penalty is the step-by-step argmax of the full forward's logits after
+  penalising every token of the prompt and the output so far; log-probs stay raw."""
+  sampler = Sampler(copycat, tokenizer)
+  plain = sampler.generate(PROMPTS, GREEDY)
+  penalty = 3.0
+  penalized = sampler.generate(PROMPTS, dataclasses.replace(GREEDY, repetition_penalty=penalty))
+  assert any(set(c.tokens) & set(p) or len(set(c.tokens)) < MAX_NEW for c, p in zip(plain, PROMPTS))
+  width = 32
+  tokens = np.zeros((len(PROMPTS), width), np.int32)
+  for i, (p, c) in enumerate(zip(PROMPTS, penalized)):
+    tokens[i, : len(p) + len(c.tokens)] = list(p) + c.tokens
+  logits = np.asarray(_forward(copycat, tokens, np.ones_like(tokens)))
+  for i, (p, c) in enumerate(zip(PROMPTS, penalized)):
+    assert c.finish_reason == "length" and not set(c.tokens) & set(p)
+    for t, token in enumerate(c.tokens):
+      row = logits[i, len(p) - 1 + t]
+      seen = list(p) + c.tokens[:t]
+      expected = row.copy()
+      expected[seen] = np.where(row[seen] > 0, row[seen] / penalty, row[seen] * penalty)
+      assert token == expected.argmax()
+      np.testing.assert_allclose(c.logprobs[t], jax.nn.log_softmax(row)[token], atol=2e-5)
+  assert [c.tokens for c in penalized] != [c.tokens for c in plain]
+
+
+def test_decode_step_updates_the_cache_in_place(sampler, tokenizer):
+  """The compiled decode loop holds no second KV cache: the donated loop state is aliased to
+  the output and no instruction copies a whole cache-shaped buffer."""
+  inputs, rows = sampler._pack(PROMPTS, [GREEDY] * len(PROMPTS))
+  static = dict(graphdef=sampler.graphdef, pad_id=tokenizer.pad_id)
+  loop = sampler_lib._prefill(sampler.state, **inputs, rows=rows, max_new_tokens=MAX_NEW, **static)
+  compiled = sampler_lib._decode.lower(
+    sampler.state, loop, MAX_NEW, np.zeros(4, bool), rows, **static
+  ).compile()
+  cache_shape = "f32[" + ",".join(map(str, loop.cache.k.shape)) + "]"
+  copies = [
+    line
+    for line in compiled.as_text().splitlines()
+    if f"= {cache_shape}" in line and " copy(" in line
+  ]
+  assert not copies
+  assert compiled.memory_analysis().alias_size_in_bytes >= 2 * loop.cache.k.nbytes

@@ -142,9 +142,11 @@ def decoder_block(
   sin: Array,
   mask: Array,
   kv: tuple[Array, Array] | None,
+  layer: Array | int,
   index: Array | None,
 ) -> tuple[Array, tuple[Array, Array] | None]:
-  """One pre-norm block. With `kv`, new keys/values are written at slot `index` first."""
+  """One pre-norm block. `kv` is the whole stacked cache: this layer's new keys/values are
+  written into it at (`layer`, slot `index`) in place, then attention reads the layer back."""
   dtype = x.dtype
   p = {name: value.astype(dtype) for name, value in p.items()}
   heads = (BATCH, LENGTH, "activation_heads", None)
@@ -160,10 +162,11 @@ def decoder_block(
   q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
   q, k, v = constrain(q, heads), constrain(k, kv_heads), constrain(v, kv_heads)
   if kv is not None:
-    start = (0, index, 0, 0)
-    k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), start)
-    v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
-    kv = (k, v)
+    start = (layer, 0, index, 0, 0)
+    kv = tuple(
+      jax.lax.dynamic_update_slice(c, n[None].astype(c.dtype), start) for c, n in zip(kv, (k, v))
+    )
+    k, v = (jax.lax.dynamic_index_in_dim(c, layer, keepdims=False) for c in kv)
   attn = attend(
     q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl, config.attention_chunk
   )
@@ -240,22 +243,23 @@ class Qwen(nnx.Module):
     )
     index = None if cache is None else cache[2]
 
-    def block(x, layer):
-      params, kv = layer
-      return decoder_block(config, params, x, cos, sin, mask, kv, index)
+    def block(carry, layer):
+      (x, kv), (params, i) = carry, layer
+      return decoder_block(config, params, x, cos, sin, mask, kv, i, index)
 
     block = remat(block, config.remat_policy, prevent_cse=not config.scan_layers)
+    # The cache is carried through the layers (never scanned over as xs -> ys), so each layer
+    # writes only its new slots into the one stacked buffer, in place, even inside the
+    # sampler's decode loop; scanning it would copy the whole cache every decode step.
     stacked = self.layers.stacked()
-    kv_stack = None if cache is None else (cache[0], cache[1])
+    carry = (x, None if cache is None else (cache[0], cache[1]))
     if config.scan_layers:
-      x, new_kv = jax.lax.scan(block, x, (stacked, kv_stack))
+      layers = jnp.arange(config.num_layers, dtype=jnp.int32)
+      carry, _ = jax.lax.scan(lambda c, layer: (block(c, layer), None), carry, (stacked, layers))
     else:
-      outputs = []
       for i in range(config.num_layers):
-        layer = jax.tree.map(lambda a, i=i: a[i], (stacked, kv_stack))
-        x, kv = block(x, layer)
-        outputs.append(kv)
-      new_kv = None if cache is None else jax.tree.map(lambda *a: jnp.stack(a), *outputs)
+        carry = block(carry, (jax.tree.map(lambda a, i=i: a[i], stacked), i))
+    x, new_kv = carry
     return rms_norm(x, self.final_norm[...], config.rms_norm_eps), new_kv
 
 

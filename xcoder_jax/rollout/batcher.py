@@ -4,7 +4,8 @@ Callers such as SynthSmith's stages ask one question at a time from a thread poo
 accelerator is only efficient on batches. One worker thread takes the first waiting request,
 waits up to `max_wait_s` for more (at most `max_batch`), runs them as one batch and hands each
 caller its own row. Rows keep their own sampling parameters and seeds, so an answer does not
-depend on which requests happened to share its batch.
+depend on which requests happened to share its batch. A request for `n` samples is `n` rows
+(`submit_samples`), seeded by `SamplingParams.samples()`.
 """
 
 from __future__ import annotations
@@ -32,9 +33,18 @@ class RequestBatcher:
     self._worker.start()
 
   def submit(self, prompt: Sequence[int], params: SamplingParams) -> concurrent.futures.Future:
+    """One completion; `params.n` must be 1 (use `submit_samples` for n > 1)."""
+    if params.n != 1:
+      raise ValueError(f"submit takes n=1, got n={params.n}; use submit_samples for n samples")
     future: concurrent.futures.Future = concurrent.futures.Future()
     self._queue.put((list(prompt), params, future))
     return future
+
+  def submit_samples(
+    self, prompt: Sequence[int], params: SamplingParams
+  ) -> list[concurrent.futures.Future]:
+    """The `params.n` samples of one prompt, each its own row (maybe in different batches)."""
+    return [self.submit(prompt, row) for row in params.samples()]
 
   def generate(self, prompt: Sequence[int], params: SamplingParams) -> Completion:
     """Blocks until this prompt's row of some batch is done."""
