@@ -19,8 +19,8 @@ from xcoder_jax.rl.rollout_batch import build_rows, split_minibatches
 from xcoder_jax.rollout.types import Completion
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STEPS = 24
-SAVE_EVERY = 8
+STEPS = 12
+SAVE_EVERY = 4
 
 
 def test_rows_align_targets_masks_and_rollout_logprobs():
@@ -62,11 +62,11 @@ def trained(tmp_path_factory):
 def test_the_toy_tasks_are_learned_from_judge_rewards(trained):
   _, metrics, seconds = trained
   assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
-  first = np.mean([m["reward_mean"] for m in metrics[:6]])
-  last = np.mean([m["reward_mean"] for m in metrics[-6:]])
-  # After the warm-up about 1 answer in 10 is right (reward 0.5); learning must at least
-  # double the pass rate within the run.
-  assert last >= first + 0.75 and last >= 1.0, (first, last, seconds)
+  first = np.mean([m["reward_mean"] for m in metrics[:4]])
+  last = np.mean([m["reward_mean"] for m in metrics[-4:]])
+  # After the warm-up about 1 answer in 4 is right (reward ~1.25); GRPO must raise the mean
+  # reward by at least 0.75 (15 points of pass rate) within 12 steps.
+  assert last >= first + 0.75 and last >= 2.0, (first, last, seconds)
   for m in metrics:
     assert m["pass_rate"] == pytest.approx(max(m["reward_mean"], 0) / 5, abs=0.3)
     assert np.isfinite(m["entropy"]) and m["entropy"] > 0
@@ -78,7 +78,7 @@ def test_sigkill_mid_run_resumes_with_the_same_rewards(trained, tmp_path):
   reference_dir, reference, _ = trained
   workdir = tmp_path / "run"
   shutil.copytree(reference_dir, workdir)
-  for name in os.listdir(workdir / "checkpoints"):  # back to the state after step 8
+  for name in os.listdir(workdir / "checkpoints"):  # back to the state after SAVE_EVERY
     if name.isdigit() and int(name) > SAVE_EVERY:
       shutil.rmtree(workdir / "checkpoints" / name)
   cmd = [

@@ -116,7 +116,9 @@ class GRPOTrainer(loop.Trainer):
     shape = (rows // rl.num_minibatches, self.seq_len)
     fields = TRAIN_FIELDS + ("old_logprobs",) + (("ref_logprobs",) if rl.kl_coef else ())
     self._shapes = {k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields}
-    self._shardings = context.batch_shardings(self._shapes)
+    # Every per-token array of a mini-batch ([rows, seq_len]) is sharded the same way.
+    row_shape = jax.ShapeDtypeStruct(shape, np.float32)
+    self._shardings = context.batch_shardings({k: row_shape for k in {*ROW_FIELDS, *fields}})
     self._loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
     rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
     self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
@@ -256,13 +258,15 @@ class GRPOTrainer(loop.Trainer):
     rl = self.config.rl
     minibatches, gaps = [], []
     for mb in split_minibatches(rows, rl.num_minibatches):
-      inputs = loop.global_batch(mb, {k: self._shardings[k] for k in GAP_FIELDS})
-      old, gap = self._logprobs(state.params, inputs)
+      inputs = loop.global_batch(mb, {k: self._shardings[k] for k in {*GAP_FIELDS, *TRAIN_FIELDS}})
+      old, gap = self._logprobs(state.params, {k: inputs[k] for k in GAP_FIELDS})
       gaps.append(gap)
       batch = {k: inputs[k] for k in TRAIN_FIELDS}
       batch["old_logprobs"] = old
       if self.ref_params is not None:
-        batch["ref_logprobs"] = self._logprobs(self.ref_params, inputs)[0]
+        batch["ref_logprobs"] = self._logprobs(self.ref_params, {k: inputs[k] for k in GAP_FIELDS})[
+          0
+        ]
       minibatches.append(batch)
     device_metrics = []
     for _ in range(rl.ppo_epochs):

@@ -4,8 +4,9 @@ Task k asks for a program that prints a given number; its one test expects that 
 stdout, so rewards come from running the answer in the judge exactly as for real tasks.
 A random model never writes a python code block, so RL alone has nothing to reinforce: the
 tiny RL config first warms up with a few SFT steps on `warmup_records`, whose answers have
-the right FORMAT but a random number. After the warm-up the policy writes code blocks that
-pass about one test in `NUM_VALUES`; raising that is what GRPO has to learn.
+the right format and the right number only half of the time (a random one otherwise), like
+an SFT model that is sometimes right. GRPO then has to raise the pass rate from about
+`CORRECT_FRACTION` towards 1, from judge rewards alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import random
 from xcoder_jax.data.shards import write_shards
 
 NUM_VALUES = 10
+CORRECT_FRACTION = 0.5  # of warm-up answers with the right number
 PROMPT = "Write a Python program that prints the number {value}."
 
 
@@ -39,16 +41,16 @@ def rl_records() -> list[dict]:
 
 
 def warmup_records(count: int = 400, seed: int = 0) -> list[dict]:
-  """SFT records with the answer format right and the number drawn at random."""
+  """SFT records with the answer format right and the number right only sometimes."""
   rng = random.Random(seed)
-  return [
-    {
-      "id": f"toy-warmup-{i}",
-      "query": PROMPT.format(value=i % NUM_VALUES),
-      "response": answer(rng.randrange(NUM_VALUES)),
-    }
-    for i in range(count)
-  ]
+  records = []
+  for i in range(count):
+    value = i % NUM_VALUES
+    shown = value if rng.random() < CORRECT_FRACTION else rng.randrange(NUM_VALUES)
+    records.append(
+      {"id": f"toy-warmup-{i}", "query": PROMPT.format(value=value), "response": answer(shown)}
+    )
+  return records
 
 
 def write_toy_shards(directory: str) -> dict[str, str]:
