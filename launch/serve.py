@@ -61,7 +61,8 @@ def main(argv):
   from aiohttp import web
 
   from xcoder_jax import sharding
-  from xcoder_jax.rollout.server import PolicyServer, make_app
+  from xcoder_jax.rollout.app import make_app
+  from xcoder_jax.rollout.server import PolicyServer
 
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
   if _COMPILE_CACHE.value:

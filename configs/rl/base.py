@@ -22,6 +22,7 @@ def get_config() -> ml_collections.ConfigDict:
       tokenizer="",  # "tiny" or an HF tokenizer directory; empty: the init source's
       shuffle_seed=1,
       num_epochs=0,  # <= 0: repeat forever (drive the run by train.steps)
+      exclude_held_out=False,  # leave out SynthSmith's evaluation split (eval/benchmarks)
     )
   )
   c.rl = ml_collections.ConfigDict(

@@ -21,7 +21,7 @@ fixed number of prompts per host per step; its position checkpoints with the tra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import grain
@@ -114,8 +114,10 @@ def make_prompt_iterator(
   num_epochs: int,
   process_index: int,
   process_count: int,
+  exclude_ids: Collection[str] = (),
 ) -> grain.DatasetIterator:
-  """Per-host lists of `prompts_per_host` records; `get_state`/`set_state` for resume."""
+  """Per-host lists of `prompts_per_host` records, without the tasks in `exclude_ids` (e.g.
+  an evaluation split); `get_state`/`set_state` for resume."""
   paths = shard_files(files)
   try:
     source = grain.sources.ArrayRecordDataSource(paths)
@@ -125,6 +127,14 @@ def make_prompt_iterator(
     raise ValueError(f"the RL shards {paths[:3]} hold no records; rebuild them")
   ds = grain.MapDataset.source(source).shuffle(seed=seed)
   ds = ds.repeat(num_epochs if num_epochs > 0 else None)
-  ds = ds[process_index::process_count].map(_Decode())
-  ds = ds.batch(prompts_per_host, drop_remainder=True, batch_fn=list)
-  return iter(ds.to_iter_dataset())
+  ds = ds[process_index::process_count].map(_Decode()).to_iter_dataset()
+  if exclude_ids:
+    excluded = frozenset(exclude_ids)
+    ds = ds.filter(lambda record: record["id"] not in excluded)
+  return iter(ds.batch(prompts_per_host, drop_remainder=True, batch_fn=list))
+
+
+def read_ids(files: str) -> list[str]:
+  """Every task id in the shards (to derive an evaluation split from them)."""
+  source = grain.sources.ArrayRecordDataSource(shard_files(files))
+  return [json.loads(source[i])["id"] for i in range(len(source))]

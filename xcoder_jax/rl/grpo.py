@@ -25,7 +25,8 @@ from jax.sharding import NamedSharding, PartitionSpec
 from xcoder_jax import judge as judge_lib
 from xcoder_jax import rl as rl_lib
 from xcoder_jax import sharding
-from xcoder_jax.data.rl import make_prompt_iterator
+from xcoder_jax.data.rl import make_prompt_iterator, read_ids
+from xcoder_jax.eval.benchmarks import synthsmith as synthsmith_benchmark
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
 from xcoder_jax.rollout import engine as rollout_engines
@@ -122,6 +123,9 @@ class GRPOTrainer(loop.Trainer):
     self._loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
     rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
     self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
+    excluded = set()
+    if config.data.exclude_held_out:  # SynthSmith's evaluation split stays unseen
+      excluded = synthsmith_benchmark.held_out_ids(read_ids(config.data.train_files))
     self.prompt_iter = make_prompt_iterator(
       config.data.train_files,
       self.prompts_per_host,
@@ -129,6 +133,7 @@ class GRPOTrainer(loop.Trainer):
       config.data.num_epochs,
       jax.process_index(),
       processes,
+      exclude_ids=excluded,
     )
     self.judge = judge_lib.Judge(workers=config.judge.workers or None)
     rollout_engines.ENGINES.check(config.rollout.engine, "rollout.engine")

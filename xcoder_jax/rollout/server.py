@@ -215,7 +215,7 @@ def error_response(status: int, message: str) -> web.Response:
 
 
 @web.middleware
-async def _errors(request: web.Request, handler):
+async def error_responses(request: web.Request, handler):
   """Every failure becomes a JSON error; nothing a client sends can stop the server."""
   try:
     return await handler(request)
@@ -351,22 +351,3 @@ class NativeApi:
         "version": "xcoder-jax",
       }
     )
-
-
-def make_app(server: PolicyServer) -> web.Application:
-  """The aiohttp application: native SGLang endpoints plus the OpenAI-compatible ones."""
-  from xcoder_jax.rollout import openai_api
-
-  app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
-  native = NativeApi(server)
-  for method in ("POST", "PUT"):
-    app.router.add_route(method, "/generate", native.generate)
-  app.router.add_post("/update_weights_from_disk", native.update_weights_from_disk)
-  for method in ("GET", "POST"):
-    app.router.add_route(method, "/flush_cache", native.flush_cache)
-  app.router.add_get("/health", native.health)
-  app.router.add_get("/health_generate", native.health_generate)
-  app.router.add_get("/get_model_info", native.get_model_info)
-  app.router.add_get("/get_server_info", native.get_server_info)
-  openai_api.add_routes(app, server)
-  return app
