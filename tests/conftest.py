@@ -1,9 +1,17 @@
-"""Test setup: 8 virtual CPU devices for real mesh tests, float32 matmuls for exact parity."""
+"""Test setup: 8 virtual CPU devices for real mesh tests, float32 matmuls for exact parity,
+a persistent compilation cache shared by the tests and their subprocesses."""
 
 import os
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One persistent compilation cache for the test process and every subprocess it starts (they
+# inherit the environment): the tiny configs' steps compile once per suite, not per test.
+os.environ.setdefault(
+  "JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "xcoder_jax_test_compile_cache")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import jax  # noqa: E402  (must come after XLA_FLAGS)
 import pytest  # noqa: E402
