@@ -116,11 +116,13 @@ class GRPOTrainer(loop.Trainer):
     self.updates_per_step = rl.ppo_epochs * rl.num_minibatches
     shape = (rows // rl.num_minibatches, self.seq_len)
     fields = TRAIN_FIELDS + ("old_logprobs",) + (("ref_logprobs",) if rl.kl_coef else ())
-    self._shapes = {k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields}
+    self.batch_shapes = {
+      k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields
+    }
     # Every per-token array of a mini-batch ([rows, seq_len]) is sharded the same way.
     row_shape = jax.ShapeDtypeStruct(shape, np.float32)
     self._shardings = context.batch_shardings({k: row_shape for k in {*ROW_FIELDS, *fields}})
-    self._loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
+    self.loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
     rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
     self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
     excluded = set()
@@ -142,14 +144,6 @@ class GRPOTrainer(loop.Trainer):
     self.ref_params = None
     if rl.kl_coef:  # the frozen starting policy, re-derived from the init source on resume
       self.ref_params = init.initial_params(config, context.model_config, context.mesh)
-
-  @property
-  def loss_fn(self):
-    return self._loss_fn
-
-  @property
-  def batch_shapes(self):
-    return self._shapes
 
   def checkpoint_items(self):
     return {"data_iter": data_iterator_item(self.prompt_iter)}

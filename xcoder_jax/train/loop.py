@@ -61,19 +61,14 @@ class RunContext:
 
 
 class Trainer(abc.ABC):
-  """One kind of training on the shared loop."""
+  """One kind of training on the shared loop. A subclass sets `loss_fn` (the step is built
+  from it) and `batch_shapes` (global shapes and dtypes of one train-step batch: the step is
+  compiled for these) in its constructor."""
 
   name: str = "train"  # the progress bar's label
   updates_per_step: int = 1  # optimizer updates per loop step (GRPO: mini-batches x epochs)
-
-  @property
-  @abc.abstractmethod
-  def loss_fn(self) -> LossFn: ...
-
-  @property
-  @abc.abstractmethod
-  def batch_shapes(self) -> Mapping[str, jax.ShapeDtypeStruct]:
-    """Global shapes and dtypes of one train-step batch (the step is compiled for these)."""
+  loss_fn: LossFn
+  batch_shapes: Mapping[str, jax.ShapeDtypeStruct]
 
   def checkpoint_items(self) -> Mapping[str, CheckpointItem]:
     return {}

@@ -55,19 +55,11 @@ class SFTTrainer(loop.Trainer):
 
   def __init__(self, context: loop.RunContext):
     self.config = context.config
-    self._loss_fn = LOSSES.get(LOSSES.check(self.config.train.loss, "train.loss"))(self.config)
+    self.loss_fn = LOSSES.get(LOSSES.check(self.config.train.loss, "train.loss"))(self.config)
     shape = (self.config.data.global_batch_size, self.config.data.seq_len)
-    self._shapes = {k: jax.ShapeDtypeStruct(shape, dtype) for k, dtype in BATCH_FIELDS.items()}
-    self._shardings = context.batch_shardings(self._shapes)
+    self.batch_shapes = {k: jax.ShapeDtypeStruct(shape, dtype) for k, dtype in BATCH_FIELDS.items()}
+    self._shardings = context.batch_shardings(self.batch_shapes)
     self.train_iter = make_sft_iterator(self.config.data, "train")
-
-  @property
-  def loss_fn(self):
-    return self._loss_fn
-
-  @property
-  def batch_shapes(self):
-    return self._shapes
 
   def checkpoint_items(self):
     return {"data_iter": data_iterator_item(self.train_iter)}
