@@ -12,11 +12,11 @@ os.environ.setdefault(
   "JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "xcoder_jax_test_compile_cache")
 )
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# float32 matmuls at full precision, in this process and in the subprocesses it starts.
+os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 
 import jax  # noqa: E402  (must come after XLA_FLAGS)
 import pytest  # noqa: E402
-
-jax.config.update("jax_default_matmul_precision", "highest")
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,9 @@ def get_config():
   c.rollout.engine = "sglang"
   c.optimizer.lr = 4e-7
   c.train.steps = 234  # 40k tasks / 512 per step x 3 epochs
-  c.train.grad_accum = 64  # rows per device per update stay small at 32k tokens
+  c.train.grad_accum = (
+    32  # 1,024 rows per update = 32 micro-batches of one row per device on 32 GPUs, as X-Coder ran
+  )
   c.train.loss_chunk = 4096
   c.train.save_every = 10
   return c

@@ -33,7 +33,7 @@ def get_config():
   c.rollout.engine = "sglang"
   c.optimizer.lr = 3e-7
   c.train.steps = 1560  # 40k tasks / 128 per step x 5 epochs
-  c.train.grad_accum = 64
+  c.train.grad_accum = 32  # one row per device per micro-batch on 32 GPUs
   c.train.loss_chunk = 4096
   c.train.save_every = 20
   return c

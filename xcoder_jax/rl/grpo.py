@@ -31,9 +31,11 @@ from xcoder_jax.models.build import abstract_model
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
 from xcoder_jax.rollout import engine as rollout_engines
 from xcoder_jax.rollout.types import SamplingParams
+from xcoder_jax.sharding import constrain
 from xcoder_jax.train import init, loop
 from xcoder_jax.train.checkpointing import data_iterator_item
 from xcoder_jax.train.loss import LOSSES, LossOutput, sequence_logprobs
+from xcoder_jax.train.step import batch_axes
 
 TRAIN_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "advantages")
 GAP_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "rollout_logprobs")
@@ -150,15 +152,25 @@ class GRPOTrainer(loop.Trainer):
 
   def _compile_logprobs(self):
     """Per-token log-probs of a mini-batch under given parameters, and their gap to the
-    rollout engine's log-probs on the loss tokens (sum, max, count), reduced on device."""
+    rollout engine's log-probs on the loss tokens (sum, max, count), reduced on device. The
+    forward runs over train.grad_accum micro-batches in turn (strided rows, as the train
+    step splits them), so it never needs more activation memory than one update."""
     graphdef, chunk = self.context.graphdef, self.config.train.loss_chunk
+    accum = self.config.train.grad_accum
     fields = GAP_FIELDS
     replicated = NamedSharding(self.context.mesh, PartitionSpec())
 
+    def one(params, micro):
+      micro = {k: constrain(v, batch_axes(v.ndim)) for k, v in micro.items()}
+      ours = sequence_logprobs(nnx.merge(graphdef, params), micro, chunk)[0]
+      gap = jnp.abs(ours - micro["rollout_logprobs"]) * micro["loss_mask"]
+      return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(micro["loss_mask"]))
+
     def logprobs(params, batch):
-      ours = sequence_logprobs(nnx.merge(graphdef, params), batch, chunk)[0]
-      gap = jnp.abs(ours - batch["rollout_logprobs"]) * batch["loss_mask"]
-      return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(batch["loss_mask"]))
+      split = jax.tree.map(lambda x: x.reshape(-1, accum, *x.shape[1:]).swapaxes(0, 1), batch)
+      ours, (total, worst, count) = jax.lax.map(lambda mb: one(params, mb), split)
+      ours = ours.swapaxes(0, 1).reshape(batch["loss_mask"].shape)
+      return ours, (jnp.sum(total), jnp.max(worst), jnp.sum(count))
 
     return jax.jit(
       logprobs,
