@@ -22,6 +22,7 @@ import json
 import os
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -29,7 +30,7 @@ from configs.rl import base as rl_base
 from configs.sft import base as sft_base
 from launch import mesh_flags
 from xcoder_jax import sharding
-from xcoder_jax.planning import memory
+from xcoder_jax.planning import memory, xla_check
 from xcoder_jax.planning import setting as setting_lib
 from xcoder_jax.planning.plan import compare, make_plan
 
@@ -82,10 +83,7 @@ def _use_virtual_devices(count: int) -> None:
 
 
 def _compile(config, setting):
-  import jax
-
-  from xcoder_jax.planning import xla_check
-
+  """On the default backend when it has the devices, else on virtual CPU devices."""
   devices = jax.devices()
   if len(devices) < setting.devices:
     devices = jax.devices("cpu")
@@ -186,7 +184,15 @@ def main(argv):
 def _parse(argv):
   try:
     return flags.FLAGS(argv)
-  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+  except (AttributeError, KeyError) as e:  # ml_collections: an override of an unknown key
+    key = str(e).strip("'\"")
+    _fail(
+      ValueError(
+        f"a --config.* override names the unknown key {key!r}; the keys are listed in "
+        "configs/sft/base.py (SFT) and configs/rl/base.py (RL)"
+      )
+    )
+  except (flags.Error, TypeError, ValueError) as e:
     _fail(e)
 
 

@@ -9,6 +9,7 @@ import sys
 import jax
 import pytest
 
+from configs.rl import tiny as rl_tiny
 from configs.sft import tiny
 from xcoder_jax.planning import plan as plan_lib
 from xcoder_jax.planning import setting as setting_lib
@@ -54,6 +55,25 @@ def test_tiny_plan_matches_hand_computation(mesh):
   assert plan["step_seconds"] == pytest.approx(flops / (8 * 989e12 * 0.5))
   assert plan["total_hours"] == pytest.approx(plan["step_seconds"] * 60 / 3600)
   assert plan["fits"] and not plan["warnings"]
+
+
+def test_grpo_plan_counts_its_passes_and_the_in_process_kv_cache():
+  config = rl_tiny.get_config()  # 8 tasks x 8 rollouts in 2 mini-batches, 48 + 16 tokens
+  config.rl.kl_coef = 0.01
+  setting, plan = _plan(config)
+  m = setting.model
+  assert (setting.rows, setting.seq_len, setting.updates_per_step) == (32, 64, 2)
+  # 2 updates (forward + backward) and 2 x 2 forward-only passes (policy and reference)
+  flops = (3 * 2 + 4) * 32 * 64 * m.flops_per_token(64)
+  assert plan["step_flops"] == pytest.approx(flops)
+  assert plan["reference_params_bytes_per_device"] == plan["params_bytes_per_device"]
+  # keys and values of 4 layers x 2 KV heads x 64 dims (float32) + int32 segment / position
+  # ids, for 64 rows over 8 devices and 64 (prompt bucket) + 16 slots
+  per_slot = 2 * m.num_layers * 2 * 64 * F32 + 2 * 4
+  assert plan["kv_cache_bytes_per_device"] == 8 * (64 + 16) * per_slot
+  phases = plan["phase_bytes_per_device"]
+  assert set(phases) == {"train_step", "logprob_pass", "rollout"}
+  assert plan["peak_bytes_per_device"] == max(phases.values())
 
 
 def test_replicated_micro_batch_is_reported_and_paid_in_time():
