@@ -130,7 +130,7 @@ def format_table(path: str, config, setting, plan: dict) -> str:
   if "logprob_pass" in plan["phase_bytes_per_device"]:
     lines.append(
       f"  GRPO log-prob pass          {_size(plan['phase_bytes_per_device']['logprob_pass'])}"
-      "   (forward over a whole mini-batch)"
+      "   (forward over train.grad_accum micro-batches)"
     )
   if "kv_cache_bytes_per_device" in plan:
     lines.append(f"  in-process KV cache         {_size(plan['kv_cache_bytes_per_device'])}")

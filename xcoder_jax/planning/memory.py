@@ -206,11 +206,11 @@ def activation_terms(setting: Setting) -> dict[str, int]:
 
 
 def logprob_pass_terms(setting: Setting) -> dict[str, int]:
-  """GRPO's forward-only log-prob pass, jitted over a whole mini-batch (no accumulation):
-  a layer's input and output for every row, and the largest intermediates of one layer
-  (q/k/v, the attention output and scores of the "xla" kernel, the MLP's gate, up and
-  product), or one loss chunk's logits."""
-  m, local = setting.model, local_shapes(setting, setting.rows)
+  """GRPO's forward-only log-prob pass, run over train.grad_accum micro-batches in turn: a
+  layer's input and output for every row of one micro-batch, and the largest intermediates
+  of one layer (q/k/v, the attention output and scores of the "xla" kernel, the MLP's gate,
+  up and product), or one loss chunk's logits; plus the log-probs of the whole mini-batch."""
+  m, local = setting.model, local_shapes(setting, setting.rows // setting.grad_accum)
   a = np.dtype(m.dtype).itemsize
   h, k = local.heads, local.kv_heads
   per_token = a * ((2 * h + 2 * k) * m.head_dim + 3 * local.mlp)
@@ -220,7 +220,11 @@ def logprob_pass_terms(setting: Setting) -> dict[str, int]:
   terms.update(
     hidden=2 * local.tokens * m.hidden_size * a,
     layer_forward=local.tokens * per_token,
-    logprobs=setting.minibatches * setting.rows // local.batch_shards * local.length * F32,
+    logprobs=setting.minibatches
+    * setting.rows
+    // local_shapes(setting, setting.rows).batch_shards
+    * local.length
+    * F32,
     gathered_weights=_gathered_weights(m, local, (m.dtype,)),
   )
   return terms

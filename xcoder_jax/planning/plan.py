@@ -20,10 +20,7 @@ from xcoder_jax.train.optimizer import make_optimizer
 
 OVERFLOW_HINTS = {
   "train_step": "; raise train.grad_accum, the mesh's tensor or sequence axes, or remat",
-  "logprob_pass": (
-    " (xcoder_jax/rl/grpo.py computes the behaviour log-probs of a whole mini-batch in one"
-    " forward pass, without train.grad_accum's micro-batches)"
-  ),
+  "logprob_pass": "; raise train.grad_accum (the pass runs over its micro-batches)",
   "rollout": "; use SGLang rollout servers or fewer rollouts per step",
 }
 

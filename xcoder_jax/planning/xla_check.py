@@ -14,14 +14,15 @@ from collections.abc import Sequence
 
 import jax
 import ml_collections
+import numpy as np
 from flax import nnx
 
 from xcoder_jax import sharding
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.planning.setting import Setting
-from xcoder_jax.rl import grpo  # noqa: F401  (registers the "grpo" loss)
+from xcoder_jax.rl import grpo  # also registers the "grpo" loss
 from xcoder_jax.train import step as step_lib
-from xcoder_jax.train.loss import LOSSES, sequence_logprobs
+from xcoder_jax.train.loss import LOSSES
 from xcoder_jax.train.optimizer import make_optimizer
 
 
@@ -84,14 +85,17 @@ def compile_passes(
     if setting.kind == "rl":
       chunk = setting.loss_chunk
 
-      def logprobs(params, batch):  # GRPOTrainer's behaviour log-probs, without the gap sums
-        return sequence_logprobs(nnx.merge(graphdef, params), batch, chunk)[0]
-
-      fields = {k: batch[k] for k in ("inputs", "targets", "positions", "segment_ids")}
+      logprobs = grpo.behaviour_logprobs(graphdef, chunk, setting.grad_accum)
+      fields = {
+        k: jax.ShapeDtypeStruct(
+          (setting.rows, setting.seq_len), np.float32, sharding=batch_sh["loss_mask"]
+        )
+        if k == "rollout_logprobs"
+        else batch[k]
+        for k in grpo.GAP_FIELDS
+      }
       forward = jax.jit(
-        logprobs,
-        in_shardings=(params_sh, {k: batch_sh[k] for k in fields}),
-        out_shardings=batch_sh["loss_mask"],
+        logprobs, in_shardings=(params_sh, {k: v.sharding for k, v in fields.items()})
       )
       abstract_params = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), params

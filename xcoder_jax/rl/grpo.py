@@ -89,6 +89,27 @@ def grpo_loss(config: ml_collections.ConfigDict):
 LOSSES.register("grpo", grpo_loss)
 
 
+def behaviour_logprobs(graphdef, chunk: int, accum: int):
+  """fn(params, batch) -> per-token log-probs of a mini-batch (GAP_FIELDS) under `params`, and
+  their gap to the rollout engine's log-probs on the loss tokens (sum, max, count). The
+  forward runs over `accum` micro-batches in turn (strided rows, as the train step splits
+  them), so it never needs more activation memory than one update."""
+
+  def one(params, micro):
+    micro = {k: constrain(v, batch_axes(v.ndim)) for k, v in micro.items()}
+    ours = sequence_logprobs(nnx.merge(graphdef, params), micro, chunk)[0]
+    gap = jnp.abs(ours - micro["rollout_logprobs"]) * micro["loss_mask"]
+    return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(micro["loss_mask"]))
+
+  def logprobs(params, batch):
+    split = jax.tree.map(lambda x: x.reshape(-1, accum, *x.shape[1:]).swapaxes(0, 1), batch)
+    ours, (total, worst, count) = jax.lax.map(lambda mb: one(params, mb), split)
+    ours = ours.swapaxes(0, 1).reshape(batch["loss_mask"].shape)
+    return ours, (jnp.sum(total), jnp.max(worst), jnp.sum(count))
+
+  return logprobs
+
+
 class GRPOTrainer(loop.Trainer):
   name = "grpo"
 
@@ -151,30 +172,15 @@ class GRPOTrainer(loop.Trainer):
     return {"data_iter": data_iterator_item(self.prompt_iter)}
 
   def _compile_logprobs(self):
-    """Per-token log-probs of a mini-batch under given parameters, and their gap to the
-    rollout engine's log-probs on the loss tokens (sum, max, count), reduced on device. The
-    forward runs over train.grad_accum micro-batches in turn (strided rows, as the train
-    step splits them), so it never needs more activation memory than one update."""
-    graphdef, chunk = self.context.graphdef, self.config.train.loss_chunk
-    accum = self.config.train.grad_accum
-    fields = GAP_FIELDS
     replicated = NamedSharding(self.context.mesh, PartitionSpec())
-
-    def one(params, micro):
-      micro = {k: constrain(v, batch_axes(v.ndim)) for k, v in micro.items()}
-      ours = sequence_logprobs(nnx.merge(graphdef, params), micro, chunk)[0]
-      gap = jnp.abs(ours - micro["rollout_logprobs"]) * micro["loss_mask"]
-      return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(micro["loss_mask"]))
-
-    def logprobs(params, batch):
-      split = jax.tree.map(lambda x: x.reshape(-1, accum, *x.shape[1:]).swapaxes(0, 1), batch)
-      ours, (total, worst, count) = jax.lax.map(lambda mb: one(params, mb), split)
-      ours = ours.swapaxes(0, 1).reshape(batch["loss_mask"].shape)
-      return ours, (jnp.sum(total), jnp.max(worst), jnp.sum(count))
-
     return jax.jit(
-      logprobs,
-      in_shardings=(self.context.state_shardings.params, {k: self._shardings[k] for k in fields}),
+      behaviour_logprobs(
+        self.context.graphdef, self.config.train.loss_chunk, self.config.train.grad_accum
+      ),
+      in_shardings=(
+        self.context.state_shardings.params,
+        {k: self._shardings[k] for k in GAP_FIELDS},
+      ),
       out_shardings=(self._shardings["loss_mask"], (replicated,) * 3),
     )
 
