@@ -193,10 +193,10 @@ def test_no_weight_decay_on_norms_and_biases():
 
 
 def test_schedule_warms_up_then_decays():
-  schedule = learning_rate_schedule(1.0, 100, 0.1, "cosine", min_lr_ratio=0.0)
+  schedule = learning_rate_schedule(1.0, 100, warmup_ratio=0.1, schedule="cosine")
   assert float(schedule(0)) == 0.0 and abs(float(schedule(10)) - 1.0) < 1e-6
   assert float(schedule(55)) < 0.6 and float(schedule(100)) < 1e-3
-  constant = learning_rate_schedule(1.0, 100, 0.0, "constant", min_lr_ratio=0.0)
+  constant = learning_rate_schedule(1.0, 100, warmup_ratio=0.0, schedule="constant")
   assert float(constant(0)) == float(constant(99)) == 1.0
-  with pytest.raises(ValueError, match="optimizer.schedule: unknown LR schedule 'linear'"):
-    learning_rate_schedule(1.0, 100, 0.0, "linear", min_lr_ratio=0.0)
+  with pytest.raises(ValueError, match="schedule"):
+    learning_rate_schedule(1.0, 100, schedule="linear")

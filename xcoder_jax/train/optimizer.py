@@ -28,9 +28,14 @@ def _constant(lr: float, decay_steps: int, min_lr_ratio: float) -> optax.Schedul
 
 
 def learning_rate_schedule(
-  lr: float, total_steps: int, warmup_ratio: float, schedule: str, min_lr_ratio: float
+  lr: float,
+  total_steps: int,
+  warmup_ratio: float = 0.0,
+  schedule: str = "cosine",
+  min_lr_ratio: float = 0.0,
 ) -> optax.Schedule:
-  """Linear warmup over `warmup_ratio` of the steps, then the named schedule."""
+  """Linear warmup over `warmup_ratio` of the steps, then the named schedule. (Configs pass
+  every argument from their `optimizer` section; the defaults serve direct library use.)"""
   LR_SCHEDULES.check(schedule, "optimizer.schedule")
   if total_steps <= 0:
     raise ValueError(f"train.steps must be positive, got {total_steps}")
