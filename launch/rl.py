@@ -113,6 +113,7 @@ def main(argv):
   common.start_distributed()
   config = _CONFIG.value
   base.validate(config)
+  grpo.check_config(config)
   last = grpo.train(prepare(config, _WORKDIR.value), _WORKDIR.value)
   print({k: round(v, 4) for k, v in last.items()})
 

@@ -277,3 +277,38 @@ def test_unknown_names_are_refused_with_the_valid_ones(module, registry, refuse)
   assert "'no_such_entry'" in message
   for name in names:
     assert re.search(rf"\b{re.escape(name)}\b", message), (name, message)
+
+
+def _rl_config(section, key, name):
+  from configs.rl import tiny
+
+  config = tiny.get_config()
+  config[section][key] = name
+  return config
+
+
+@pytest.mark.parametrize(
+  "module,registry,section,key",
+  [
+    ("xcoder_jax.train.init", "INIT_SOURCES", "init", "source"),
+    ("xcoder_jax.train.loss", "LOSSES", "train", "loss"),
+    ("xcoder_jax.rollout.engine", "ENGINES", "rollout", "engine"),
+    ("xcoder_jax.rl", "REWARD_FUNCTIONS", "rl", "reward"),
+    ("xcoder_jax.rl", "ADVANTAGE_ESTIMATORS", "rl", "advantage"),
+    ("xcoder_jax.rl", "POLICY_LOSSES", "rl", "policy_loss"),
+    ("xcoder_jax.rl", "AGGREGATIONS", "rl", "loss_agg"),
+    ("xcoder_jax.rl", "KL_ESTIMATORS", "rl", "kl_estimator"),
+  ],
+)
+def test_unknown_names_in_training_configs_list_the_valid_ones(module, registry, section, key):
+  from xcoder_jax.rl import grpo
+  from xcoder_jax.train import init
+
+  config = _rl_config(section, key, "no_such_entry")
+  names = getattr(importlib.import_module(module), registry).names()
+  with pytest.raises(ValueError) as info:
+    init.source_of(config) if registry == "INIT_SOURCES" else grpo.check_config(config)
+  message = str(info.value)
+  assert f"{section}.{key}" in message and "'no_such_entry'" in message
+  for name in names:
+    assert re.search(rf"\b{re.escape(name)}\b", message), (name, message)

@@ -55,6 +55,20 @@ def loss_config(rl: ml_collections.ConfigDict) -> rl_lib.LossConfig:
   ).check()
 
 
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Every name an RL config gives is registered (errors list the valid ones); run before any
+  heavy work so that a typo costs nothing."""
+  rl = config.rl
+  rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
+  rl_lib.REWARD_FUNCTIONS.check(rl.reward, "rl.reward")
+  rollout_engines.ENGINES.check(config.rollout.engine, "rollout.engine")
+  LOSSES.check(config.train.loss, "train.loss")
+  rl_lib.POLICY_LOSSES.check(rl.policy_loss, "rl.policy_loss")
+  rl_lib.AGGREGATIONS.check(rl.loss_agg, "rl.loss_agg")
+  rl_lib.KL_ESTIMATORS.check(rl.kl_estimator, "rl.kl_estimator")
+  loss_config(rl)
+
+
 def grpo_loss(config: ml_collections.ConfigDict):
   """The actor loss (clipped policy gradient - entropy bonus + KL to the reference) in the
   loop's numerator/denominator form: the policy loss is summed with its aggregation weights
@@ -115,6 +129,7 @@ class GRPOTrainer(loop.Trainer):
 
   def __init__(self, context: loop.RunContext):
     config = self.config = context.config
+    check_config(config)
     rl = config.rl
     self.context = context
     self.tokenizer = context.tokenizer
@@ -145,8 +160,7 @@ class GRPOTrainer(loop.Trainer):
     # Every per-token array of a mini-batch ([rows, seq_len]) is sharded the same way.
     row_shape = jax.ShapeDtypeStruct(shape, np.float32)
     self._shardings = context.batch_shardings({k: row_shape for k in {*ROW_FIELDS, *fields}})
-    self.loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(config)
-    rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
+    self.loss_fn = LOSSES.get(config.train.loss)(config)
     self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
     excluded = set()
     if config.data.exclude_held_out:  # SynthSmith's evaluation split stays unseen
@@ -161,7 +175,6 @@ class GRPOTrainer(loop.Trainer):
       exclude_ids=excluded,
     )
     self.judge = judge_lib.Judge(workers=config.judge.workers or None)
-    rollout_engines.ENGINES.check(config.rollout.engine, "rollout.engine")
     self.engine = None  # made at the first step, from the live parameters
     self._logprobs = self._compile_logprobs()
     self.ref_params = None
