@@ -149,11 +149,17 @@ def reference_logprobs(model, prompt, completion):
   return logprobs[at, completion]
 
 
-def reference_greedy(model, prompt, steps=MAX_NEW):
-  """transformers' greedy continuation, ending at eos like the server's."""
+def reference_greedy(model, prompt, steps=MAX_NEW, repetition_penalty=1.0):
+  """transformers' greedy continuation, ending at eos like the server's; a repetition
+  penalty divides positive (multiplies negative) logits of tokens seen in prompt + output."""
   tokens = []
   for _ in range(steps):
-    tokens.append(int(hf_logits(model, [list(prompt) + tokens])[0, -1].argmax()))
+    logits = np.array(hf_logits(model, [list(prompt) + tokens])[0, -1], np.float64)
+    seen = sorted(set(prompt) | set(tokens))
+    logits[seen] = np.where(
+      logits[seen] > 0, logits[seen] / repetition_penalty, logits[seen] * repetition_penalty
+    )
+    tokens.append(int(logits.argmax()))
     if tokens[-1] == EOS:
       break
   return tokens
@@ -263,6 +269,21 @@ def test_n_samples_are_grouped_per_prompt_reproducible_and_carry_raw_logprobs(ur
         check_against_reference(completion, models["a"][1], prompt)
 
 
+def test_stop_strings_and_repetition_penalty_through_the_client(engine, models, tokenizer):
+  prompt = PROMPTS[1]
+  penalised = reference_greedy(models["a"][1], prompt, repetition_penalty=1.5)
+  [[got]] = engine.generate([prompt], dataclasses.replace(GREEDY, repetition_penalty=1.5))
+  assert got.tokens == penalised
+  text = tokenizer.decode(penalised, skip_special_tokens=True)
+  stop = text[len(text) // 2 : len(text) // 2 + 2]
+  assert stop.strip(), text
+  [[cut]] = engine.generate(
+    [prompt], dataclasses.replace(GREEDY, repetition_penalty=1.5, stop=(stop,))
+  )
+  assert cut.finish_reason == "stop" and cut.matched_stop == stop
+  assert cut.text == text[: text.index(stop)]  # the matched string is cut, as SGLang does
+
+
 def test_stop_token_ids_and_max_new_tokens_end_rows_as_sglang_reports(url, greedy_a):
   tokens = greedy_a[0]
   stop_at = next((i for i in range(1, len(tokens)) if tokens[i] not in tokens[:i]), 0)
@@ -336,8 +357,9 @@ def test_bad_requests_get_400_with_a_json_error_and_the_server_keeps_serving(
     ("/generate", b"{not json", "not valid JSON"),
     ("/generate", {"text": "a", "input_ids": [1]}, "exactly one of"),
     ("/generate", {"input_ids": [1], "prompt": "a"}, "unknown generate field"),
-    ("/generate", {"input_ids": [1], "sampling_params": {"stop": ["\n"]}}, "not supported"),
-    ("/generate", {"input_ids": [1], "sampling_params": {"repetition_penalty": 1.15}}, "not sup"),
+    ("/generate", {"input_ids": [1], "sampling_params": {"min_p": 0.1}}, "not supported"),
+    ("/generate", {"input_ids": [1], "sampling_params": {"frequency_penalty": 0.5}}, "not sup"),
+    ("/generate", {"input_ids": [1], "sampling_params": {"stop": [3]}}, "list of strings"),
     ("/generate", {"input_ids": [1], "sampling_params": {"top_k": 0}}, "top_k must be -1"),
     ("/generate", {"input_ids": [1], "sampling_params": {"temperature": "hot"}}, "temperature"),
     ("/generate", {"input_ids": [1], "sampling_params": {"max_new_tokens": 0}}, "max_new_tokens"),
@@ -347,7 +369,7 @@ def test_bad_requests_get_400_with_a_json_error_and_the_server_keeps_serving(
     ("/generate", {"input_ids": [[1], [2]], "sampling_params": [{}]}, "1 entries for 2 prompts"),
     ("/v1/chat/completions", {"messages": []}, "messages must be a non-empty list"),
     ("/v1/chat/completions", {**chat, "tools": [{"type": "function"}]}, "tools"),
-    ("/v1/chat/completions", {**chat, "stop": "\n"}, "stop='\\n' is not supported"),
+    ("/v1/chat/completions", {**chat, "logit_bias": {"1": 2.0}}, "logit_bias"),
     ("/v1/completions", {"prompt": "a", "logprobs": 2}, "logprobs > 0"),
     ("/update_weights_from_disk", {}, "model_path (an HF directory) is required"),
   ]

@@ -21,9 +21,7 @@ TOP_K_ALL = 1 << 30  # SGLang's "whole vocabulary"
 # SGLang sampling fields the sampler does not implement yet, with the value that turns each
 # off; a request may only send that value (or null).
 UNSUPPORTED_SAMPLING = {
-  "stop": None,
   "stop_regex": None,
-  "repetition_penalty": 1.0,
   "frequency_penalty": 0.0,
   "presence_penalty": 0.0,
   "min_p": 0.0,
@@ -45,6 +43,8 @@ SAMPLING_FIELDS = {
   "top_k",
   "n",
   "stop_token_ids",
+  "stop",
+  "repetition_penalty",
   "sampling_seed",
   "skip_special_tokens",  # applied when decoding the text
   "stream_interval",  # only matters for streaming, which is refused
@@ -148,6 +148,10 @@ def to_sampling_params(fields: Mapping[str, Any], default_seed: int) -> Sampling
     isinstance(t, int) and not isinstance(t, bool) for t in stop_ids
   ):
     raise RequestError(f"sampling_params.stop_token_ids must be a list of ints, got {stop_ids!r}")
+  stop = fields.get("stop") or ()
+  stop = (stop,) if isinstance(stop, str) else stop
+  if not isinstance(stop, list | tuple) or not all(isinstance(t, str) and t for t in stop):
+    raise RequestError(f"sampling_params.stop must be a string or a list of strings, got {stop!r}")
   try:
     return SamplingParams(
       max_new_tokens=_number(fields, "max_new_tokens", DEFAULT_MAX_NEW_TOKENS, int),
@@ -156,6 +160,8 @@ def to_sampling_params(fields: Mapping[str, Any], default_seed: int) -> Sampling
       top_k=0 if top_k in (-1, TOP_K_ALL) else top_k,
       seed=_number(fields, "sampling_seed", default_seed, int),
       stop_token_ids=tuple(sorted(set(stop_ids))),
+      stop=tuple(stop),
+      repetition_penalty=_number(fields, "repetition_penalty", 1.0, float),
       n=_number(fields, "n", 1, int),
     )
   except ValueError as error:

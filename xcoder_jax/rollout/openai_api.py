@@ -82,7 +82,7 @@ def _sampling(body: Mapping[str, Any], server: PolicyServer, prompt_len: int) ->
 def _finish(completion: Completion) -> tuple[str, int | None]:
   """OpenAI's finish_reason and SGLang's matched_stop."""
   if completion.finish_reason == "stop":
-    return "stop", completion.tokens[-1]
+    return "stop", completion.matched_stop
   return "length", None
 
 

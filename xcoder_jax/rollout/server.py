@@ -196,8 +196,8 @@ class PolicyServer:
     }
 
   def decode(self, completion: Completion, skip_special_tokens: bool) -> str:
-    if skip_special_tokens:
-      return completion.text
+    if skip_special_tokens or isinstance(completion.matched_stop, str):
+      return completion.text  # a matched stop string is cut from the text, as SGLang does
     stopped = completion.finish_reason == "stop"
     tokens = completion.tokens[:-1] if stopped else completion.tokens
     return self.tokenizer.decode(tokens, skip_special_tokens=False)
@@ -205,8 +205,8 @@ class PolicyServer:
 
 def finish_reason(completion: Completion) -> dict[str, Any]:
   """SGLang's finish-reason object (its FINISH_MATCHED_TOKEN / FINISH_LENGTH `to_json`)."""
-  if completion.finish_reason == "stop":
-    return {"type": "stop", "matched": completion.tokens[-1]}
+  if completion.finish_reason == "stop":  # a stop token id or a stop string
+    return {"type": "stop", "matched": completion.matched_stop}
   return {"type": "length", "length": completion.completion_tokens}
 
 

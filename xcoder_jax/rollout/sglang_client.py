@@ -66,6 +66,8 @@ def sglang_sampling_params(sampling: SamplingParams) -> dict[str, Any]:
     "top_k": sampling.top_k or -1,  # SGLang's "off" is -1, ours 0
     "n": sampling.n,
     "stop_token_ids": list(sampling.stop_token_ids),
+    "stop": list(sampling.stop),
+    "repetition_penalty": sampling.repetition_penalty,
   }
 
 
@@ -88,8 +90,15 @@ def parse_generate_output(output: dict[str, Any]) -> Completion:
     raise SGLangError("output_ids disagree with the tokens of output_token_logprobs")
   if len(tokens) != completion_tokens:
     raise SGLangError(f"{len(tokens)} log-probs for {completion_tokens} completion tokens")
+  matched = reason.get("matched") if isinstance(reason, dict) and kind == "stop" else None
   return Completion(
-    tokens, logprobs, kind, prompt_tokens, completion_tokens, output.get("text", "")
+    tokens,
+    logprobs,
+    kind,
+    prompt_tokens,
+    completion_tokens,
+    output.get("text", ""),
+    matched_stop=matched,
   )
 
 
