@@ -31,8 +31,10 @@ padded to at least 8.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -218,6 +220,33 @@ class Sampler:
         )
       )
     return results
+
+  def decode_memory(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> dict:
+    """How the compiled decode loop for this batch holds the KV cache, from XLA itself: the
+    cache's bytes, the loop's temporary and input-aliased bytes, and the number of
+    instructions that copy a whole cache-shaped buffer (0 when the cache is updated in place).
+    """
+    rows = [dataclasses.replace(params, n=1)] * len(prompts)
+    inputs, device_rows = self._pack([list(p) for p in prompts], rows)
+    static = dict(graphdef=self.graphdef, pad_id=self.tokenizer.pad_id)
+    halt = np.zeros(len(device_rows.limits), bool)
+    with sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext():
+      loop = _prefill(
+        self.state, **inputs, rows=device_rows, max_new_tokens=params.max_new_tokens, **static
+      )
+      compiled = _decode.lower(
+        self.state, loop, params.max_new_tokens, halt, device_rows, **static
+      ).compile()
+    k = loop.cache.k
+    copy = re.compile(r"= \w+\[" + ",".join(map(str, k.shape)) + r"\]\S* copy\(")
+    copies = [line for line in compiled.as_text().splitlines() if copy.search(line)]
+    analysis = compiled.memory_analysis()
+    return dict(
+      cache_bytes=2 * k.nbytes,
+      temp_bytes=analysis.temp_size_in_bytes,
+      aliased_bytes=analysis.alias_size_in_bytes,
+      cache_copies=len(copies),
+    )
 
   def _pack(self, prompts, rows) -> tuple[dict[str, np.ndarray], _Rows]:
     """Left-pads prompts and lays out per-row parameters in bucketed numpy arrays."""
