@@ -13,7 +13,7 @@ from xcoder_jax import sharding
 from xcoder_jax.data.tokenizer import load_tokenizer
 from xcoder_jax.models import ModelConfig
 from xcoder_jax.models.build import create_model
-from xcoder_jax.rollout import Sampler, SamplingParams
+from xcoder_jax.rollout import RequestBatcher, Sampler, SamplingParams
 from xcoder_jax.rollout import sampler as sampler_lib
 
 MAX_NEW = 8
@@ -238,6 +238,18 @@ def test_n_samples_per_prompt_are_reproducible_and_distinct(sampler):
     assert group[0].tokens != group[1].tokens
     assert all(c.prompt_tokens == len(PROMPTS[i]) for c in group)
     assert single.tokens == group[0].tokens
+
+
+def test_batcher_submits_n_samples_as_rows(sampler):
+  """Concurrent callers asking for n samples get the same rows as one direct generate."""
+  params = SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=3, n=2)
+  batcher = RequestBatcher(sampler, max_wait_s=0.2)
+  futures = batcher.submit_samples(PROMPTS[0], params)
+  assert [f.result().tokens for f in futures] == [
+    c.tokens for c in sampler.generate([PROMPTS[0]], params)
+  ]
+  with pytest.raises(ValueError, match="submit_samples"):
+    batcher.submit(PROMPTS[0], params)
 
 
 def test_repetition_penalty_by_hand():

@@ -158,12 +158,8 @@ class Sampler:
       raise ValueError("empty prompt: every prompt needs at least one token")
     expanded = [(list(p), row) for p, request in zip(prompts, params) for row in request.samples()]
     prompts, rows = [p for p, _ in expanded], [r for _, r in expanded]
-    if self.mesh is None:
-      out = self._run(prompts, rows)
-    else:
-      with sharding.use_mesh(self.mesh):
-        out = self._run(prompts, rows)
-    return out
+    with self._on_mesh():
+      return self._run(prompts, rows)
 
   def generate_text(
     self,
@@ -237,7 +233,7 @@ class Sampler:
     inputs, device_rows = self._pack([list(p) for p in prompts], rows)
     static = dict(graphdef=self.graphdef, pad_id=self.tokenizer.pad_id)
     halt = np.zeros(len(device_rows.limits), bool)
-    with sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext():
+    with self._on_mesh():
       loop = _prefill(
         self.state, **inputs, rows=device_rows, max_new_tokens=params.max_new_tokens, **static
       )
@@ -254,6 +250,9 @@ class Sampler:
       aliased_bytes=analysis.alias_size_in_bytes,
       cache_copies=len(copies),
     )
+
+  def _on_mesh(self):
+    return sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
 
   def _pack(self, prompts, rows) -> tuple[dict[str, np.ndarray], _Rows]:
     """Left-pads prompts and lays out per-row parameters in bucketed numpy arrays."""
