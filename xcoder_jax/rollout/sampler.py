@@ -31,8 +31,10 @@ padded to at least 8.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -103,11 +105,18 @@ def apply_repetition_penalty(logits: jax.Array, seen: jax.Array, penalty: jax.Ar
 def sample_tokens(
   logits: jax.Array, keys: jax.Array, temperature: jax.Array, top_k: jax.Array, top_p: jax.Array
 ) -> jax.Array:
-  """Per-row tokens from float32 logits [batch, vocab]; temperature 0 rows take the argmax."""
+  """Per-row tokens from float32 logits [batch, vocab]; temperature 0 rows take the argmax.
+
+  An inverse-CDF draw (one uniform per row, as torch.multinomial does): on XLA:CPU it costs a
+  fifth of Gumbel-max sampling, which draws and takes two logs of a number per vocabulary
+  entry. The uniform is taken in (0, 1], so a zero-probability token is never drawn.
+  """
   scaled = logits / jnp.maximum(temperature, 1e-6)[:, None]
   filtering = jnp.any((top_k > 0) | (top_p < 1))
   scaled = jax.lax.cond(filtering, _filter_top_k_top_p, lambda x, *_: x, scaled, top_k, top_p)
-  sampled = jax.vmap(jax.random.categorical)(keys, scaled)
+  cdf = jnp.cumsum(jax.nn.softmax(scaled, axis=-1), axis=-1)
+  draw = (1.0 - jax.vmap(jax.random.uniform)(keys)) * cdf[:, -1]
+  sampled = jnp.minimum(jnp.sum(cdf < draw[:, None], axis=-1), logits.shape[-1] - 1)
   return jnp.where(temperature > 0, sampled, jnp.argmax(logits, axis=-1)).astype(jnp.int32)
 
 
@@ -149,12 +158,8 @@ class Sampler:
       raise ValueError("empty prompt: every prompt needs at least one token")
     expanded = [(list(p), row) for p, request in zip(prompts, params) for row in request.samples()]
     prompts, rows = [p for p, _ in expanded], [r for _, r in expanded]
-    if self.mesh is None:
-      out = self._run(prompts, rows)
-    else:
-      with sharding.use_mesh(self.mesh):
-        out = self._run(prompts, rows)
-    return out
+    with self._on_mesh():
+      return self._run(prompts, rows)
 
   def generate_text(
     self,
@@ -218,6 +223,36 @@ class Sampler:
         )
       )
     return results
+
+  def decode_memory(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> dict:
+    """How the compiled decode loop for this batch holds the KV cache, from XLA itself: the
+    cache's bytes, the loop's temporary and input-aliased bytes, and the number of
+    instructions that copy a whole cache-shaped buffer (0 when the cache is updated in place).
+    """
+    rows = [dataclasses.replace(params, n=1)] * len(prompts)
+    inputs, device_rows = self._pack([list(p) for p in prompts], rows)
+    static = dict(graphdef=self.graphdef, pad_id=self.tokenizer.pad_id)
+    halt = np.zeros(len(device_rows.limits), bool)
+    with self._on_mesh():
+      loop = _prefill(
+        self.state, **inputs, rows=device_rows, max_new_tokens=params.max_new_tokens, **static
+      )
+      compiled = _decode.lower(
+        self.state, loop, params.max_new_tokens, halt, device_rows, **static
+      ).compile()
+    k = loop.cache.k
+    copy = re.compile(r"= \w+\[" + ",".join(map(str, k.shape)) + r"\]\S* copy\(")
+    copies = [line for line in compiled.as_text().splitlines() if copy.search(line)]
+    analysis = compiled.memory_analysis()
+    return dict(
+      cache_bytes=2 * k.nbytes,
+      temp_bytes=analysis.temp_size_in_bytes,
+      aliased_bytes=analysis.alias_size_in_bytes,
+      cache_copies=len(copies),
+    )
+
+  def _on_mesh(self):
+    return sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
 
   def _pack(self, prompts, rows) -> tuple[dict[str, np.ndarray], _Rows]:
     """Left-pads prompts and lays out per-row parameters in bucketed numpy arrays."""

