@@ -489,7 +489,7 @@ def write_plots(summary: dict) -> list[str]:
       for shift, (label, values) in zip((-0.2, 0.2), series.items()):
         drawn = ax.bar([x + shift for x in range(len(groups))], values, 0.4, label=label)
         ax.bar_label(drawn, fmt="%.2f", fontsize=7)
-      ax.set_xticks(range(len(groups)), list(groups))
+      ax.set_xticks(range(len(groups)), [f"{n} ({g['num_problems']})" for n, g in groups.items()])
       ax.set(ylim=(0, 1), ylabel="fraction solved", title="eval on SynthSmith's held-out split")
 
     written.append(_plot("eval_by_difficulty.png", bars))
@@ -497,22 +497,25 @@ def write_plots(summary: dict) -> list[str]:
 
 
 def table(summary: dict) -> str:
+  """One row per phase, with the wall time of the run that did its work (a reused phase
+  keeps the time it took), wrapped to 100 columns."""
   rows = [("phase", "seconds", "result")]
   for phase in PHASES:
     section = summary["phases"].get(phase)
     if section:
-      seconds = f"{section['seconds']:.1f}" + (" (reused)" if section.get("reused") else "")
-      rows.append((phase, seconds, describe(phase, section)))
-  total = sum(s["seconds"] for s in summary["phases"].values())
-  rows.append(("total", f"{total:.1f}", ""))
+      reused = "(reused) " if section.get("reused") else ""
+      rows.append((phase, f"{section['seconds']:.1f}", reused + describe(phase, section)))
+  rows.append(("total", f"{summary['total_seconds']:.1f}", ""))
   widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
   indent = " " * (sum(widths) + 4)
   lines = [f"quickstart summary ({summary['run_dir']})"]
   for name, seconds, result in rows:
     head = f"{name.ljust(widths[0])}  {seconds.rjust(widths[1])}  "
-    wrapped = textwrap.wrap(result, 100 - len(indent)) or [""]
+    wrapped = textwrap.wrap(result, 100 - len(indent), break_on_hyphens=False) or [""]
     lines += [head + wrapped[0], *(indent + more for more in wrapped[1:])]
-  lines.append(f"plots: {', '.join(summary['plots'])}")
+  lines.append(
+    f"plots in {summary['run_dir']}: " + ", ".join(map(os.path.basename, summary["plots"]))
+  )
   return "\n".join(line.rstrip() for line in lines)
 
 
