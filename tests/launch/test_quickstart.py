@@ -55,7 +55,9 @@ def test_the_recipe_runs_end_to_end_and_leaves_summary_plots_and_hf_model(finish
   assert not re.search(r"^(W\d{4} |WARNING)", result.stderr, re.M), result.stderr[-2000:]
   summary = json.loads((run_dir / "summary.json").read_text())
   phases = summary["phases"]
-  assert sorted(phases) == sorted(PHASES) and all(s["seconds"] > 0 for s in phases.values()), seconds
+  assert sorted(phases) == sorted(PHASES) and all(s["seconds"] > 0 for s in phases.values()), (
+    seconds
+  )
   assert phases["synthsmith"]["funnel"][0]["stage"] == "seeds"
   assert phases["synthsmith"]["rl_records"] > 0 and phases["synthsmith"]["held_out_tasks"] > 0
   assert phases["sft"]["steps"] == 2 and phases["sft"]["devices"] == 8
