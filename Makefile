@@ -25,8 +25,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	  else echo "missing system packages:$$missing; run 'sudo apt-get install -y$$missing'" >&2; exit 1; fi; fi
 
+# The whole recipe on the tiny model, offline (see launch/quickstart.py); outputs in
+# runs/quickstart, and a rerun resumes there.
 quickstart: install
-	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(PY) -m launch.quickstart --workdir=/tmp/xcoder_quickstart
+	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(PY) -m launch.quickstart
 
 # Style never drifts: the formatter and the linter run before the tests and fail the build.
 lint: install

@@ -96,8 +96,10 @@ def _check_flags() -> None:
     raise EvalInputError(f"--output: directory {directory!r} does not exist; create it first")
 
 
-def _engine_kwargs() -> dict:
+def _engine_kwargs(tokenizer) -> dict:
   kwargs = {"model": _MODEL.value}
+  if _ENGINE.value == "in_process":  # the in-process sampler takes the model itself
+    kwargs = {"model": _load_model(_MODEL.value), "tokenizer": tokenizer}
   if _SERVER_URL.value:
     kwargs["server_url"] = _SERVER_URL.value
   for item in _ENGINE_ARGS.value:
@@ -109,6 +111,16 @@ def _engine_kwargs() -> dict:
     except json.JSONDecodeError:
       kwargs[key] = value
   return kwargs
+
+
+def _load_model(path: str):
+  """An HF directory (config.json) or a training workdir / checkpoint, on one device."""
+  from xcoder_jax import checkpoint
+  from xcoder_jax.hf import load_hf
+
+  if os.path.isfile(os.path.join(path, "config.json")):
+    return load_hf(path)
+  return checkpoint.load_model(path)[0]
 
 
 def _tokenizer():
@@ -159,7 +171,7 @@ def _generate(problems, k: int, path: str, sampling) -> dict[str, list[str]]:
   todo = [problem for problem in problems if problem.question_id not in done]
   if not todo:
     return done
-  engine = make_engine(_ENGINE.value, **_engine_kwargs())
+  engine = make_engine(_ENGINE.value, **_engine_kwargs(tokenizer))
   try:
     fileio.write_jsonl_atomic(  # drop partial problems: they are generated again
       path,
