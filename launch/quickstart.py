@@ -29,13 +29,13 @@ import hashlib
 import json
 import logging as std_logging
 import os
-import shutil
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 
 from absl import app, flags, logging
+
+from launch import quickstart_report as report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASES = ("synthsmith", "sft", "rl", "export", "eval")
@@ -109,18 +109,6 @@ def check_flags() -> list[str]:
   return phases
 
 
-def _finished(workdir: str, steps: int) -> bool:
-  """Orbax renames a step's directory into place only once the step is complete."""
-  return os.path.isdir(os.path.join(workdir, "checkpoints", str(steps)))
-
-
-def _metrics(workdir: str) -> list[dict]:
-  from xcoder_jax.fileio import read_jsonl
-
-  path = os.path.join(workdir, "metrics.jsonl")
-  return read_jsonl(path) if os.path.exists(path) else []
-
-
 def synthsmith_phase() -> dict:
   from configs.synthsmith import demo
   from data_pipeline import pipeline
@@ -145,16 +133,17 @@ def sft_phase() -> dict:
 
   from configs.sft import tiny
   from xcoder_jax.train import sft
+  from xcoder_jax.train.checkpointing import has_step
 
   config = tiny.get_config()
   config.data.train_files = f"demo,{run_path('synthsmith', 'sft')}"
   steps = _SFT_STEPS.value
   config.train.update(steps=steps, log_every=1, eval_every=steps, progress_bar=False)
   workdir = run_path("sft")
-  reused = _finished(workdir, steps)
+  reused = has_step(workdir, steps)
   if not reused:
     sft.train(config, workdir)
-  metrics = _metrics(workdir)
+  metrics = report.metrics(workdir)
   return {
     "reused": reused,
     "steps": steps,
@@ -187,6 +176,7 @@ def rl_phase() -> dict:
   from configs.rl import base, tiny
   from xcoder_jax.rl import grpo
   from xcoder_jax.rl.rewards import FORMAT_PENALTY
+  from xcoder_jax.train.checkpointing import has_step
 
   config = tiny.get_config()
   config.init.update(source="checkpoint", path=run_path("sft"))
@@ -211,10 +201,10 @@ def rl_phase() -> dict:
   )
   base.validate(config)
   workdir = run_path("rl")
-  reused = _finished(workdir, steps)
+  reused = has_step(workdir, steps)
   if not reused:
     grpo.train(config, workdir)
-  metrics = _metrics(workdir)
+  metrics = report.metrics(workdir)
   rewards = [m["reward_mean"] for m in metrics]
   passes = [m["pass_rate"] for m in metrics]
   if max(rewards) <= FORMAT_PENALTY:
@@ -384,141 +374,6 @@ def eval_phase() -> dict:
   }
 
 
-def _steps(n: int) -> str:
-  return f"{n} step" if n == 1 else f"{n} steps"
-
-
-def _percent(x: float) -> str:
-  return f"{100 * x:.1f}%"
-
-
-def describe(phase: str, s: dict) -> str:
-  """One phase's result in words (the progress line and the summary table)."""
-  if phase == "synthsmith":
-    kept = ", ".join(f"{row['stage']} {row['out']}" for row in s["funnel"])
-    return (
-      f"kept per stage: {kept}; {s['sft_records']} SFT / {s['rl_records']} RL tasks, "
-      f"{s['held_out_tasks']} held out for eval (teacher: {s['teacher']})"
-    )
-  if phase == "sft":
-    eval_loss = "" if s["eval_loss"] is None else f", eval loss {s['eval_loss']:.3f}"
-    return (
-      f"loss {s['loss_first']:.3f} -> {s['loss_last']:.3f} over {_steps(s['steps'])} on "
-      f"{s['devices']} devices{eval_loss}"
-    )
-  if phase == "rl":
-    return (
-      f"reward {s['reward_first']:.2f} -> {s['reward_last']:.2f}, pass rate "
-      f"{s['pass_rate_first']:.2f} -> {s['pass_rate_last']:.2f} over {_steps(s['steps'])} of "
-      f"{s['rollouts_per_step']}; {s['note']}"
-    )
-  if phase == "export":
-    verdict = "OK" if s["ok"] else "FAILED"
-    return (
-      f"{verdict}: {s['hf_dir']} (RL step {s['rl_step']}) reloaded in transformers, max "
-      f"|dlogit| {s['max_abs_dlogit']:.1e} (< {s['tolerance']:g}); greedy KV-cache sampler == "
-      f"full-forward argmax: {s['greedy_sampler_matches_forward']}"
-    )
-  passes = ", ".join(f"pass@{k} {_percent(v)}" for k, v in s["pass_at_k"].items())
-  groups = "; ".join(
-    f"{name} ({g['num_problems']}): avg@{s['k']} {_percent(g['avg_at_k'])}"
-    for name, g in s["by_difficulty"].items()
-  )
-  return (
-    f"{s['benchmark']}, {s['num_problems']} problem(s), k={s['k']}: avg@{s['k']} "
-    f"{_percent(s['avg_at_k'])}, {passes}; by difficulty: {groups}"
-  )
-
-
-def _plot(name: str, draw: Callable) -> str:
-  """Draws one figure into RUN/name (atomically); returns its path."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  from xcoder_jax.fileio import atomic_write
-
-  fig, ax = plt.subplots(figsize=(6, 3.6))
-  draw(ax)
-  ax.legend()
-  fig.tight_layout()
-  with atomic_write(run_path(name), "wb") as f:
-    fig.savefig(f, format="png", dpi=100)
-  plt.close(fig)
-  return run_path(name)
-
-
-def _curves(workdir: str, labels: dict[str, str], title: str) -> Callable:
-  def draw(ax):
-    for key, label in labels.items():
-      points = [(m["step"], m[key]) for m in _metrics(run_path(workdir)) if key in m]
-      ax.plot(*zip(*points), marker="o", markersize=3, label=label)
-    ax.set(xlabel="step", title=title)
-
-  return draw
-
-
-def write_plots(summary: dict) -> list[str]:
-  """The plots whose data exists: SFT loss, GRPO reward, SynthSmith funnel, eval bars."""
-  from xcoder_jax.fileio import atomic_write
-
-  written = []
-  if os.path.exists(run_path("synthsmith", "funnel.png")):
-    with (
-      open(run_path("synthsmith", "funnel.png"), "rb") as source,
-      atomic_write(run_path("funnel.png"), "wb") as f,
-    ):
-      shutil.copyfileobj(source, f)
-    written.append(run_path("funnel.png"))
-  if _metrics(run_path("sft")):
-    labels = {"loss": "train loss", "eval_loss": "eval loss"}
-    written.append(_plot("sft_loss.png", _curves("sft", labels, "SFT of the tiny model")))
-  if _metrics(run_path("rl")):
-    labels = {"reward_mean": "mean reward", "pass_rate": "pass rate"}
-    written.append(_plot("rl_reward.png", _curves("rl", labels, "GRPO on SynthSmith tasks")))
-  evaluation = summary["phases"].get("eval")
-  if evaluation:
-    k, groups = evaluation["k"], {"overall": evaluation, **evaluation["by_difficulty"]}
-
-    def bars(ax):
-      series = {
-        f"avg@{k}": [group["avg_at_k"] for group in groups.values()],
-        f"pass@{k}": [group["pass_at_k"][str(k)] for group in groups.values()],
-      }
-      for shift, (label, values) in zip((-0.2, 0.2), series.items()):
-        drawn = ax.bar([x + shift for x in range(len(groups))], values, 0.4, label=label)
-        ax.bar_label(drawn, fmt="%.2f", fontsize=7)
-      ax.set_xticks(range(len(groups)), [f"{n} ({g['num_problems']})" for n, g in groups.items()])
-      ax.set(ylim=(0, 1), ylabel="fraction solved", title="eval on SynthSmith's held-out split")
-
-    written.append(_plot("eval_by_difficulty.png", bars))
-  return written
-
-
-def table(summary: dict) -> str:
-  """One row per phase, with the wall time of the run that did its work (a reused phase
-  keeps the time it took), wrapped to 100 columns."""
-  rows = [("phase", "seconds", "result")]
-  for phase in PHASES:
-    section = summary["phases"].get(phase)
-    if section:
-      reused = "(reused) " if section.get("reused") else ""
-      rows.append((phase, f"{section['seconds']:.1f}", reused + describe(phase, section)))
-  rows.append(("total", f"{summary['total_seconds']:.1f}", ""))
-  widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
-  indent = " " * (sum(widths) + 4)
-  lines = [f"quickstart summary ({summary['run_dir']})"]
-  for name, seconds, result in rows:
-    head = f"{name.ljust(widths[0])}  {seconds.rjust(widths[1])}  "
-    wrapped = textwrap.wrap(result, 100 - len(indent), break_on_hyphens=False) or [""]
-    lines += [head + wrapped[0], *(indent + more for more in wrapped[1:])]
-  lines.append(
-    f"plots in {summary['run_dir']}: " + ", ".join(map(os.path.basename, summary["plots"]))
-  )
-  return "\n".join(line.rstrip() for line in lines)
-
-
 PHASE_FUNCTIONS: dict[str, Callable[[], dict]] = {
   "synthsmith": synthsmith_phase,
   "sft": sft_phase,
@@ -572,11 +427,11 @@ def main(argv):
     summary["phases"][phase] = section
     write_json_atomic(summary_path, summary, indent=1)
     reused = " (reused the finished checkpoint)" if section.get("reused") else ""
-    print(f"{describe(phase, section)} [{seconds:.1f} s{reused}]", flush=True)
-  summary["plots"] = write_plots(summary)
+    print(f"{report.describe(phase, section)} [{seconds:.1f} s{reused}]", flush=True)
+  summary["plots"] = report.write_plots(run_path(), summary)
   summary["total_seconds"] = sum(s["seconds"] for s in summary["phases"].values())
   write_json_atomic(summary_path, summary, indent=1)
-  print(table(summary))
+  print(report.table(summary, PHASES))
   export = summary["phases"].get("export")
   if export and not export["ok"]:
     raise SystemExit("quickstart FAILED: the export check is out of tolerance")

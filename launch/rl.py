@@ -24,6 +24,7 @@ from configs.sft import base as sft_base
 from launch import common
 from xcoder_jax.rl import grpo, toy
 from xcoder_jax.train import sft
+from xcoder_jax.train.checkpointing import has_step
 
 TOY = "toy"  # data.train_files / warmup.train_files value: the toy task set
 
@@ -87,17 +88,12 @@ def warm_start(config: ml_collections.ConfigDict, workdir: str) -> ml_collection
     keep=1,
     progress_bar=config.train.progress_bar,
   )
-  if not _finished(warm_dir, warmup.sft_steps):
+  if not has_step(warm_dir, warmup.sft_steps):
     logging.info("warm-up: %d SFT steps in %s", warmup.sft_steps, warm_dir)
     sft.train(sft_config, warm_dir)
   config = ml_collections.ConfigDict(config.to_dict())
   config.init.update(source="checkpoint", path=warm_dir)
   return config
-
-
-def _finished(warm_dir: str, steps: int) -> bool:
-  """Orbax renames a step's directory into place only once the step is complete."""
-  return os.path.isdir(os.path.join(warm_dir, "checkpoints", str(steps)))
 
 
 def prepare(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:

@@ -36,6 +36,13 @@ from xcoder_jax.train.step import TrainState
 QUARANTINE_DIR = "corrupt_checkpoints"
 
 
+def has_step(workdir: str, step: int) -> bool:
+  """Whether a run in `workdir` completed a checkpoint at `step` (Orbax renames a step's
+  directory into place only once everything in it is written); lets a finished phase be
+  skipped without building its trainer."""
+  return os.path.isdir(os.path.join(workdir, checkpoint.WORKDIR_CHECKPOINTS, str(step)))
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckpointItem:
   """A trainer's item saved beside the model and optimizer: its Orbax handler, the save
