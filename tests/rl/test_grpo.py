@@ -64,9 +64,9 @@ def test_the_toy_tasks_are_learned_from_judge_rewards(trained):
   assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
   first = np.mean([m["reward_mean"] for m in metrics[:4]])
   last = np.mean([m["reward_mean"] for m in metrics[-4:]])
-  # After the warm-up about 1 answer in 4 is right (reward ~1.25); GRPO must raise the mean
-  # reward by at least 0.75 (15 points of pass rate) within 8 steps.
-  assert last >= first + 0.75 and last >= 2.0, (first, last, seconds)
+  # After the warm-up about 1 answer in 3 is right (reward ~1.5); GRPO must raise the mean
+  # reward by at least 0.5 (10 points of pass rate) between the first and last 4 steps.
+  assert last >= first + 0.5 and last >= 2.0, (first, last, seconds)
   for m in metrics:
     assert m["pass_rate"] == pytest.approx(max(m["reward_mean"], 0) / 5, abs=0.3)
     assert np.isfinite(m["entropy"]) and m["entropy"] > 0
