@@ -30,11 +30,11 @@ from xcoder_jax.eval.types import (
   Problem,
   refuse_dates,
 )
+from xcoder_jax.judge import tasks
 
 HELD_OUT_FRACTION = 0.1
 TIME_LIMIT_S = 10.0  # the recipe's judge limits for RL rewards
 MEMORY_MB = 256
-CALL_KINDS = ("leetcode", "function")
 
 
 def held_out_ids(ids: Iterable[str], fraction: float = HELD_OUT_FRACTION) -> set[str]:
@@ -55,13 +55,7 @@ class XcoderGrader(Grader):
 
   def __init__(self, record: dict, time_limit_s: float, memory_mb: int):
     self.kind, self.fn_name = record["kind"], record.get("fn_name")
-    if self.kind in CALL_KINDS:
-      self.tests = [
-        judge.TestCase(args=json.loads(t["input"]), expected=json.loads(t["output"]))
-        for t in record["tests"]
-      ]
-    else:
-      self.tests = [judge.TestCase(input=t["input"], output=t["output"]) for t in record["tests"]]
+    self.tests = [tasks.test_case(t, self.kind) for t in record["tests"]]
     self.num_tests = len(self.tests)
     self.time_limit_s, self.memory_mb = time_limit_s, memory_mb
 
@@ -79,21 +73,13 @@ class XcoderGrader(Grader):
 
 
 def _check(record: object) -> dict:
-  if not isinstance(record, dict):
-    raise ValueError("not a JSON object")
-  missing = [key for key in ("id", "prompt", "kind", "tests", "difficulty") if key not in record]
+  """An RL task record (`xcoder_jax.data.rl` schema) that also names its kind and difficulty."""
+  from xcoder_jax.data.rl import validate_rl_record  # the data package imports Grain
+
+  record = validate_rl_record(record, "record")
+  missing = [key for key in ("kind", "difficulty") if key not in record]
   if missing:
     raise ValueError(f"missing field(s) {missing}")
-  if record["kind"] not in ("stdio", *CALL_KINDS):
-    raise ValueError(f"kind {record['kind']!r} is not stdio, leetcode or function")
-  if record["kind"] in CALL_KINDS and not record.get("fn_name"):
-    raise ValueError(f"a {record['kind']} task needs fn_name")
-  tests = record["tests"]
-  if not tests or not all(
-    isinstance(t, dict) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)
-    for t in tests
-  ):
-    raise ValueError("tests must be a non-empty list of {input, output} strings")
   return record
 
 
