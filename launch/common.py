@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 from absl import flags
 
 from xcoder_jax import sharding
@@ -25,3 +28,15 @@ def start_distributed() -> None:
   sharding.initialize_distributed(
     _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value, _INIT_TIMEOUT.value
   )
+
+
+@contextlib.contextmanager
+def user_errors(name: str):
+  """Set-up mistakes (missing files, bad config values) end the launcher with one line on
+  stderr naming the problem and exit status 2, instead of a traceback. Wrap only set-up:
+  an error during training keeps its traceback."""
+  try:
+    yield
+  except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as error:
+    print(f"{name}: error: {error}", file=sys.stderr)
+    sys.exit(2)

@@ -22,6 +22,7 @@ from ml_collections import config_flags
 from configs.rl import base
 from configs.sft import base as sft_base
 from launch import common
+from xcoder_jax.data.shards import shard_files
 from xcoder_jax.rl import grpo, toy
 from xcoder_jax.train import sft
 from xcoder_jax.train.checkpointing import has_step
@@ -107,10 +108,14 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
   common.start_distributed()
-  config = _CONFIG.value
-  base.validate(config)
-  grpo.check_config(config)
-  last = grpo.train(prepare(config, _WORKDIR.value), _WORKDIR.value)
+  with common.user_errors("rl"):
+    config = _CONFIG.value
+    base.validate(config)
+    grpo.check_config(config)
+    if config.data.train_files != TOY:  # a missing task file fails here, before any work
+      shard_files(config.data.train_files)
+    config = prepare(config, _WORKDIR.value)
+  last = grpo.train(config, _WORKDIR.value)
   print({k: round(v, 4) for k, v in last.items()})
 
 

@@ -15,7 +15,7 @@ import logging
 
 from absl import app, flags
 
-from launch import mesh_flags
+from launch import common, mesh_flags
 
 _MODEL = flags.DEFINE_string(
   "model", None, "Hugging Face model directory (config.json + *.safetensors).", required=True
@@ -68,19 +68,20 @@ def main(argv):
   if _COMPILE_CACHE.value:
     jax.config.update("jax_compilation_cache_dir", _COMPILE_CACHE.value)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-  mesh = mesh_flags.mesh_from_flags()
-  with sharding.use_mesh(mesh):
-    server = PolicyServer(
-      _MODEL.value,
-      tokenizer_path=_TOKENIZER.value,
-      mesh=mesh,
-      dtype=_DTYPE.value,
-      served_model_name=_SERVED_NAME.value,
-      weight_version=_WEIGHT_VERSION.value,
-      max_batch=_MAX_BATCH.value,
-      max_wait_s=_MAX_WAIT_S.value,
-      seed=_SEED.value,
-    )
+  with common.user_errors("serve"):
+    mesh = mesh_flags.mesh_from_flags()
+    with sharding.use_mesh(mesh):
+      server = PolicyServer(
+        _MODEL.value,
+        tokenizer_path=_TOKENIZER.value,
+        mesh=mesh,
+        dtype=_DTYPE.value,
+        served_model_name=_SERVED_NAME.value,
+        weight_version=_WEIGHT_VERSION.value,
+        max_batch=_MAX_BATCH.value,
+        max_wait_s=_MAX_WAIT_S.value,
+        seed=_SEED.value,
+      )
   web.run_app(
     make_app(server),
     host=_HOST.value,

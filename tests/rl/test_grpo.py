@@ -107,3 +107,20 @@ def test_sigkill_mid_run_resumes_with_the_same_rewards(trained, tmp_path):
   for got, want in zip(resumed[SAVE_EVERY:], reference[SAVE_EVERY:], strict=True):
     assert got["reward_mean"] == want["reward_mean"], (got["step"], got, want)
     assert got["loss"] == pytest.approx(want["loss"], rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+  "override,message",
+  [
+    ("--config.data.train_files=/no/such/shards", "rl: error: shard file '/no/such/shards'"),
+    ("--config.rl.reward=no_such_reward", "rl: error: rl.reward: unknown reward function"),
+  ],
+)
+def test_launch_rl_refuses_bad_input_in_one_line(tmp_path, override, message):
+  workdir = tmp_path / "run"
+  cmd = [sys.executable, "-m", "launch.rl", "--config=configs/rl/tiny.py", f"--workdir={workdir}"]
+  cmd += ["--config.warmup.sft_steps=0", override]
+  result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert message in result.stderr and "Traceback" not in result.stderr
+  assert not workdir.exists()  # refused before anything was written
