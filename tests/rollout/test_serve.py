@@ -284,6 +284,18 @@ def test_stop_strings_and_repetition_penalty_through_the_client(engine, models, 
   assert cut.text == text[: text.index(stop)]  # the matched string is cut, as SGLang does
 
 
+def test_openai_engine_reads_token_ids_and_raw_logprobs_from_completions(url, models, greedy_a):
+  """The `openai` engine (vLLM, hosted servers) on /v1/completions: token-id prompts, exact
+  ids via return_tokens_as_token_ids, transformers' greedy tokens and log-probs."""
+  engine = make_engine("openai", server_url=url, model="tiny", concurrency=2)
+  groups = engine.generate(PROMPTS, GREEDY)
+  engine.close()
+  for prompt, tokens, [completion] in zip(PROMPTS, greedy_a, groups):
+    check_against_reference(completion, models["a"][1], prompt, tokens)
+  with pytest.raises(NotImplementedError, match="no weight update"):
+    engine.update_weights({}, 1)
+
+
 def test_stop_token_ids_and_max_new_tokens_end_rows_as_sglang_reports(url, greedy_a):
   tokens = greedy_a[0]
   stop_at = next((i for i in range(1, len(tokens)) if tokens[i] not in tokens[:i]), 0)

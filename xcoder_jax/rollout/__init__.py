@@ -1,7 +1,7 @@
 """Rollouts: the in-process JAX sampler (KV cache), a batcher for concurrent callers, and
-rollout engines behind one interface (`engine.ENGINES`: "in_process", ...)."""
+rollout engines behind one interface (`engine.ENGINES`: "in_process", "sglang", "openai")."""
 
-from xcoder_jax.rollout import sglang_client  # noqa: F401  (registers the "sglang" engine)
+from xcoder_jax.rollout import openai_client, sglang_client  # noqa: F401  (register engines)
 from xcoder_jax.rollout.batcher import RequestBatcher
 from xcoder_jax.rollout.engine import ENGINES, RolloutEngine, make_engine
 from xcoder_jax.rollout.in_process import InProcessEngine

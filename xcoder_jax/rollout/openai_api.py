@@ -67,9 +67,9 @@ CHAT_FIELDS = (
   }
 )
 COMPLETION_NEUTRAL = {**NEUTRAL, "echo": False, "suffix": None}
-COMPLETION_FIELDS = (
-  set(SAMPLING_ALIASES) | IGNORED | set(COMPLETION_NEUTRAL) | {"prompt", "logprobs", "best_of"}
-)
+# return_tokens_as_token_ids (vLLM's): log-prob tokens as "token_id:N", so ids come back exact.
+COMPLETION_FIELDS = set(SAMPLING_ALIASES) | IGNORED | set(COMPLETION_NEUTRAL)
+COMPLETION_FIELDS |= {"prompt", "logprobs", "best_of", "return_tokens_as_token_ids"}
 
 
 def _sampling(body: Mapping[str, Any], server: PolicyServer, prompt_len: int) -> SamplingParams:
@@ -220,7 +220,10 @@ class OpenAIApi:
       text = self.server.decode(completion, skip_special)
       logprobs = None
       if want_logprobs is not None:
-        tokens = [self._token_text(t) for t in completion.tokens]
+        if body.get("return_tokens_as_token_ids"):
+          tokens = [f"token_id:{t}" for t in completion.tokens]
+        else:
+          tokens = [self._token_text(t) for t in completion.tokens]
         offsets = [0, *itertools.accumulate(len(t) for t in tokens)][:-1]
         logprobs = {
           "tokens": tokens,

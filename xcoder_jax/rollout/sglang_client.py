@@ -34,26 +34,22 @@ mode and on `launch.serve` (where they equal the in-process sampler's rows).
 from __future__ import annotations
 
 import concurrent.futures
-import http.client
 import itertools
-import json
 import os
 import re
 import shutil
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 from xcoder_jax.rollout.engine import ENGINES, RolloutEngine
+from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion, SamplingParams
 
 EXPORT_NAME = "weights_v{:06d}"
 _EXPORT_PATTERN = re.compile(r"^weights_v(\d{6,})$")
 
 
-class SGLangError(RuntimeError):
+class SGLangError(ServerError):
   """A server refused a request, answered something malformed, or stayed unreachable."""
 
 
@@ -102,49 +98,15 @@ def parse_generate_output(output: dict[str, Any]) -> Completion:
   )
 
 
-class SGLangServer:
+class SGLangServer(JsonEndpoint):
   """One server's HTTP endpoints, with timeouts and retries."""
 
   def __init__(self, url: str, timeout_s: float = 600.0, max_retries: int = 3, backoff_s=1.0):
-    self.url = url.rstrip("/")
-    self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
-
-  def request(self, path: str, body: dict[str, Any] | None = None, method: str | None = None):
-    """JSON (or text) answer of one call; retries what may pass, raises what will not."""
-    data = None if body is None else json.dumps(body).encode()
-    last: Exception | None = None
-    for attempt in range(self.max_retries + 1):
-      if attempt:
-        time.sleep(self.backoff_s * 2 ** (attempt - 1))
-      request = urllib.request.Request(
-        self.url + path, data, {"Content-Type": "application/json"}, method=method
-      )
-      try:
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-          text = response.read().decode()
-        try:
-          return json.loads(text) if text else None
-        except json.JSONDecodeError:
-          return text
-      except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")[:2000]
-        last = SGLangError(f"{self.url}{path}: HTTP {error.code}: {detail}")
-        if error.code != 429 and error.code < 500:
-          raise last from None  # the request itself is wrong; retrying will not help
-      except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        last = SGLangError(f"{self.url}{path}: {error}")
-    raise SGLangError(f"failed after {self.max_retries + 1} attempts: {last}")
+    super().__init__(url, timeout_s, max_retries, backoff_s, error_type=SGLangError)
 
   def generate(self, body: dict[str, Any]) -> list[dict[str, Any]]:
     answer = self.request("/generate", body)
     return answer if isinstance(answer, list) else [answer]
-
-  def healthy(self) -> bool:
-    try:
-      self.request("/health", method="GET")
-      return True
-    except SGLangError:
-      return False
 
   def model_info(self) -> dict[str, Any]:
     return self.request("/get_model_info", method="GET")
