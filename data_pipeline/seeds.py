@@ -45,11 +45,12 @@ def seed_patterns(value) -> list[str]:
 def _rows(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
   """(where, row) for every record; a record that is not a JSON object names its line."""
   if path.endswith(".parquet"):
+    import pyarrow
     import pyarrow.parquet as pq
 
     try:
       table = pq.read_table(path)
-    except Exception as error:  # pyarrow raises several types for a broken file
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
       raise ValueError(f"seed file {path} is not a readable Parquet file: {error}") from None
     for index, row in enumerate(table.to_pylist()):
       yield f"{path} row {index}", row

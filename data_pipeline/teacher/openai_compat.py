@@ -26,7 +26,7 @@ def _answer_text(message: dict) -> str:
   return f"<think>\n{reasoning.strip()}\n</think>\n\n{content}" if reasoning else content
 
 
-def describe_failure(error: Exception, timeout_s: float) -> str:
+def _describe_failure(error: Exception, timeout_s: float) -> str:
   """A failed request in a few words a user can act on."""
   if isinstance(error, urllib.error.HTTPError):
     return f"HTTP {error.code} {error.reason}"
@@ -77,20 +77,21 @@ class OpenAITeacher(Teacher):
       return json.loads(response.read())
 
   def check(self) -> None:
-    """GET ``/models`` within ``health_timeout_s``: any answer but an auth or server error
-    proves the server is up (a 404 only means it does not list its models)."""
+    """GET ``/models`` within ``health_timeout_s``: any answer but an auth refusal or a server
+    error proves the server is up (a 404 only means it does not list its models)."""
     models = self.base_url + "/models"
+    auth = False
     try:
       request = urllib.request.Request(models, headers=self._headers())
       with urllib.request.urlopen(request, timeout=self.health_timeout_s):
         return
     except urllib.error.HTTPError as error:
-      if error.code in (404, 405):
-        return
-      failure = describe_failure(error, self.health_timeout_s)
       auth = error.code in (401, 403)
-    except OSError as error:
-      failure, auth = describe_failure(error, self.health_timeout_s), False
+      if error.code < 500 and not auth:
+        return
+      failure = _describe_failure(error, self.health_timeout_s)
+    except (OSError, http.client.HTTPException) as error:
+      failure = _describe_failure(error, self.health_timeout_s)
     fix = (
       "check --config.teacher.api_key"
       if auth
@@ -129,9 +130,9 @@ class OpenAITeacher(Teacher):
           raise TeacherError(
             f"{stage}: {self.url} refused the request: HTTP {error.code}"
           ) from error
-        failure = describe_failure(error, self.timeout_s)
+        failure = _describe_failure(error, self.timeout_s)
       except _TRANSIENT as error:
-        failure = describe_failure(error, self.timeout_s)
+        failure = _describe_failure(error, self.timeout_s)
       if attempt < attempts:
         delay = self.backoff_s * 2 ** (attempt - 1)
         logging.warning(
