@@ -1,4 +1,4 @@
-"""Final outputs: SFT and RL ArrayRecord shards, JSONL samples, report.json, funnel.png."""
+"""Final outputs: SFT, RL and DPO ArrayRecord shards, JSONL samples, report.json, funnel.png."""
 
 from __future__ import annotations
 
@@ -68,6 +68,25 @@ def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str)
   fileio.write_jsonl_atomic(os.path.join(output_dir, "sft_sample.jsonl"), sft[: config.sample_size])
   fileio.write_jsonl_atomic(os.path.join(output_dir, "rl_sample.jsonl"), rl[: config.sample_size])
   return manifests
+
+
+def write_dpo(pairs: list[dict], output_dir: str, config, host_tag: str) -> dict:
+  """DPO pairs (``data_pipeline/pairs.py`` schema) in the RL shards' layout; returns the
+  manifest."""
+  prefix = f"{host_tag}-" if host_tag else ""
+  manifest = shards.write_shards(
+    pairs,
+    os.path.join(output_dir, "dpo"),
+    max(1, min(config.num_shards, len(pairs))),
+    prefix=f"{prefix}dpo",
+    overwrite=True,
+    extra_manifest={"kind": "dpo"},
+    sft_schema=False,
+  )
+  fileio.write_jsonl_atomic(
+    os.path.join(output_dir, "dpo_sample.jsonl"), pairs[: config.sample_size]
+  )
+  return manifest
 
 
 def plot_funnel(funnel: list[dict], path: str) -> None:

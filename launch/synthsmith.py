@@ -10,6 +10,16 @@ Writes DIR/sft and DIR/rl (ArrayRecord shards), DIR/{sft,rl}_sample.jsonl, DIR/r
 > 1 each host works on its slice of the seeds under DIR/hostIIIIIofNNNNN/. Rerunning the same
 command on the same DIR resumes: completed items are never redone. The demo config replays a
 recorded teacher (data_pipeline/demo/teacher_recording.jsonl), so it runs offline.
+
+DPO preference pairs (schema in data_pipeline/pairs.py, options --config.pairs.*) go to
+DIR/dpo and DIR/dpo_sample.jsonl, counted in the funnel's dpo_pairs row.
+
+  python -m launch.synthsmith --config=... --output=DIR --pairs_only
+
+(re)builds only the DPO pairs of a finished run in DIR (e.g. with other --config.pairs.*
+options) from its stored candidates and verification: no teacher call, no new vote. Runs
+written before verification kept per-candidate outcomes have their candidates graded again
+on the verified tests by the judge (the log says so).
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from data_pipeline import pipeline
+from data_pipeline import pairs, pipeline
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config",
@@ -45,6 +55,13 @@ _NUM_SHARDS = flags.DEFINE_integer(
   "num_shards", 1, "Number of hosts splitting the seeds.", lower_bound=1
 )
 
+_PAIRS_ONLY = flags.DEFINE_bool(
+  "pairs_only",
+  False,
+  "Only (re)build the DPO pairs of the finished run in --output, without the teacher or "
+  "verifying again.",
+)
+
 
 def main(argv):
   del argv
@@ -56,7 +73,8 @@ def main(argv):
       f"--num_shards={_NUM_SHARDS.value}"
     )
   try:
-    report = pipeline.run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+    run = pairs.pairs_only if _PAIRS_ONLY.value else pipeline.run
+    report = run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
   except (FileNotFoundError, ValueError) as error:
     sys.exit(f"synthsmith: error: {error}")
   print(f"{'stage':<20}{'in':>7}{'out':>7}  drops")

@@ -2,8 +2,8 @@
 
 Each task has a statement, a correct solution, plausible wrong solutions (so that voting has
 to decide, and so that the DPO pairs have realistic rejected answers: off-by-one, a missed
-edge case, a crash on some inputs or on all), direct test inputs (one of them invalid on purpose), an input generator and an
-input validator. The last two tasks are a near-duplicate and a HumanEval-contaminated one,
+edge case, a crash on some inputs or on all), direct test inputs (one of them invalid on
+purpose), an input generator and an input validator. The last two tasks are a near-duplicate and a HumanEval-contaminated one,
 so that de-duplication and decontamination have something to remove.
 """
 
