@@ -114,7 +114,7 @@ def plot_funnel(funnel: list[dict], path: str) -> None:
     text = ", ".join(f"{reason} {count}" for reason, count in top)
     ax.text(max(row["in"], row["out"]) * 1.01 + 0.1, p, text, va="center", fontsize=7)
   ax.set_yticks(list(positions), names)
-  ax.set_xlabel("records (stage-specific unit: seeds, leaves, configs, tasks, candidates)")
+  ax.set_xlabel("records (stage-specific unit: seeds, leaves, configs, tasks, candidates, pairs)")
   ax.set_title("SynthSmith funnel")
   ax.legend(loc="lower right")
   ax.set_xlim(right=ax.get_xlim()[1] * 1.6)

@@ -44,6 +44,15 @@ PAIRS_CRASH = (
   "count = {}\npairs = 0\nfor x in a:\n    pairs += count[(-x) % k]\n"
   "    count[x % k] = count.get(x % k, 0) + 1\nprint(pairs)\n"
 )
+COURTYARD_OK = (
+  "from collections import deque\nn, m = map(int, input().split())\n"
+  "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
+  "    r, c = q.popleft()\n    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):\n"
+  "        nr, nc = r + dr, c + dc\n"
+  "        if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
+  "            d[(nr, nc)] = d[(r, c)] + 1\n            q.append((nr, nc))\n"
+  "print(d.get((n - 1, m - 1), -1))\n"
+)
 
 TASKS = [
   {
@@ -100,15 +109,7 @@ TASKS = [
       "## Sample Input 1\n2 2\n.#\n..\n## Sample Output 1\n2\n\n## Sample Input 2\n2 2\n.#\n#.\n"
       "## Sample Output 2\n-1\n"
     ),
-    "correct": [
-      "from collections import deque\nn, m = map(int, input().split())\n"
-      "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
-      "    r, c = q.popleft()\n    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):\n"
-      "        nr, nc = r + dr, c + dc\n"
-      "        if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
-      "            d[(nr, nc)] = d[(r, c)] + 1\n            q.append((nr, nc))\n"
-      "print(d.get((n - 1, m - 1), -1))\n"
-    ],
+    "correct": [COURTYARD_OK],
     "wrong": [
       "from collections import deque\nn, m = map(int, input().split())\n"
       "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
@@ -117,13 +118,8 @@ TASKS = [
       "            if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
       "                d[(nr, nc)] = d[(r, c)] + 1\n                q.append((nr, nc))\n"
       "print(d.get((n - 1, m - 1), -1))\n",
-      "from collections import deque\nn, m = map(int, input().split())\n"
-      "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
-      "    r, c = q.popleft()\n    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):\n"
-      "        nr, nc = r + dr, c + dc\n"
-      "        if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
-      "            d[(nr, nc)] = d[(r, c)] + 1\n            q.append((nr, nc))\n"
-      "print(d[(n - 1, m - 1)])\n",
+      # indexes the distances directly: an unreachable exit is a KeyError
+      COURTYARD_OK.replace("d.get((n - 1, m - 1), -1)", "d[(n - 1, m - 1)]"),
     ],
     "inputs": ["2 2\n.#\n..", "1 1\n.", "2 2\n.#\n#.", "3 3\n...\n.#.\n..."],
     "generator": "import random\nrandom.seed(int(input()))\nn, m = random.randint(1, 6), "
