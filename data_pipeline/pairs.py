@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -166,27 +167,26 @@ def pairs_only(config, output_dir: str, host_index: int = 0, num_hosts: int = 1)
   out = os.path.join(output_dir, host_tag) if host_tag else output_dir
   work = os.path.join(out, "work")
   report_path = os.path.join(out, "report.json")
-  solutions, verification = StageStore(work, "solutions"), StageStore(work, "verification")
-  if not (verification.complete and os.path.exists(report_path)):
+  if not os.path.exists(os.path.join(work, "verification.done")) or not os.path.exists(report_path):
     raise FileNotFoundError(
       f"{out} holds no finished SynthSmith run (report.json and a complete verification "
       "stage); run the pipeline there first, without --pairs_only"
     )
+  solutions, verification = StageStore(work, "solutions"), StageStore(work, "verification")
   verified = [o for entry in verification.entries.values() for o in entry["outputs"]]
   candidates = [o for entry in solutions.entries.values() for o in entry["outputs"]]
   kept, _, _ = dedup.decontaminate_and_dedup(verified, config.dedup)
-  judges = []
-
-  def judge_of():
-    if not judges:
-      judges.append(judge_lib.Judge(workers=config.judge_workers or None))
-    return judges[0]
-
+  # Started only for outputs that predate per-candidate outcomes.
+  judge_of = functools.cache(lambda: judge_lib.Judge(workers=config.judge_workers or None))
   result = make_pairs(kept, candidates, judge_of, config, out, host_tag)
   with open(report_path) as f:
     report = json.load(f)
-  report["funnel"] = [row for row in report["funnel"] if row["stage"] != STAGE]
-  report["funnel"].append(result.report.to_json())
+  stages = [row["stage"] for row in report["funnel"]]
+  row = result.report.to_json()
+  if STAGE in stages:  # the pairs' row keeps its place after the shards
+    report["funnel"][stages.index(STAGE)] = row
+  else:
+    report["funnel"].insert(stages.index("shards") + 1 if "shards" in stages else len(stages), row)
   report["outputs"] = {**(report.get("outputs") or {}), **result.outputs}
   report["dpo_regraded_tasks"] = result.regraded
   write_json_atomic(report_path, report)

@@ -172,9 +172,10 @@ def test_pairs_only_rebuilds_pairs_without_teacher_or_vote(demo_run, finished_co
   config.pairs.max_per_task = 1
   sft_before = open(os.path.join(finished_copy, "sft_sample.jsonl")).read()
   report = pairs.pairs_only(config, finished_copy)
-  row = report["funnel"][-1]
-  assert row["stage"] == "dpo_pairs" and row["out"] == row["in"] == report["outputs"]["dpo_records"]
-  assert [r["stage"] for r in report["funnel"]].count("dpo_pairs") == 1
+  stages = [r["stage"] for r in report["funnel"]]
+  assert stages.count("dpo_pairs") == 1 and stages.index("dpo_pairs") == stages.index("shards") + 1
+  row = report["funnel"][stages.index("dpo_pairs")]
+  assert row["out"] == row["in"] == report["outputs"]["dpo_records"]  # one pair per task
   assert report["dpo_regraded_tasks"] == 0 and report["outputs"]["sft_records"] == row["in"]
   assert len(demo_pairs.read_pairs(finished_copy)) == row["out"]
   assert open(os.path.join(finished_copy, "sft_sample.jsonl")).read() == sft_before
