@@ -27,6 +27,7 @@ from data_pipeline import (
   test_inputs,
   verify,
 )
+from data_pipeline import pairs as pairs_lib
 from data_pipeline import seeds as seeds_lib
 from data_pipeline import tasks as tasks_lib
 from data_pipeline.records import Candidate, Seed, Task, TestInputs
@@ -251,6 +252,10 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   timed("dedup_decontam", report)
   manifests = outputs.write_datasets(kept, out, config.output, host_tag)
   timed("shards", StageReport("shards", len(kept), manifests["sft"]["num_records"]))
+  dpo = None
+  if config.pairs.enabled:
+    dpo = pairs_lib.make_pairs(kept, candidates, lambda: judge, config, out, host_tag)
+    timed(pairs_lib.STAGE, dpo.report)
   ground_truth = None
   if config.validate_on_seeds:
     ground_truth, report = validate_on_seeds(seed_list, teacher, judge, config, work)
@@ -271,6 +276,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
       "rl_records": manifests["rl"]["num_records"],
       "sft_dir": os.path.join(out, "sft"),
       "rl_dir": os.path.join(out, "rl"),
+      **(dpo.outputs if dpo else {}),
     },
   }
   write_json_atomic(os.path.join(out, "report.json"), result)

@@ -16,6 +16,16 @@ replays a recorded teacher (data_pipeline/demo/teacher_recording.jsonl), so it r
 Exit status: 0 done; 2 bad input or settings (one line on stderr); 3 the teacher failed its
 check before the first stage, or an outage left a stage unfinished: rerun the same command
 once the teacher answers and it resumes.
+
+DPO preference pairs (schema in data_pipeline/pairs.py, options --config.pairs.*) go to
+DIR/dpo and DIR/dpo_sample.jsonl, counted in the funnel's dpo_pairs row.
+
+  python -m launch.synthsmith --config=... --output=DIR --pairs_only
+
+(re)builds only the DPO pairs of a finished run in DIR (e.g. with other --config.pairs.*
+options) from its stored candidates and verification: no teacher call, no new vote. Runs
+written before verification kept per-candidate outcomes have their candidates graded again
+on the verified tests by the judge (the log says so).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from data_pipeline import pipeline
+from data_pipeline import pairs, pipeline
 from data_pipeline.teacher import TeacherError
 from launch import common
 
@@ -54,6 +64,13 @@ _NUM_SHARDS = flags.DEFINE_integer(
 )
 TEACHER_FAILED = 3  # exit status: rerunning the same command resumes
 
+_PAIRS_ONLY = flags.DEFINE_bool(
+  "pairs_only",
+  False,
+  "Only (re)build the DPO pairs of the finished run in --output, without the teacher or "
+  "verifying again.",
+)
+
 
 def _print_funnel(report: dict) -> None:
   print(f"{'stage':<20}{'in':>7}{'out':>7}  drops")
@@ -72,7 +89,8 @@ def main(argv):
         f"--shard_index={_SHARD_INDEX.value} must be below --num_shards={_NUM_SHARDS.value}"
       )
     try:
-      report = pipeline.run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+      run = pairs.pairs_only if _PAIRS_ONLY.value else pipeline.run
+      report = run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
     except TeacherError as error:
       print(f"synthsmith: error: {error}", file=sys.stderr)
       sys.exit(TEACHER_FAILED)

@@ -78,5 +78,10 @@ def get_config():
       "near_duplicate_jaccard": 0.6,
     }
   )
+  # DPO pairs (data_pipeline/pairs.py): a candidate passing every verified test (chosen) over
+  # one failing some (rejected); the gap is 1 - the rejected one's pass fraction.
+  c.pairs = ml_collections.ConfigDict(
+    {"enabled": True, "max_per_task": 4, "min_gap": 0.0, "seed": 0}
+  )
   c.output = ml_collections.ConfigDict({"num_shards": 16, "sample_size": 20})
   return c
