@@ -45,13 +45,45 @@ def sample_subtree(tree: dict, shape: tuple[int, int, int], rng: random.Random) 
   return {k: v for k, v in sampled.items() if count_leaves(v)}  # prune empty branches
 
 
+def _most_leaves(node: Any, shape: tuple[int, int, int]) -> int:
+  """The most leaves ``_sample_node`` can return for ``node`` (it keeps the best children)."""
+  _, inner_k, leaf_k = shape
+  leaves = _leaf_names(node)
+  if leaves is not None:
+    return min(leaf_k, len(leaves))
+  counts = sorted((max(_most_leaves(v, shape), 1) if v else 1 for v in node.values()), reverse=True)
+  return sum(counts[:inner_k])
+
+
+def most_leaves(tree: dict, shape: tuple[int, int, int]) -> int:
+  """The largest configuration ``sample_subtree`` can draw from ``tree`` with ``shape``."""
+  counts = sorted(
+    (
+      _most_leaves(v, shape)
+      for k, v in tree.items()
+      if k != "programming_language" and count_leaves(v)
+    ),
+    reverse=True,
+  )
+  return sum(counts[: shape[0]])
+
+
 def sample_configs(
   tree: dict, config, id_prefix: str = "cfg"
 ) -> tuple[list[FeatureConfig], StageReport]:
   """Draws until ``num_configs`` distinct subtrees with at least ``min_leaves`` leaves exist
-  (or ``max_attempts`` draws were made)."""
+  (or ``max_attempts`` draws were made). A tree too small for ``min_leaves`` is refused at
+  once, naming the most it allows, instead of drawing ``max_attempts`` hopeless samples."""
   rng = random.Random(f"{config.seed}:configs")
   shapes = [tuple(shape) for shape in config.shapes]
+  reachable = max(most_leaves(tree, shape) for shape in shapes)
+  if config.num_configs and reachable < config.min_leaves:
+    raise ValueError(
+      f"configs.min_leaves={config.min_leaves} is out of reach: the evolved feature tree "
+      f"({count_leaves(tree)} leaves) gives at most {reachable} per configuration with "
+      f"configs.shapes={shapes}; lower configs.min_leaves or grow the tree (more seeds, more "
+      "evolution.steps)"
+    )
   seen, configs, drops = set(), [], collections.Counter()
   attempts = 0
   while len(configs) < config.num_configs and attempts < config.max_attempts:

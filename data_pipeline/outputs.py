@@ -1,4 +1,4 @@
-"""Final outputs: SFT and RL ArrayRecord shards, JSONL samples, report.json, funnel.png."""
+"""Final outputs: SFT, RL and DPO ArrayRecord shards, JSONL samples, report.json, funnel.png."""
 
 from __future__ import annotations
 
@@ -70,6 +70,25 @@ def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str)
   return manifests
 
 
+def write_dpo(pairs: list[dict], output_dir: str, config, host_tag: str) -> dict:
+  """DPO pairs (``data_pipeline/pairs.py`` schema) in the RL shards' layout; returns the
+  manifest."""
+  prefix = f"{host_tag}-" if host_tag else ""
+  manifest = shards.write_shards(
+    pairs,
+    os.path.join(output_dir, "dpo"),
+    max(1, min(config.num_shards, len(pairs))),
+    prefix=f"{prefix}dpo",
+    overwrite=True,
+    extra_manifest={"kind": "dpo"},
+    sft_schema=False,
+  )
+  fileio.write_jsonl_atomic(
+    os.path.join(output_dir, "dpo_sample.jsonl"), pairs[: config.sample_size]
+  )
+  return manifest
+
+
 def plot_funnel(funnel: list[dict], path: str) -> None:
   """Bars of records in/out per stage, annotated with the main drop reasons."""
   import matplotlib
@@ -95,7 +114,7 @@ def plot_funnel(funnel: list[dict], path: str) -> None:
     text = ", ".join(f"{reason} {count}" for reason, count in top)
     ax.text(max(row["in"], row["out"]) * 1.01 + 0.1, p, text, va="center", fontsize=7)
   ax.set_yticks(list(positions), names)
-  ax.set_xlabel("records (stage-specific unit: seeds, leaves, configs, tasks, candidates)")
+  ax.set_xlabel("records (stage-specific unit: seeds, leaves, configs, tasks, candidates, pairs)")
   ax.set_title("SynthSmith funnel")
   ax.legend(loc="lower right")
   ax.set_xlim(right=ax.get_xlim()[1] * 1.6)

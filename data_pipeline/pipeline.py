@@ -6,6 +6,9 @@ rerun on the same directory redoes nothing; the cheap global steps (tree merge, 
 de-duplication, shard writing) are deterministic and simply recomputed. A stage left with
 items a teacher outage kept from finishing stops the run there (later stages would build on
 a partial input); the report names them and a rerun on the same directory retries them.
+The teacher is checked once before its first stage, so an unreachable one is one clear error.
+Each item stage records the settings it ran with (``settings``): a rerun with other settings
+is refused, or with ``redo_changed`` redoes the changed stages and those built on them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ import collections
 import os
 import time
 
-from data_pipeline import dedup, feature_configs, features, outputs, solutions, test_inputs, verify
+from data_pipeline import (
+  dedup,
+  feature_configs,
+  features,
+  outputs,
+  settings,
+  solutions,
+  test_inputs,
+  verify,
+)
+from data_pipeline import pairs as pairs_lib
 from data_pipeline import seeds as seeds_lib
 from data_pipeline import tasks as tasks_lib
 from data_pipeline.records import Candidate, Seed, Task, TestInputs
@@ -38,6 +51,7 @@ def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, St
     Task(f"seed-{s.id}", "", "codeforces", "stdio", None, s.id, s.statement, {}, {}).to_json()
     for s in with_tests
   ]
+  settings.record(work, settings.current(config), "seed_solutions")
   candidates, _ = run_items(
     "seed_solutions",
     work,
@@ -77,14 +91,43 @@ class _Unfinished(Exception):
     self.path, self.result = path, result
 
 
-def validate(config) -> None:
-  """Checks choices before any work starts: a misspelt name fails listing the valid ones."""
+def validate(config, output_dir: str) -> None:
+  """Checks choices before any work starts: a misspelt name fails listing the valid ones, a
+  seed list that names no file or an output path under a file fails naming them."""
   TEACHERS.check(config.teacher.backend, "teacher.backend")
+  seeds_lib.seed_patterns(config.seeds)
+  existing = os.path.abspath(output_dir)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise NotADirectoryError(
+      f"output directory {output_dir}: {existing} is a file; choose a directory path"
+    )
+
+
+def _no_seeds_message(patterns: list[str], report: StageReport, num_hosts: int) -> str:
+  drops = ", ".join(f"{k}={v}" for k, v in sorted(report.drops.items())) or "none"
+  where = f" in this host's slice of {num_hosts}" if num_hosts > 1 else ""
+  return (
+    f"no usable seeds: {report.num_in} records{where} in {patterns}, all dropped ({drops}); "
+    "seeds need a statement and a Python solution"
+  )
+
+
+def _empty_tree_message(extraction: StageReport, work: str) -> str:
+  drops = ", ".join(f"{k}={v}" for k, v in sorted(extraction.drops.items())) or "none"
+  return (
+    f"the feature tree is empty: feature extraction kept no features from {extraction.num_in} "
+    f"seeds (drops: {drops}); the teacher's answers are in "
+    f"{os.path.join(work, 'feature_extraction.jsonl')}"
+  )
 
 
 def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dict:
-  """Runs (or resumes) every stage; returns the report also written to report.json."""
-  validate(config)
+  """Runs (or resumes) every stage; returns the report also written to report.json.
+  Raises ValueError for settings or inputs that cannot work and TeacherError when the
+  teacher fails its check; a teacher outage later returns the report with ``unfinished``."""
+  validate(config, output_dir)
   try:
     return _run(config, output_dir, host_index, num_hosts)
   except _Unfinished as stop:
@@ -99,8 +142,14 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   host_tag = f"host{host_index:05d}of{num_hosts:05d}" if num_hosts > 1 else ""
   out = os.path.join(output_dir, host_tag) if host_tag else output_dir
   work = os.path.join(out, "work")
-  teacher = make_teacher(config.teacher)
-  judge = judge_lib.Judge(workers=config.judge_workers or None)
+  stage_settings = settings.current(config)
+  settings.check(work, stage_settings, config.redo_changed)
+
+  def recorded(name):
+    """The stage's name, once the settings it runs with are recorded."""
+    settings.record(work, stage_settings, name)
+    return name
+
   concurrency = config.teacher.concurrency
   funnel, timings, started = [], {}, time.perf_counter()
 
@@ -125,10 +174,16 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
         },
       )
 
-  seed_list, report = seeds_lib.read_seeds(list(config.seeds), host_index, num_hosts)
+  patterns = seeds_lib.seed_patterns(config.seeds)
+  seed_list, report = seeds_lib.read_seeds(patterns, host_index, num_hosts)
+  if not seed_list:
+    raise ValueError(_no_seeds_message(patterns, report, num_hosts))
   timed("seeds", report)
+  teacher = make_teacher(config.teacher)
+  teacher.check()
+  judge = judge_lib.Judge(workers=config.judge_workers or None)
   extractions, report = run_items(
-    "feature_extraction",
+    recorded("feature_extraction"),
     work,
     [s.to_json() for s in seed_list],
     lambda s: s["id"],
@@ -137,14 +192,17 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   )
   timed("feature_extraction", report)
   tree = features.build_tree(extractions)
+  if not features.count_leaves(tree):
+    raise ValueError(_empty_tree_message(report, work))
   timed("feature_tree", StageReport("feature_tree", len(extractions), features.count_leaves(tree)))
+  recorded("feature_evolution")
   tree, report = features.evolve(teacher, config.evolution, tree, work)
   write_json_atomic(os.path.join(work, "feature_tree.json"), tree)
   timed("feature_evolution", report)
   configs, report = feature_configs.sample_configs(tree, config.configs, f"{host_tag or 'cfg'}")
   timed("feature_configs", report)
   task_list, report = run_items(
-    "task_generation",
+    recorded("task_generation"),
     work,
     [c.to_json() for c in configs],
     lambda c: c["id"],
@@ -153,7 +211,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   )
   timed("task_generation", report)
   candidates, report = run_items(
-    "solutions",
+    recorded("solutions"),
     work,
     task_list,
     lambda t: t["id"],
@@ -162,7 +220,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   )
   timed("solutions", report)
   inputs, report = run_items(
-    "test_inputs",
+    recorded("test_inputs"),
     work,
     task_list,
     lambda t: t["id"],
@@ -188,12 +246,16 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
       TestInputs.from_json(inputs_of[task_json["id"]][0]),
     )
 
-  verified, report = run_items("verification", work, ready, lambda t: t["id"], verify_one)
+  verified, report = run_items(recorded("verification"), work, ready, lambda t: t["id"], verify_one)
   timed("verification", report)
   kept, report, contamination = dedup.decontaminate_and_dedup(verified, config.dedup)
   timed("dedup_decontam", report)
   manifests = outputs.write_datasets(kept, out, config.output, host_tag)
   timed("shards", StageReport("shards", len(kept), manifests["sft"]["num_records"]))
+  dpo = None
+  if config.pairs.enabled:
+    dpo = pairs_lib.make_pairs(kept, candidates, lambda: judge, config, out, host_tag)
+    timed(pairs_lib.STAGE, dpo.report)
   ground_truth = None
   if config.validate_on_seeds:
     ground_truth, report = validate_on_seeds(seed_list, teacher, judge, config, work)
@@ -214,6 +276,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
       "rl_records": manifests["rl"]["num_records"],
       "sft_dir": os.path.join(out, "sft"),
       "rl_dir": os.path.join(out, "rl"),
+      **(dpo.outputs if dpo else {}),
     },
   }
   write_json_atomic(os.path.join(out, "report.json"), result)

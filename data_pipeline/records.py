@@ -97,3 +97,6 @@ class VerifiedTask(Record):
   golden: dict[str, Any]  # the golden Candidate
   num_candidates: int
   difficulty: float  # 1 - mean agreement: low agreement means a harder task
+  # Per candidate, in candidate order: {"index", "pass_fraction", "results"}, one result per
+  # test ("accepted" or a failure kind, verify.FAILURES). None in outputs written before it.
+  candidates: list[dict[str, Any]] | None = None

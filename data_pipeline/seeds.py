@@ -21,16 +21,53 @@ def stable_bucket(key: str, buckets: int) -> int:
   return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) % buckets
 
 
-def _rows(path: str) -> Iterator[dict[str, Any]]:
+def seed_patterns(value) -> list[str]:
+  """``config.seeds`` as a list of globs: comma-separated in a string (what a flag can set), a
+  JSON list string, or a list."""
+  if isinstance(value, str):
+    text = value.strip()
+    if text.startswith("["):
+      try:
+        value = json.loads(text)
+      except json.JSONDecodeError as error:
+        raise ValueError(f"config.seeds {text!r} is not a JSON list ({error.msg})") from None
+    else:
+      value = text.split(",")
+  patterns = [p.strip() for p in value if isinstance(p, str) and p.strip()]
+  if len(patterns) != len(value):
+    raise ValueError(
+      f"config.seeds {value!r} must name files: comma-separated globs, e.g. "
+      "--config.seeds='seeds/*.jsonl,more/*.parquet'"
+    )
+  return patterns
+
+
+def _rows(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+  """(where, row) for every record; a record that is not a JSON object names its line."""
   if path.endswith(".parquet"):
+    import pyarrow
     import pyarrow.parquet as pq
 
-    yield from pq.read_table(path).to_pylist()
+    try:
+      table = pq.read_table(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
+      raise ValueError(f"seed file {path} is not a readable Parquet file: {error}") from None
+    for index, row in enumerate(table.to_pylist()):
+      yield f"{path} row {index}", row
     return
   with open(path) as f:
-    for line in f:
-      if line.strip():
-        yield json.loads(line)
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        row = json.loads(line)
+      except json.JSONDecodeError as error:
+        raise ValueError(f"seed file {path} line {number}: not JSON ({error})") from None
+      if not isinstance(row, dict):
+        raise ValueError(
+          f"seed file {path} line {number}: a seed must be a JSON object, got {type(row).__name__}"
+        )
+      yield f"{path} line {number}", row
 
 
 def _maybe_json(value):
@@ -79,18 +116,20 @@ def _codecontests(row: dict, rid: str) -> Seed:
 def read_seeds(
   patterns: list[str], host_index: int = 0, num_hosts: int = 1
 ) -> tuple[list[Seed], StageReport]:
-  """Reads every seed file, keeps this host's slice, and counts what was refused and why."""
+  """Reads every seed file, keeps this host's slice, and counts what was refused and why.
+  A malformed record stops the read naming its file and line: it is a broken file, not data
+  to drop quietly."""
   report, drops = StageReport("seeds"), collections.Counter()
   files = sorted({f for pattern in patterns for f in glob.glob(pattern)})
   if not files:
     raise FileNotFoundError(
       f"no seed files match {patterns}; point --config.seeds at "
-      "TACO/CodeContests-style JSONL or Parquet files"
+      "TACO/CodeContests-style JSONL or Parquet files (comma-separated globs)"
     )
   seeds = []
   for path in files:
     stem = os.path.splitext(os.path.basename(path))[0]
-    for row_index, row in enumerate(_rows(path)):
+    for row_index, (where, row) in enumerate(_rows(path)):
       rid = str(row.get("id") or row.get("name") or f"{stem}-{row_index}")
       if stable_bucket(rid, num_hosts) != host_index:
         continue
@@ -100,6 +139,10 @@ def read_seeds(
       except Dropped as drop:
         drops[drop.reason] += 1
         continue
+      except (ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"seed file {where}: malformed seed record ({error})") from None
+      if not isinstance(seed.statement, str) or not all(isinstance(x, str) for x in seed.solutions):
+        raise ValueError(f"seed file {where}: the statement and solutions must be text")
       if not seed.statement.strip():
         drops["no_statement"] += 1
       elif not seed.solutions:

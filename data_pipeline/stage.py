@@ -74,9 +74,9 @@ def run_items(
   report = StageReport(name, num_in=len(items))
   todo = [item for item in items if key_of(item) not in store.entries]
   if todo and store.complete:
-    raise RuntimeError(
-      f"stage {name} is marked complete but its inputs changed; use a new "
-      "--output directory for a different configuration"
+    raise ValueError(
+      f"stage {name} is marked complete but {len(todo)} of its {len(items)} items are new (its "
+      "inputs changed, e.g. edited seed files); use a new --output directory"
     )
 
   def keep(item, result) -> None:

@@ -4,6 +4,9 @@ tests passed and confirmed on held-out tests.
 Pure functions (``vote``, ``select_golden``, ``verify_outputs``) take an output matrix
 ``outputs[candidate][test]`` (a string, or None when that run did not complete), so they are
 tested without a judge; ``verify_task`` runs the judge to fill the matrix.
+
+Every candidate's result on each final (verified) test is kept with the task: ``accepted`` or
+the failure kind (``FAILURES``), the material of the DPO pairs (``data_pipeline/pairs.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +18,22 @@ from collections.abc import Sequence
 from data_pipeline.records import Candidate, Task, TestInputs, VerifiedTask
 from data_pipeline.stage import Dropped
 from xcoder_jax.judge import tasks
+from xcoder_jax.judge.types import Outcome, SubmissionResult, Verdict
 
 Outputs = Sequence[Sequence[str | None]]
+ACCEPTED = "accepted"
+JUDGE_ERROR = "judge_error"  # the judge's fault: says nothing about the candidate
+# A judge verdict as the reason a candidate fails a verified test; a program that does not
+# compile is no code at all, an output flood is a crash of the program.
+FAILURES = {
+  Outcome.WRONG_ANSWER: "wrong_answer",
+  Outcome.RUNTIME_ERROR: "runtime_error",
+  Outcome.OUTPUT_LIMIT: "runtime_error",
+  Outcome.TIME_LIMIT: "time_limit",
+  Outcome.MEMORY_LIMIT: "memory_limit",
+  Outcome.COMPILE_ERROR: "no_code",
+  Outcome.JUDGE_ERROR: JUDGE_ERROR,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +126,9 @@ def verify_outputs(outputs: Outputs, config) -> Verification:
   return Verification(labels, golden, final, held_out, drops)
 
 
-def run_candidates(
+def capture_runs(
   judge, task: Task, candidates: list[Candidate], inputs: list[str], config
-) -> list[list[str | None]]:
+) -> list[SubmissionResult]:
   """All candidates on all inputs: one judge batch, one sandbox per candidate."""
   batch = [
     tasks.capture_submission(
@@ -119,10 +136,76 @@ def run_candidates(
     )
     for c in candidates
   ]
-  return [
-    [None if o is None else normalize_output(o) for o in tasks.outputs(result)]
-    for result in judge.run(batch)
+  return judge.run(batch)
+
+
+def captured_outputs(result: SubmissionResult) -> list[str | None]:
+  return [None if o is None else normalize_output(o) for o in tasks.outputs(result)]
+
+
+def run_candidates(
+  judge, task: Task, candidates: list[Candidate], inputs: list[str], config
+) -> list[list[str | None]]:
+  return [captured_outputs(r) for r in capture_runs(judge, task, candidates, inputs, config)]
+
+
+def verdict_result(verdict: Verdict | None) -> str:
+  """``accepted`` or the failure kind of one judged run (a run never made is a crash)."""
+  if verdict is None:
+    return FAILURES[Outcome.RUNTIME_ERROR]
+  return ACCEPTED if verdict.accepted else FAILURES[verdict.verdict]
+
+
+def candidate_outcome(index: int, results: list[str]) -> dict:
+  """What verification learnt about one candidate: its result on each final test, in order."""
+  passed = sum(r == ACCEPTED for r in results)
+  return {
+    "index": index,
+    "pass_fraction": round(passed / len(results), 4) if results else 0.0,
+    "results": results,
+  }
+
+
+def captured_outcomes(
+  candidates: list[Candidate],
+  runs: list[SubmissionResult],
+  labels: Sequence[Label | None],
+  final_tests: Sequence[int],
+) -> list[dict]:
+  """Each candidate against the voted labels of the final tests: a completed run with
+  another output is a wrong answer, an incomplete one keeps the judge's verdict."""
+  outcomes = []
+  for candidate, run in zip(candidates, runs):
+    outputs = captured_outputs(run)
+    results = []
+    for t in final_tests:
+      verdict = run.verdicts[t] if t < len(run.verdicts) else None
+      if outputs[t] == labels[t].output:
+        results.append(ACCEPTED)
+      elif verdict is not None and verdict.accepted:
+        results.append(FAILURES[Outcome.WRONG_ANSWER])
+      else:
+        results.append(verdict_result(verdict))
+    outcomes.append(candidate_outcome(candidate.index, results))
+  return outcomes
+
+
+def grade_candidates(
+  judge, task: Task, candidates: list[Candidate], tests: list[dict], config
+) -> list[dict]:
+  """The outcomes of candidates graded again on verified tests (for outputs written before
+  verification kept them): the judge compares, nothing is voted again."""
+  batch = [
+    tasks.graded_submission(
+      c.code, tests, task.kind, task.fn_name, config.time_limit_s, config.memory_mb
+    )
+    for c in candidates
   ]
+  outcomes = []
+  for candidate, run in zip(candidates, judge.run(batch)):
+    verdicts = run.verdicts + [None] * (run.num_tests - len(run.verdicts))
+    outcomes.append(candidate_outcome(candidate.index, [verdict_result(v) for v in verdicts]))
+  return outcomes
 
 
 def verify_task(
@@ -130,8 +213,8 @@ def verify_task(
 ) -> tuple[list[dict], dict]:
   if len(candidates) < config.min_candidates:
     raise Dropped("too_few_candidates")
-  outputs = run_candidates(judge, task, candidates, test_inputs.inputs, config)
-  result = verify_outputs(outputs, config)
+  runs = capture_runs(judge, task, candidates, test_inputs.inputs, config)
+  result = verify_outputs([captured_outputs(r) for r in runs], config)
   labels = result.labels
   tests = [
     {
@@ -149,6 +232,7 @@ def verify_task(
     candidates[result.golden].to_json(),
     len(candidates),
     round(difficulty, 4),
+    captured_outcomes(candidates, runs, labels, result.final_tests),
   )
   return [verified.to_json()], dict(result.drops)
 

@@ -2,14 +2,30 @@
 
   python -m launch.synthsmith --config=configs/synthsmith/demo.py --output=DIR
   python -m launch.synthsmith --config=configs/synthsmith/base.py --output=DIR \
-      --config.seeds='["seeds/*.parquet"]' --config.teacher.base_url=http://HOST:30000/v1 \
+      --config.seeds='seeds/*.parquet,more/*.jsonl' --config.teacher.base_url=http://HOST:30000/v1 \
       --shard_index=I --num_shards=N          # on each of N hosts
 
 Writes DIR/sft and DIR/rl (ArrayRecord shards), DIR/{sft,rl}_sample.jsonl, DIR/report.json
 (the funnel: per stage `in`, `out` and drop reasons) and DIR/funnel.png. With --num_shards
 > 1 each host works on its slice of the seeds under DIR/hostIIIIIofNNNNN/. Rerunning the same
-command on the same DIR resumes: completed items are never redone. The demo config replays a
-recorded teacher (data_pipeline/demo/teacher_recording.jsonl), so it runs offline.
+command on the same DIR resumes: completed items are never redone. A rerun with settings that
+change results (e.g. --config.solutions.num_candidates) is refused naming them; add
+--config.redo_changed=True to redo the changed stages and those after them. The demo config
+replays a recorded teacher (data_pipeline/demo/teacher_recording.jsonl), so it runs offline.
+
+Exit status: 0 done; 2 bad input or settings (one line on stderr); 3 the teacher failed its
+check before the first stage, or an outage left a stage unfinished: rerun the same command
+once the teacher answers and it resumes.
+
+DPO preference pairs (schema in data_pipeline/pairs.py, options --config.pairs.*) go to
+DIR/dpo and DIR/dpo_sample.jsonl, counted in the funnel's dpo_pairs row.
+
+  python -m launch.synthsmith --config=... --output=DIR --pairs_only
+
+(re)builds only the DPO pairs of a finished run in DIR (e.g. with other --config.pairs.*
+options) from its stored candidates and verification: no teacher call, no new vote. Runs
+written before verification kept per-candidate outcomes have their candidates graded again
+on the verified tests by the judge (the log says so).
 """
 
 from __future__ import annotations
@@ -20,7 +36,9 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from data_pipeline import pipeline
+from data_pipeline import pairs, pipeline
+from data_pipeline.teacher import TeacherError
+from launch import common
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config",
@@ -44,25 +62,47 @@ _SHARD_INDEX = flags.DEFINE_integer(
 _NUM_SHARDS = flags.DEFINE_integer(
   "num_shards", 1, "Number of hosts splitting the seeds.", lower_bound=1
 )
+TEACHER_FAILED = 3  # exit status: rerunning the same command resumes
+
+_PAIRS_ONLY = flags.DEFINE_bool(
+  "pairs_only",
+  False,
+  "Only (re)build the DPO pairs of the finished run in --output, without the teacher or "
+  "verifying again.",
+)
 
 
-def main(argv):
-  del argv
-  if _CONFIG.value is None:
-    sys.exit("synthsmith: error: --config is required, e.g. --config=configs/synthsmith/demo.py")
-  if _SHARD_INDEX.value >= _NUM_SHARDS.value:
-    sys.exit(
-      f"synthsmith: error: --shard_index={_SHARD_INDEX.value} must be below "
-      f"--num_shards={_NUM_SHARDS.value}"
-    )
-  try:
-    report = pipeline.run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
-  except (FileNotFoundError, ValueError) as error:
-    sys.exit(f"synthsmith: error: {error}")
+def _print_funnel(report: dict) -> None:
   print(f"{'stage':<20}{'in':>7}{'out':>7}  drops")
   for row in report["funnel"]:
     drops = ", ".join(f"{k}={v}" for k, v in row["drops"].items())
     print(f"{row['stage']:<20}{row['in']:>7}{row['out']:>7}  {drops}")
+
+
+def main(argv):
+  del argv
+  with common.user_errors("synthsmith"):
+    if _CONFIG.value is None:
+      raise ValueError("--config is required, e.g. --config=configs/synthsmith/demo.py")
+    if _SHARD_INDEX.value >= _NUM_SHARDS.value:
+      raise ValueError(
+        f"--shard_index={_SHARD_INDEX.value} must be below --num_shards={_NUM_SHARDS.value}"
+      )
+    try:
+      run = pairs.pairs_only if _PAIRS_ONLY.value else pipeline.run
+      report = run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+    except TeacherError as error:
+      print(f"synthsmith: error: {error}", file=sys.stderr)
+      sys.exit(TEACHER_FAILED)
+  _print_funnel(report)
+  unfinished = report.get("unfinished")
+  if unfinished:
+    print(
+      f"synthsmith: error: stage {unfinished['stage']} is unfinished: the teacher failed on "
+      f"{unfinished['retriable']} of its items (see the log above); {unfinished['action']}",
+      file=sys.stderr,
+    )
+    sys.exit(TEACHER_FAILED)
   print(
     json.dumps(
       {

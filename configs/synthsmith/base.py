@@ -6,9 +6,15 @@ import ml_collections
 
 def get_config():
   c = ml_collections.ConfigDict()
-  c.seeds = ["seeds/*.jsonl"]  # TACO / CodeContests-style JSONL or Parquet files (globs)
+  # TACO / CodeContests-style JSONL or Parquet files: comma-separated globs (a flag cannot set a
+  # list), e.g. --config.seeds='seeds/*.jsonl,more/*.parquet'
+  c.seeds = "seeds/*.jsonl"
   c.validate_on_seeds = True  # score voting against seeds' ground-truth tests
   c.judge_workers = 0  # 0: two per core
+  # Each stage's work file records the settings it ran with (its config section and the
+  # teacher's model); a rerun with other settings stops naming them, unless redo_changed:
+  # then the changed stages and every stage after them are redone (old files in work/superseded)
+  c.redo_changed = False
 
   c.teacher = ml_collections.ConfigDict()
   # openai (SGLang/vLLM/hosted) | jax (in-process, from teacher.model_dir) | replay; the demo
@@ -18,8 +24,9 @@ def get_config():
   c.teacher.model = "default"
   c.teacher.api_key = ""
   c.teacher.concurrency = 64
-  c.teacher.timeout_s = 1800.0
-  c.teacher.max_retries = 4
+  c.teacher.timeout_s = 600.0  # per request; one long generation must fit in it
+  c.teacher.health_timeout_s = 30.0  # the check before the first stage (GET base_url/models)
+  c.teacher.max_retries = 4  # each retry is logged; a request failing all marks the teacher down
   c.teacher.backoff_s = 2.0
   c.teacher.replay_file = ""
   c.teacher.replay_latency_s = 0.0
@@ -70,6 +77,11 @@ def get_config():
       "shingle_size": 5,
       "near_duplicate_jaccard": 0.6,
     }
+  )
+  # DPO pairs (data_pipeline/pairs.py): a candidate passing every verified test (chosen) over
+  # one failing some (rejected); the gap is 1 - the rejected one's pass fraction.
+  c.pairs = ml_collections.ConfigDict(
+    {"enabled": True, "max_per_task": 4, "min_gap": 0.0, "seed": 0}
   )
   c.output = ml_collections.ConfigDict({"num_shards": 16, "sample_size": 20})
   return c

@@ -8,7 +8,7 @@ from data_pipeline.demo import scripted_author  # noqa: F401  registers scripted
 
 def get_config():
   c = base.get_config()
-  c.seeds = [demo.SEEDS]
+  c.seeds = demo.SEEDS
   c.teacher.backend = "replay"  # scripted_demo_author re-authors the recording
   c.teacher.replay_file = demo.RECORDING
   c.teacher.concurrency = 4

@@ -1,8 +1,9 @@
 """Original demo tasks written for this project, used only by the scripted demo author.
 
 Each task has a statement, a correct solution, plausible wrong solutions (so that voting has
-to decide), direct test inputs (one of them invalid on purpose), an input generator and an
-input validator. The last two tasks are a near-duplicate and a HumanEval-contaminated one,
+to decide, and so that the DPO pairs have realistic rejected answers: off-by-one, a missed
+edge case, a crash on some inputs or on all), direct test inputs (one of them invalid on
+purpose), an input generator and an input validator. The last two tasks are a near-duplicate and a HumanEval-contaminated one,
 so that de-duplication and decontamination have something to remove.
 """
 
@@ -38,6 +39,20 @@ PAIRS_WRONG = (
   "count = [0] * k\nfor x in a:\n    count[x % k] += 1\n"
   "print(sum(count[r] * count[(-r) % k] for r in range(k)) // 2)\n"
 )
+PAIRS_CRASH = (
+  "n, k = map(int, input().split())\na = list(map(int, input().split()))\n"
+  "count = {}\npairs = 0\nfor x in a:\n    pairs += count[(-x) % k]\n"
+  "    count[x % k] = count.get(x % k, 0) + 1\nprint(pairs)\n"
+)
+COURTYARD_OK = (
+  "from collections import deque\nn, m = map(int, input().split())\n"
+  "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
+  "    r, c = q.popleft()\n    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):\n"
+  "        nr, nc = r + dr, c + dc\n"
+  "        if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
+  "            d[(nr, nc)] = d[(r, c)] + 1\n            q.append((nr, nc))\n"
+  "print(d.get((n - 1, m - 1), -1))\n"
+)
 
 TASKS = [
   {
@@ -45,7 +60,7 @@ TASKS = [
     "kind": "stdio",
     "statement": PAIRS_STATEMENT,
     "correct": [PAIRS_OK, PAIRS_BRUTE],
-    "wrong": [PAIRS_WRONG],
+    "wrong": [PAIRS_WRONG, PAIRS_CRASH],
     "inputs": ["4 3\n1 2 3 3", "1 1\n5", "5 2\n1 1 1 1 1", "3 0\n1 2 3"],
     "generator": PAIRS_GEN,
     "validator": PAIRS_VAL,
@@ -70,7 +85,11 @@ TASKS = [
     ],
     "wrong": [
       "n, k = map(int, input().split())\nc = input().split()\n"
-      "print(*[len(set(c[i:i + k])) for i in range(n - k)])\n"
+      "print(*[len(set(c[i:i + k])) for i in range(n - k)])\n",
+      "from collections import Counter\nn, k = map(int, input().split())\nc = input().split()\n"
+      "window = Counter(c[:k])\nout = [len(window)]\nfor i in range(k, n):\n"
+      "    window[c[i]] += 1\n    window[c[i - k]] -= 1\n    out.append(len(window))\n"
+      "print(*out)\n",
     ],
     "inputs": ["5 3\n1 2 1 3 3", "1 1\n4", "4 4\n1 2 3 4", "2 3\n1 1"],
     "generator": "import random\nrandom.seed(int(input()))\nn = random.randint(1, 25)\n"
@@ -90,15 +109,7 @@ TASKS = [
       "## Sample Input 1\n2 2\n.#\n..\n## Sample Output 1\n2\n\n## Sample Input 2\n2 2\n.#\n#.\n"
       "## Sample Output 2\n-1\n"
     ),
-    "correct": [
-      "from collections import deque\nn, m = map(int, input().split())\n"
-      "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
-      "    r, c = q.popleft()\n    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):\n"
-      "        nr, nc = r + dr, c + dc\n"
-      "        if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
-      "            d[(nr, nc)] = d[(r, c)] + 1\n            q.append((nr, nc))\n"
-      "print(d.get((n - 1, m - 1), -1))\n"
-    ],
+    "correct": [COURTYARD_OK],
     "wrong": [
       "from collections import deque\nn, m = map(int, input().split())\n"
       "g = [input() for _ in range(n)]\nd = {(0, 0): 0}\nq = deque([(0, 0)])\nwhile q:\n"
@@ -106,7 +117,9 @@ TASKS = [
       "            nr, nc = r + dr, c + dc\n"
       "            if 0 <= nr < n and 0 <= nc < m and g[nr][nc] == '.' and (nr, nc) not in d:\n"
       "                d[(nr, nc)] = d[(r, c)] + 1\n                q.append((nr, nc))\n"
-      "print(d.get((n - 1, m - 1), -1))\n"
+      "print(d.get((n - 1, m - 1), -1))\n",
+      # indexes the distances directly: an unreachable exit is a KeyError
+      COURTYARD_OK.replace("d.get((n - 1, m - 1), -1)", "d[(n - 1, m - 1)]"),
     ],
     "inputs": ["2 2\n.#\n..", "1 1\n.", "2 2\n.#\n#.", "3 3\n...\n.#.\n..."],
     "generator": "import random\nrandom.seed(int(input()))\nn, m = random.randint(1, 6), "
@@ -207,7 +220,12 @@ TASKS = [
       "class Solution:\n    def longestBalanced(self, s: str) -> int:\n"
       "        balance = best = 0\n        for i, ch in enumerate(s):\n"
       "            balance += 1 if ch == 'a' else -1\n            if balance == 0:\n"
-      "                best = i + 1\n        return best\n"
+      "                best = i + 1\n        return best\n",
+      "class Solution:\n    def longestBalanced(self, s: str) -> int:\n        first = {0: 0}\n"
+      "        balance = best = 0\n        for i, ch in enumerate(s):\n"
+      "            balance += 1 if ch == 'a' else -1\n            if balance in first:\n"
+      "                best = max(best, i - first[balance])\n            else:\n"
+      "                first[balance] = i\n        return best\n",
     ],
     "inputs": ['["aabab"]', '["aaa"]', '["ba"]', '["abba"]', "[1, 2]"],
     "generator": "import json, random\nrandom.seed(int(input()))\n"
@@ -237,7 +255,12 @@ TASKS = [
     "wrong": [
       "class Solution:\n    def fewestCoins(self, coins, amount):\n        used = 0\n"
       "        for c in sorted(coins, reverse=True):\n            used += amount // c\n"
-      "            amount %= c\n        return used if amount == 0 else -1\n"
+      "            amount %= c\n        return used if amount == 0 else -1\n",
+      "from functools import lru_cache\n\n\nclass Solution:\n"
+      "    def fewestCoins(self, coins, amount):\n        @lru_cache(maxsize=None)\n"
+      "        def fewest(total):\n            if total == 0:\n                return 0\n"
+      "            return min(fewest(total - c) + 1 for c in coins if c <= total)\n\n"
+      "        return fewest(amount)\n",
     ],
     "inputs": ["[[1, 3, 4], 6]", "[[2], 3]", "[[5], 0]", "[[1, 5, 6, 9], 11]"],
     "generator": "import json, random\nrandom.seed(int(input()))\n"
@@ -278,7 +301,7 @@ TASKS = [
     "kind": "stdio",
     "statement": PAIRS_STATEMENT.replace("Along the river", "Along the canal"),
     "correct": [PAIRS_OK, PAIRS_BRUTE],
-    "wrong": [PAIRS_WRONG],
+    "wrong": [PAIRS_WRONG, PAIRS_CRASH],
     "inputs": ["4 3\n1 2 3 3", "2 2\n1 1", "3 5\n5 10 15"],
     "generator": PAIRS_GEN,
     "validator": PAIRS_VAL,

@@ -7,7 +7,14 @@ offline. Importing this package registers the built-in backends: ``openai`` (HTT
 (in-process) and ``replay``; other modules may register more in ``TEACHERS``.
 """
 
-from data_pipeline.teacher.base import TEACHERS, Messages, Teacher, TeacherError, request_key
+from data_pipeline.teacher.base import (
+  TEACHERS,
+  Messages,
+  Teacher,
+  TeacherError,
+  request_key,
+  teacher_identity,
+)
 from data_pipeline.teacher.in_process import JaxTeacher
 from data_pipeline.teacher.openai_compat import OpenAITeacher
 from data_pipeline.teacher.recording import RecordingTeacher, ReplayTeacher, load_recording
@@ -33,4 +40,5 @@ __all__ = [
   "load_recording",
   "make_teacher",
   "request_key",
+  "teacher_identity",
 ]

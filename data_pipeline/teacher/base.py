@@ -38,7 +38,11 @@ class Teacher:
 
   An answer is a ``Completion`` carrying only ``text``, ``prompt_tokens`` and
   ``completion_tokens``: what a recording keeps, so live and replayed answers are equal.
+  ``IDENTITY_KEYS`` name the config keys that decide what this backend answers (the model,
+  not where it is served or how fast): a work directory records them with each stage.
   """
+
+  IDENTITY_KEYS: tuple[str, ...] = ()
 
   def __init__(self):
     self.usage: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -57,7 +61,19 @@ class Teacher:
   def _complete(self, stage: str, messages: Messages, sampling: dict[str, Any]) -> Completion:
     raise NotImplementedError
 
+  def check(self) -> None:
+    """Raises ``TeacherError`` when the teacher cannot answer at all; the pipeline calls it
+    once before the first teacher stage, so an outage is one clear line, not a silent run."""
+
 
 # Backend name -> factory taking the ``teacher`` config section. A backend registers itself
 # when its module is imported; configs name one in ``teacher.backend``.
 TEACHERS: Registry[Callable[..., Teacher]] = Registry("teacher backend")
+
+
+def teacher_identity(config) -> dict[str, Any]:
+  """The part of the ``teacher`` config section that decides the answers: the backend and its
+  ``IDENTITY_KEYS``; concurrency, timeouts, retries and the server address are left out."""
+  backend = TEACHERS.get(config.backend)
+  keys = getattr(backend, "IDENTITY_KEYS", ())
+  return {"backend": config.backend, **{key: config.get(key) for key in keys}}

@@ -20,6 +20,7 @@ class JaxTeacher(Teacher):
   """
 
   SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "seed")
+  IDENTITY_KEYS = ("model_dir", "dtype", "seed")
 
   def __init__(self, config):
     super().__init__()

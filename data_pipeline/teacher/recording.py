@@ -56,6 +56,9 @@ class RecordingTeacher(Teacher):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fileio.cut_torn_line(path)
 
+  def check(self) -> None:
+    self.inner.check()
+
   def _complete(self, stage, messages, sampling):
     completion = self.inner.complete(stage, messages, sampling)
     entry = {

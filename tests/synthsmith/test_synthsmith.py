@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
 from configs.data import data_config
@@ -38,12 +37,6 @@ def read_records(directory):
     records += [json.loads(r) for r in reader.read_all()]
     reader.close()
   return records
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-  out = str(tmp_path_factory.mktemp("demo"))
-  return out, pipeline.run(demo.get_config(), out)
 
 
 def test_demo_outputs_load_as_sft_and_rl(demo_run):

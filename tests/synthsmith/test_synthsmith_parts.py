@@ -425,5 +425,6 @@ def test_the_default_min_leaves_is_reachable_on_an_evolved_tree():
   assert len(configs) == 30 and min(c.num_leaves for c in configs) >= config.min_leaves == 25
   shallow = {
     c: {f"{c}/g{i}": [f"{c}/{i}/{k}" for k in range(5)] for i in range(4)} for c in categories
-  }  # seed extractions alone: at most 4 * 3 * 2 = 24 leaves
-  assert feature_configs.sample_configs(shallow, config)[0] == []
+  }  # seed extractions alone: at most 4 * 3 * 2 = 24 leaves, refused before any draw
+  with pytest.raises(ValueError, match="min_leaves=25 is out of reach: .* gives at most 24 per"):
+    feature_configs.sample_configs(shallow, config)

@@ -1,0 +1,52 @@
+"""Re-writes the demo DPO pairs asset (the tiny DPO config trains on it).
+
+  python -m data_pipeline.demo.dpo_pairs
+
+Runs the SynthSmith demo (configs/synthsmith/demo.py, replayed teacher) in a scratch
+directory and writes every pair of its OUT/dpo shards, sorted by id, to
+xcoder_jax/data/assets/demo_dpo_pairs.jsonl (schema: data_pipeline/pairs.py).
+"""
+
+import json
+import os
+import tempfile
+
+import grain
+
+from configs.synthsmith import demo as demo_config
+from data_pipeline import pipeline
+from xcoder_jax import fileio
+from xcoder_jax.data import shards
+
+ASSET = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+  "xcoder_jax",
+  "data",
+  "assets",
+  "demo_dpo_pairs.jsonl",
+)
+
+
+def read_pairs(run_dir: str) -> list[dict]:
+  """Every pair in a run's dpo shards, sorted by id."""
+  source = grain.sources.ArrayRecordDataSource(shards.shard_files(os.path.join(run_dir, "dpo")))
+  return sorted((json.loads(source[i]) for i in range(len(source))), key=lambda r: r["id"])
+
+
+def write_asset(run_dir: str, path: str = ASSET) -> int:
+  pairs = read_pairs(run_dir)
+  fileio.write_jsonl_atomic(path, pairs)
+  return len(pairs)
+
+
+def main() -> None:
+  with tempfile.TemporaryDirectory() as scratch:
+    config = demo_config.get_config()
+    config.validate_on_seeds = False  # the pairs come from the generated tasks only
+    pipeline.run(config, scratch)
+    count = write_asset(scratch)
+  print(f"wrote {count} demo DPO pairs to {ASSET}")
+
+
+if __name__ == "__main__":
+  main()
