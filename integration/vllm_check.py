@@ -9,9 +9,9 @@ such servers:
 1. the `openai` rollout engine: greedy completions equal the in-process JAX sampler's tokens,
    their log-probabilities agree, and seeded samples reproduce;
 2. the evaluation client (`launch.evaluate --engine=openai`) on a few HumanEval problems;
-3. SynthSmith's OpenAI-compatible teacher: direct chat requests, then `launch.synthsmith` on
-   the demo seeds for its first stage (a random model's answers are not parseable, so the
-   run must end by saying so, after its requests went through).
+3. SynthSmith's OpenAI-compatible teacher: a direct chat request, then `launch.synthsmith` on
+   the demo seeds: every seed goes through the teacher, and since a random model writes no
+   parseable features the run must stop with exit 2 saying the feature tree is empty.
 The server is stopped at the end whatever happens. Prints one JSON line with the results.
 Not part of `make test`: vLLM takes minutes to start on two cores.
 """
@@ -219,13 +219,19 @@ def check_teacher(url: str, work: str) -> dict:
     [sys.executable, "-m", "launch.synthsmith", *overrides, f"--output={output}"],
     os.path.join(work, "synthsmith.log"),
   )
-  said = (result.stdout + result.stderr).strip().splitlines()
-  if "Traceback" in result.stderr:
-    raise AssertionError(f"launch.synthsmith crashed: {result.stderr[-2000:]}")
+  said = result.stderr.strip().splitlines()
+  extracted = os.path.join(output, "work", "feature_extraction.jsonl")
+  answered = sum(1 for _ in open(extracted)) if os.path.exists(extracted) else 0
+  if answered != 6:
+    raise AssertionError(f"{answered} of the 6 demo seeds went through the teacher")
+  # A random model writes no parseable features: the run must stop at once and say so.
+  if result.returncode != 2 or not said or "feature tree is empty" not in said[-1]:
+    raise AssertionError(f"expected exit 2 naming the empty feature tree: {result.stderr[-2000:]}")
   return {
     "chat_completion_tokens": answer.completion_tokens,
+    "seeds_through_teacher": answered,
     "synthsmith_exit": result.returncode,
-    "synthsmith_last_line": said[-1] if said else "",
+    "synthsmith_said": said[-1],
   }
 
 
