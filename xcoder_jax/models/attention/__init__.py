@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from xcoder_jax.registry import Registry
-from xcoder_jax.sharding import constrain
+from xcoder_jax.sharding import constrain, current_mesh, named_sharding
 
 if TYPE_CHECKING:
   from xcoder_jax.models.config import ModelConfig
@@ -91,6 +92,36 @@ def pallas_interpret(kernel: str, target: str, alternative: str) -> bool:
       f"{backend!r}; use {alternative!r}"
     )
   return False
+
+
+def per_shard(kernel: AttentionKernel) -> AttentionKernel:
+  """Runs a Pallas kernel on each device's block (batch over the data axes, heads over
+  "tensor"), since XLA cannot partition a custom kernel itself. The length axis stays whole:
+  spreading it is the job of sequence parallelism, not of the kernel."""
+
+  def sharded(q, k, v, segments, config):
+    mesh = current_mesh()
+    if mesh is None or mesh.size == 1:
+      return kernel(q, k, v, segments, config)
+
+    def spec(names, shape):
+      return tuple(named_sharding(names, shape).spec) + (None,) * (len(names) - 1)
+
+    q_spec = spec(("activation_batch", None, "activation_heads", None), q.shape)
+    kv_spec = spec(("activation_batch", None, "activation_kv_heads", None), k.shape)
+    if q_spec[2] != kv_spec[2]:  # KV heads indivisible by "tensor": keep all heads together
+      q_spec, kv_spec = (s[:2] + (None, None) for s in (q_spec, kv_spec))
+    q_spec, kv_spec = PartitionSpec(*q_spec[:4]), PartitionSpec(*kv_spec[:4])
+    ids_spec = PartitionSpec(q_spec[0])
+    return jax.shard_map(
+      lambda q, k, v, segments: kernel(q, k, v, segments, config),
+      mesh=mesh,
+      in_specs=(q_spec, kv_spec, kv_spec, Segments(*[ids_spec] * 4)),
+      out_specs=q_spec,
+      check_vma=False,
+    )(q, k, v, segments)
+
+  return sharded
 
 
 @ATTENTION_KERNELS.register("dot_product")

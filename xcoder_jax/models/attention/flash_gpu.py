@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from xcoder_jax.models.attention import ATTENTION_KERNELS, pallas_interpret
+from xcoder_jax.models.attention import ATTENTION_KERNELS, pallas_interpret, per_shard
 
 LOG2E = math.log2(math.e)
 MASK_VALUE = -1e30  # finite, so a fully masked tile never makes inf - inf
@@ -180,6 +180,12 @@ def _dkv_kernel(
   dv_ref[...] = dv.astype(dv_ref.dtype)
 
 
+def _triton(dim):
+  """Selects the Triton backend of Pallas GPU (the default is Mosaic GPU); warps as in JAX's
+  own Pallas attention."""
+  return plgpu.CompilerParams(num_warps=4 if dim <= 64 else 8, num_stages=2)
+
+
 def _pad(x, multiple, axis=1):
   """Pads the sequence axis with zeros (segment id 0: invisible) to a multiple of the tile."""
   extra = -x.shape[axis] % multiple
@@ -244,6 +250,7 @@ def _forward(q, k, v, ids, block_q, block_kv, interpret):
       jax.ShapeDtypeStruct(q.shape, q.dtype),
       jax.ShapeDtypeStruct((batch, heads, length), jnp.float32),
     ],
+    compiler_params=_triton(dim),
     interpret=interpret,
     name="flash_forward",
   )(*ids, q, k, v)
@@ -268,6 +275,7 @@ def _backward_rule(block_q, block_kv, interpret, residuals, d_out):
     in_specs=[*specs["ids"], q_spec, kv_spec, kv_spec, q_spec, specs["stat"], specs["stat"]],
     out_specs=q_spec,
     out_shape=jax.ShapeDtypeStruct(q.shape, q.dtype),
+    compiler_params=_triton(dim),
     interpret=interpret,
     name="flash_backward_dq",
   )(*ids, q, k, v, d_out, lse, delta)
@@ -297,6 +305,7 @@ def _backward_rule(block_q, block_kv, interpret, residuals, d_out):
     ],
     out_specs=[tile_spec, tile_spec],
     out_shape=[jax.ShapeDtypeStruct(k.shape, k.dtype), jax.ShapeDtypeStruct(v.shape, v.dtype)],
+    compiler_params=_triton(dim),
     interpret=interpret,
     name="flash_backward_dkv",
   )(
@@ -315,6 +324,7 @@ _flash.defvjp(_forward_rule, _backward_rule)
 
 
 @ATTENTION_KERNELS.register("flash")
+@per_shard
 def _flash_kernel(q, k, v, segments, config):
   return flash_attention(
     q,
