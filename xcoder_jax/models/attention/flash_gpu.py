@@ -41,10 +41,16 @@ def _visible(q_ids, q_pos, k_ids, k_pos):
   return same & (k_ids[None, :] != 0) & (k_pos[None, :] <= q_pos[:, None])
 
 
-def _may_see(q_ids, q_pos, k_ids, k_pos):
-  """False only when no query of the tile can see any key of it (a tile safe to skip)."""
-  overlap = (jnp.max(k_ids) >= jnp.min(q_ids)) & (jnp.min(k_ids) <= jnp.max(q_ids))
-  return overlap & (jnp.max(k_ids) > 0) & (jnp.min(k_pos) <= jnp.max(q_pos))
+def _span(ids, pos):
+  """A tile's smallest and largest segment id and position: enough to rule a tile pair out."""
+  return jnp.min(ids), jnp.max(ids), jnp.min(pos), jnp.max(pos)
+
+
+def _may_see(q_span, k_span):
+  """False only when no query of one tile can see any key of the other (safe to skip)."""
+  q_lo, q_hi, _, q_last = q_span
+  k_lo, k_hi, k_first, _ = k_span
+  return (k_hi >= q_lo) & (k_lo <= q_hi) & (k_hi > 0) & (k_first <= q_last)
 
 
 def _forward_kernel(
@@ -63,6 +69,7 @@ def _forward_kernel(
 ):
   q = q_ref[...]
   q_ids, q_pos = q_ids_ref[...], q_pos_ref[...]
+  q_span = _span(q_ids, q_pos)
   block_q, dim = q.shape
 
   def tile(j, carry):
@@ -80,7 +87,7 @@ def _forward_kernel(
       o = o * alpha[:, None] + plgpu.dot(p.astype(v_ref.dtype), v_ref[keys, :])
       return o, m_new, total * alpha + jnp.sum(p, axis=1)
 
-    return jax.lax.cond(_may_see(q_ids, q_pos, k_ids, k_pos), compute, lambda c: c, carry)
+    return jax.lax.cond(_may_see(q_span, _span(k_ids, k_pos)), compute, lambda c: c, carry)
 
   init = (
     jnp.zeros((block_q, dim), jnp.float32),
@@ -111,6 +118,7 @@ def _dq_kernel(
 ):
   q, do = q_ref[...], do_ref[...]
   q_ids, q_pos = q_ids_ref[...], q_pos_ref[...]
+  q_span = _span(q_ids, q_pos)
   lse, delta = lse_ref[...], delta_ref[...]
 
   def tile(j, dq):
@@ -124,7 +132,7 @@ def _dq_kernel(
       ds = p * (plgpu.dot(do, v, trans_b=True) - delta[:, None])
       return dq + plgpu.dot(ds.astype(k.dtype), k)
 
-    return jax.lax.cond(_may_see(q_ids, q_pos, k_ids, k_pos), compute, lambda d: d, dq)
+    return jax.lax.cond(_may_see(q_span, _span(k_ids, k_pos)), compute, lambda d: d, dq)
 
   dq = jax.lax.fori_loop(0, k_ref.shape[0] // block_kv, tile, jnp.zeros(q.shape, jnp.float32))
   dq_ref[...] = (dq * scale).astype(dq_ref.dtype)
@@ -153,6 +161,7 @@ def _dkv_kernel(
   lse and delta arrive as rows (head-major, then position) of those heads."""
   k, v = k_ref[...], v_ref[...]
   k_ids, k_pos = k_ids_ref[...], k_pos_ref[...]
+  k_span = _span(k_ids, k_pos)
 
   def tile(i, carry):
     queries = pl.ds(i * block_q, block_q)
@@ -172,7 +181,7 @@ def _dkv_kernel(
 
       return jax.lax.fori_loop(0, group, head, carry)
 
-    return jax.lax.cond(_may_see(q_ids, q_pos, k_ids, k_pos), compute, lambda c: c, carry)
+    return jax.lax.cond(_may_see(_span(q_ids, q_pos), k_span), compute, lambda c: c, carry)
 
   zeros = jnp.zeros(k.shape, jnp.float32)
   dk, dv = jax.lax.fori_loop(0, length // block_q, tile, (zeros, zeros))
