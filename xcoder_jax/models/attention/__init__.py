@@ -178,21 +178,20 @@ def chunked_attention(q, k, v, segments, config):
   chunk = config.attention_chunk
   if length <= chunk:
     return _xla_attention(q, k, v, segments.mask())
-  if length % chunk:
-    raise ValueError(f"sequence length {length} is not a multiple of attention_chunk {chunk}")
-  blocks = length // chunk
-  qs = q.reshape(batch, blocks, chunk, heads, dim).swapaxes(0, 1)
-  ids, pos = (
-    x.reshape(batch, blocks, chunk).swapaxes(0, 1)
-    for x in (segments.q_segment_ids, segments.q_positions)
-  )
+  # A ragged last block (e.g. a sampler's prefill) is padded with segment-0 queries.
+  blocks = -(-length // chunk)
+
+  def split(x):
+    x = jnp.pad(x, [(0, 0), (0, blocks * chunk - length)] + [(0, 0)] * (x.ndim - 2))
+    return x.reshape(batch, blocks, chunk, *x.shape[2:]).swapaxes(0, 1)
 
   def block(args):
     qb, idb, posb = args
     return _xla_attention(qb, k, v, segments._replace(q_segment_ids=idb, q_positions=posb).mask())
 
-  out = jax.lax.map(jax.checkpoint(block), (qs, ids, pos))
-  return out.swapaxes(0, 1).reshape(batch, length, heads, dim)
+  parts = (split(x) for x in (q, segments.q_segment_ids, segments.q_positions))
+  out = jax.lax.map(jax.checkpoint(block), tuple(parts))
+  return out.swapaxes(0, 1).reshape(batch, blocks * chunk, heads, dim)[:, :length]
 
 
 # The Pallas kernels register themselves next to the ones above.
