@@ -100,6 +100,13 @@ def _forward_kernel(
   lse_ref[...] = m + jnp.log2(total)  # base-2 log-sum-exp of the scaled scores
 
 
+def _probs_and_grads(q, k, v, do, lse, delta, visible, scale):
+  """One tile's probabilities and score gradients, rebuilt from the forward's log-sum-exp."""
+  s = plgpu.dot(q, k, trans_b=True) * (scale * LOG2E)
+  p = jnp.where(visible, jnp.exp2(s - lse[:, None]), 0.0)
+  return p, p * (plgpu.dot(do, v, trans_b=True) - delta[:, None])
+
+
 def _dq_kernel(
   q_ids_ref,
   q_pos_ref,
@@ -126,10 +133,8 @@ def _dq_kernel(
     k_ids, k_pos = k_ids_ref[keys], k_pos_ref[keys]
 
     def compute(dq):
-      k, v = k_ref[keys, :], v_ref[keys, :]
-      s = plgpu.dot(q, k, trans_b=True) * (scale * LOG2E)
-      p = jnp.where(_visible(q_ids, q_pos, k_ids, k_pos), jnp.exp2(s - lse[:, None]), 0.0)
-      ds = p * (plgpu.dot(do, v, trans_b=True) - delta[:, None])
+      k, visible = k_ref[keys, :], _visible(q_ids, q_pos, k_ids, k_pos)
+      _, ds = _probs_and_grads(q, k, v_ref[keys, :], do, lse, delta, visible, scale)
       return dq + plgpu.dot(ds.astype(k.dtype), k)
 
     return jax.lax.cond(_may_see(q_span, _span(k_ids, k_pos)), compute, lambda d: d, dq)
@@ -172,11 +177,9 @@ def _dkv_kernel(
         dk, dv = carry
         rows = pl.ds(g * length + i * block_q, block_q)
         q, do = q_ref[rows, :], do_ref[rows, :]
-        s = plgpu.dot(q, k, trans_b=True) * (scale * LOG2E)
         visible = _visible(q_ids, q_pos, k_ids, k_pos)
-        p = jnp.where(visible, jnp.exp2(s - lse_ref[rows][:, None]), 0.0)
+        p, ds = _probs_and_grads(q, k, v, do, lse_ref[rows], delta_ref[rows], visible, scale)
         dv = dv + plgpu.dot(p.astype(do.dtype), do, trans_a=True)
-        ds = p * (plgpu.dot(do, v, trans_b=True) - delta_ref[rows][:, None])
         return dk + plgpu.dot(ds.astype(q.dtype), q, trans_a=True), dv
 
       return jax.lax.fori_loop(0, group, head, carry)
