@@ -17,8 +17,10 @@ kernel         backend    what it is
                           scores in memory, masked tiles skipped. The GPU choice for packed
                           training and long context.
 "splash"       TPU        JAX's Pallas TPU splash attention (causal mask and segment ids),
-                          forward and backward; the TPU choice. Decoding steps (fewer queries
-                          than keys) run "chunked" (see splash_tpu.py).
+                          forward and backward; the TPU choice. Causal by index within a
+                          segment, which is the rule for rows laid out as data/batch.py lays
+                          them out. Decoding steps (fewer queries than keys) run "chunked"
+                          (see splash_tpu.py). Tiles: multiples of 128.
 "cudnn"        GPU        `jax.nn.dot_product_attention` on cuDNN's fused kernel, fed a dense
                           [batch, length, keys] mask built here: the public API of JAX 0.10.2
                           expresses only per-row lengths (right padding), not packed segments,
@@ -33,7 +35,9 @@ kernel         backend    what it is
 =============  =========  ====================================================================
 
 The Pallas kernels run on CPU in interpret mode (slow: tests only); asking for one on the
-other accelerator is an error that names the right kernel.
+other accelerator is an error that names the right kernel. Under a mesh they run per shard
+(`per_shard`). Measured so far: correctness in interpret mode and lowering for CUDA/TPU on
+CPU; their speed awaits an accelerator (docs/benchmarks.md).
 """
 
 from __future__ import annotations
