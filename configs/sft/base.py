@@ -25,6 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
       scan_layers=True,
       attention_impl="xla",  # xcoder_jax.models.attention.ATTENTION_KERNELS
       attention_chunk=1024,  # queries per block for attention_impl="chunked"
+      attention_block_q=128,  # query / key tiles of the Pallas kernels ("flash", "splash")
+      attention_block_kv=128,
     )
   )
   c.init = ml_collections.ConfigDict(dict(source="random", path="", seed=0))

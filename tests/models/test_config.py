@@ -18,6 +18,8 @@ OTHER_VALUES = {
   "scan_layers": False,
   "attention_impl": "chunked",
   "attention_chunk": 8,
+  "attention_block_q": 16,
+  "attention_block_kv": 32,
 }
 
 

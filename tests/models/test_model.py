@@ -118,7 +118,7 @@ def test_dot_product_kernel_matches_xla():
 
 
 def test_chunked_attention_matches_and_needs_less_memory():
-  from xcoder_jax.models.attention import attend
+  from xcoder_jax.models.attention import Segments, attend
 
   tokens = _tokens(2, 32)
   segments = np.ones_like(tokens)
@@ -132,12 +132,18 @@ def test_chunked_attention_matches_and_needs_less_memory():
   )
   q = jax.random.normal(jax.random.key(0), (1, 1024, 4, 32))
   k = jax.random.normal(jax.random.key(1), (1, 1024, 2, 32))
-  pos = jnp.arange(1024)
-  mask = (pos[None, :] <= pos[:, None])[None]
+  ids, pos = jnp.ones((1, 1024), jnp.int32), jnp.arange(1024)[None]
+  segments = Segments(ids, ids, pos, pos)
+  config = CONFIG.replace(attention_chunk=128)
   grads, temp = {}, {}
   for impl in ("xla", "chunked"):
     fn = jax.jit(
-      jax.grad(lambda q, k, impl=impl: jnp.sum(attend(q, k, k, mask, impl, 128) ** 2), (0, 1))
+      jax.grad(
+        lambda q, k, c=config.replace(attention_impl=impl): jnp.sum(
+          attend(q, k, k, segments, c) ** 2
+        ),
+        (0, 1),
+      )
     )
     temp[impl] = fn.lower(q, k).compile().memory_analysis().temp_size_in_bytes
     grads[impl] = fn(q, k)
@@ -201,7 +207,7 @@ def test_presets_have_published_shapes():
     (dict(num_kv_heads=3), "multiple of num_kv_heads"),
     (dict(head_dim=33), "even"),
     (dict(remat_policy="sometimes"), "remat_policy"),
-    (dict(attention_impl="flash"), "attention_impl"),
+    (dict(attention_impl="flashy"), "attention_impl"),
   ],
 )
 def test_invalid_configs_name_the_problem(changes, message):

@@ -39,6 +39,9 @@ class ModelConfig:
   scan_layers: bool = True
   attention_impl: str = "xla"
   attention_chunk: int = 1024  # queries per block for attention_impl="chunked"
+  # Tiles of the Pallas kernels ("flash", "splash"): queries and keys per tile, powers of two.
+  attention_block_q: int = 128
+  attention_block_kv: int = 128
 
   def __post_init__(self):
     problems = []
@@ -68,6 +71,10 @@ class ModelConfig:
         problems.append(f"{name}={getattr(self, name)!r}; choose one of {', '.join(DTYPES)}")
     if self.attention_chunk <= 0:
       problems.append(f"attention_chunk must be positive, got {self.attention_chunk}")
+    for name in ("attention_block_q", "attention_block_kv"):
+      block = getattr(self, name)
+      if block < 8 or block & (block - 1):
+        problems.append(f"{name} must be a power of two >= 8, got {block}")
     if problems:
       raise ValueError("invalid ModelConfig: " + "; ".join(problems))
 
@@ -120,6 +127,8 @@ RUNTIME_FIELDS = (
   "scan_layers",
   "attention_impl",
   "attention_chunk",
+  "attention_block_q",
+  "attention_block_kv",
 )
 
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from xcoder_jax.models.attention import attend
+from xcoder_jax.models.attention import Segments, attend
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.remat import remat
 from xcoder_jax.sharding import constrain
@@ -140,7 +140,7 @@ def decoder_block(
   x: Array,
   cos: Array,
   sin: Array,
-  mask: Array,
+  segments: Segments,
   kv: tuple[Array, Array] | None,
   layer: Array | int,
   index: Array | None,
@@ -167,9 +167,7 @@ def decoder_block(
       jax.lax.dynamic_update_slice(c, n[None].astype(c.dtype), start) for c, n in zip(kv, (k, v))
     )
     k, v = (jax.lax.dynamic_index_in_dim(c, layer, keepdims=False) for c in kv)
-  attn = attend(
-    q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl, config.attention_chunk
-  )
+  attn = attend(q, k.astype(dtype), v.astype(dtype), segments, config)
   x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
@@ -236,16 +234,12 @@ class Qwen(nnx.Module):
     x = jnp.take(self.embed[...], tokens, axis=0).astype(config.dtype)
     x = constrain(x, (BATCH, LENGTH, EMBED))
     cos, sin = rope_tables(positions, config.head_dim, config.rope_theta)
-    mask = (
-      (segment_ids[:, :, None] == key_segments[:, None, :])
-      & (key_segments[:, None, :] != 0)
-      & (key_positions[:, None, :] <= positions[:, :, None])
-    )
+    segments = Segments(segment_ids, key_segments, positions, key_positions)
     index = None if cache is None else cache[2]
 
     def block(carry, layer):
       (x, kv), (params, i) = carry, layer
-      return decoder_block(config, params, x, cos, sin, mask, kv, i, index)
+      return decoder_block(config, params, x, cos, sin, segments, kv, i, index)
 
     block = remat(block, config.remat_policy, prevent_cse=not config.scan_layers)
     # The cache is carried through the layers (never scanned over as xs -> ys), so each layer
