@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from xcoder_jax.models.attention import ATTENTION_KERNELS, pallas_interpret, per_shard
+from xcoder_jax.models.attention.base import ATTENTION_KERNELS, pallas_interpret, per_shard
 
 LOG2E = math.log2(math.e)
 MASK_VALUE = -1e30  # finite, so a fully masked tile never makes inf - inf

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_kernel as splash
 from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_mask as masks
 
-from xcoder_jax.models.attention import (
+from xcoder_jax.models.attention.base import (
   ATTENTION_KERNELS,
   chunked_attention,
   pallas_interpret,
