@@ -13,6 +13,8 @@ memory flat), then ONE JSON line.
 """
 
 import collections
+import ctypes
+import gc
 import json
 import os
 import shutil
@@ -155,6 +157,11 @@ def round_of_programs(index: int) -> list[tuple[str, judge.Submission]]:
 
 
 def _rss_kb() -> int:
+  """Resident memory after a collection and glibc's malloc_trim: what the judge still holds,
+  not the free heap glibc keeps after a batch's 16 MB outputs (the raw figure swings by
+  ~100 MB from batch to batch and would hide a slow leak)."""
+  gc.collect()
+  ctypes.CDLL(None).malloc_trim(0)
   for line in Path("/proc/self/status").read_text().splitlines():
     if line.startswith("VmRSS:"):
       return int(line.split()[1])
@@ -221,6 +228,13 @@ def main(argv: list[str]) -> None:
   temp_dir = tempfile.mkdtemp(prefix="judge-soak-")
   os.chmod(temp_dir, 0o755)  # the sandbox uids bind the compiled harness from here
   tempfile.tempdir = temp_dir
+  try:
+    soak(temp_dir)
+  finally:
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def soak(temp_dir: str) -> None:
   config = judge.SandboxConfig(uid_base=_UID_BASE.value)
   engine = judge.Judge(config, workers=_WORKERS.value)
   verdicts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -283,7 +297,6 @@ def main(argv: list[str]) -> None:
   }
   print("\n" + "\n".join(f"{key:<40}{value}" for key, value in report.items()))
   print(json.dumps(report))
-  shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -208,6 +208,29 @@ def measure(lang: str) -> dict:
   return numbers
 
 
+# Run inside a sandbox: CPU ms of one fork + exit of an idle interpreter (both sides), and of
+# making and closing the stdin memfd and three pipes the fork server makes per run.
+_IN_SANDBOX_FORK_AND_PIPES = """
+import os, resource, time
+n = 200
+own = time.process_time()
+for _ in range(n):
+  pid = os.fork()
+  if pid == 0:
+    os._exit(0)
+  os.waitpid(pid, 0)
+own = time.process_time() - own
+child = resource.getrusage(resource.RUSAGE_CHILDREN)
+started = time.process_time()
+for _ in range(n):
+  fds = [os.memfd_create("stdin")] + [fd for _ in range(3) for fd in os.pipe()]
+  for fd in fds:
+    os.close(fd)
+pipes = time.process_time() - started
+print(1e3 * (own + child.ru_utime + child.ru_stime) / n, 1e3 * pipes / n)
+"""
+
+
 def _cpu_ms_each(function, count: int) -> float:
   cpu = _cpu_s()
   for _ in range(count):
@@ -256,6 +279,13 @@ def profile() -> dict:
     marshal.dumps(request)
     json.loads(answer)
   codec_ms = time.perf_counter() - started  # per 1000 -> ms per run
+  done = subprocess.run(
+    bwrap + [config.python, "-I", "-c", _IN_SANDBOX_FORK_AND_PIPES],
+    capture_output=True,
+    text=True,
+    check=True,
+  )
+  fork_ms, pipes_ms = map(float, done.stdout.split())
   # (label, CPU ms, what it is paid for: "start" once per sandbox, "run" once per test)
   rows = [
     ("naive: python3 solution.py, fresh process", naive_ms, None),
@@ -269,7 +299,9 @@ def profile() -> dict:
       "run",
     ),
     ("per run: judge process (request, decode, compare)", judge_ms, "run"),
-    ("  of which request/answer encoding", codec_ms, None),
+    ("  of which fork + exit of an idle interpreter (in sandbox)", fork_ms, None),
+    ("  of which memfd + 3 pipes, made and closed (in sandbox)", pipes_ms, None),
+    ("  of which request/answer encoding (judge)", codec_ms, None),
   ]
   per_run = {
     label: ms / (_TESTS_PER_PROGRAM if paid == "start" else 1) for label, ms, paid in rows if paid
@@ -291,6 +323,8 @@ def profile() -> dict:
       "fork_server": round(run_ms - judge_ms - child_ms, 2),
       "judge_process": round(judge_ms, 2),
       "encoding": round(codec_ms, 3),
+      "bare_fork_and_exit": round(fork_ms, 3),
+      "pipes": round(pipes_ms, 3),
       "total_per_run": round(total, 2),
     }
   }
