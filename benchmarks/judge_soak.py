@@ -18,15 +18,18 @@ import gc
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from absl import app, flags
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from xcoder_jax import judge
-from xcoder_jax.judge.sandbox import wait_for_no_processes
+from absl import app, flags  # noqa: E402
+
+from xcoder_jax import judge  # noqa: E402
+from xcoder_jax.judge.sandbox import wait_for_no_processes  # noqa: E402
 
 _RUNS = flags.DEFINE_integer("runs", 10000, "Runs (tests) to judge in all; 500 for a short soak.")
 _BATCH = flags.DEFINE_integer("batch", 64, "Submissions per Judge.run call.")
@@ -291,6 +294,10 @@ def soak(temp_dir: str) -> None:
     "rss_mb_max": round(max(rss) / 1024, 1),
     "rss_mb_end": round(final["rss_kb"] / 1024, 1),
     "rss_kb_per_1k_runs_second_half": round(_slope_per_1k_runs(samples, "rss_kb"), 1),
+    # The floor (lowest sample) of the first and last quarter: a leak lifts the floor, while
+    # single samples swing with the large outputs a batch happened to hold.
+    "rss_mb_floor_first_quarter": round(min(rss[: max(1, len(rss) // 4)]) / 1024, 1),
+    "rss_mb_floor_last_quarter": round(min(rss[-max(1, len(rss) // 4) :]) / 1024, 1),
     "compiles": engine.compile_cache.misses,
     "compile_cache_hits": engine.compile_cache.hits,
     "load_average": os.getloadavg(),

@@ -26,15 +26,18 @@ import os
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
-from absl import app, flags
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from xcoder_jax import judge
-from xcoder_jax.judge import checkers, sandbox
-from xcoder_jax.judge.harness import protocol
-from xcoder_jax.judge.runner import CompileCache, RunLimits, SubmissionRunner
+from absl import app, flags  # noqa: E402
+
+from xcoder_jax import judge  # noqa: E402
+from xcoder_jax.judge import checkers, sandbox  # noqa: E402
+from xcoder_jax.judge.harness import protocol  # noqa: E402
+from xcoder_jax.judge.runner import CompileCache, RunLimits, SubmissionRunner  # noqa: E402
 
 _COPIES = flags.DEFINE_integer("copies", 3, "How many times each corpus program is submitted.")
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Alternating naive/ours measurements; best kept.")
@@ -355,8 +358,33 @@ def main(argv: list[str]) -> None:
     print(f"{label:<60}{python.get(key, '-'):>10}{cpp.get(key, '-'):>10}")
   extra = profile() if _PROFILE.value else {}
   load = [round(x, 1) for x in os.getloadavg()]
-  print(f"load average after: {load}")
-  print(json.dumps({"benchmark": "judge_throughput", **python, "cpp": cpp, **extra, "load": load}))
+  # JAX and torch only now: a bigger judge process would make every sandbox start dearer.
+  from benchmarks.common import matmul_peak_flops
+
+  peak_gflops = round(matmul_peak_flops()["peak"] / 1e9, 1)
+  print(f"load average after: {load}; {_cpu_model()}, fp32 GEMM peak {peak_gflops} GFLOP/s")
+  print(
+    json.dumps(
+      {
+        "benchmark": "judge_throughput",
+        **python,
+        "cpp": cpp,
+        **extra,
+        "load": load,
+        "cpu": _cpu_model(),
+        "peak_gflops": peak_gflops,
+      }
+    )
+  )
+
+
+def _cpu_model() -> str:
+  with open("/proc/cpuinfo") as cpuinfo:
+    lines = cpuinfo.read().splitlines()
+  for line in lines:
+    if line.startswith("model name"):
+      return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
+  return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ _RUN_RESULT_KEYS = {
   "check_report",
 }
 _ANSWER_SLACK_S = 10.0  # how much longer than a run's wall limit the judge waits for an answer
+# Larger binaries are not cached: sent back as base64 they would pass the answer size cap.
+_MAX_CACHED_BINARY_BYTES = 64 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -454,7 +456,7 @@ class _Program:
         binary_name="solution",
         limits=self.runner.limits.for_compile(),
         compile_command=command,
-        return_binary_bytes=cache.max_bytes,
+        return_binary_bytes=min(cache.max_bytes, _MAX_CACHED_BINARY_BYTES),
       )
       binary = self._setup(setup, 30.0 + setup["limits"]["wall_s"])
       if binary is not None and self.compile_error is None:
