@@ -7,7 +7,7 @@ time limits), with the same number of workers on the same cores:
   no-prefork the judge with full isolation but a fresh sandbox and interpreter per test;
   ours       the judge with full isolation: a warm interpreter per solution, a fork per test,
              C++ binaries cached by source, its default pool (two workers per core), and for
-             reference a single worker.
+             reference a single worker and (C++) the same without the compile cache.
 Per core: runs/s divided by the cores, and runs per CPU-second actually used (this process and
 every process below it, sandboxes included: the benchmark adopts the sandboxes' orphaned pid 1s
 as a child subreaper and reaps them), which other jobs on a shared machine barely disturb.
@@ -166,12 +166,13 @@ def naive(submissions: list[judge.Submission], workers: int) -> dict:
   return {"runs_per_s": runs / elapsed, "cpu_ms_per_run": 1e3 * (_cpu_s() - cpu) / runs}
 
 
-def judged(submissions: list[judge.Submission], **options) -> dict:
-  """Runs through the judge (a cold compile cache); every run must be accepted."""
-  engine = judge.Judge(compile_cache=CompileCache(), **options)
+def judged(submissions: list[judge.Submission], cache_bytes: int = 256 << 20, **options) -> dict:
+  """Runs through the judge, starting with an empty compile cache (``cache_bytes=0``: none);
+  every run must be accepted."""
+  engine = judge.Judge(compile_cache=CompileCache(max_bytes=cache_bytes), **options)
   engine.run(submissions[:1])  # the harness is compiled once per process
   cpu, started = _cpu_s(), time.perf_counter()
-  engine.compile_cache = CompileCache()
+  engine.compile_cache = CompileCache(max_bytes=cache_bytes)
   results = engine.run(submissions)
   elapsed = time.perf_counter() - started
   rejected = [v for r in results for v in r.verdicts if not v.accepted]
@@ -204,6 +205,10 @@ def measure(lang: str) -> dict:
   numbers["ours_1_worker_runs_per_s"] = judged(submissions, workers=1)["runs_per_s"]
   if lang == "python":
     numbers["no_prefork_runs_per_s"] = judged(submissions, prefork=False)["runs_per_s"]
+  else:  # every copy compiled again, as the naive judge does
+    uncached = judged(submissions, cache_bytes=0)
+    numbers["ours_no_cache_runs_per_s"] = uncached["runs_per_s"]
+    numbers["ours_no_cache_cpu_ms_per_run"] = uncached["cpu_ms_per_run"]
   numbers = {key: round(value, 2) for key, value in numbers.items()}
   numbers["ratio"] = round(numbers["ours_runs_per_s"] / numbers["naive_runs_per_s"], 2)
   numbers["cpu_ratio"] = round(numbers["naive_cpu_ms_per_run"] / numbers["ours_cpu_ms_per_run"], 2)
@@ -344,11 +349,13 @@ def main(argv: list[str]) -> None:
     ("judge, no prefork (fresh sandbox per test)", "no_prefork_runs_per_s"),
     ("judge, prefork, 1 worker", "ours_1_worker_runs_per_s"),
     (f"judge, prefork, {python['workers']} workers (ours)", "ours_runs_per_s"),
+    ("judge, prefork, without the compile cache", "ours_no_cache_runs_per_s"),
     ("ratio ours / naive (runs/s)", "ratio"),
     (f"naive runs/s per core ({python['cores']} cores)", "naive_runs_per_s_per_core"),
     ("ours runs/s per core", "ours_runs_per_s_per_core"),
     ("naive CPU ms per run (all processes)", "naive_cpu_ms_per_run"),
     ("ours CPU ms per run (all processes)", "ours_cpu_ms_per_run"),
+    ("ours without the compile cache, CPU ms per run", "ours_no_cache_cpu_ms_per_run"),
     ("naive runs per CPU-second", "naive_runs_per_cpu_s"),
     ("ours runs per CPU-second", "ours_runs_per_cpu_s"),
     ("ratio ours / naive (runs per CPU-second)", "cpu_ratio"),
