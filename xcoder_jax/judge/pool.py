@@ -5,7 +5,13 @@ import os
 import queue
 from collections.abc import Sequence
 
-from xcoder_jax.judge.runner import RunLimits, SubmissionRunner, validate
+from xcoder_jax.judge.runner import (
+  CompileCache,
+  RunLimits,
+  SubmissionRunner,
+  shared_compile_cache,
+  validate,
+)
 from xcoder_jax.judge.sandbox import SandboxConfig
 from xcoder_jax.judge.types import Submission, SubmissionResult
 
@@ -25,6 +31,7 @@ class Judge:
     limits: RunLimits | None = None,
     workers: int | None = None,
     prefork: bool = True,
+    compile_cache: CompileCache | None = None,
   ):
     self.config = config or SandboxConfig()
     self.config.check()
@@ -33,6 +40,8 @@ class Judge:
     # (judge, fork server, run), so one per core leaves cores idle at every hand-off.
     self.workers = workers or 2 * (os.cpu_count() or 1)
     self.prefork = prefork
+    # C++ binaries by source; by default one cache for every Judge of this process.
+    self.compile_cache = compile_cache or shared_compile_cache()
 
   def worker_uids(self) -> list[int | None]:
     if os.geteuid() != 0 or self.config.unsafe_no_sandbox:
@@ -50,7 +59,7 @@ class Judge:
     def judge_one(submission: Submission) -> SubmissionResult:
       uid = free_uids.get()
       try:
-        runner = SubmissionRunner(self.config, uid, self.limits, self.prefork)
+        runner = SubmissionRunner(self.config, uid, self.limits, self.prefork, self.compile_cache)
         return runner.judge(submission)
       finally:
         free_uids.put(uid)

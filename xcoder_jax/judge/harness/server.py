@@ -17,6 +17,7 @@ from . import check
 from .program import CALL_PRELUDE_MODULES, run_child
 from .protocol import read_request, write_response
 from .supervise import kill_and_reap, supervise
+from .wire import write_all
 
 _CONTROL_IN_FD = 100
 _CONTROL_OUT_FD = 101
@@ -55,6 +56,9 @@ class Server:
             __import__(module)
       gc.freeze()  # fewer copy-on-write faults in each forked run
       return {"ok": True}
+    if "binary" in request:  # compiled earlier from the same source (the judge's cache)
+      self.binary_fd = _sealed_copy(request["binary"])
+      return {"ok": True}
     build_dir = os.path.join(self.tmp_root, "build")
     os.mkdir(build_dir, 0o700)
     with open(os.path.join(build_dir, request["source_name"]), "w") as source_file:
@@ -69,10 +73,15 @@ class Server:
       workdir=build_dir,
     )
     binary_path = os.path.join(build_dir, request["binary_name"])
+    response = {"compile_result": result}
     if result["exit_code"] == 0 and os.path.isfile(binary_path):
-      self.binary_fd = _sealed_copy(binary_path)
+      with open(binary_path, "rb") as binary_file:
+        binary = binary_file.read()
+      self.binary_fd = _sealed_copy(binary)
+      if len(binary) <= request.get("return_binary_bytes", 0):  # for the judge's cache
+        response["binary"] = binary
     _remove_contents(self.tmp_root)
-    return {"compile_result": result}
+    return response
 
   def run(self, request, workdir=None):
     """Runs one test in a fresh private directory; the tmp root is wiped afterwards."""
@@ -114,11 +123,10 @@ class Server:
     return result
 
 
-def _sealed_copy(path):
+def _sealed_copy(binary):
   """Copies the compiled binary into a sealed memfd that no run can modify."""
   binary_fd = os.memfd_create("solution", os.MFD_ALLOW_SEALING)
-  with open(path, "rb") as binary:
-    os.write(binary_fd, binary.read())
+  write_all(binary_fd, binary)
   fcntl.fcntl(
     binary_fd,
     fcntl.F_ADD_SEALS,
