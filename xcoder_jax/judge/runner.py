@@ -15,6 +15,7 @@ from xcoder_jax.judge.types import (
   TestCase,
   TestKind,
   Verdict,
+  check_tests,
 )
 
 _EXCERPT_CHARS = 2000
@@ -32,6 +33,7 @@ _RUN_RESULT_KEYS = {
   "check_report",
 }
 _ANSWER_SLACK_S = 10.0  # how much longer than a run's wall limit the judge waits for an answer
+_HOST_MARGIN_S = 0.25  # what the judge's own clocks allow beyond a limit (fork, clean-up)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,17 @@ def validate(submission: Submission) -> None:
     raise ValueError(f"{kind.value} tests need fn_name (the entry point)")
   if not isinstance(submission.checker, SpecialJudge):
     checkers.get(submission.checker)
+  elif kind != TestKind.STDIO:
+    raise ValueError("a special judge reads stdout: it works with stdio tests only")
+  if kind == TestKind.CHECK and submission.checker != "exact":
+    raise ValueError("check tests decide by their own asserts: leave checker at 'exact'")
+  if kind in (TestKind.LEETCODE, TestKind.FUNCTION) and submission.checker != "exact":
+    if checkers.float_tolerance(submission.checker) is None:
+      raise ValueError(
+        f"checker {submission.checker!r} compares text; {kind.value} tests compare "
+        "returned values: use 'exact' or float[:TOL]"
+      )
+  check_tests(submission.tests, kind, submission.capture_output)
   if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
     raise ValueError("time_limit_s and memory_mb must be positive")
   if submission.capture_output and (
@@ -123,6 +136,12 @@ def classify_failure(result: dict, limits: dict) -> tuple[Outcome, str] | None:
     return Outcome.TIME_LIMIT, f"{stopped_by or 'cpu'} time limit exceeded"
   if result["cpu_s"] > limits["cpu_s"]:
     return Outcome.TIME_LIMIT, f"used {result['cpu_s']:.2f}s of CPU"
+  # Measured outside the sandbox (sandbox.py), whatever its server says; the margins cover
+  # the server's own work around a run.
+  if result["host_cpu_s"] > limits["cpu_s"] * 1.05 + _HOST_MARGIN_S:
+    return Outcome.TIME_LIMIT, f"the sandbox used {result['host_cpu_s']:.2f}s of CPU"
+  if result["host_wall_s"] > limits["wall_s"] + _HOST_MARGIN_S:
+    return Outcome.TIME_LIMIT, f"the run took {result['host_wall_s']:.2f}s of wall time"
   if stopped_by == "output" or sig == signal.SIGXFSZ:
     return Outcome.OUTPUT_LIMIT, "output (or a written file) exceeded the size cap"
   if '"memory_error": true' in result["report"] or "std::bad_alloc" in stderr:
@@ -193,8 +212,8 @@ class SubmissionRunner:
       return Verdict(Outcome.COMPILE_ERROR, message=result["compile_error"])
     verdict = Verdict(
       Outcome.ACCEPTED,
-      time_s=round(result["wall_s"], 4),
-      cpu_s=round(result["cpu_s"], 4),
+      time_s=round(result["host_wall_s"], 4),
+      cpu_s=round(result["host_cpu_s"], 4),
       stdout=_excerpt(result["stdout_bytes"]),
       stderr=_excerpt(result["stderr_bytes"], from_end=True),
       exit_code=result["exit_code"],

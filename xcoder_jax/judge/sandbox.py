@@ -5,8 +5,15 @@ RLIMIT_NPROC is enforced); bubblewrap with new user, PID, network (loopback only
 UTS namespaces, a read-only view of only the system directories a compiler and an
 interpreter need (no /home, /root, /work, host /tmp), a size-capped private tmpfs at /tmp,
 a read-only / and /dev, an empty environment, --die-with-parent and --new-session; then the
-per-run rlimits, session and fresh directory the fork server applies. Killing bwrap's init
-(pid 1 of the namespace) kills every process in the sandbox, daemons included.
+per-run rlimits, session and fresh directory the fork server applies. The fork server is
+the namespace's init (--as-pid-1) and undumpable: no run can trace, stop or kill it, and no
+other process in the sandbox holds the judge's pipes. Killing it kills every process in the
+sandbox, daemons included.
+
+What decides time verdicts is also measured here, outside the sandbox: the wall time of
+each request and the CPU time of the sandbox's whole process tree (bwrap, the server, and
+every process they reaped during the run), so a server a program somehow took over can at
+worst fail that program's own run.
 """
 
 import atexit
@@ -21,6 +28,7 @@ import time
 from pathlib import Path
 
 from xcoder_jax.judge.harness import protocol
+from xcoder_jax.judge.harness.supervise import cpu_seconds
 
 # The harness package, the only code the sandbox runs besides the program: compiled to a
 # directory of .pyc files and bound read-only at /judge (so /judge/harness is the package).
@@ -102,6 +110,7 @@ def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
     config.bwrap,
     "--unshare-user",
     "--unshare-pid",
+    "--as-pid-1",
     "--unshare-net",
     "--unshare-ipc",
     "--unshare-uts",
@@ -218,12 +227,17 @@ class Sandbox:
       raise JudgeError(f"cannot start the sandbox ({command[0]}): {error}") from error
 
   def request(self, message: dict, timeout_s: float) -> dict:
-    """Sends one request and waits for its answer; raises SandboxDied or JudgeError."""
+    """Sends one request and waits for its answer; raises SandboxDied or JudgeError.
+
+    The answer gains ``host_wall_s`` and ``host_cpu_s``: the request's wall time and the
+    CPU time the sandbox's process tree used meanwhile, measured here, outside the sandbox.
+    """
+    cpu_before, started = self.tree_cpu_seconds(), time.monotonic()
     try:
       protocol.write_request(self._process.stdin.fileno(), message)
     except OSError:
       raise self._death() from None
-    deadline = time.monotonic() + timeout_s
+    deadline = started + timeout_s
     try:
       response = protocol.read_response(self._process.stdout.fileno(), deadline)
     except ValueError:  # not JSON: only a server the program took over writes that
@@ -236,7 +250,23 @@ class Sandbox:
       raise self._death()
     if "judge_error" in response:
       raise JudgeError(f"sandbox server failed: {response['judge_error']!r}")
+    response["host_wall_s"] = time.monotonic() - started
+    response["host_cpu_s"] = self.tree_cpu_seconds() - cpu_before
     return response
+
+  def tree_cpu_seconds(self) -> float:
+    """CPU time used so far by bwrap and every process below it, alive or reaped.
+
+    A process's reaped children count in its own figure (cutime), so the live tree holds
+    the whole history; only children a program lets the kernel reap (SIGCHLD ignored)
+    escape, and those are bounded by the wall limit.
+    """
+    total, pending = 0.0, [self._process.pid]
+    while pending:
+      pid = pending.pop()
+      total += cpu_seconds(pid)
+      pending += _children(pid)
+    return total
 
   def _death(self) -> Exception:
     self._stop()
@@ -302,10 +332,14 @@ class Sandbox:
 
 
 def _children(pid: int) -> list[int]:
+  """Children of every thread of ``pid`` (none once it is gone)."""
+  children = []
   try:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for task in os.listdir(f"/proc/{pid}/task"):
+      children += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
   except OSError:
-    return []
+    pass
+  return children
 
 
 def _is_alive(pid: int) -> bool:

@@ -67,7 +67,9 @@ def kill_and_reap(pid):
     pass  # already reaped by kill_everything_else
 
 
-def _cpu_seconds(pid):
+def cpu_seconds(pid):
+  """CPU time of ``pid``'s threads plus that of the children it has reaped (0 once gone);
+  the judge uses it too, from outside the sandbox, on the sandbox's process tree."""
   try:
     with open(f"/proc/{pid}/stat") as stat:
       fields = stat.read().rsplit(")", 1)[1].split()
@@ -132,7 +134,7 @@ def supervise(pid, started, limits, isolated, out_r, err_r, report_r, check_r=No
       stopped_by = "wall"
     elif now - last_cpu_poll >= _POLL_INTERVAL_S:
       last_cpu_poll = now
-      if _cpu_seconds(pid) > limits["cpu_s"]:
+      if cpu_seconds(pid) > limits["cpu_s"]:
         stopped_by = "cpu"
     if stopped_by:
       os.kill(pid, signal.SIGKILL)  # still our unreaped child, so the pid is not reused
