@@ -87,7 +87,6 @@ def validate(submission: Submission) -> None:
         f"checker {submission.checker!r} compares text; {kind.value} tests compare "
         "returned values: use 'exact' or float[:TOL]"
       )
-  check_tests(submission.tests, kind, submission.capture_output)
   if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
     raise ValueError("time_limit_s and memory_mb must be positive")
   if submission.capture_output and (
@@ -97,6 +96,7 @@ def validate(submission: Submission) -> None:
       "capture_output works with stdio, leetcode and function tests and "
       "the default checker (it compares nothing)"
     )
+  check_tests(submission.tests, kind, submission.capture_output)
 
 
 def _excerpt(data: bytes, from_end: bool = False) -> str:
@@ -331,10 +331,8 @@ class _Program:
       if self.compile_error is not None:
         return {"compile_error": self.compile_error}
     timeout = request["limits"]["wall_s"] + _ANSWER_SLACK_S
-    # Runs can reach the judge's pipe through bwrap's init (/proc/1/fd/1), so answers carry
-    # a per-request token; in check mode no run ever holds it (undumpable server, exec'd
-    # candidate), so a forged answer is refused. Elsewhere an answer only claims the run's
-    # own output or value, which the judge compares.
+    # Answers carry a per-request token that no run ever holds (the server is undumpable, the
+    # check-mode candidate exec'd), so a forged or stale answer is refused.
     request = dict(request, token="t" + secrets.token_hex(16))  # sent as an identifier
     try:
       result = self.sandbox.request(request, timeout)

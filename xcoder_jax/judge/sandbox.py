@@ -286,7 +286,7 @@ class Sandbox:
   def _stop(self) -> None:
     """Ends the sandbox and returns only once no process of it is left.
 
-    Closing the control pipe makes the server exit; bwrap's init then dies, which kills
+    Closing the control pipe makes the server, the namespace's init, exit, which kills
     everything in the PID namespace, and bwrap exits after reaping it. A sandbox that
     does not go within a second is killed: its init first (same effect), then bwrap.
     """
@@ -343,8 +343,8 @@ def _children(pid: int) -> list[int]:
 
 
 def _is_alive(pid: int) -> bool:
-  """True while ``pid`` runs; a zombie is dead (bwrap's init becomes one only after the
-  kernel has killed and reaped everything else in its PID namespace)."""
+  """True while ``pid`` runs; a zombie is dead (a namespace's init becomes one only after
+  the kernel has killed and reaped everything else in its PID namespace)."""
   try:
     state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
   except (OSError, IndexError):

@@ -29,6 +29,8 @@ class TestKind(str, enum.Enum):
 
 
 class _Unset(enum.Enum):
+  """A sentinel that survives copying and pickling (an Enum member is a singleton)."""
+
   MISSING = "missing"
 
 

@@ -120,7 +120,7 @@ class Server:
       kill_and_reap(check_pid)
     if not keep_workdir:
       _remove_contents(self.tmp_root)
-    result["token"] = token  # a run can write to the judge's pipe (/proc/1/fd/1), not this
+    result["token"] = token  # proves the answer is this server's, for this request
     return result
 
 
