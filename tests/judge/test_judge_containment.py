@@ -270,3 +270,11 @@ def test_process_count_limit_is_enforced(engine, host):
   )
   verdicts, _ = judge_one(engine, source, [judge.TestCase("", "")])
   assert 0 < int(verdicts[0].stdout) < judge.RunLimits().max_processes
+
+
+def test_orphans_are_reaped_during_the_run(engine, host):
+  # The server is the sandbox's init, so it inherits every orphan ("cmd &" in a shell);
+  # those that exit must not pile up as zombies against the process limit.
+  source = "import os\nprint(sum(os.system('true &') == 0 for _ in range(60)))\n"
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "60")])
+  assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout + verdicts[0].stderr
