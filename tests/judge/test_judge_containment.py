@@ -187,15 +187,24 @@ def test_background_processes_do_not_outlive_the_run(engine, host):
 
 
 def test_killing_the_parent(engine, host):
-  source = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(1)\n"
+  # The server is the PID namespace's init: the kernel drops SIGKILL/SIGSTOP sent to it from
+  # inside, so the attack does nothing and the run goes on.
+  source = (
+    "import os, signal\nfor sig in (signal.SIGSTOP, signal.SIGKILL):\n"
+    "    os.kill(os.getppid(), sig)\nprint(os.getppid())\n"
+  )
   verdicts, _ = judge_one(engine, source, [judge.TestCase("", "1")] * 2)
-  assert outcomes(verdicts) == ["runtime_error", "runtime_error"]
+  assert outcomes(verdicts) == ["accepted", "accepted"]
 
 
 def test_killing_every_process_in_reach(engine, host):
-  source = "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint(1)\n"
-  verdicts, _ = judge_one(engine, source)
-  assert outcomes(verdicts) == ["runtime_error"]
+  # kill(-1) spares init (the server) and the caller: nothing else is there to kill.
+  source = (
+    "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
+    "except ProcessLookupError:\n    print(1)\n"
+  )
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "1")])
+  assert outcomes(verdicts) == ["accepted"]
 
 
 def test_filling_the_disk(engine, host):
@@ -261,3 +270,11 @@ def test_process_count_limit_is_enforced(engine, host):
   )
   verdicts, _ = judge_one(engine, source, [judge.TestCase("", "")])
   assert 0 < int(verdicts[0].stdout) < judge.RunLimits().max_processes
+
+
+def test_orphans_are_reaped_during_the_run(engine, host):
+  # The server is the sandbox's init, so it inherits every orphan ("cmd &" in a shell);
+  # those that exit must not pile up as zombies against the process limit.
+  source = "import os\nprint(sum(os.system('true &') == 0 for _ in range(60)))\n"
+  verdicts, _ = judge_one(engine, source, [judge.TestCase("", "60")])
+  assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout + verdicts[0].stderr

@@ -2,10 +2,12 @@
 
     python -m xcoder_jax.judge --lang python --source sol.py --tests tests.jsonl
 
-TESTS.jsonl lines: {"input": ..., "output": ...} (stdin/stdout), {"fn_name": ...,
-"args": [...], "expected": ...} (function calls; --kind leetcode for class Solution), or
-{"fn_name": ..., "check": "def check(candidate): ..."} (HumanEval). Exits 0 whenever the
-judge itself worked, whatever the verdicts; 2 on bad input, 3 when the judge failed.
+TESTS.jsonl lines (one JSON object each, all of one kind): {"input": str, "output": str}
+(stdin/stdout; "output" required), {"fn_name": str, "args": [...], "expected": any}
+(function calls; --kind leetcode for class Solution), or {"fn_name": str, "check": "def
+check(candidate): ..."} (HumanEval). Exits 0 whenever the judge itself worked, whatever the
+verdicts; 2 on bad input (the message names the file, line and field), 3 when the judge
+failed.
 """
 
 import json
@@ -52,31 +54,36 @@ _UNSAFE = flags.DEFINE_bool(
 )
 
 
-def _load_tests(path: str) -> tuple[list[TestCase], str | None, str]:
-  """The tests, the entry point they name, and the kind their first record implies."""
-  tests, fn_name, kind = [], None, "stdio"
+def _load_tests(path: str, kind: str | None) -> tuple[list[TestCase], str | None, str]:
+  """The tests, the entry point they name, and their kind (``kind``, or what the first
+  record implies); every record is checked against its kind's fields, naming the line."""
+  tests, fn_name = [], None
   with open(path) as lines:
     for number, line in enumerate(lines, 1):
       if not line.strip():
         continue
+      where = f"{path}:{number}"
       try:
         record = json.loads(line)
       except json.JSONDecodeError as error:
-        raise ValueError(f"{path}:{number}: not JSON ({error})") from None
-      fn_name = record.get("fn_name", fn_name)
-      if not tests:
-        kind = "check" if "check" in record else "function" if "args" in record else kind
-      tests.append(TestCase.from_json(record))
+        raise ValueError(f"{where}: not JSON ({error}); write one JSON object per line") from None
+      kind = kind or TestCase.record_kind(record).value
+      tests.append(TestCase.from_json(record, kind, where))
+      named = record.get("fn_name", fn_name)
+      if fn_name is not None and named != fn_name:
+        raise ValueError(f"{where}: field 'fn_name' is {named!r}, earlier lines say {fn_name!r}")
+      fn_name = named
+  if not tests:
+    raise ValueError(f"{path}: no tests (one JSON object per line, see --help)")
   return tests, fn_name, kind
 
 
 def main(argv: list[str]) -> int:
   del argv
   try:
-    tests, fn_name, implied_kind = _load_tests(_TESTS.value)
+    tests, fn_name, kind = _load_tests(_TESTS.value, _KIND.value)
     with open(_SOURCE.value) as source_file:
       source = source_file.read()
-    kind = _KIND.value or implied_kind
     checker = _CHECKER.value
     if _SPECIAL_JUDGE.value:
       with open(_SPECIAL_JUDGE.value) as checker_file:

@@ -23,6 +23,7 @@ from xcoder_jax.judge.types import (
   TestCase,
   TestKind,
   Verdict,
+  check_tests,
 )
 
 _EXCERPT_CHARS = 2000
@@ -42,6 +43,7 @@ _RUN_RESULT_KEYS = {
 _ANSWER_SLACK_S = 10.0  # how much longer than a run's wall limit the judge waits for an answer
 # Larger binaries are not cached: sent back as base64 they would pass the answer size cap.
 _MAX_CACHED_BINARY_BYTES = 64 << 20
+_HOST_MARGIN_S = 0.25  # what the judge's own clocks allow beyond a limit (fork, clean-up)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +87,16 @@ def validate(submission: Submission) -> None:
     raise ValueError(f"{kind.value} tests need fn_name (the entry point)")
   if not isinstance(submission.checker, SpecialJudge):
     checkers.get(submission.checker)
+  elif kind != TestKind.STDIO:
+    raise ValueError("a special judge reads stdout: it works with stdio tests only")
+  if kind == TestKind.CHECK and submission.checker != "exact":
+    raise ValueError("check tests decide by their own asserts: leave checker at 'exact'")
+  if kind in (TestKind.LEETCODE, TestKind.FUNCTION) and submission.checker != "exact":
+    if checkers.float_tolerance(submission.checker) is None:
+      raise ValueError(
+        f"checker {submission.checker!r} compares text; {kind.value} tests compare "
+        "returned values: use 'exact' or float[:TOL]"
+      )
   if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
     raise ValueError("time_limit_s and memory_mb must be positive")
   if submission.capture_output and (
@@ -94,6 +106,7 @@ def validate(submission: Submission) -> None:
       "capture_output works with stdio, leetcode and function tests and "
       "the default checker (it compares nothing)"
     )
+  check_tests(submission.tests, kind, submission.capture_output)
 
 
 def _excerpt(data: bytes, from_end: bool = False) -> str:
@@ -133,6 +146,12 @@ def classify_failure(result: dict, limits: dict) -> tuple[Outcome, str] | None:
     return Outcome.TIME_LIMIT, f"{stopped_by or 'cpu'} time limit exceeded"
   if result["cpu_s"] > limits["cpu_s"]:
     return Outcome.TIME_LIMIT, f"used {result['cpu_s']:.2f}s of CPU"
+  # Measured outside the sandbox (sandbox.py), whatever its server says; the margins cover
+  # the server's own work around a run.
+  if result["host_cpu_s"] > limits["cpu_s"] * 1.05 + _HOST_MARGIN_S:
+    return Outcome.TIME_LIMIT, f"the sandbox used {result['host_cpu_s']:.2f}s of CPU"
+  if result["host_wall_s"] > limits["wall_s"] + _HOST_MARGIN_S:
+    return Outcome.TIME_LIMIT, f"the run took {result['host_wall_s']:.2f}s of wall time"
   if stopped_by == "output" or sig == signal.SIGXFSZ:
     return Outcome.OUTPUT_LIMIT, "output (or a written file) exceeded the size cap"
   if '"memory_error": true' in result["report"] or "std::bad_alloc" in stderr:
@@ -294,8 +313,8 @@ class SubmissionRunner:
       return Verdict(Outcome.COMPILE_ERROR, message=result["compile_error"])
     verdict = Verdict(
       Outcome.ACCEPTED,
-      time_s=round(result["wall_s"], 4),
-      cpu_s=round(result["cpu_s"], 4),
+      time_s=round(result["host_wall_s"], 4),
+      cpu_s=round(result["host_cpu_s"], 4),
       stdout=_excerpt(result["stdout_bytes"]),
       stderr=_excerpt(result["stderr_bytes"], from_end=True),
       exit_code=result["exit_code"],
@@ -413,10 +432,8 @@ class _Program:
       if self.compile_error is not None:
         return {"compile_error": self.compile_error}
     timeout = request["limits"]["wall_s"] + _ANSWER_SLACK_S
-    # Runs can reach the judge's pipe through bwrap's init (/proc/1/fd/1), so answers carry
-    # a per-request token; in check mode no run ever holds it (undumpable server, exec'd
-    # candidate), so a forged answer is refused. Elsewhere an answer only claims the run's
-    # own output or value, which the judge compares.
+    # Answers carry a per-request token that no run ever holds (the server is undumpable, the
+    # check-mode candidate exec'd), so a forged or stale answer is refused.
     request = dict(request, token="t" + secrets.token_hex(16))  # sent as an identifier
     try:
       result = self.sandbox.request(request, timeout)

@@ -5,8 +5,15 @@ RLIMIT_NPROC is enforced); bubblewrap with new user, PID, network (loopback only
 UTS namespaces, a read-only view of only the system directories a compiler and an
 interpreter need (no /home, /root, /work, host /tmp), a size-capped private tmpfs at /tmp,
 a read-only / and /dev, an empty environment, --die-with-parent and --new-session; then the
-per-run rlimits, session and fresh directory the fork server applies. Killing bwrap's init
-(pid 1 of the namespace) kills every process in the sandbox, daemons included.
+per-run rlimits, session and fresh directory the fork server applies. The fork server is
+the namespace's init (--as-pid-1) and undumpable: no run can trace, stop or kill it, and no
+other process in the sandbox holds the judge's pipes. Killing it kills every process in the
+sandbox, daemons included.
+
+What decides time verdicts is also measured here, outside the sandbox: the wall time of
+each request and the CPU time of the sandbox's whole process tree (bwrap, the server, and
+every process they reaped during the run), so a server a program somehow took over can at
+worst fail that program's own run.
 """
 
 import atexit
@@ -21,6 +28,7 @@ import time
 from pathlib import Path
 
 from xcoder_jax.judge.harness import protocol
+from xcoder_jax.judge.harness.supervise import cpu_seconds
 
 # The harness package, the only code the sandbox runs besides the program: compiled to a
 # directory of .pyc files and bound read-only at /judge (so /judge/harness is the package).
@@ -102,6 +110,7 @@ def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
     config.bwrap,
     "--unshare-user",
     "--unshare-pid",
+    "--as-pid-1",
     "--unshare-net",
     "--unshare-ipc",
     "--unshare-uts",
@@ -178,6 +187,7 @@ class Sandbox:
 
   def __init__(self, config: SandboxConfig, uid: int | None):
     self._server_log = tempfile.TemporaryFile()
+    self._tree_cpu_seen: float | None = None
     self._unsafe_dir = (
       tempfile.mkdtemp(prefix="judge-unsafe-") if (config.unsafe_no_sandbox) else None
     )
@@ -218,12 +228,20 @@ class Sandbox:
       raise JudgeError(f"cannot start the sandbox ({command[0]}): {error}") from error
 
   def request(self, message: dict, timeout_s: float) -> dict:
-    """Sends one request and waits for its answer; raises SandboxDied or JudgeError."""
+    """Sends one request and waits for its answer; raises SandboxDied or JudgeError.
+
+    The answer gains ``host_wall_s`` and ``host_cpu_s``: the request's wall time and the
+    CPU time the sandbox's process tree used meanwhile, measured here, outside the sandbox.
+    """
+    # Nothing runs between requests (each run ends with every other process killed), so the
+    # figure after one request is the next one's starting point: one walk per request.
+    cpu_before = self._tree_cpu_seen if self._tree_cpu_seen is not None else self.tree_cpu_seconds()
+    started = time.monotonic()
     try:
       protocol.write_request(self._process.stdin.fileno(), message)
     except OSError:
       raise self._death() from None
-    deadline = time.monotonic() + timeout_s
+    deadline = started + timeout_s
     try:
       response = protocol.read_response(self._process.stdout.fileno(), deadline)
     except ValueError:  # not JSON: only a server the program took over writes that
@@ -236,7 +254,24 @@ class Sandbox:
       raise self._death()
     if "judge_error" in response:
       raise JudgeError(f"sandbox server failed: {response['judge_error']!r}")
+    response["host_wall_s"] = time.monotonic() - started
+    self._tree_cpu_seen = self.tree_cpu_seconds()
+    response["host_cpu_s"] = self._tree_cpu_seen - cpu_before
     return response
+
+  def tree_cpu_seconds(self) -> float:
+    """CPU time used so far by bwrap and every process below it, alive or reaped.
+
+    A process's reaped children count in its own figure (cutime), so the live tree holds
+    the whole history; only children a program lets the kernel reap (SIGCHLD ignored)
+    escape, and those are bounded by the wall limit.
+    """
+    total, pending = 0.0, [self._process.pid]
+    while pending:
+      pid = pending.pop()
+      total += cpu_seconds(pid)
+      pending += _children(pid)
+    return total
 
   def _death(self) -> Exception:
     self._stop()
@@ -256,7 +291,7 @@ class Sandbox:
   def _stop(self) -> None:
     """Ends the sandbox and returns only once no process of it is left.
 
-    Closing the control pipe makes the server exit; bwrap's init then dies, which kills
+    Closing the control pipe makes the server, the namespace's init, exit, which kills
     everything in the PID namespace, and bwrap exits after reaping it. A sandbox that
     does not go within a second is killed: its init first (same effect), then bwrap.
     """
@@ -302,15 +337,19 @@ class Sandbox:
 
 
 def _children(pid: int) -> list[int]:
+  """Children of every thread of ``pid`` (none once it is gone)."""
+  children = []
   try:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for task in os.listdir(f"/proc/{pid}/task"):
+      children += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
   except OSError:
-    return []
+    pass
+  return children
 
 
 def _is_alive(pid: int) -> bool:
-  """True while ``pid`` runs; a zombie is dead (bwrap's init becomes one only after the
-  kernel has killed and reaped everything else in its PID namespace)."""
+  """True while ``pid`` runs; a zombie is dead (a namespace's init becomes one only after
+  the kernel has killed and reaped everything else in its PID namespace)."""
   try:
     state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
   except (OSError, IndexError):

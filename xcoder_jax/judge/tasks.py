@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from xcoder_jax.judge.types import Submission, SubmissionResult, TestCase, TestKind
 
@@ -30,18 +31,37 @@ def _check_kind(kind: str, fn_name: str | None) -> bool:
   return is_call
 
 
-def _arguments(text: str) -> list:
-  args = json.loads(text)
+def _arguments(text: Any, where: str) -> list:
+  if not isinstance(text, str):
+    raise ValueError(f"{where}: must be a string holding a JSON list, got {type(text).__name__}")
+  try:
+    args = json.loads(text)
+  except json.JSONDecodeError as error:
+    raise ValueError(f"{where}: not JSON ({error}): {text[:80]!r}") from None
   if not isinstance(args, list):
-    raise ValueError(f"call-style test input must be a JSON list of arguments, got {text[:80]!r}")
+    raise ValueError(f"{where}: call-style input must be a JSON list of arguments: {text[:80]!r}")
   return args
 
 
-def test_case(test: Mapping[str, str], kind: str = "stdio") -> TestCase:
-  """One task test record as a judge TestCase (expected values stay on the judge's side)."""
+def test_case(test: Any, kind: str = "stdio", where: str = "task test") -> TestCase:
+  """One task test record as a judge TestCase (expected values stay on the judge's side);
+  a ValueError names ``where`` and the field that is missing or malformed."""
+  if not isinstance(test, Mapping):
+    raise ValueError(f"{where}: expected an object with 'input' and 'output', got {test!r:.80}")
+  for field in ("input", "output"):
+    if field not in test:
+      raise ValueError(f"{where}: field {field!r} is missing")
+    if not isinstance(test[field], str):
+      raise ValueError(
+        f"{where}: field {field!r} must be a string, not {type(test[field]).__name__}"
+      )
   if kind == TestKind.STDIO.value:
     return TestCase(input=test["input"], output=test["output"])
-  return TestCase(args=_arguments(test["input"]), expected=json.loads(test["output"]))
+  try:
+    expected = json.loads(test["output"])
+  except json.JSONDecodeError as error:
+    raise ValueError(f"{where}: field 'output' is not JSON ({error})") from None
+  return TestCase(args=_arguments(test["input"], f"{where}: field 'input'"), expected=expected)
 
 
 def graded_submission(
@@ -54,9 +74,11 @@ def graded_submission(
 ) -> Submission:
   """``code`` judged on task tests (every test runs: the pass fraction is the RL reward)."""
   _check_kind(kind, fn_name)
+  if not tests:
+    raise ValueError("a task needs at least one test to grade against")
   return Submission(
     code,
-    tests=[test_case(test, kind) for test in tests],
+    tests=[test_case(test, kind, f"test {number}") for number, test in enumerate(tests, 1)],
     kind=kind,
     fn_name=fn_name,
     time_limit_s=time_limit_s,
@@ -75,9 +97,9 @@ def capture_submission(
   """``code`` run on test inputs in capture mode (full outputs, nothing compared): how
   SynthSmith labels tests by voting. Call-style inputs are JSON argument lists."""
   if _check_kind(kind, fn_name):
-    tests = [TestCase(args=_arguments(text)) for text in inputs]
+    tests = [TestCase(args=_arguments(text, f"input {n}")) for n, text in enumerate(inputs, 1)]
   else:
-    tests = [TestCase(input=text) for text in inputs]
+    tests = [TestCase(input=text) for text in inputs]  # checked by the judge (check_tests)
   return Submission(
     code,
     tests=tests,

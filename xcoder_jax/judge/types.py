@@ -2,6 +2,7 @@
 
 import dataclasses
 import enum
+import json
 from typing import Any
 
 
@@ -27,25 +28,105 @@ class TestKind(str, enum.Enum):
   CHECK = "check"  # HumanEval: a check(candidate) program run on fn_name
 
 
+class _Unset(enum.Enum):
+  """A sentinel that survives copying and pickling (an Enum member is a singleton)."""
+
+  MISSING = "missing"
+
+
+MISSING = _Unset.MISSING  # TestCase.expected when none was given (None is JSON null)
+# TESTS.jsonl fields of each kind: name -> (required, type); object = any JSON value.
+_RECORD_FIELDS = {
+  TestKind.STDIO: {"input": (False, str), "output": (True, str)},
+  TestKind.LEETCODE: {"args": (True, list), "expected": (True, object), "fn_name": (False, str)},
+  TestKind.FUNCTION: {"args": (True, list), "expected": (True, object), "fn_name": (False, str)},
+  TestKind.CHECK: {"check": (True, str), "fn_name": (False, str)},
+}
+
+
+def _json_name(value: Any) -> str:
+  names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+  names.update({int: "a number", float: "a number", type(None): "null"})
+  return names.get(type(value), type(value).__name__)
+
+
 @dataclasses.dataclass(frozen=True)
 class TestCase:
   """One test. STDIO uses input/output; LEETCODE and FUNCTION use args/expected;
-  CHECK uses check_source (a program defining ``check(candidate)``)."""
+  CHECK uses check_source (a program defining ``check(candidate)``). Only capture mode
+  runs tests without an expected output."""
 
   input: str = ""
   output: str | None = None
   args: tuple[Any, ...] | list[Any] = ()
-  expected: Any = None
+  expected: Any = MISSING
   check_source: str | None = None
 
+  @staticmethod
+  def record_kind(record: Any) -> TestKind:
+    """The kind a TESTS.jsonl record implies: check, function (args) or stdio."""
+    if isinstance(record, dict) and "check" in record:
+      return TestKind.CHECK
+    return TestKind.FUNCTION if isinstance(record, dict) and "args" in record else TestKind.STDIO
+
   @classmethod
-  def from_json(cls, record: dict) -> "TestCase":
-    """Reads a TESTS.jsonl record: {"input","output"} or {"args","expected"} or {"check"}."""
-    if "check" in record:
+  def from_json(cls, record: Any, kind: TestKind | str, where: str = "test") -> "TestCase":
+    """Reads a TESTS.jsonl record of ``kind``; a ValueError names ``where`` and the field."""
+    kind = TestKind(kind)
+    fields = _RECORD_FIELDS[kind]
+    if not isinstance(record, dict):
+      raise ValueError(f"{where}: a test must be a JSON object, got {_json_name(record)}")
+    for name in record:
+      if name not in fields:
+        raise ValueError(
+          f"{where}: field {name!r} does not belong in a {kind.value} test "
+          f"(its fields: {', '.join(fields)})"
+        )
+    for name, (required, kind_of) in fields.items():
+      if name not in record:
+        if required:
+          raise ValueError(f"{where}: field {name!r} is missing ({kind.value} tests need it)")
+      elif kind_of is not object and not isinstance(record[name], kind_of):
+        raise ValueError(
+          f"{where}: field {name!r} must be {_json_name(kind_of())}, got {_json_name(record[name])}"
+        )
+    if kind == TestKind.CHECK:
       return cls(check_source=record["check"])
-    if "args" in record:
-      return cls(args=list(record["args"]), expected=record.get("expected"))
-    return cls(input=record.get("input", ""), output=record.get("output"))
+    if kind == TestKind.STDIO:
+      return cls(input=record.get("input", ""), output=record["output"])
+    return cls(args=record["args"], expected=record["expected"])
+
+
+def check_tests(tests: Any, kind: TestKind | str, capture_output: bool = False) -> None:
+  """Refuses tests a submission of ``kind`` cannot be judged on, naming the test and field:
+  wrong types, and (outside capture mode) a missing expected output or no tests at all."""
+  kind = TestKind(kind)
+  if not capture_output and not tests:
+    raise ValueError("a submission needs at least one test (no tests would judge nothing)")
+  for number, test in enumerate(tests, 1):
+    where = f"test {number}"
+    if not isinstance(test, TestCase):
+      raise ValueError(f"{where}: expected a TestCase, got {type(test).__name__}")
+    if kind == TestKind.CHECK:
+      if not isinstance(test.check_source, str) or not test.check_source.strip():
+        raise ValueError(f"{where}: field 'check_source' must hold a check(candidate) program")
+    elif kind == TestKind.STDIO:
+      if not isinstance(test.input, str):
+        raise ValueError(f"{where}: field 'input' must be a string, got {_json_name(test.input)}")
+      if test.output is None and not capture_output:
+        raise ValueError(f"{where}: field 'output' is missing: nothing to compare the run with")
+      if test.output is not None and not isinstance(test.output, str):
+        raise ValueError(f"{where}: field 'output' must be a string, got {_json_name(test.output)}")
+    else:
+      if not isinstance(test.args, (list, tuple)):
+        raise ValueError(f"{where}: field 'args' must be a list, got {_json_name(test.args)}")
+      if test.expected is MISSING and not capture_output:
+        raise ValueError(f"{where}: field 'expected' is missing: nothing to compare the run with")
+      for name in ("args", "expected"):
+        try:
+          json.dumps(None if getattr(test, name) is MISSING else getattr(test, name))
+        except (TypeError, ValueError):
+          raise ValueError(f"{where}: field {name!r} must be JSON data") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +193,7 @@ class SubmissionResult:
 
   @property
   def accepted(self) -> bool:
-    return len(self.verdicts) == self.num_tests and all(v.accepted for v in self.verdicts)
+    return 0 < len(self.verdicts) == self.num_tests and all(v.accepted for v in self.verdicts)
 
   @property
   def pass_fraction(self) -> float:

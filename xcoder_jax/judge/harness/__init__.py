@@ -9,11 +9,11 @@ own session, rlimits, and either execs the compiled C++ binary or runs the Pytho
 in a clean ``__main__``. Between tests every other process in the sandbox's PID namespace
 is killed (``kill(-1)``), so nothing a test started survives into the next one.
 
-In stdio/call modes a run can ptrace its own server (same uid); that gains it nothing, as
-the server never holds expected outputs and serves that one solution only (the judge parses
-its answers as JSON, with a size cap and a deadline). In check mode the server holds check
-sources, so it makes itself undumpable and runs no user code in its own or the check's
-process (see check.py).
+The server is the sandbox's PID-namespace init and undumpable in every mode, so a run
+(same uid) can neither trace it, read or write its memory or fds, nor stop or kill it; it
+never holds expected outputs, and the judge parses its answers as JSON with a size cap and
+a deadline and times the runs itself. In check mode it runs no user code in its own or the
+check's process (see check.py).
 
 Modules: ``__main__`` (entry point), ``server`` (control loop, setup, one run),
 ``program`` (the forked run and the check-mode candidate), ``supervise`` (caps, limits,

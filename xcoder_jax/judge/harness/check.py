@@ -15,17 +15,6 @@ import types
 from .program import apply_limits
 from .wire import decode, encode, write_all
 
-_PR_SET_DUMPABLE = 4
-
-
-def make_undumpable():
-  """No ptrace, /proc/PID/mem or /proc/PID/fd access by same-uid processes (the runs)."""
-  import ctypes
-
-  libc = ctypes.CDLL(None, use_errno=True)
-  if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-    raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
-
 
 def start_check(request, code, entry):
   """Forks the check process, then returns the request for a fresh candidate interpreter.

@@ -21,6 +21,18 @@ from .wire import write_all
 
 _CONTROL_IN_FD = 100
 _CONTROL_OUT_FD = 101
+_PR_SET_DUMPABLE = 4
+
+
+def make_undumpable():
+  """No ptrace, /proc/PID/mem or /proc/PID/fd access to this process (and the processes it
+  forks, until they exec) by same-uid processes: the runs. Every answer to the judge, the
+  check process and the control pipes' token live here."""
+  import ctypes
+
+  libc = ctypes.CDLL(None, use_errno=True)
+  if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
 class Server:
@@ -46,8 +58,6 @@ class Server:
         import traceback
 
         return {"compile_error": "".join(traceback.format_exception_only(error)).encode()}
-      if request.get("mode") == "check":
-        check.make_undumpable()  # the server and check processes hold check sources
       if request.get("mode", "stdio") != "stdio":  # what every run would import
         import json  # noqa: F401  (the result record)
 
@@ -119,7 +129,7 @@ class Server:
       kill_and_reap(check_pid)
     if not keep_workdir:
       _remove_contents(self.tmp_root)
-    result["token"] = token  # a run can write to the judge's pipe (/proc/1/fd/1), not this
+    result["token"] = token  # proves the answer is this server's, for this request
     return result
 
 
@@ -152,7 +162,11 @@ def serve(mode, tmp_root, entry):
   """Answers setup/run requests on the control fds until the judge closes them.
 
   ``mode`` is "isolated" inside a sandbox, "unsafe" for the explicit no-sandbox opt-out.
+  Inside a sandbox the server is the PID namespace's init (bwrap --as-pid-1), so a run can
+  neither stop nor kill it (the kernel drops SIGKILL/SIGSTOP sent to init from inside), and
+  it is undumpable before any request is read, in every mode.
   """
+  make_undumpable()
   os.dup2(0, _CONTROL_IN_FD)
   os.dup2(1, _CONTROL_OUT_FD)
   null = os.open("/dev/null", os.O_RDWR)

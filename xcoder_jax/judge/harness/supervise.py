@@ -56,6 +56,19 @@ def kill_everything_else(pid, isolated):
   raise RuntimeError("processes survived repeated SIGKILL")
 
 
+def _reap_orphans(run_pid):
+  """Reaps exited children other than the run: as the sandbox's init, the server inherits
+  every process a run orphans, and unreaped ones would count toward its process limit."""
+  while True:
+    try:
+      info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+      return
+    if info is None or info.si_pid == run_pid:
+      return
+    os.waitpid(info.si_pid, 0)
+
+
 def kill_and_reap(pid):
   try:
     os.kill(pid, signal.SIGKILL)
@@ -67,7 +80,9 @@ def kill_and_reap(pid):
     pass  # already reaped by kill_everything_else
 
 
-def _cpu_seconds(pid):
+def cpu_seconds(pid):
+  """CPU time of ``pid``'s threads plus that of the children it has reaped (0 once gone);
+  the judge uses it too, from outside the sandbox, on the sandbox's process tree."""
   try:
     with open(f"/proc/{pid}/stat") as stat:
       fields = stat.read().rsplit(")", 1)[1].split()
@@ -132,8 +147,10 @@ def supervise(pid, started, limits, isolated, out_r, err_r, report_r, check_r=No
       stopped_by = "wall"
     elif now - last_cpu_poll >= _POLL_INTERVAL_S:
       last_cpu_poll = now
-      if _cpu_seconds(pid) > limits["cpu_s"]:
+      if cpu_seconds(pid) > limits["cpu_s"]:
         stopped_by = "cpu"
+      elif isolated:
+        _reap_orphans(pid)
     if stopped_by:
       os.kill(pid, signal.SIGKILL)  # still our unreaped child, so the pid is not reused
       break
