@@ -15,12 +15,12 @@ recorded teacher (data_pipeline/demo/teacher_recording.jsonl), so it runs offlin
 from __future__ import annotations
 
 import json
-import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from data_pipeline import pipeline
+from launch import common
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config",
@@ -44,21 +44,20 @@ _SHARD_INDEX = flags.DEFINE_integer(
 _NUM_SHARDS = flags.DEFINE_integer(
   "num_shards", 1, "Number of hosts splitting the seeds.", lower_bound=1
 )
+flags.declare_key_flag("debug")
 
 
 def main(argv):
   del argv
   if _CONFIG.value is None:
-    sys.exit("synthsmith: error: --config is required, e.g. --config=configs/synthsmith/demo.py")
+    common.fail("synthsmith", "--config is required, e.g. --config=configs/synthsmith/demo.py")
   if _SHARD_INDEX.value >= _NUM_SHARDS.value:
-    sys.exit(
-      f"synthsmith: error: --shard_index={_SHARD_INDEX.value} must be below "
-      f"--num_shards={_NUM_SHARDS.value}"
+    common.fail(
+      "synthsmith",
+      f"--shard_index={_SHARD_INDEX.value} must be below --num_shards={_NUM_SHARDS.value}",
     )
-  try:
+  with common.user_errors("synthsmith"):
     report = pipeline.run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
-  except (FileNotFoundError, ValueError) as error:
-    sys.exit(f"synthsmith: error: {error}")
   print(f"{'stage':<20}{'in':>7}{'out':>7}  drops")
   for row in report["funnel"]:
     drops = ", ".join(f"{k}={v}" for k, v in row["drops"].items())
@@ -75,4 +74,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "synthsmith")
