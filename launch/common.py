@@ -120,13 +120,16 @@ def user_errors(name: str):
     fail(name, error)
 
 
-def _config_override_key(error: Exception, argv: Sequence[str]) -> str | None:
-  """The unknown key of a `--config*.KEY=VALUE` override that ml_collections refused."""
-  key = str(error).strip("'\" ")
-  if isinstance(error, (AttributeError, KeyError)) and re.fullmatch(r"\w+", key):
-    if any(re.match(rf"--\w+\.(\w+\.)*{key}(=|$)", arg) for arg in argv):
-      return key
-  return None
+def _unknown_config_key(error: Exception, argv: Sequence[str]) -> str | None:
+  """`'KEY'` (with ml_collections' suggestion) when `error` refuses a --config.*.KEY override."""
+  text = str(error).replace("\\", "")
+  key = re.search(r"'(\w+)'", text)
+  if not isinstance(error, (AttributeError, KeyError)) or not key:
+    return None
+  if not any(re.match(rf"--\w+\.(\w+\.)*{key[1]}(=|$)", arg) for arg in argv):
+    return None
+  guess = re.search(r'Did you mean "(\w+)"', text)
+  return repr(key[1]) + (f" (did you mean {guess[1]!r}?)" if guess else "")
 
 
 def _config_files(argv: Sequence[str]) -> list[str]:
@@ -144,13 +147,13 @@ def parse_flags(name: str, argv: Sequence[str]) -> list[str]:
   except Exception as error:
     if "--debug" in argv:
       raise
-    key = _config_override_key(error, argv)
+    key = _unknown_config_key(error, argv)
     files = ", ".join(_config_files(argv)) or "the --config file"
     if isinstance(error, flags.Error):
       message = f"{error}; see --help"
     elif key:
       message = (
-        f"unknown config key {key!r} in a --config.* override; {files} defines the valid keys "
+        f"unknown config key {key} in a --config.* override; {files} defines the valid keys "
         "(spelling and section, e.g. --config.train.steps=10)"
       )
     else:  # the config file itself did not load: missing, unreadable, or Python errors
