@@ -24,10 +24,9 @@ def hf_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory, hf_dir):
-  """A checkpoint of hf_dir, as launch.import_hf writes it."""
+  """A checkpoint of hf_dir."""
   path = str(tmp_path_factory.mktemp("ckpt") / "ckpt")
-  record = {"hf_dir": str(hf_dir), "weights_dtype": "float32"}
-  checkpoint.save_model(path, load_hf(str(hf_dir)), tokenizer_dir=str(hf_dir), import_record=record)
+  checkpoint.save_model(path, load_hf(str(hf_dir)), tokenizer_dir=str(hf_dir))
   return path
 
 
