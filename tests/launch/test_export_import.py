@@ -76,3 +76,14 @@ def test_export_never_touches_its_source(cli, imported, tmp_path):
     result = cli("export_hf", f"--checkpoint={imported}", f"--output={output}", "--overwrite")
     result.assert_user_error(relation, "choose a directory outside it")
   assert _tree(imported) == before
+
+
+def test_a_trained_run_exports_in_its_declared_dtype_and_says_so(cli, hf_dir, tmp_path, caplog):
+  """No import record (a training run): float32 master weights go out in model.dtype."""
+  run = str(tmp_path / "run")
+  checkpoint.save_model(run, load_hf(str(hf_dir), dtype="bfloat16"), step=3)
+  result = cli("export_hf", f"--checkpoint={run}", f"--output={tmp_path / 'out'}")
+  assert result.code in (0, None), result.err
+  assert "step 3 in bfloat16" in caplog.text and "--dtype=float32 keeps every bit" in caplog.text
+  with safe_open(tmp_path / "out" / "model.safetensors", "pt") as f:
+    assert {f.get_tensor(name).dtype for name in f.keys()} == {torch.bfloat16}
