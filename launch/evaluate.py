@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
+from launch import common
 from xcoder_jax import fileio, judge
 from xcoder_jax.eval import extraction, report, samples, scoring
 from xcoder_jax.eval.benchmarks import load_benchmark
@@ -86,6 +86,7 @@ _TOP_K = flags.DEFINE_integer("top_k", 20, "Top-k sampling (X-Coder: 20).")
 _MAX_NEW_TOKENS = flags.DEFINE_integer("max_new_tokens", 32768, "Tokens per answer at most.")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
 _BATCH = flags.DEFINE_integer("batch_size", 8, "Problems per engine call.", lower_bound=1)
+flags.declare_key_flag("debug")
 
 
 SAMPLING_REPORTED = ("temperature", "top_p", "top_k", "max_new_tokens", "seed")
@@ -265,12 +266,8 @@ def run() -> dict:
 
 def main(argv):
   del argv
-  try:
-    run()
-  except (EvalInputError, judge.JudgeError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  run()  # EvalInputError and JudgeError name the problem: common.run prints them in one line
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "evaluate")

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
-from xcoder_jax.data import demo, readers, rl, schema, shards
+from launch import common
+from xcoder_jax.data import demo, readers, rl, shards
 
 _INPUT = flags.DEFINE_string(
   "input",
@@ -64,6 +64,7 @@ _MAX_RECORDS = flags.DEFINE_integer(
   "Stop after this many records (0 = all); handy for quick subsets.",
   lower_bound=0,
 )
+flags.declare_key_flag("debug")
 
 
 def convert(
@@ -118,7 +119,7 @@ def _rl_records(path: str, fmt: str):
 
 def main(argv):
   del argv
-  try:
+  with common.user_errors("make_shards"):
     manifest = convert(
       _INPUT.value,
       _OUTPUT.value,
@@ -129,8 +130,6 @@ def main(argv):
       _MAX_RECORDS.value,
       _KIND.value,
     )
-  except (FileExistsError, FileNotFoundError, schema.RecordError, ValueError, ImportError) as e:
-    sys.exit(f"make_shards: error: {e}")
   for f, n in manifest["per_input"].items():
     print(f"read {n} records from {f}")
   for name, n in manifest["shards"].items():
@@ -139,4 +138,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "make_shards")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import jax
 from absl import app, flags, logging
@@ -28,7 +27,7 @@ from ml_collections import config_flags
 
 from configs.rl import base as rl_base
 from configs.sft import base as sft_base
-from launch import mesh_flags
+from launch import common, mesh_flags
 from xcoder_jax import sharding
 from xcoder_jax.planning import memory, xla_check
 from xcoder_jax.planning import setting as setting_lib
@@ -54,6 +53,7 @@ _COMPILE = flags.DEFINE_boolean(
 )
 flags.mark_flag_as_required("config")
 flags.adopt_module_key_flags(mesh_flags)
+flags.declare_key_flag("debug")
 UNITS = (("GiB", 2**30), ("MiB", 2**20))
 
 
@@ -62,11 +62,7 @@ def _config_path() -> str:
 
 
 def _load_config():
-  try:
-    config = _CONFIG.value
-  except OSError as e:
-    reason = [line.strip() for line in str(e).splitlines() if line.strip()][-1]
-    raise ValueError(f"cannot load --config={_config_path()}: {reason}") from None
+  config = _CONFIG.value
   (rl_base if setting_lib.config_kind(config) == "rl" else sft_base).validate(config)
   for axis in sharding.MESH_AXES:
     for name, key in ((f"mesh_{axis}", axis), (f"dcn_{axis}", f"dcn_{axis}")):
@@ -163,50 +159,24 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.ERROR)  # the plan reports replicated dimensions itself
-  config = _load_config()
-  devices = _DEVICES.value or setting_lib.default_devices(config)
-  if _COMPILE.value:
-    _use_virtual_devices(devices)
-  setting = setting_lib.from_config(
-    config, devices, _LAYERS.value, _SEQ_LEN.value, _GLOBAL_BATCH.value
-  )
-  hardware = _HARDWARE.value or setting_lib.DEFAULT_HARDWARE[setting.kind]
-  notes = []
-  if _COMPILE.value:
-    setting, notes, xla = _compile(config, setting)
-  plan = make_plan(config, setting, hardware, _MFU.value)
+  with common.user_errors("plan"):
+    config = _load_config()
+    devices = _DEVICES.value or setting_lib.default_devices(config)
+    if _COMPILE.value:
+      _use_virtual_devices(devices)
+    setting = setting_lib.from_config(
+      config, devices, _LAYERS.value, _SEQ_LEN.value, _GLOBAL_BATCH.value
+    )
+    hardware = _HARDWARE.value or setting_lib.DEFAULT_HARDWARE[setting.kind]
+    notes = []
+    if _COMPILE.value:
+      setting, notes, xla = _compile(config, setting)
+    plan = make_plan(config, setting, hardware, _MFU.value)
   if _COMPILE.value:
     plan.update(xla=compare(plan, xla, setting), xla_notes=notes)
   print(format_table(_config_path(), config, setting, plan))
   print(json.dumps(plan, sort_keys=True))
 
 
-def _parse(argv):
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:  # ml_collections: an override of an unknown key
-    key = str(e).strip("'\"")
-    _fail(
-      ValueError(
-        f"a --config.* override names the unknown key {key!r}; the keys are listed in "
-        "configs/sft/base.py (SFT) and configs/rl/base.py (RL)"
-      )
-    )
-  except (flags.Error, TypeError, ValueError) as e:
-    _fail(e)
-
-
-def _fail(error: Exception):
-  print(f"plan: {' '.join(str(error).split())}", file=sys.stderr)
-  sys.exit(2)
-
-
-def run(argv):
-  try:
-    main(argv)
-  except (OSError, KeyError, ValueError) as e:
-    _fail(e)
-
-
 if __name__ == "__main__":
-  app.run(run, flags_parser=_parse)
+  common.run(main, "plan")

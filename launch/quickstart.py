@@ -29,12 +29,12 @@ import hashlib
 import json
 import logging as std_logging
 import os
-import sys
 import time
 from collections.abc import Callable
 
 from absl import app, flags, logging
 
+from launch import common
 from launch import quickstart_report as report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,10 +54,7 @@ _EVAL_K = flags.DEFINE_integer("eval_k", 4, "Samples per held-out task.", lower_
 _MAX_NEW_TOKENS = flags.DEFINE_integer(
   "max_new_tokens", 64, "Tokens per rollout and per evaluation answer.", lower_bound=1
 )
-
-
-class UserError(Exception):
-  """A mistake in the flags or the run directory: one line, exit status 2, nothing written."""
+flags.declare_key_flag("debug")
 
 
 def run_path(*parts: str) -> str:
@@ -84,16 +81,16 @@ def check_flags() -> list[str]:
   """The phases in recipe order; refuses what would fail later, before anything is written."""
   unknown = [name for name in _PHASES.value if name not in PHASES]
   if unknown or not _PHASES.value:
-    raise UserError(
+    raise common.UserError(
       f"--phases: unknown phase(s) {unknown}; give a comma-separated subset of {','.join(PHASES)}"
     )
   if os.path.exists(run_path()) and not os.path.isdir(run_path()):
-    raise UserError(f"--run_dir={_RUN_DIR.value} is a file; pass a directory path instead")
+    raise common.UserError(f"--run_dir={_RUN_DIR.value} is a file; pass a directory path instead")
   phases = [name for name in PHASES if name in _PHASES.value]
   for phase in phases:
     for producer, needed, what in NEEDS.get(phase, []):
       if producer not in phases and not os.path.exists(run_path(needed)):
-        raise UserError(
+        raise common.UserError(
           f"phase {phase} needs {what} ({run_path(needed)}); run "
           f"--phases={producer} first, or all phases"
         )
@@ -102,7 +99,7 @@ def check_flags() -> list[str]:
 
     rows = _RL_PROMPTS.value * _RL_GROUP.value
     if rows % jax.device_count():
-      raise UserError(
+      raise common.UserError(
         f"--rl_prompts x --rl_generations = {rows} rollouts per step must split over "
         f"{jax.device_count()} devices; make it a multiple of {jax.device_count()}"
       )
@@ -403,11 +400,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   _quiet()
-  try:
-    phases = check_flags()
-  except UserError as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  phases = check_flags()  # a common.UserError: one line, exit status 2, nothing written
   from xcoder_jax.fileio import write_json_atomic
 
   os.makedirs(run_path(), exist_ok=True)
@@ -438,4 +431,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "quickstart")

@@ -112,6 +112,7 @@ def main(argv):
     config = _CONFIG.value
     base.validate(config)
     grpo.check_config(config)
+    common.check_batch(config, ["rl.prompts_per_step", "rl.num_generations", "rl.num_minibatches"])
     if config.data.train_files != TOY:  # a missing task file fails here, before any work
       shard_files(config.data.train_files)
     config = prepare(config, _WORKDIR.value)
@@ -120,4 +121,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "rl")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from absl import app, flags
+from absl import flags
 
 from launch import common, mesh_flags
 
@@ -53,6 +53,7 @@ _COMPILE_CACHE = flags.DEFINE_string(
 )
 
 flags.adopt_module_key_flags(mesh_flags)
+flags.declare_key_flag("debug")
 
 
 def main(argv):
@@ -94,4 +95,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "serve")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from data_pipeline import pairs, pipeline
@@ -70,6 +70,7 @@ _PAIRS_ONLY = flags.DEFINE_bool(
   "Only (re)build the DPO pairs of the finished run in --output, without the teacher or "
   "verifying again.",
 )
+flags.declare_key_flag("debug")
 
 
 def _print_funnel(report: dict) -> None:
@@ -115,4 +116,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "synthsmith")

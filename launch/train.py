@@ -39,12 +39,14 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
   common.start_distributed()
-  config = _CONFIG.value
-  base.validate(config)
+  with common.user_errors("train"):
+    config = _CONFIG.value
+    base.validate(config)
+    common.check_batch(config, ["data.global_batch_size"])
   last = sft.train(config, _WORKDIR.value)
   logging.info("finished: %s", last)
   print({k: round(v, 4) for k, v in last.items()})
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "train")

@@ -8,16 +8,18 @@ work directory keeps its checkpoint directory under `checkpoints/`; both are acc
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 from flax import nnx
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
 from xcoder_jax import sharding
-from xcoder_jax.fileio import atomic_write
+from xcoder_jax.fileio import atomic_write, write_json_atomic
 from xcoder_jax.hf.io import copy_tokenizer_files
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.models.config import ModelConfig
@@ -27,6 +29,8 @@ MODEL_ITEM = "model"
 MODEL_CONFIG_FILE = "model_config.json"
 ASSETS_DIR = "assets"
 WORKDIR_CHECKPOINTS = "checkpoints"
+# Where imported weights came from (HF directory, stored dtype, step): export's default dtype.
+IMPORT_RECORD_FILE = "hf_import.json"
 
 
 def checkpoint_root(path: str) -> str:
@@ -60,6 +64,15 @@ def read_model_config(path: str) -> ModelConfig:
     return ModelConfig.from_json(f.read())
 
 
+def read_import_record(path: str) -> dict[str, Any] | None:
+  """What `launch.import_hf` recorded about the weights of a checkpoint; None if not imported."""
+  record = os.path.join(checkpoint_root(path), IMPORT_RECORD_FILE)
+  if not os.path.isfile(record):
+    return None
+  with open(record) as f:
+    return json.load(f)
+
+
 def assets_dir(path: str) -> str | None:
   assets = os.path.join(checkpoint_root(path), ASSETS_DIR)
   return assets if os.path.isdir(assets) else None
@@ -70,13 +83,32 @@ def model_state(model: Qwen) -> dict[str, Any]:
   return nnx.to_pure_dict(nnx.state(model))
 
 
-def save_model(directory: str, model: Qwen, step: int = 0, tokenizer_dir: str | None = None) -> str:
-  """Saves the model as step `step` of a checkpoint directory and waits until it is durable."""
+def check_new_directory(directory: str) -> None:
+  """A new checkpoint goes into a new (or empty) directory: nothing existing is modified."""
+  if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
+    raise FileExistsError(
+      f"{directory} already exists and is not an empty directory; choose a new --output "
+      "(an existing checkpoint is never modified)"
+    )
+
+
+def save_model(
+  directory: str,
+  model: Qwen,
+  step: int = 0,
+  tokenizer_dir: str | None = None,
+  import_record: dict[str, Any] | None = None,
+) -> str:
+  """Saves the model as step `step` of a new checkpoint directory and waits until it is
+  durable. Every process checks the directory before process 0 writes into it."""
   directory = os.path.abspath(directory)
+  check_new_directory(directory)
+  if jax.process_count() > 1:  # no process may check after process 0 has written
+    multihost_utils.sync_global_devices("save_model: output checked")
   write_model_metadata(directory, model.config, tokenizer_dir)
+  if import_record is not None and jax.process_index() == 0:
+    write_json_atomic(os.path.join(directory, IMPORT_RECORD_FILE), {**import_record, "step": step})
   with ocp.CheckpointManager(directory, item_names=(MODEL_ITEM,)) as manager:
-    if step in manager.all_steps():
-      raise FileExistsError(f"step {step} already exists in {directory}; refusing to overwrite")
     manager.save(
       step, args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardSave(model_state(model))})
     )

@@ -115,6 +115,29 @@ def test_export_refuses_to_overwrite(tmp_path):
   assert (tmp_path / "export" / "keep.txt").read_text() == "precious"
 
 
+def test_overwrite_replaces_only_the_export_and_keeps_the_directory(tmp_path):
+  """--overwrite: the old export's files go (also shards a smaller export no longer has), the
+  directory, its permissions and the user's other files stay; a new directory is created with
+  the umask's permissions, not a temporary directory's 0700."""
+  hf = tmp_path / "hf"
+  make_hf_model("qwen2", tied=True).save_pretrained(hf)
+  model = load_hf(str(hf), dtype="float32")
+  fresh = save_hf(model, str(tmp_path / "fresh"))
+  umask = os.umask(0)
+  os.umask(umask)
+  assert os.stat(fresh).st_mode & 0o777 == 0o777 & ~umask
+  out = tmp_path / "export"
+  save_hf(model, str(out), max_shard_bytes=100_000)
+  assert (out / "model.safetensors.index.json").is_file()
+  (out / "README.md").write_text("my notes")
+  os.chmod(out, 0o750)
+  save_hf(model, str(out), overwrite=True)
+  assert sorted(os.listdir(out)) == sorted(os.listdir(fresh) + ["README.md"])
+  assert (out / "README.md").read_text() == "my notes" and os.stat(out).st_mode & 0o777 == 0o750
+  assert not [name for name in os.listdir(tmp_path) if name.startswith(".export-")]
+  assert all(torch.equal(v, _tensors(fresh)[k]) for k, v in _tensors(out).items())
+
+
 @pytest.fixture
 def qwen2_dir(tmp_path):
   make_hf_model("qwen2", tied=False).save_pretrained(tmp_path / "hf")

@@ -65,26 +65,31 @@ def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
     raise HFConfigError(f"hidden_act {hf['hidden_act']!r} is not supported; expected 'silu'")
   if family == "qwen3" and hf.get("attention_bias"):
     raise HFConfigError("Qwen3 with attention_bias=true is not supported")
-  heads = hf["num_attention_heads"]
-  dtype = _DTYPE_NAMES.get(str(hf.get("dtype") or hf.get("torch_dtype") or "bfloat16"))
-  fields = dict(
-    vocab_size=hf["vocab_size"],
-    hidden_size=hf["hidden_size"],
-    intermediate_size=hf["intermediate_size"],
-    num_layers=hf["num_hidden_layers"],
-    num_heads=heads,
-    num_kv_heads=hf.get("num_key_value_heads") or heads,
-    head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
-    rope_theta=rope_theta_of(hf),
-    rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
-    tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-    qkv_bias=family == "qwen2",
-    qk_norm=family == "qwen3",
-    max_position_embeddings=hf.get("max_position_embeddings", 32768),
-    bos_token_id=hf.get("bos_token_id"),
-    eos_token_id=_first(hf.get("eos_token_id")),
-    dtype=dtype or "bfloat16",
-  )
+  try:
+    heads = hf["num_attention_heads"]
+    dtype = _DTYPE_NAMES.get(str(hf.get("dtype") or hf.get("torch_dtype") or "bfloat16"))
+    fields = dict(
+      vocab_size=hf["vocab_size"],
+      hidden_size=hf["hidden_size"],
+      intermediate_size=hf["intermediate_size"],
+      num_layers=hf["num_hidden_layers"],
+      num_heads=heads,
+      num_kv_heads=hf.get("num_key_value_heads") or heads,
+      head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
+      rope_theta=rope_theta_of(hf),
+      rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
+      tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+      qkv_bias=family == "qwen2",
+      qk_norm=family == "qwen3",
+      max_position_embeddings=hf.get("max_position_embeddings", 32768),
+      bos_token_id=hf.get("bos_token_id"),
+      eos_token_id=_first(hf.get("eos_token_id")),
+      dtype=dtype or "bfloat16",
+    )
+  except KeyError as error:
+    raise HFConfigError(
+      f"config.json has no {error.args[0]!r}; it is not a complete Qwen2/Qwen3 config"
+    ) from None
   fields.update(overrides)
   return ModelConfig(**fields)
 
@@ -139,4 +144,10 @@ def read_hf_config(hf_dir: str) -> dict[str, Any]:
       "directory with config.json and *.safetensors"
     )
   with open(path) as f:
-    return json.load(f)
+    try:
+      hf = json.load(f)
+    except json.JSONDecodeError as error:
+      raise HFConfigError(f"{path} is not valid JSON ({error}); copy it again") from None
+  if not isinstance(hf, dict):
+    raise HFConfigError(f"{path} holds a JSON {type(hf).__name__}, not an object; copy it again")
+  return hf

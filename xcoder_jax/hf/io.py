@@ -2,7 +2,12 @@
 
 Import reads tensor by tensor, and each device reads only its own shard of each tensor
 (`jax.make_array_from_callback` over memory-mapped safetensors), so the checkpoint is never
-held in host memory twice. Export gathers one layer of one parameter at a time.
+held in host memory twice. Export gathers one layer of one parameter at a time, assembles the
+directory beside its target and moves it in: a new directory by one rename; into an existing
+one (--overwrite) only the files an export writes are replaced (and weight files of an
+earlier export removed); config.json, which transformers reads first, is taken away first and
+put back last, so that no reader ever loads a mix of two exports. The directory itself, its
+permissions and any other files stay.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -20,7 +26,7 @@ from absl import logging
 from flax import nnx
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, SingleDeviceSharding
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from xcoder_jax.fileio import atomic_write
@@ -41,6 +47,7 @@ TOKENIZER_FILES = (
   "chat_template.jinja",
 )
 _FLOAT_DTYPES = {"F32", "BF16", "F16"}
+_DTYPE_NAMES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 
 
 def copy_tokenizer_files(source_dir: str, target_dir: str) -> None:
@@ -54,14 +61,34 @@ class HFCheckpointError(ValueError):
   """Missing, unexpected or malformed tensors in a Hugging Face checkpoint."""
 
 
+def _open(path: str):
+  """safe_open, with a damaged file named in the error (safetensors' own message does not)."""
+  try:
+    return safe_open(path, framework="numpy")
+  except SafetensorError as error:
+    raise HFCheckpointError(
+      f"cannot read {path}: {error}; the file is truncated or not safetensors, copy it again"
+    ) from None
+
+
+def _read_index(path: str) -> dict[str, str]:
+  try:
+    with open(path) as f:
+      return json.load(f)["weight_map"]
+  except (json.JSONDecodeError, KeyError, TypeError) as error:
+    raise HFCheckpointError(
+      f"cannot read {path}: {type(error).__name__} {error}; expected transformers' JSON "
+      'index with a "weight_map"; copy it again'
+    ) from None
+
+
 class SafetensorsDir:
   """The tensors of an HF directory (single file, or shards with an index), opened lazily."""
 
   def __init__(self, hf_dir: str):
     index_path = os.path.join(hf_dir, INDEX_FILE)
     if os.path.isfile(index_path):
-      with open(index_path) as f:
-        weight_map = json.load(f)["weight_map"]
+      weight_map = _read_index(index_path)
     else:
       files = sorted(glob.glob(os.path.join(hf_dir, "*.safetensors")))
       if not files:
@@ -71,14 +98,14 @@ class SafetensorsDir:
         )
       weight_map = {}
       for path in files:
-        with safe_open(path, framework="numpy") as f:
+        with _open(path) as f:
           weight_map.update({name: os.path.basename(path) for name in f.keys()})
     self._handles = {}
     for file in sorted(set(weight_map.values())):
       path = os.path.join(hf_dir, file)
       if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} is listed in {INDEX_FILE} but missing")
-      self._handles[file] = safe_open(path, framework="numpy")
+      self._handles[file] = _open(path)
     self.weight_map = weight_map
 
   def names(self) -> set[str]:
@@ -90,6 +117,14 @@ class SafetensorsDir:
   def reader(self, name: str):
     tensor = self.slice(name)
     return lambda index: np.asarray(tensor[index])
+
+  def float_dtype(self) -> str:
+    """The dtype the floating-point tensors are stored in; the widest when they mix."""
+    stored = {self.slice(name).get_dtype() for name in self.weight_map}
+    for code in ("F32", "BF16", "F16"):
+      if code in stored:
+        return _DTYPE_NAMES[code]
+    raise HFCheckpointError(f"no floating-point tensors among {sorted(stored)}")
 
 
 def _expected_tensors(mappings, num_layers: int) -> dict[str, tuple[int, ...]]:
@@ -183,26 +218,49 @@ def _hf_tensors(model: Qwen, dtype: str):
       yield name, weights.ours_to_hf(m.kind, host).astype(dtype)
 
 
+def check_export_dir(output_dir: str, sources: Sequence[str] = (), overwrite: bool = False) -> str:
+  """The absolute export directory, refused (before any work) when it is, holds or lies inside
+  one of `sources` (symlinks resolved), is a file, or is a non-empty directory without
+  `overwrite`."""
+  output_dir = os.path.abspath(output_dir)
+  real = os.path.realpath(output_dir)
+  for source in sources:
+    source_real = os.path.realpath(source)
+    if os.path.commonpath([real, source_real]) in (real, source_real):
+      relation = (
+        "is" if real == source_real else "contains" if source_real.startswith(real) else "is inside"
+      )
+      raise ValueError(
+        f"--output={output_dir} {relation} the source {source}; an export must not touch what "
+        "it exports: choose a directory outside it"
+      )
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise NotADirectoryError(f"--output={output_dir} is a file; give a directory path")
+  if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+    raise FileExistsError(
+      f"{output_dir} exists and is not empty; choose a new directory or pass overwrite=True "
+      "(--overwrite replaces the files of an export and keeps the rest)"
+    )
+  return output_dir
+
+
 def save_hf(
   model: Qwen,
   output_dir: str,
-  dtype: str = "bfloat16",
+  dtype: str | None = None,
   tokenizer_dir: str | None = None,
   max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
   overwrite: bool = False,
 ) -> str:
-  """Writes an HF directory (sharded safetensors + index, configs, tokenizer files).
+  """Writes an HF directory (sharded safetensors + index, configs, tokenizer files) with the
+  tensors in `dtype` (default: the model config's declared dtype).
 
-  The directory is assembled under a temporary name and renamed at the end, so an
-  interrupted export never leaves a half-written model where a complete one was expected.
+  The files are assembled in a temporary directory beside `output_dir` and moved in at the
+  end (see the module docstring), so an interrupted export never leaves a half-written model
+  where a complete one was expected.
   """
-  dtype = np.dtype(_numpy_dtype(dtype)).name
-  output_dir = os.path.abspath(output_dir)
-  if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
-    raise FileExistsError(
-      f"{output_dir} exists and is not empty; choose a new directory or "
-      "pass overwrite=True (--overwrite)"
-    )
+  dtype = np.dtype(_numpy_dtype(dtype or model.config.dtype)).name
+  output_dir = check_export_dir(output_dir, overwrite=overwrite)
   writer = jax.process_index() == 0
   staging = None
   if writer:
@@ -235,10 +293,28 @@ def save_hf(
   _write_json(os.path.join(staging, "generation_config.json"), generation)
   if tokenizer_dir:
     copy_tokenizer_files(tokenizer_dir, staging)
-  if os.path.exists(output_dir):
-    shutil.rmtree(output_dir)
-  os.replace(staging, output_dir)
+  _move_in(staging, output_dir)
   return output_dir
+
+
+def _move_in(staging: str, output_dir: str) -> None:
+  """Puts the finished export in place; an existing directory keeps its other files."""
+  if not os.path.isdir(output_dir):
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would hide the model from others
+    os.replace(staging, output_dir)
+    return
+  new = set(os.listdir(staging))
+  config = os.path.join(output_dir, "config.json")
+  if os.path.exists(config):
+    os.remove(config)  # from here until the end a reader fails loudly instead of mixing
+  for name in os.listdir(output_dir):
+    if name not in new and (name.endswith(".safetensors") or name == INDEX_FILE):
+      os.remove(os.path.join(output_dir, name))  # weights of the old export, not overwritten
+  for name in sorted(new - {"config.json"}) + ["config.json"]:
+    os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+  os.rmdir(staging)
 
 
 def _numpy_dtype(name: str):
