@@ -70,12 +70,19 @@ def fingerprint(config, model_config, params, files: str, split_rule: Mapping[st
       "params_checksum": params_checksum(params),
     },
     "data": {
-      "files": [[os.path.abspath(f), os.path.getsize(f)] for f in shard_files(files)],
+      "files": [_file_stamp(f) for f in shard_files(files)],
       "split": dict(split_rule),
       **{k: data[k] for k in ("tokenizer", "seq_len", "truncate", "long_prompt")},
     },
     "processes": jax.process_count(),
   }
+
+
+def _file_stamp(path: str) -> list:
+  """Name, size and modification time: a copied work directory (copies keep the times)
+  still matches, a rewritten shard does not."""
+  stat = os.stat(path)
+  return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
 
 
 def precompute(

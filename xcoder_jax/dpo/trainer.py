@@ -19,6 +19,7 @@ from absl import logging
 
 from xcoder_jax import sharding
 from xcoder_jax.data import dpo as dpo_data
+from xcoder_jax.data import readers
 from xcoder_jax.data.shards import shard_files
 from xcoder_jax.dpo import losses, reference
 from xcoder_jax.train import init, loop
@@ -68,6 +69,8 @@ def resolve_data_files(config: ml_collections.ConfigDict, workdir: str):
   config = ml_collections.ConfigDict(config.to_dict())
   for split in ("train", "eval"):
     spec = config.data[f"{split}_files"]
+    if spec:
+      readers.expand_inputs(spec, what="pair")  # a missing file fails here, naming it
     if spec and "," not in spec and os.path.isfile(spec) and dpo_data.is_pair_file(spec):
       out = os.path.join(workdir, "dpo_data", f"process_{jax.process_index()}", split)
       config.data[f"{split}_files"] = dpo_data.to_shards(spec, out)
