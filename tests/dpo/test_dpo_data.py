@@ -114,7 +114,7 @@ def test_long_pairs_are_cut_or_dropped_as_configured(tmp_path):
 def test_iterator_resumes_exactly_and_held_out_pairs_never_train(tmp_path):
   files = str(tmp_path / "shards")
   dpo.shards_lib.write_shards(demo_pairs(40), files, num_shards=2, prefix="dpo", sft_schema=False)
-  train = lambda i: not dpo.held_out(i, 0.25)  # noqa: E731
+  train = lambda record: not dpo.held_out(record, 0.25)  # noqa: E731
   cfg = _cfg(num_epochs=2)
   it = _iterate(cfg, files, train=True, keep=train)
   for _ in range(3):
@@ -128,6 +128,10 @@ def test_iterator_resumes_exactly_and_held_out_pairs_never_train(tmp_path):
     for k in want:
       np.testing.assert_array_equal(got[k], want[k])
   seen = {i for batch in _iterate(_cfg(), files, train=True, keep=train) for i in batch["ids"]}
-  held = {i for batch in _iterate(_cfg(), files, keep=lambda i: not train(i)) for i in batch["ids"]}
+  held = {
+    i
+    for batch in _iterate(_cfg(), files, keep=lambda record: not train(record))
+    for i in batch["ids"]
+  }
   held.discard("")  # the padded last eval batch
   assert held and seen and not held & seen and len(held | seen) >= 36

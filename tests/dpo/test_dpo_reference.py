@@ -22,7 +22,8 @@ def test_precomputed_reference_logprobs_equal_on_the_fly_ones(tmp_path):
   dpo.shards_lib.write_shards(demo_pairs(12), files, prefix="dpo", sft_schema=False)
   cfg = data_config()
   cfg.update({"seq_len": 128, "packing": False, "num_epochs": 1})
-  graphdef, state = nnx.split(create_model(get_preset("tiny", dtype="float32"), seed=3))
+  model_config = get_preset("tiny", dtype="float32").replace(num_layers=1)
+  graphdef, state = nnx.split(create_model(model_config, seed=3))
   params = nnx.to_pure_dict(state)
   score_fn = jax.jit(reference.reference_fn(graphdef, 128))
 

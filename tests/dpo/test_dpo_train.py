@@ -14,10 +14,11 @@ from pairs import demo_pairs, write_pairs
 from train.test_train_loop import ROOT, _wait_for_step
 
 from configs.dpo import tiny
+from launch import common
 from xcoder_jax.dpo import trainer
 from xcoder_jax.fileio import read_jsonl
 
-STEPS, SAVE_EVERY = 12, 4
+STEPS, SAVE_EVERY = 8, 4
 # The run's settings, as config keys and as command-line overrides of configs/dpo/tiny.py.
 SETTINGS = {
   "data.seq_len": 128,
@@ -103,12 +104,12 @@ def test_config_mistakes_are_named(key, value, message):
     trainer.check_config(_config("pairs.jsonl", **changes))
 
 
-def test_launch_dpo_refuses_a_missing_pair_file_in_one_line(tmp_path):
+def test_a_missing_pair_file_ends_the_launcher_with_one_line(tmp_path, capsys):
+  """launch.dpo wraps its set-up (validation, data files) in `common.user_errors`."""
   workdir = tmp_path / "run"
-  cmd = [sys.executable, "-m", "launch.dpo", "--config=configs/dpo/tiny.py", f"--workdir={workdir}"]
-  cmd.append("--config.data.train_files=/no/such/pairs.jsonl")
-  result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 2, result.stderr[-2000:]
-  assert "dpo: error: pair file '/no/such/pairs.jsonl' does not exist" in result.stderr
-  assert "Traceback" not in result.stderr
-  assert not workdir.exists()  # refused before anything was written
+  with pytest.raises(SystemExit) as exit_info, common.user_errors("dpo"):
+    trainer.resolve_data_files(_config("/no/such/pairs.jsonl"), str(workdir))
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith("dpo: error: pair file '/no/such/pairs.jsonl' does not exist")
+  assert err.count("\n") == 1 and not workdir.exists()

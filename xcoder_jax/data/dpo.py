@@ -30,8 +30,9 @@ sequence per row, so the loss scores both sides in one forward pass over the row
 ``rejected_ref_logprob`` ``[pairs]`` carry the reference model's summed response log-probs
 when a precomputed table is given (zeros otherwise), ``ids`` the pair ids (host-side only).
 
-Held-out pairs: ``data.eval_files``, or (when empty) the pairs of the training files whose id
-hashes below ``eval_fraction``; the same pairs never appear in training.
+Held-out pairs: ``data.eval_files``, or (when empty) the pairs of the training files whose
+``task_id`` (or id) hashes below ``eval_fraction``: whole tasks are held out, so no pair of a
+held-out task, whose prompt and chosen answer its other pairs share, reaches training.
 """
 
 from __future__ import annotations
@@ -154,9 +155,10 @@ def to_shards(source: str, output_dir: str) -> str:
   return output_dir
 
 
-def held_out(pair_id: str, fraction: float) -> bool:
-  """A fixed share of ids, independent of order and sharding, is kept for evaluation."""
-  digest = hashlib.sha256(pair_id.encode("utf-8")).digest()
+def held_out(record: Mapping[str, Any], fraction: float) -> bool:
+  """A fixed share of tasks, independent of order and sharding, is kept for evaluation."""
+  key = record.get("task_id") or record["id"]
+  digest = hashlib.sha256(str(key).encode("utf-8")).digest()
   return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
@@ -244,7 +246,7 @@ def make_pair_iterator(
 ) -> grain.DatasetIterator:
   """Batches of pairs from ArrayRecord shards (see the module docstring). `train`: shuffled,
   `data.num_epochs` epochs, `data.drop_remainder`; otherwise one ordered pass with a padded
-  last batch. `keep(id)` filters pairs (the held-out split). The iterator's
+  last batch. `keep(record)` filters pairs (the held-out split). The iterator's
   `get_state`/`set_state` give exact resume."""
   paths = shards_lib.shard_files(files)
   try:
@@ -256,7 +258,7 @@ def make_pair_iterator(
   tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
   ds = grain.MapDataset.source(source)
   if keep is not None:
-    ds = ds.filter(lambda data: keep(json.loads(data)["id"]))
+    ds = ds.filter(lambda data: keep(json.loads(data)))
   if train:
     ds = ds.shuffle(seed=int(cfg.shuffle_seed))
   epochs = int(cfg.num_epochs) if train else 1

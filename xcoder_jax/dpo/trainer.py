@@ -80,7 +80,7 @@ def resolve_data_files(config: ml_collections.ConfigDict, workdir: str):
 
 
 def split_rule(config, split: str) -> tuple[str, Any, dict[str, Any]] | None:
-  """(files, keep(id) filter, a description for fingerprints) of a split; None: no eval."""
+  """(files, keep(record) filter, a description for fingerprints) of a split; None: no eval."""
   fraction = config.dpo.eval_fraction
   if split == "eval" and config.data.eval_files:
     return config.data.eval_files, None, {"split": split}
@@ -90,7 +90,7 @@ def split_rule(config, split: str) -> tuple[str, Any, dict[str, Any]] | None:
   if not fraction:
     return config.data.train_files, None, rule
   held = split == "eval"
-  return config.data.train_files, lambda i: dpo_data.held_out(i, fraction) == held, rule
+  return config.data.train_files, lambda r: dpo_data.held_out(r, fraction) == held, rule
 
 
 class DPOTrainer(loop.Trainer):
