@@ -32,7 +32,7 @@ def get_config():
   c.optimizer.schedule = "constant"
   c.train.steps = 40
   c.train.loss_chunk = 128
-  c.train.log_every = 5
+  c.train.log_every = 1  # one metrics.jsonl line per step
   c.train.save_every = 20
   c.train.keep = 2
   c.train.eval_every = 20
