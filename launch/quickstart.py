@@ -15,6 +15,9 @@
 5. eval: k samples per held-out SynthSmith task from RUN/hf (in-process engine), judged with
    X-Coder's reward rules: avg@k and pass@k, overall and by difficulty.    -> RUN/eval.json
 
+DPO is not a quickstart phase: after SFT (instead of or before GRPO) run
+`python -m launch.dpo --config=configs/dpo/tiny.py --workdir=DIR` on SynthSmith's preference pairs.
+
 The end: a summary table, RUN/summary.json and plots (sft_loss.png, rl_reward.png,
 funnel.png, eval_by_difficulty.png). Every phase reruns alone with the same flags and resumes
 rather than redoes: SynthSmith from its work files, SFT and GRPO from their checkpoints (a
