@@ -109,6 +109,20 @@ CASES = {
     ["--config=configs/rl/tiny.py", "--workdir={tmp}/w", "--config.rl.prompts_per_step=-2"],
     ["rl.prompts_per_step=-2 must be positive"],
   ),
+  "dpo unknown config key": (
+    "dpo",
+    ["--config=configs/dpo/tiny.py", "--workdir={tmp}/w", "--config.dpo.nosuch=1"],
+    ["'nosuch'"],
+  ),
+  "dpo missing pairs file": (
+    "dpo",
+    [
+      "--config=configs/dpo/tiny.py",
+      "--workdir={tmp}/w",
+      "--config.data.train_files={tmp}/missing.jsonl",
+    ],
+    ["missing.jsonl"],
+  ),
   "plan unknown config key": ("plan", [SFT, "--config.train.nosuch=1"], ["'nosuch'"]),
   "synthsmith unknown config key": (
     "synthsmith",
