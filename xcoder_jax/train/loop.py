@@ -9,6 +9,12 @@ sampling state, ...) and `run_step`, which turns the current state into the next
 one batch, one update; GRPO: rollouts, rewards, several updates). Everything with side
 effects lives here or in the trainer; the step itself is pure (`xcoder_jax.train.step`).
 Rerunning with the same work directory resumes from its newest good checkpoint.
+
+What a run refuses, so that no work is lost: a second run in the same work directory (the
+first holds `WORKDIR/run.lock`, `xcoder_jax.train.lock`), a checkpoint of another setup
+(`CheckpointMismatchError`, nothing touched), a non-finite loss or gradient norm
+(`NonFiniteError` at the first such step; that state is never saved) and data that gives not
+one batch (`NoDataError`, instead of an empty run that exits cleanly).
 """
 
 from __future__ import annotations
@@ -239,6 +245,9 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
       checkpointer.save(step, state)
       if step % config.train.log_every == 0 or step == total_steps:
         fetched = jax.device_get(window_metrics)
+        for offset, logged in enumerate(fetched, step - len(fetched) + 1):
+          check_finite(offset, logged, checkpointer.directory)  # never log a NaN as a result
+        unchecked = None
         elapsed = time.perf_counter() - window_start
         last = {k: float(v) for k, v in fetched[-1].items()}
         if "tokens" in last:
