@@ -285,7 +285,8 @@ FINITE_KEYS = ("loss", "grad_norm")
 
 def check_finite(step: int, metrics: Mapping[str, Any], directory: str) -> None:
   """Raises NonFiniteError naming `step` when its loss or gradient norm is not finite."""
-  values = {k: float(jax.device_get(metrics[k])) for k in FINITE_KEYS if k in metrics}
+  fetched = jax.device_get({k: metrics[k] for k in FINITE_KEYS if k in metrics})
+  values = {k: float(fetched[k]) for k in FINITE_KEYS if k in fetched}
   bad = {k: v for k, v in values.items() if not np.isfinite(v)}
   if bad:
     raise NonFiniteError(
