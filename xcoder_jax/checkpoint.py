@@ -8,6 +8,7 @@ work directory keeps its checkpoint directory under `checkpoints/`; both are acc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -22,7 +23,7 @@ from xcoder_jax import sharding
 from xcoder_jax.fileio import atomic_write, write_json_atomic
 from xcoder_jax.hf.io import copy_tokenizer_files
 from xcoder_jax.models.build import abstract_model
-from xcoder_jax.models.config import ModelConfig
+from xcoder_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xcoder_jax.models.qwen import Qwen
 
 MODEL_ITEM = "model"
@@ -44,17 +45,80 @@ def checkpoint_root(path: str) -> str:
   )
 
 
+class CheckpointMismatchError(ValueError):
+  """A readable checkpoint written for another setup (model, tokenizer, optimizer, data
+  pipeline): a configuration error, never corruption, so nothing is moved or rewritten."""
+
+
+def has_steps(directory: str) -> bool:
+  """Whether `directory` holds a committed checkpoint step (a directory named by a number)."""
+  return os.path.isdir(directory) and any(
+    name.isdigit() and os.path.isdir(os.path.join(directory, name))
+    for name in os.listdir(directory)
+  )
+
+
+def check_model_metadata(
+  directory: str, config: ModelConfig, tokenizer_dir: str | None = None
+) -> None:
+  """Raises CheckpointMismatchError when `directory` holds steps of another model (any field
+  but the runtime ones differs) or of another tokenizer (tokenizer.json differs); a directory
+  without steps may be rewritten freely."""
+  path = os.path.join(directory, MODEL_CONFIG_FILE)
+  if not has_steps(directory) or not os.path.isfile(path):
+    return
+  with open(path) as f:
+    saved = dataclasses.asdict(ModelConfig.from_json(f.read()))
+  wanted = dataclasses.asdict(config)
+  differ = [
+    f"{k}: {saved.get(k)!r} there, {wanted[k]!r} now"
+    for k in wanted
+    if k not in RUNTIME_FIELDS and saved.get(k) != wanted[k]
+  ]
+  if differ:
+    raise CheckpointMismatchError(
+      f"{directory} holds checkpoints of another model ({'; '.join(differ)}); nothing was "
+      "changed. Use the model it was trained with (the same --config.model.preset or "
+      "init.source), or a new --workdir/output directory"
+    )
+  old, new = (
+    os.path.join(d, "tokenizer.json") if d else ""
+    for d in (os.path.join(directory, ASSETS_DIR), tokenizer_dir)
+  )
+  if os.path.isfile(old) and os.path.isfile(new) and not _same_bytes(old, new):
+    raise CheckpointMismatchError(
+      f"{directory} holds checkpoints trained with another tokenizer ({old} differs from "
+      f"{new}); nothing was changed. Use its tokenizer (--config.data.tokenizer={os.path.dirname(old)})"
+      " or a new --workdir/output directory"
+    )
+
+
+def _same_text(path: str, text: str) -> bool:
+  with open(path) as f:
+    return f.read() == text
+
+
+def _same_bytes(a: str, b: str) -> bool:
+  with open(a, "rb") as fa, open(b, "rb") as fb:
+    return fa.read() == fb.read()
+
+
 def write_model_metadata(
   directory: str, config: ModelConfig, tokenizer_dir: str | None = None
 ) -> None:
-  """model_config.json and tokenizer assets; written by process 0 only."""
+  """model_config.json and tokenizer assets; written by process 0 only, and only after
+  `check_model_metadata` found nothing they would contradict (every process checks)."""
+  check_model_metadata(directory, config, tokenizer_dir)
   if jax.process_index() != 0:
     return
   os.makedirs(directory, exist_ok=True)
-  with atomic_write(os.path.join(directory, MODEL_CONFIG_FILE)) as f:
-    f.write(config.to_json())
-  if tokenizer_dir:
-    assets = os.path.join(directory, ASSETS_DIR)
+  path = os.path.join(directory, MODEL_CONFIG_FILE)
+  if not (os.path.isfile(path) and _same_text(path, config.to_json())):
+    with atomic_write(path) as f:
+      f.write(config.to_json())
+  assets = os.path.join(directory, ASSETS_DIR)
+  # Checked above to be the same tokenizer: the files the steps were trained with stay.
+  if tokenizer_dir and not (has_steps(directory) and os.path.isdir(assets)):
     os.makedirs(assets, exist_ok=True)
     copy_tokenizer_files(tokenizer_dir, assets)
 

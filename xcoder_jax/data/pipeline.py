@@ -49,21 +49,26 @@ _EPOCH = "epoch"  # internal per-token field, stripped by SFTIterator
 
 
 class _DecodeRecord(grain.transforms.MapWithIndex):
-  """bytes -> validated schema record; errors name the shard file and record index."""
+  """bytes -> (record index in the shards, validated schema record); errors name the shard
+  file and record index."""
 
   def __init__(self, files: list[str], lengths: list[int]):
     self._files = files
     self._ends = np.cumsum(lengths)
 
-  def map_with_index(self, index: int, data: bytes) -> dict[str, Any]:
+  def map_with_index(self, index: int, data: bytes) -> tuple[int, dict[str, Any]]:
     index %= int(self._ends[-1])  # repeat() hands later epochs' indices to the source maps
     f = int(np.searchsorted(self._ends, index, side="right"))
     local = index - (int(self._ends[f - 1]) if f else 0)
-    return schema.decode_record(data, f"{os.path.basename(self._files[f])} #{local}")
+    return index, schema.decode_record(data, f"{os.path.basename(self._files[f])} #{local}")
 
 
 class _EncodeExample(grain.transforms.MapWithIndex):
-  """record -> shifted per-example features (+ per-token epoch), or None when dropped."""
+  """record -> shifted per-example features (+ per-token epoch), or None when dropped.
+
+  Once every record of the shards has been dropped with none kept in between (encoding is
+  deterministic, so none would ever be kept) it raises AllRecordsDroppedError: otherwise an
+  endless stream would spin forever and a finite one would end before the first batch."""
 
   def __init__(
     self,
@@ -83,8 +88,10 @@ class _EncodeExample(grain.transforms.MapWithIndex):
     self._pi = process_index
     self._pc = process_count
     self.stats = sft.EncodeStats()
+    self._dropped_since_kept: set[int] = set()
 
-  def map_with_index(self, index: int, record: dict[str, Any]):
+  def map_with_index(self, index: int, item: tuple[int, dict[str, Any]]):
+    source_index, record = item
     before = self.stats.dropped_too_long + self.stats.dropped_long_prompt
     ex = sft.encode_example(
       record,
@@ -103,11 +110,33 @@ class _EncodeExample(grain.transforms.MapWithIndex):
           self._seq_len,
           self.stats.as_dict(),
         )
+      self._dropped_since_kept.add(source_index)
+      if len(self._dropped_since_kept) >= self._n:
+        raise sft.AllRecordsDroppedError(self._all_dropped_message())
       return None
+    self._dropped_since_kept.clear()
     feats = sft.to_features(ex["tokens"], ex["loss_mask"], self._tokenizer.pad_id)
     epoch = (self._pi + index * self._pc) // self._n
     feats[_EPOCH] = np.full(len(ex["tokens"]), epoch, np.int32)
     return feats
+
+  def _all_dropped_message(self) -> str:
+    causes = []
+    if self.stats.dropped_long_prompt:
+      causes.append(
+        f"prompts of at least data.seq_len={self._seq_len} tokens are dropped "
+        f"(data.long_prompt={self._long_prompt!r})"
+      )
+    if self.stats.dropped_too_long:
+      causes.append(
+        f"examples longer than data.seq_len={self._seq_len} are dropped (data.truncate=False)"
+      )
+    return (
+      f"all {self._n} records were dropped, none is left to train on: "
+      + "; ".join(causes)
+      + f" ({self.stats.as_dict()}). Raise data.seq_len, set data.truncate=True, or set "
+      "data.long_prompt='error' to see the first offending record"
+    )
 
 
 def _pad_example(feats: dict[str, np.ndarray], seq_len: int, pad_id: int):

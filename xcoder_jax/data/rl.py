@@ -125,6 +125,13 @@ def make_prompt_iterator(
     raise ValueError(f"cannot read RL shards {paths[:3]}: {e}; rebuild them") from e
   if len(source) == 0:
     raise ValueError(f"the RL shards {paths[:3]} hold no records; rebuild them")
+  # Only an exclusion list at least as long as the shards can leave nothing: check it then.
+  if len(exclude_ids) >= len(source) and set(read_ids(files)) <= set(exclude_ids):
+    raise ValueError(
+      f"all {len(source)} tasks of {paths[:3]} are excluded from training (data."
+      "exclude_held_out=True keeps SynthSmith's evaluation split out, and these shards hold "
+      "only that split); add training tasks, or set --config.data.exclude_held_out=False"
+    )
   ds = grain.MapDataset.source(source).shuffle(seed=seed)
   ds = ds.repeat(num_epochs if num_epochs > 0 else None)
   ds = ds[process_index::process_count].map(_Decode()).to_iter_dataset()

@@ -44,6 +44,10 @@ class PromptTooLongError(ValueError):
   """A prompt longer than the sequence length: nothing of the response could be trained."""
 
 
+class AllRecordsDroppedError(ValueError):
+  """Every record of a split is dropped by the length settings: training would see nothing."""
+
+
 class TemplateError(ValueError):
   """The chat template does not render the conversation in a way the masking understands."""
 

@@ -9,6 +9,12 @@ sampling state, ...) and `run_step`, which turns the current state into the next
 one batch, one update; GRPO: rollouts, rewards, several updates). Everything with side
 effects lives here or in the trainer; the step itself is pure (`xcoder_jax.train.step`).
 Rerunning with the same work directory resumes from its newest good checkpoint.
+
+What a run refuses, so that no work is lost: a second run in the same work directory (the
+first holds `WORKDIR/run.lock`, `xcoder_jax.train.lock`), a checkpoint of another setup
+(`CheckpointMismatchError`, nothing touched), a non-finite loss or gradient norm
+(`NonFiniteError` at the first such step; that state is never saved) and data that gives not
+one batch (`NoDataError`, instead of an empty run that exits cleanly).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from xcoder_jax.data import load_tokenizer
 from xcoder_jax.data.tokenizer import Tokenizer, tiny_tokenizer_dir
 from xcoder_jax.models import ModelConfig
 from xcoder_jax.models.build import abstract_model
-from xcoder_jax.train import init
+from xcoder_jax.train import init, lock
 from xcoder_jax.train import step as step_lib
 from xcoder_jax.train.checkpointing import CheckpointItem, TrainCheckpointer
 from xcoder_jax.train.loss import LossFn
@@ -121,6 +127,11 @@ def run(
 ) -> dict[str, Any]:
   """Runs (or resumes) training in `workdir`; returns the last logged metrics."""
   os.makedirs(workdir, exist_ok=True)
+  with lock.hold(workdir):
+    return _run_locked(config, workdir, make_trainer)
+
+
+def _run_locked(config, workdir, make_trainer) -> dict[str, Any]:
   config = resolve_tokenizer(config)
   mesh = mesh_from_config(config)
   model_config = init.model_config_from(config)
@@ -170,13 +181,12 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
     config.train.async_checkpoint,
     context.tokenizer_dir,
     items=trainer.checkpoint_items(),
+    settings={"data": config.data.to_dict(), "process_count": jax.process_count()},
   )
-  restored = None
-  if checkpointer.latest_step() is not None:
-    abstract = step_lib.abstract_train_state(
-      context.state_shardings, context.optimizer, abstract_params
-    )
-    restored = checkpointer.restore(abstract, trainer.updates_per_step)
+  abstract = step_lib.abstract_train_state(
+    context.state_shardings, context.optimizer, abstract_params
+  )
+  restored = checkpointer.restore(abstract, trainer.updates_per_step)
   if restored is not None:
     state, start = restored
     logging.info("resumed from step %d in %s", start, checkpointer.directory)
@@ -210,10 +220,13 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
   progress = _progress(trainer.name, start, total_steps, config)
   window_start, window_metrics = time.perf_counter(), []
   step = start
+  unchecked: tuple[int, Mapping[str, Any]] | None = None
   try:
     while step < total_steps:
       result = trainer.run_step(state, step, train_step)
       if result is None:
+        if step == 0:
+          raise NoDataError(_no_data_message(trainer.name, config))
         logging.info(
           "data exhausted after %d steps (data.num_epochs=%s)", step, config.data.num_epochs
         )
@@ -221,9 +234,20 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
       state, metrics = result
       step += 1
       window_metrics.append(metrics)
+      # A step's metrics are checked once the next step is queued (a check waits for the
+      # device), and before any save: a non-finite state is never written.
+      if unchecked is not None:
+        check_finite(*unchecked, checkpointer.directory)
+      unchecked = (step, metrics)
+      if checkpointer.should_save(step):
+        check_finite(step, metrics, checkpointer.directory)
+        unchecked = None
       checkpointer.save(step, state)
       if step % config.train.log_every == 0 or step == total_steps:
         fetched = jax.device_get(window_metrics)
+        for offset, logged in enumerate(fetched, step - len(fetched) + 1):
+          check_finite(offset, logged, checkpointer.directory)  # never log a NaN as a result
+        unchecked = None
         elapsed = time.perf_counter() - window_start
         last = {k: float(v) for k, v in fetched[-1].items()}
         if "tokens" in last:
@@ -237,6 +261,8 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
         progress.update(len(window_metrics))
         progress.set_postfix({k: f"{last[k]:.4g}" for k in _postfix_keys(last)})
         window_start, window_metrics = time.perf_counter(), []
+    if unchecked is not None:
+      check_finite(*unchecked, checkpointer.directory)
     if step not in checkpointer.manager.all_steps():
       checkpointer.save(step, state, force=True)
   finally:
@@ -244,6 +270,44 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
     writer.close()
     progress.close()
   return last
+
+
+class NoDataError(ValueError):
+  """The training data yields no batch at all: every record was dropped or filtered."""
+
+
+class NonFiniteError(FloatingPointError):
+  """The loss or gradient norm of a step is NaN or infinite."""
+
+
+FINITE_KEYS = ("loss", "grad_norm")
+
+
+def check_finite(step: int, metrics: Mapping[str, Any], directory: str) -> None:
+  """Raises NonFiniteError naming `step` when its loss or gradient norm is not finite."""
+  fetched = jax.device_get({k: metrics[k] for k in FINITE_KEYS if k in metrics})
+  values = {k: float(fetched[k]) for k in FINITE_KEYS if k in fetched}
+  bad = {k: v for k, v in values.items() if not np.isfinite(v)}
+  if bad:
+    raise NonFiniteError(
+      f"step {step}: {', '.join(f'{k} = {v}' for k, v in values.items())}; training stopped "
+      f"without saving this state (the newest checkpoint in {directory} is the last finite "
+      "one). Lower optimizer.lr, check optimizer.clip_norm and the data, then resume"
+    )
+
+
+def _no_data_message(name: str, config: ml_collections.ConfigDict) -> str:
+  data = config.data
+  settings = ", ".join(
+    f"data.{k}={data[k]!r}"
+    for k in ("train_files", "seq_len", "truncate", "long_prompt", "exclude_held_out")
+    if k in data
+  )
+  return (
+    f"{name}: the training data gave no batch for step 1: every record was dropped or "
+    f"filtered out, or fewer records remain than one batch ({settings}). Check the shards, "
+    "raise data.seq_len, or relax the setting that drops records"
+  )
 
 
 def _postfix_keys(metrics: Mapping[str, float]) -> list[str]:
