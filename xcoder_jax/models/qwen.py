@@ -25,7 +25,7 @@ from flax import nnx
 
 from xcoder_jax.models.attention import attend
 from xcoder_jax.models.config import ModelConfig
-from xcoder_jax.models.remat import remat
+from xcoder_jax.models.remat import remat, tag
 from xcoder_jax.sharding import constrain
 
 Array = jax.Array
@@ -161,6 +161,7 @@ def decoder_block(
     k = rms_norm(k, p["k_norm"], config.rms_norm_eps)
   q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
   q, k, v = constrain(q, heads), constrain(k, kv_heads), constrain(v, kv_heads)
+  q, k, v = tag(q, "query_proj"), tag(k, "key_proj"), tag(v, "value_proj")
   if kv is not None:
     start = (layer, 0, index, 0, 0)
     kv = tuple(
@@ -170,12 +171,16 @@ def decoder_block(
   attn = attend(
     q, k.astype(dtype), v.astype(dtype), mask, config.attention_impl, config.attention_chunk
   )
-  x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
+  attn = tag(attn, "attention")
+  x = x + tag(constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED)), "out_proj")
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
-  gate = constrain(project(h, p["gate_proj"], 1), (BATCH, LENGTH, "activation_mlp"))
-  up = constrain(project(h, p["up_proj"], 1), (BATCH, LENGTH, "activation_mlp"))
-  x = x + constrain(project(jax.nn.silu(gate) * up, p["down_proj"], 1), (BATCH, LENGTH, EMBED))
+  gate = tag(
+    constrain(project(h, p["gate_proj"], 1), (BATCH, LENGTH, "activation_mlp")), "mlp_gate"
+  )
+  up = tag(constrain(project(h, p["up_proj"], 1), (BATCH, LENGTH, "activation_mlp")), "mlp_up")
+  out = constrain(project(jax.nn.silu(gate) * up, p["down_proj"], 1), (BATCH, LENGTH, EMBED))
+  x = x + tag(out, "mlp_out")
   return x, kv
 
 

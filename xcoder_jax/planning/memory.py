@@ -122,8 +122,16 @@ def layer_residual_bytes(m: ModelConfig, local: Local, policy: str) -> int:
   h, k, mlp, keys = local.heads, local.kv_heads, local.mlp, local.keys
   scores = m.attention_impl in ("xla", "dot_product")
   projections = a * ((h + 2 * k) * d + 2 * e + 2 * mlp)  # q, k, v, o, gate, up, down outputs
-  if policy == "full":
-    return 0
+  named = {  # the values the named policies of xcoder_jax.models.remat keep (device memory)
+    "full": 0,
+    "save_nothing": 0,
+    "offload_qkv": 0,  # q, k and v go to host memory
+    "save_qkv_proj": a * (h + 2 * k) * d,
+    "save_attention": a * (2 * h + 2 * k) * d,
+    "save_all_but_mlp": a * ((2 * h + 2 * k) * d + e),
+  }
+  if policy in named:
+    return named[policy]
   if policy == "dots_no_batch":
     return projections
   if policy == "dots":
