@@ -1,0 +1,129 @@
+"""XLA's compiled per-device memory of the shipped 7B/8B SFT configs, next to the plan's
+analytic estimate, for each attention kernel and remat policy that compiles on this backend.
+
+The step is the real one (`xcoder_jax.train.step.compile_loss_steps`, via
+`xcoder_jax.planning.xla_check`), lowered and compiled for abstract inputs (ShapeDtypeStructs
+with shardings) over a mesh of the config's size; on a CPU host the mesh is made of virtual
+devices, so nothing is allocated. Slow for 7B models on a small CPU (minutes per compile):
+it is a benchmark, not a test. The last line is every result as one JSON object.
+
+  python benchmarks/memory.py                                  # both configs, 128 devices
+  python benchmarks/memory.py --configs=configs/sft/tiny.py --devices=8 --kernels=xla
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from xcoder_jax.models.attention import ATTENTION_KERNELS  # noqa: E402
+from xcoder_jax.planning import setting as setting_lib  # noqa: E402
+from xcoder_jax.planning import xla_check  # noqa: E402
+from xcoder_jax.planning.plan import compare, make_plan  # noqa: E402
+
+_CONFIGS = flags.DEFINE_list(
+  "configs", ["configs/sft/qwen25_coder_7b.py", "configs/sft/qwen3_8b.py"], "SFT config files."
+)
+_KERNELS = flags.DEFINE_list(
+  "kernels", [], "Attention kernels (default: every registered one this backend compiles)."
+)
+_POLICIES = flags.DEFINE_list(
+  "policies", ["full", "save_qkv_proj", "save_attention"], "Remat policies."
+)
+_DEVICES = flags.DEFINE_integer("devices", 0, "Mesh size; 0: the config's (SFT: 128).")
+_SEQ_LEN = flags.DEFINE_integer("seq_len", 0, "Tokens per row; 0: the config's (32k).")
+_MESH = flags.DEFINE_string("mesh", "", "Mesh overrides, e.g. 'fsdp=32,tensor=4'.")
+_GRAD_ACCUM = flags.DEFINE_integer("grad_accum", 0, "train.grad_accum; 0: the config's.")
+_HARDWARE = flags.DEFINE_string("hardware", "H100", "Device whose HBM the plan checks against.")
+GIB = 2**30
+# Kernels that exist only on one backend, and the kernel the plan compiles in their place.
+BACKEND_ONLY = {"cudnn": "gpu"}
+
+
+def _module_name(path: str) -> str:
+  return os.path.splitext(os.path.normpath(path))[0].replace(os.sep, ".")
+
+
+def _kernels(backend: str) -> tuple[list[str], dict[str, str]]:
+  """The kernels to compile, and why each registered one left out cannot run here."""
+  names = _KERNELS.value or ATTENTION_KERNELS.names()
+  skipped = {
+    name: f"needs backend {BACKEND_ONLY[name]!r}, this is {backend!r}"
+    for name in names
+    if BACKEND_ONLY.get(name, backend) != backend
+  }
+  return [n for n in names if n not in skipped], skipped
+
+
+def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
+  """Compiled and analytic per-device bytes of one config's train step."""
+  config = importlib.import_module(_module_name(path)).get_config()
+  config.model.attention_impl, config.model.remat_policy = kernel, policy
+  for item in filter(None, _MESH.value.split(",")):
+    axis, size = item.split("=")
+    config.mesh[axis.strip()] = int(size)
+  if _GRAD_ACCUM.value:
+    config.train.grad_accum = _GRAD_ACCUM.value
+  devices = devices or setting_lib.default_devices(config)
+  setting = setting_lib.from_config(config, devices, seq_len=_SEQ_LEN.value)
+  start = time.perf_counter()
+  xla = xla_check.compile_passes(config, setting, jax.devices())
+  plan = make_plan(config, setting, _HARDWARE.value, 0.4)
+  step = compare(plan, xla, setting)["train_step"]
+  return {
+    "config": path,
+    "kernel": kernel,
+    "remat": policy,
+    "mesh": dict(setting.mesh),
+    "seq_len": setting.seq_len,
+    "compile_s": round(time.perf_counter() - start, 1),
+    **{f"{k}_bytes": v for k, v in step.items() if k != "ratio"},
+    "ratio": round(step["ratio"], 3),
+    "fits": step["total"] <= plan["hbm_bytes_per_device"],
+  }
+
+
+def _use_virtual_devices(count: int) -> None:
+  """Gives the CPU backend `count` devices; XLA reads this when jax first starts a backend."""
+  current = os.environ.get("XLA_FLAGS", "")
+  if "xla_force_host_platform_device_count" not in current:
+    os.environ["XLA_FLAGS"] = f"{current} --xla_force_host_platform_device_count={count}".strip()
+
+
+def main(argv):
+  del argv
+  _use_virtual_devices(_DEVICES.value or 128)
+  backend = jax.default_backend()
+  kernels, skipped = _kernels(backend)
+  for name, why in skipped.items():
+    print(f"skipping kernel {name}: {why}")
+  header = f"{'config':34s}{'kernel':10s}{'remat':17s}{'args':>8s}{'temp':>8s}{'total':>8s}"
+  print(f"per-device GiB on {len(jax.devices())} {backend} devices ({_HARDWARE.value} HBM)")
+  print(f"{header}{'plan':>8s}{'plan/XLA':>9s}  fits")
+  results = []
+  for path in _CONFIGS.value:
+    for kernel in kernels:
+      for policy in _POLICIES.value:
+        r = measure(path, kernel, policy, _DEVICES.value)
+        results.append(r)
+        print(
+          f"{path:34s}{kernel:10s}{policy:17s}{r['argument_bytes'] / GIB:8.2f}"
+          f"{r['temp_bytes'] / GIB:8.2f}{r['total_bytes'] / GIB:8.2f}"
+          f"{r['analytic_bytes'] / GIB:8.2f}{r['ratio']:9.2f}  {'yes' if r['fits'] else 'NO'}",
+          flush=True,
+        )
+  print(
+    json.dumps({"benchmark": "memory", "backend": backend, "skipped": skipped, "results": results})
+  )
+
+
+if __name__ == "__main__":
+  app.run(main)
