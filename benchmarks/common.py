@@ -77,6 +77,16 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   return result
 
 
+# Attention kernels that exist on one backend only (xcoder_jax.models.attention).
+BACKEND_ONLY_KERNELS = {"cudnn": "gpu"}
+
+
+def kernel_skip_reason(kernel: str, backend: str) -> str | None:
+  """Why `kernel` cannot run on `backend`, or None when it can."""
+  needed = BACKEND_ONLY_KERNELS.get(kernel, backend)
+  return None if needed == backend else f"kernel needs backend {needed!r}, this is {backend!r}"
+
+
 # The ~50M-parameter Qwen2-style config both frameworks run in the benchmarks.
 CONFIG = ModelConfig(
   vocab_size=32000,

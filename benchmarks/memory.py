@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from benchmarks.common import kernel_skip_reason  # noqa: E402
 from xcoder_jax.models.attention import ATTENTION_KERNELS  # noqa: E402
 from xcoder_jax.planning import setting as setting_lib  # noqa: E402
 from xcoder_jax.planning import xla_check  # noqa: E402
@@ -44,8 +45,6 @@ _MESH = flags.DEFINE_string("mesh", "", "Mesh overrides, e.g. 'fsdp=32,tensor=4'
 _GRAD_ACCUM = flags.DEFINE_integer("grad_accum", 0, "train.grad_accum; 0: the config's.")
 _HARDWARE = flags.DEFINE_string("hardware", "H100", "Device whose HBM the plan checks against.")
 GIB = 2**30
-# Kernels that exist only on one backend, and the kernel the plan compiles in their place.
-BACKEND_ONLY = {"cudnn": "gpu"}
 
 
 def _module_name(path: str) -> str:
@@ -55,11 +54,8 @@ def _module_name(path: str) -> str:
 def _kernels(backend: str) -> tuple[list[str], dict[str, str]]:
   """The kernels to compile, and why each registered one left out cannot run here."""
   names = _KERNELS.value or ATTENTION_KERNELS.names()
-  skipped = {
-    name: f"needs backend {BACKEND_ONLY[name]!r}, this is {backend!r}"
-    for name in names
-    if BACKEND_ONLY.get(name, backend) != backend
-  }
+  skipped = {name: kernel_skip_reason(name, backend) for name in names}
+  skipped = {name: why for name, why in skipped.items() if why}
   return [n for n in names if n not in skipped], skipped
 
 
@@ -91,16 +87,9 @@ def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
   }
 
 
-def _use_virtual_devices(count: int) -> None:
-  """Gives the CPU backend `count` devices; XLA reads this when jax first starts a backend."""
-  current = os.environ.get("XLA_FLAGS", "")
-  if "xla_force_host_platform_device_count" not in current:
-    os.environ["XLA_FLAGS"] = f"{current} --xla_force_host_platform_device_count={count}".strip()
-
-
 def main(argv):
   del argv
-  _use_virtual_devices(_DEVICES.value or 128)
+  jax.config.update("jax_num_cpu_devices", _DEVICES.value or 128)  # before a backend starts
   backend = jax.default_backend()
   kernels, skipped = _kernels(backend)
   for name, why in skipped.items():

@@ -32,11 +32,10 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from benchmarks.common import matmul_peak_flops, time_call  # noqa: E402
+from benchmarks.common import kernel_skip_reason, matmul_peak_flops, time_call  # noqa: E402
 from xcoder_jax.models import ModelConfig, get_preset  # noqa: E402
 from xcoder_jax.models.attention import ATTENTION_KERNELS  # noqa: E402
 from xcoder_jax.models.build import create_model  # noqa: E402
-from xcoder_jax.models.remat import NEEDS_HOST_OFFLOAD  # noqa: E402
 from xcoder_jax.train.loss import sft_loss  # noqa: E402
 from xcoder_jax.train.metrics import device_peak_flops  # noqa: E402
 
@@ -57,8 +56,6 @@ SIZES = {
   "1b": (ONE_B, (4096, 32768), 32768),  # (config, sequence lengths, tokens per step)
   "tiny": (get_preset("tiny"), (64, 256), 512),
 }
-# Kernels that exist on one backend only.
-BACKEND_ONLY = {"cudnn": "gpu"}
 
 _SIZE = flags.DEFINE_enum("size", None, list(SIZES), "Model size; default: tiny on CPU, else 1b.")
 _SEQ_LENS = flags.DEFINE_list("seq_lens", [], "Tokens per row; default: the size's.")
@@ -78,14 +75,6 @@ def causal_flops_per_token(config: ModelConfig, seq_len: int) -> float:
   dense = config.flops_per_token(0, backward=True)
   attention = config.flops_per_token(seq_len, backward=True) - dense
   return dense + attention * (seq_len + 1) / (2 * seq_len)
-
-
-def _skip_reason(kernel: str, policy: str, backend: str) -> str | None:
-  if BACKEND_ONLY.get(kernel, backend) != backend:
-    return f"kernel needs backend {BACKEND_ONLY[kernel]!r}"
-  if policy in NEEDS_HOST_OFFLOAD and backend not in ("gpu", "tpu", "cpu"):
-    return "no pinned host memory space"
-  return None
 
 
 def _batch(rows: int, seq_len: int, vocab: int) -> dict[str, jax.Array]:
@@ -139,7 +128,7 @@ def main(argv):
     for policy in _POLICIES.value:
       for kernel in kernels:
         key = f"{kernel}/{policy}/{seq_len}"
-        reason = _skip_reason(kernel, policy, backend)
+        reason = kernel_skip_reason(kernel, backend)
         if reason is None and time.perf_counter() - start > _BUDGET.value:
           reason = f"time budget of {_BUDGET.value:.0f} s spent"
         if reason is not None:

@@ -11,8 +11,8 @@ what it keeps instead of relying on which matmuls XLA happens to see:
 - "save_attention": also keep the attention output, so the backward pass never reruns the
   attention forward (the costly part at long context);
 - "save_all_but_mlp": also keep the output projection; only the MLP is recomputed;
-- "offload_qkv": like "save_qkv_proj", but the saved values live in pinned host memory
-  (needs an accelerator with a host memory space; config validation refuses it on CPU);
+- "offload_qkv": like "save_qkv_proj", but the saved values live in pinned host memory,
+  trading device memory for host transfers (XLA:CPU compiles and runs it too);
 - "dots" / "dots_no_batch": JAX's matmul-based policies.
 
 Each entry wraps a layer function; `prevent_cse` must be True when layers run in a Python
@@ -37,8 +37,6 @@ ATTENTION = (*QKV, "attention")  # + the attention kernel's output, before o_pro
 ALL_BUT_MLP = (*ATTENTION, "out_proj")  # + o_proj's output
 MLP = ("mlp_gate", "mlp_up", "mlp_out")
 LAYER_NAMES = (*ALL_BUT_MLP, *MLP)  # every name decoder_block tags
-# Policies that move saved values to host memory: a backend without one cannot run them.
-NEEDS_HOST_OFFLOAD = ("offload_qkv",)
 
 
 def tag(x: jax.Array, name: str) -> jax.Array:
