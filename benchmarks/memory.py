@@ -9,6 +9,8 @@ it is a benchmark, not a test. The last line is every result as one JSON object.
 
   python benchmarks/memory.py                                  # both configs, 128 devices
   python benchmarks/memory.py --configs=configs/sft/tiny.py --devices=8 --kernels=xla
+  python benchmarks/memory.py --kernels=chunked --policies=full --hardware="TPU v5 lite" \
+    --set=mesh.fsdp=32,mesh.sequence=4,train.grad_accum=4          # a 128-chip v5e mesh
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ _POLICIES = flags.DEFINE_list(
 )
 _DEVICES = flags.DEFINE_integer("devices", 0, "Mesh size; 0: the config's (SFT: 128).")
 _SEQ_LEN = flags.DEFINE_integer("seq_len", 0, "Tokens per row; 0: the config's (32k).")
-_MESH = flags.DEFINE_string("mesh", "", "Mesh overrides, e.g. 'fsdp=32,tensor=4'.")
-_GRAD_ACCUM = flags.DEFINE_integer("grad_accum", 0, "train.grad_accum; 0: the config's.")
+_SET = flags.DEFINE_list(
+  "set", [], "Config overrides, e.g. 'mesh.fsdp=32,mesh.sequence=4,train.grad_accum=4'."
+)
 _HARDWARE = flags.DEFINE_string("hardware", "H100", "Device whose HBM the plan checks against.")
 GIB = 2**30
 
@@ -63,11 +66,13 @@ def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
   """Compiled and analytic per-device bytes of one config's train step."""
   config = importlib.import_module(_module_name(path)).get_config()
   config.model.attention_impl, config.model.remat_policy = kernel, policy
-  for item in filter(None, _MESH.value.split(",")):
-    axis, size = item.split("=")
-    config.mesh[axis.strip()] = int(size)
-  if _GRAD_ACCUM.value:
-    config.train.grad_accum = _GRAD_ACCUM.value
+  for item in _SET.value:
+    key, value = item.split("=", 1)
+    *sections, name = key.strip().split(".")
+    where = config
+    for section in sections:
+      where = where[section]
+    where[name] = type(where[name])(value)  # KeyError names an unknown key
   devices = devices or setting_lib.default_devices(config)
   setting = setting_lib.from_config(config, devices, seq_len=_SEQ_LEN.value)
   start = time.perf_counter()
@@ -79,6 +84,7 @@ def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
     "kernel": kernel,
     "remat": policy,
     "mesh": dict(setting.mesh),
+    "set": list(_SET.value),
     "seq_len": setting.seq_len,
     "compile_s": round(time.perf_counter() - start, 1),
     **{f"{k}_bytes": v for k, v in step.items() if k != "ratio"},
