@@ -122,10 +122,11 @@ def main(argv):
   seq_lens = [int(s) for s in _SEQ_LENS.value] or list(default_lens)
   kernels = _KERNELS.value or ATTENTION_KERNELS.names()
   results, skipped, start = [], {}, time.perf_counter()
-  for seq_len in seq_lens:
-    rows = max(1, tokens_per_step // seq_len)
-    flops = causal_flops_per_token(base, seq_len) * rows * seq_len
-    for policy in _POLICIES.value:
+  # policies outermost: when the budget runs out, every kernel and length has the first ones
+  for policy in _POLICIES.value:
+    for seq_len in seq_lens:
+      rows = max(1, tokens_per_step // seq_len)
+      flops = causal_flops_per_token(base, seq_len) * rows * seq_len
       for kernel in kernels:
         key = f"{kernel}/{policy}/{seq_len}"
         reason = kernel_skip_reason(kernel, backend)
