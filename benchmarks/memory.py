@@ -62,7 +62,7 @@ def _kernels(backend: str) -> tuple[list[str], dict[str, str]]:
   return [n for n in names if n not in skipped], skipped
 
 
-def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
+def measure(path: str, kernel: str, policy: str, devices: list[jax.Device]) -> dict:
   """Compiled and analytic per-device bytes of one config's train step."""
   config = importlib.import_module(_module_name(path)).get_config()
   config.model.attention_impl, config.model.remat_policy = kernel, policy
@@ -73,10 +73,10 @@ def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
     for section in sections:
       where = where[section]
     where[name] = type(where[name])(value)  # KeyError names an unknown key
-  devices = devices or setting_lib.default_devices(config)
-  setting = setting_lib.from_config(config, devices, seq_len=_SEQ_LEN.value)
+  size = _DEVICES.value or setting_lib.default_devices(config)
+  setting = setting_lib.from_config(config, size, seq_len=_SEQ_LEN.value)
   start = time.perf_counter()
-  xla = xla_check.compile_passes(config, setting, jax.devices())
+  xla = xla_check.compile_passes(config, setting, devices)
   plan = make_plan(config, setting, _HARDWARE.value, 0.4)
   step = compare(plan, xla, setting)["train_step"]
   return {
@@ -95,19 +95,22 @@ def measure(path: str, kernel: str, policy: str, devices: int) -> dict:
 
 def main(argv):
   del argv
-  jax.config.update("jax_num_cpu_devices", _DEVICES.value or 128)  # before a backend starts
-  backend = jax.default_backend()
+  size = _DEVICES.value or 128
+  jax.config.update("jax_num_cpu_devices", size)  # before a backend starts
+  # an accelerator host with fewer devices than the mesh compiles on virtual CPU devices
+  devices = jax.devices() if jax.device_count() >= size else jax.devices("cpu")
+  backend = devices[0].platform
   kernels, skipped = _kernels(backend)
   for name, why in skipped.items():
     print(f"skipping kernel {name}: {why}")
   header = f"{'config':34s}{'kernel':10s}{'remat':17s}{'args':>8s}{'temp':>8s}{'total':>8s}"
-  print(f"per-device GiB on {len(jax.devices())} {backend} devices ({_HARDWARE.value} HBM)")
+  print(f"per-device GiB on {len(devices)} {backend} devices ({_HARDWARE.value} HBM)")
   print(f"{header}{'plan':>8s}{'plan/XLA':>9s}  fits")
   results = []
   for path in _CONFIGS.value:
     for kernel in kernels:
       for policy in _POLICIES.value:
-        r = measure(path, kernel, policy, _DEVICES.value)
+        r = measure(path, kernel, policy, devices)
         results.append(r)
         print(
           f"{path:34s}{kernel:10s}{policy:17s}{r['argument_bytes'] / GIB:8.2f}"
