@@ -7,6 +7,9 @@ counted per token of one micro-batch on one device:
 
 - every policy but "none" keeps each layer's input for the backward pass and rebuilds one
   layer's intermediates at a time from it;
+- the named policies ("save_qkv_proj", "save_attention", "save_all_but_mlp") also keep the
+  values they name; XLA's compiled step keeps about twice that (docs/benchmarks.md), so
+  these terms are a lower bound;
 - "dots" / "dots_no_batch" also keep the matmul outputs jax.checkpoint_policies saves
   (projections; "dots" adds the attention score and value matmuls of the "xla" kernel);
 - the "xla" and "dot_product" kernels hold [heads, length, keys] scores in float32 (plus
