@@ -13,7 +13,7 @@ def test_mfu_benchmark_reports_every_kernel_on_cpu(capsys):
   if not flags.FLAGS.is_parsed():
     flags.FLAGS(["mfu"])
   with flagsaver.flagsaver(
-    kernels=["xla", "cudnn"], policies=["save_attention"], seq_lens=["32"], repeats=1
+    kernels=["xla", "cudnn"], policies=["save_attention"], seq_lens=["32"], repeats=1, peak_gemm=512
   ):
     mfu.main([])
   out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

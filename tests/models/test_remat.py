@@ -14,8 +14,8 @@ from xcoder_jax.models import get_preset
 from xcoder_jax.models.qwen import Qwen
 from xcoder_jax.models.remat import REMAT_POLICIES
 
-TOKENS = jnp.asarray(np.random.RandomState(0).randint(0, 4096, (2, 32)), jnp.int32)
-SEGMENTS = jnp.asarray([[1] * 20 + [2] * 12, [0] * 4 + [1] * 28], jnp.int32)  # packed, padded
+TOKENS = jnp.asarray(np.random.RandomState(0).randint(0, 4096, (2, 16)), jnp.int32)
+SEGMENTS = jnp.asarray([[1] * 10 + [2] * 6, [0] * 4 + [1] * 12], jnp.int32)  # packed, padded
 
 
 def _loss_fn(policy: str):
@@ -30,16 +30,20 @@ def _loss_fn(policy: str):
   return loss, params
 
 
+# "full" and "dots" are checked in test_model.py (scan and loop); "none" is the reference.
+CHECKED = [n for n in REMAT_POLICIES.names() if n not in ("full", "dots")]
+
+
 @pytest.fixture(scope="module")
 def results():
-  """Loss and gradients under every policy, all from one compiled function."""
-  losses = {name: _loss_fn(name) for name in REMAT_POLICIES.names()}
+  """Loss and gradients under each checked policy, all from one compiled function."""
+  losses = {name: _loss_fn(name) for name in CHECKED}
   params = losses["none"][1]
   run = jax.jit(lambda p: {name: jax.value_and_grad(fn)(p) for name, (fn, _) in losses.items()})
   return run(params)
 
 
-@pytest.mark.parametrize("policy", [n for n in REMAT_POLICIES.names() if n != "none"])
+@pytest.mark.parametrize("policy", [n for n in CHECKED if n != "none"])
 def test_policy_gives_the_same_loss_and_gradients(results, policy):
   (loss, grads), (ref_loss, ref_grads) = results[policy], results["none"]
   np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
