@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from xcoder_jax.models import ModelConfig
+from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 
 
 def time_call(
@@ -75,6 +76,13 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> dict[str, float]:
   result = {"jax": flops / jax_s, "torch": flops / torch_s}
   result["peak"] = max(result.values())
   return result
+
+
+def kernel_skip_reason(kernel: str, backend: str) -> str | None:
+  """Why `kernel` cannot be timed on `backend` (fused kernels off their own backend run
+  interpreted or not at all), or None when it can."""
+  needed = FUSED_KERNEL_BACKENDS.get(kernel, backend)
+  return None if needed == backend else f"kernel needs backend {needed!r}, this is {backend!r}"
 
 
 # The ~50M-parameter Qwen2-style config both frameworks run in the benchmarks.

@@ -13,7 +13,11 @@ def get_config():
   c.model.preset = "qwen2.5-coder-7b"
   c.model.dtype = "bfloat16"
   c.model.param_dtype = "float32"  # fp32 master weights
-  c.model.remat_policy = "full"  # 32k-token sequences: keep only layer inputs
+  # 32k-token rows on 128 x 80 GB GPUs (mesh fsdp=128, one row per device): XLA's compiled
+  # step needs 59.5 GiB per device keeping q/k/v and the attention output (docs/benchmarks.md,
+  # benchmarks/memory.py; "full" 31.5 GiB), so the backward pass never reruns attention.
+  # TPU v5e (16 GB): see the note at the end.
+  c.model.remat_policy = "save_attention"
   c.model.attention_impl = "cudnn"
   c.init.source = "hf"
   c.init.path = ""  # the Qwen2.5-Coder-7B-Instruct HF directory (required)
@@ -36,4 +40,9 @@ def get_config():
   c.train.log_every = 10
   c.train.save_every = 500
   c.train.keep = 3
+  # TPU v5e (16 GB, 128 chips): no cuDNN, and one 32k row per chip does not fit; XLA's compiled
+  # step takes 14.2 of 14.9 GiB with --config.model.attention_impl=chunked
+  # --config.model.attention_chunk=256 --config.model.remat_policy=full
+  # --config.mesh.fsdp=32 --config.mesh.sequence=4 --config.train.grad_accum=4
+  # --config.train.loss_chunk=1024 (docs/benchmarks.md). Qwen3-8B does not fit v5e at 32k yet.
   return c

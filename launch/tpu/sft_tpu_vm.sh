@@ -12,7 +12,8 @@
 # For a multi-slice job add --config.mesh.dcn_data=NUM_SLICES. Attention runs "chunked" (query
 # blocks recomputed in the backward pass): the plain "xla" kernel would hold the whole
 # 32k x 32k score matrix per layer. Not yet run on a TPU; a Pallas splash-attention kernel
-# would be faster.
+# would be faster. Remat "full": 64 chips hold 2 rows each, twice the GPU default's per-device
+# activations, and keeping the attention output (the config's GPU default) would not fit 95 GB.
 set -euo pipefail
 : "${TPU:?}" "${ZONE:?}" "${MODEL:?}" "${DATA:?}" "${WORKDIR:?}"
 gcloud compute tpus tpu-vm ssh "${TPU}" --zone="${ZONE}" --worker=all --command "
@@ -22,4 +23,5 @@ gcloud compute tpus tpu-vm ssh "${TPU}" --zone="${ZONE}" --worker=all --command 
     --config.init.path='${MODEL}' \
     --config.data.train_files='${DATA}' \
     --config.model.attention_impl=chunked \
+    --config.model.remat_policy=full \
     --config.mesh.fsdp=-1"

@@ -25,7 +25,7 @@ from flax import nnx
 
 from xcoder_jax.models.attention import Segments, attend
 from xcoder_jax.models.config import ModelConfig
-from xcoder_jax.models.remat import remat
+from xcoder_jax.models.remat import remat, tag
 from xcoder_jax.sharding import constrain
 
 Array = jax.Array
@@ -161,19 +161,23 @@ def decoder_block(
     k = rms_norm(k, p["k_norm"], config.rms_norm_eps)
   q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
   q, k, v = constrain(q, heads), constrain(k, kv_heads), constrain(v, kv_heads)
+  q, k, v = tag(q, "query_proj"), tag(k, "key_proj"), tag(v, "value_proj")
   if kv is not None:
     start = (layer, 0, index, 0, 0)
     kv = tuple(
       jax.lax.dynamic_update_slice(c, n[None].astype(c.dtype), start) for c, n in zip(kv, (k, v))
     )
     k, v = (jax.lax.dynamic_index_in_dim(c, layer, keepdims=False) for c in kv)
-  attn = attend(q, k.astype(dtype), v.astype(dtype), segments, config)
-  x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
+  attn = tag(attend(q, k.astype(dtype), v.astype(dtype), segments, config), "attention")
+  x = x + tag(constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED)), "out_proj")
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
-  gate = constrain(project(h, p["gate_proj"], 1), (BATCH, LENGTH, "activation_mlp"))
-  up = constrain(project(h, p["up_proj"], 1), (BATCH, LENGTH, "activation_mlp"))
-  x = x + constrain(project(jax.nn.silu(gate) * up, p["down_proj"], 1), (BATCH, LENGTH, EMBED))
+  gate = tag(
+    constrain(project(h, p["gate_proj"], 1), (BATCH, LENGTH, "activation_mlp")), "mlp_gate"
+  )
+  up = tag(constrain(project(h, p["up_proj"], 1), (BATCH, LENGTH, "activation_mlp")), "mlp_up")
+  out = constrain(project(jax.nn.silu(gate) * up, p["down_proj"], 1), (BATCH, LENGTH, EMBED))
+  x = x + tag(out, "mlp_out")
   return x, kv
 
 

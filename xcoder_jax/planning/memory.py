@@ -7,6 +7,9 @@ counted per token of one micro-batch on one device:
 
 - every policy but "none" keeps each layer's input for the backward pass and rebuilds one
   layer's intermediates at a time from it;
+- the named policies ("save_qkv_proj", "save_attention", "save_all_but_mlp") also keep the
+  values they name; XLA's compiled step keeps about twice that (docs/benchmarks.md), so
+  these terms are a lower bound;
 - "dots" / "dots_no_batch" also keep the matmul outputs jax.checkpoint_policies saves
   (projections; "dots" adds the attention score and value matmuls of the "xla" kernel);
 - the "xla" and "dot_product" kernels hold [heads, length, keys] scores in float32 (plus
@@ -36,6 +39,7 @@ from jax.sharding import AbstractMesh
 
 from xcoder_jax import sharding
 from xcoder_jax.models import ModelConfig
+from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.models.qwen import layer_param_shapes
 from xcoder_jax.planning.setting import Setting
@@ -122,8 +126,16 @@ def layer_residual_bytes(m: ModelConfig, local: Local, policy: str) -> int:
   h, k, mlp, keys = local.heads, local.kv_heads, local.mlp, local.keys
   scores = m.attention_impl in ("xla", "dot_product")
   projections = a * ((h + 2 * k) * d + 2 * e + 2 * mlp)  # q, k, v, o, gate, up, down outputs
-  if policy == "full":
-    return 0
+  named = {  # the values the named policies of xcoder_jax.models.remat keep (device memory)
+    "full": 0,
+    "save_nothing": 0,
+    "offload_qkv": 0,  # q, k and v go to host memory
+    "save_qkv_proj": a * (h + 2 * k) * d,
+    "save_attention": a * (2 * h + 2 * k) * d,
+    "save_all_but_mlp": a * ((2 * h + 2 * k) * d + e),
+  }
+  if policy in named:
+    return named[policy]
   if policy == "dots_no_batch":
     return projections
   if policy == "dots":
@@ -135,7 +147,7 @@ def layer_residual_bytes(m: ModelConfig, local: Local, policy: str) -> int:
     total += (F32 + a) * (h + k) * d
   if scores:  # mask broadcast, masked scores and exp in float32, probabilities
     total += (1 + 2 * F32 + a) * h * keys
-  elif m.attention_impl == "cudnn":
+  elif m.attention_impl in FUSED_KERNEL_BACKENDS:
     total += F32 * h  # the softmax statistics of flash attention
   return total
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import ml_collections
 
+from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 from xcoder_jax.planning import hardware, memory
 from xcoder_jax.planning.setting import Setting
 from xcoder_jax.train.optimizer import make_optimizer
@@ -53,8 +54,11 @@ def warnings(setting: Setting, hardware_name: str) -> list[str]:
       out.append(_replication_warning("log-prob pass", setting.rows, whole, setting))
   if micro.tensor_shards < setting.mesh["tensor"]:
     out.append(f"{setting.model.num_heads} heads do not split over tensor={setting.mesh['tensor']}")
-  if setting.model.attention_impl == "cudnn" and hardware_name.startswith("TPU"):
-    out.append("attention_impl=cudnn needs an NVIDIA GPU; on TPU use chunked")
+  impl = setting.model.attention_impl
+  needed = FUSED_KERNEL_BACKENDS.get(impl)
+  if needed is not None and (needed == "tpu") != hardware_name.startswith("TPU"):
+    other = "splash or chunked" if hardware_name.startswith("TPU") else "flash or cudnn"
+    out.append(f"attention_impl={impl} runs on {needed.upper()}s only; here use {other}")
   return out
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from xcoder_jax import sharding
+from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.planning.setting import Setting
 from xcoder_jax.rl import grpo  # also registers the "grpo" loss
@@ -27,14 +28,16 @@ from xcoder_jax.train.optimizer import make_optimizer
 
 
 def for_backend(setting: Setting, backend: str) -> tuple[Setting, list[str]]:
-  """The setting this backend can compile, and what was changed to get it: cuDNN's fused
-  attention exists only on NVIDIA GPUs, so elsewhere it is checked as the "chunked" kernel,
-  which likewise never holds a [length, keys] score matrix."""
-  if setting.model.attention_impl != "cudnn" or backend == "gpu":
+  """The setting this backend can compile, and what was changed to get it: the fused kernels
+  (cuDNN, Pallas flash, splash) compile only on their own accelerator, so elsewhere they are
+  checked as the "chunked" kernel, which likewise never holds a [length, keys] score matrix
+  (it holds one block's, so it bounds theirs from above)."""
+  impl = setting.model.attention_impl
+  if FUSED_KERNEL_BACKENDS.get(impl, backend) == backend:
     return setting, []
   chunk = min(setting.model.attention_chunk, setting.seq_len)
   model = setting.model.replace(attention_impl="chunked", attention_chunk=chunk)
-  note = f"attention_impl cudnn compiled as chunked ({chunk}-query blocks) on {backend}"
+  note = f"attention_impl {impl} compiled as chunked ({chunk}-query blocks) on {backend}"
   return dataclasses.replace(setting, model=model), [note]
 
 

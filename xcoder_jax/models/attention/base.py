@@ -84,6 +84,12 @@ def attend(
   return ATTENTION_KERNELS.get(config.attention_impl)(q, k, v, segments, config)
 
 
+# Fused kernels that run (compiled, at speed) on one backend only; elsewhere "flash" and
+# "splash" run in Pallas interpret mode (tests) and "cudnn" not at all. Planning compiles
+# them as "chunked" off their backend, benchmarks skip them.
+FUSED_KERNEL_BACKENDS = {"cudnn": "gpu", "flash": "gpu", "splash": "tpu"}
+
+
 def pallas_interpret(kernel: str, target: str, alternative: str) -> bool:
   """Whether a Pallas kernel for `target` ("gpu"/"tpu") runs interpreted: yes on CPU (tests),
   no on its target, and an error on the other accelerator."""
