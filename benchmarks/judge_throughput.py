@@ -36,8 +36,9 @@ from absl import app, flags  # noqa: E402
 
 from xcoder_jax import judge  # noqa: E402
 from xcoder_jax.judge import checkers, sandbox  # noqa: E402
+from xcoder_jax.judge.compile_cache import CompileCache  # noqa: E402
 from xcoder_jax.judge.harness import protocol  # noqa: E402
-from xcoder_jax.judge.runner import CompileCache, RunLimits, SubmissionRunner  # noqa: E402
+from xcoder_jax.judge.runner import RunLimits, SubmissionRunner  # noqa: E402
 
 _COPIES = flags.DEFINE_integer("copies", 3, "How many times each corpus program is submitted.")
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Alternating naive/ours measurements; best kept.")

@@ -3,7 +3,7 @@
 import os
 
 from xcoder_jax import judge
-from xcoder_jax.judge.runner import CompileCache
+from xcoder_jax.judge.compile_cache import CompileCache
 
 T = judge.TestCase
 DOUBLE = '#include <cstdio>\nint main(){long long x;scanf("%lld",&x);printf("%lld\\n",2*x);}\n'

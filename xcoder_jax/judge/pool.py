@@ -5,13 +5,8 @@ import os
 import queue
 from collections.abc import Sequence
 
-from xcoder_jax.judge.runner import (
-  CompileCache,
-  RunLimits,
-  SubmissionRunner,
-  shared_compile_cache,
-  validate,
-)
+from xcoder_jax.judge.compile_cache import CompileCache, shared_compile_cache
+from xcoder_jax.judge.runner import RunLimits, SubmissionRunner, validate
 from xcoder_jax.judge.sandbox import SandboxConfig
 from xcoder_jax.judge.types import Submission, SubmissionResult
 
