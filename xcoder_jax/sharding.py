@@ -202,6 +202,17 @@ def use_mesh(mesh: Mesh, rules: Mapping[str, Any] = LOGICAL_AXIS_RULES) -> Itera
     _context.mesh, _context.rules = previous
 
 
+@contextlib.contextmanager
+def per_device() -> Iterator[None]:
+  """Makes `constrain` a no-op inside the block: for code traced per device under a
+  `shard_map`, where every mesh axis is manual and shardings cannot be constrained."""
+  previous, _context.mesh = _context.mesh, None
+  try:
+    yield
+  finally:
+    _context.mesh = previous
+
+
 def current_mesh() -> Mesh | None:
   return _context.mesh
 

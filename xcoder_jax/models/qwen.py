@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from xcoder_jax.models.attention import Segments, attend
+from xcoder_jax.models import context_parallel
+from xcoder_jax.models.attention import Segments
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.remat import remat
 from xcoder_jax.sharding import constrain
@@ -167,7 +168,7 @@ def decoder_block(
       jax.lax.dynamic_update_slice(c, n[None].astype(c.dtype), start) for c, n in zip(kv, (k, v))
     )
     k, v = (jax.lax.dynamic_index_in_dim(c, layer, keepdims=False) for c in kv)
-  attn = attend(q, k.astype(dtype), v.astype(dtype), segments, config)
+  attn = context_parallel.attend(q, k.astype(dtype), v.astype(dtype), segments, config)
   x = x + constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED))
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
