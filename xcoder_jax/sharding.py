@@ -30,7 +30,9 @@ MESH_AXES = ("data", "fsdp", "sequence", "tensor")
 LOGICAL_AXIS_RULES: dict[str, str | tuple[str, ...] | None] = {
   # parameters
   "vocab": "tensor",
-  "embed": "fsdp",
+  # Weights are also split over `sequence`: the devices of a context-parallel group hold
+  # different tokens but the same weights, so they share the weights' memory like fsdp does.
+  "embed": ("fsdp", "sequence"),
   "heads": "tensor",
   "kv_heads": "tensor",
   "head_dim": None,
