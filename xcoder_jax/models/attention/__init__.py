@@ -17,8 +17,10 @@ kernel         backend    what it is
                           scores in memory, masked tiles skipped. The GPU choice for packed
                           training and long context.
 "splash"       TPU        JAX's Pallas TPU splash attention (causal mask and segment ids),
-                          forward and backward; the TPU choice. Decoding steps (fewer queries
-                          than keys) run "chunked" (see splash_tpu.py).
+                          forward and backward; the TPU choice. Causal by index within a
+                          segment, which is the rule for rows laid out as data/batch.py lays
+                          them out. Decoding steps (fewer queries than keys) run "chunked"
+                          (see splash_tpu.py). Tiles: multiples of 128.
 "cudnn"        GPU        `jax.nn.dot_product_attention` on cuDNN's fused kernel, fed a dense
                           [batch, length, keys] mask built here: the public API of JAX 0.10.2
                           expresses only per-row lengths (right padding), not packed segments,
@@ -33,7 +35,9 @@ kernel         backend    what it is
 =============  =========  ====================================================================
 
 The Pallas kernels run on CPU in interpret mode (slow: tests only); asking for one on the
-other accelerator is an error that names the right kernel.
+other accelerator is an error that names the right kernel. Under a mesh they run per shard
+(`per_shard`). Measured so far: correctness in interpret mode and lowering for CUDA/TPU on
+CPU; their speed awaits an accelerator (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from xcoder_jax.registry import Registry
-from xcoder_jax.sharding import constrain
+from xcoder_jax.sharding import constrain, current_mesh, named_sharding
 
 if TYPE_CHECKING:
   from xcoder_jax.models.config import ModelConfig
@@ -91,6 +96,36 @@ def pallas_interpret(kernel: str, target: str, alternative: str) -> bool:
       f"{backend!r}; use {alternative!r}"
     )
   return False
+
+
+def per_shard(kernel: AttentionKernel) -> AttentionKernel:
+  """Runs a Pallas kernel on each device's block (batch over the data axes, heads over
+  "tensor"), since XLA cannot partition a custom kernel itself. The length axis stays whole:
+  spreading it is the job of sequence parallelism, not of the kernel."""
+
+  def sharded(q, k, v, segments, config):
+    mesh = current_mesh()
+    if mesh is None or mesh.size == 1:
+      return kernel(q, k, v, segments, config)
+
+    def spec(names, shape):
+      return tuple(named_sharding(names, shape).spec) + (None,) * (len(names) - 1)
+
+    q_spec = spec(("activation_batch", None, "activation_heads", None), q.shape)
+    kv_spec = spec(("activation_batch", None, "activation_kv_heads", None), k.shape)
+    if q_spec[2] != kv_spec[2]:  # KV heads indivisible by "tensor": keep all heads together
+      q_spec, kv_spec = (s[:2] + (None, None) for s in (q_spec, kv_spec))
+    q_spec, kv_spec = PartitionSpec(*q_spec[:4]), PartitionSpec(*kv_spec[:4])
+    ids_spec = PartitionSpec(q_spec[0])
+    return jax.shard_map(
+      lambda q, k, v, segments: kernel(q, k, v, segments, config),
+      mesh=mesh,
+      in_specs=(q_spec, kv_spec, kv_spec, Segments(*[ids_spec] * 4)),
+      out_specs=q_spec,
+      check_vma=False,
+    )(q, k, v, segments)
+
+  return sharded
 
 
 @ATTENTION_KERNELS.register("dot_product")
@@ -147,21 +182,20 @@ def chunked_attention(q, k, v, segments, config):
   chunk = config.attention_chunk
   if length <= chunk:
     return _xla_attention(q, k, v, segments.mask())
-  if length % chunk:
-    raise ValueError(f"sequence length {length} is not a multiple of attention_chunk {chunk}")
-  blocks = length // chunk
-  qs = q.reshape(batch, blocks, chunk, heads, dim).swapaxes(0, 1)
-  ids, pos = (
-    x.reshape(batch, blocks, chunk).swapaxes(0, 1)
-    for x in (segments.q_segment_ids, segments.q_positions)
-  )
+  # A ragged last block (e.g. a sampler's prefill) is padded with segment-0 queries.
+  blocks = -(-length // chunk)
+
+  def split(x):
+    x = jnp.pad(x, [(0, 0), (0, blocks * chunk - length)] + [(0, 0)] * (x.ndim - 2))
+    return x.reshape(batch, blocks, chunk, *x.shape[2:]).swapaxes(0, 1)
 
   def block(args):
     qb, idb, posb = args
     return _xla_attention(qb, k, v, segments._replace(q_segment_ids=idb, q_positions=posb).mask())
 
-  out = jax.lax.map(jax.checkpoint(block), (qs, ids, pos))
-  return out.swapaxes(0, 1).reshape(batch, length, heads, dim)
+  parts = (split(x) for x in (q, segments.q_segment_ids, segments.q_positions))
+  out = jax.lax.map(jax.checkpoint(block), tuple(parts))
+  return out.swapaxes(0, 1).reshape(batch, blocks * chunk, heads, dim)[:, :length]
 
 
 # The Pallas kernels register themselves next to the ones above.

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from xcoder_jax.models.attention import ATTENTION_KERNELS, pallas_interpret
+from xcoder_jax.models.attention import ATTENTION_KERNELS, pallas_interpret, per_shard
 
 LOG2E = math.log2(math.e)
 MASK_VALUE = -1e30  # finite, so a fully masked tile never makes inf - inf
@@ -41,10 +41,16 @@ def _visible(q_ids, q_pos, k_ids, k_pos):
   return same & (k_ids[None, :] != 0) & (k_pos[None, :] <= q_pos[:, None])
 
 
-def _may_see(q_ids, q_pos, k_ids, k_pos):
-  """False only when no query of the tile can see any key of it (a tile safe to skip)."""
-  overlap = (jnp.max(k_ids) >= jnp.min(q_ids)) & (jnp.min(k_ids) <= jnp.max(q_ids))
-  return overlap & (jnp.max(k_ids) > 0) & (jnp.min(k_pos) <= jnp.max(q_pos))
+def _span(ids, pos):
+  """A tile's smallest and largest segment id and position: enough to rule a tile pair out."""
+  return jnp.min(ids), jnp.max(ids), jnp.min(pos), jnp.max(pos)
+
+
+def _may_see(q_span, k_span):
+  """False only when no query of one tile can see any key of the other (safe to skip)."""
+  q_lo, q_hi, _, q_last = q_span
+  k_lo, k_hi, k_first, _ = k_span
+  return (k_hi >= q_lo) & (k_lo <= q_hi) & (k_hi > 0) & (k_first <= q_last)
 
 
 def _forward_kernel(
@@ -63,6 +69,7 @@ def _forward_kernel(
 ):
   q = q_ref[...]
   q_ids, q_pos = q_ids_ref[...], q_pos_ref[...]
+  q_span = _span(q_ids, q_pos)
   block_q, dim = q.shape
 
   def tile(j, carry):
@@ -80,7 +87,7 @@ def _forward_kernel(
       o = o * alpha[:, None] + plgpu.dot(p.astype(v_ref.dtype), v_ref[keys, :])
       return o, m_new, total * alpha + jnp.sum(p, axis=1)
 
-    return jax.lax.cond(_may_see(q_ids, q_pos, k_ids, k_pos), compute, lambda c: c, carry)
+    return jax.lax.cond(_may_see(q_span, _span(k_ids, k_pos)), compute, lambda c: c, carry)
 
   init = (
     jnp.zeros((block_q, dim), jnp.float32),
@@ -91,6 +98,13 @@ def _forward_kernel(
   total = jnp.where(total == 0.0, 1.0, total)  # fully masked rows: o is 0, keep it 0
   o_ref[...] = (o / total[:, None]).astype(o_ref.dtype)
   lse_ref[...] = m + jnp.log2(total)  # base-2 log-sum-exp of the scaled scores
+
+
+def _probs_and_grads(q, k, v, do, lse, delta, visible, scale):
+  """One tile's probabilities and score gradients, rebuilt from the forward's log-sum-exp."""
+  s = plgpu.dot(q, k, trans_b=True) * (scale * LOG2E)
+  p = jnp.where(visible, jnp.exp2(s - lse[:, None]), 0.0)
+  return p, p * (plgpu.dot(do, v, trans_b=True) - delta[:, None])
 
 
 def _dq_kernel(
@@ -111,6 +125,7 @@ def _dq_kernel(
 ):
   q, do = q_ref[...], do_ref[...]
   q_ids, q_pos = q_ids_ref[...], q_pos_ref[...]
+  q_span = _span(q_ids, q_pos)
   lse, delta = lse_ref[...], delta_ref[...]
 
   def tile(j, dq):
@@ -118,13 +133,11 @@ def _dq_kernel(
     k_ids, k_pos = k_ids_ref[keys], k_pos_ref[keys]
 
     def compute(dq):
-      k, v = k_ref[keys, :], v_ref[keys, :]
-      s = plgpu.dot(q, k, trans_b=True) * (scale * LOG2E)
-      p = jnp.where(_visible(q_ids, q_pos, k_ids, k_pos), jnp.exp2(s - lse[:, None]), 0.0)
-      ds = p * (plgpu.dot(do, v, trans_b=True) - delta[:, None])
+      k, visible = k_ref[keys, :], _visible(q_ids, q_pos, k_ids, k_pos)
+      _, ds = _probs_and_grads(q, k, v_ref[keys, :], do, lse, delta, visible, scale)
       return dq + plgpu.dot(ds.astype(k.dtype), k)
 
-    return jax.lax.cond(_may_see(q_ids, q_pos, k_ids, k_pos), compute, lambda d: d, dq)
+    return jax.lax.cond(_may_see(q_span, _span(k_ids, k_pos)), compute, lambda d: d, dq)
 
   dq = jax.lax.fori_loop(0, k_ref.shape[0] // block_kv, tile, jnp.zeros(q.shape, jnp.float32))
   dq_ref[...] = (dq * scale).astype(dq_ref.dtype)
@@ -153,6 +166,7 @@ def _dkv_kernel(
   lse and delta arrive as rows (head-major, then position) of those heads."""
   k, v = k_ref[...], v_ref[...]
   k_ids, k_pos = k_ids_ref[...], k_pos_ref[...]
+  k_span = _span(k_ids, k_pos)
 
   def tile(i, carry):
     queries = pl.ds(i * block_q, block_q)
@@ -163,21 +177,25 @@ def _dkv_kernel(
         dk, dv = carry
         rows = pl.ds(g * length + i * block_q, block_q)
         q, do = q_ref[rows, :], do_ref[rows, :]
-        s = plgpu.dot(q, k, trans_b=True) * (scale * LOG2E)
         visible = _visible(q_ids, q_pos, k_ids, k_pos)
-        p = jnp.where(visible, jnp.exp2(s - lse_ref[rows][:, None]), 0.0)
+        p, ds = _probs_and_grads(q, k, v, do, lse_ref[rows], delta_ref[rows], visible, scale)
         dv = dv + plgpu.dot(p.astype(do.dtype), do, trans_a=True)
-        ds = p * (plgpu.dot(do, v, trans_b=True) - delta_ref[rows][:, None])
         return dk + plgpu.dot(ds.astype(q.dtype), q, trans_a=True), dv
 
       return jax.lax.fori_loop(0, group, head, carry)
 
-    return jax.lax.cond(_may_see(q_ids, q_pos, k_ids, k_pos), compute, lambda c: c, carry)
+    return jax.lax.cond(_may_see(_span(q_ids, q_pos), k_span), compute, lambda c: c, carry)
 
   zeros = jnp.zeros(k.shape, jnp.float32)
   dk, dv = jax.lax.fori_loop(0, length // block_q, tile, (zeros, zeros))
   dk_ref[...] = (dk * scale).astype(dk_ref.dtype)
   dv_ref[...] = dv.astype(dv_ref.dtype)
+
+
+def _triton(dim):
+  """Selects the Triton backend of Pallas GPU (the default is Mosaic GPU); warps as in JAX's
+  own Pallas attention."""
+  return plgpu.CompilerParams(num_warps=4 if dim <= 64 else 8, num_stages=2)
 
 
 def _pad(x, multiple, axis=1):
@@ -244,6 +262,7 @@ def _forward(q, k, v, ids, block_q, block_kv, interpret):
       jax.ShapeDtypeStruct(q.shape, q.dtype),
       jax.ShapeDtypeStruct((batch, heads, length), jnp.float32),
     ],
+    compiler_params=_triton(dim),
     interpret=interpret,
     name="flash_forward",
   )(*ids, q, k, v)
@@ -268,6 +287,7 @@ def _backward_rule(block_q, block_kv, interpret, residuals, d_out):
     in_specs=[*specs["ids"], q_spec, kv_spec, kv_spec, q_spec, specs["stat"], specs["stat"]],
     out_specs=q_spec,
     out_shape=jax.ShapeDtypeStruct(q.shape, q.dtype),
+    compiler_params=_triton(dim),
     interpret=interpret,
     name="flash_backward_dq",
   )(*ids, q, k, v, d_out, lse, delta)
@@ -297,6 +317,7 @@ def _backward_rule(block_q, block_kv, interpret, residuals, d_out):
     ],
     out_specs=[tile_spec, tile_spec],
     out_shape=[jax.ShapeDtypeStruct(k.shape, k.dtype), jax.ShapeDtypeStruct(v.shape, v.dtype)],
+    compiler_params=_triton(dim),
     interpret=interpret,
     name="flash_backward_dkv",
   )(
@@ -315,6 +336,7 @@ _flash.defvjp(_forward_rule, _backward_rule)
 
 
 @ATTENTION_KERNELS.register("flash")
+@per_shard
 def _flash_kernel(q, k, v, segments, config):
   return flash_attention(
     q,

@@ -25,7 +25,12 @@ import jax.numpy as jnp
 from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_kernel as splash
 from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_mask as masks
 
-from xcoder_jax.models.attention import ATTENTION_KERNELS, chunked_attention, pallas_interpret
+from xcoder_jax.models.attention import (
+  ATTENTION_KERNELS,
+  chunked_attention,
+  pallas_interpret,
+  per_shard,
+)
 
 
 @functools.lru_cache(maxsize=32)
@@ -41,9 +46,10 @@ def _kernel(length: int, group: int, block_q: int, block_kv: int, interpret: boo
     block_q_dq=block_q,
     block_kv_dq=block_kv,
   )
-  return splash.make_splash_mqa(
-    causal, block_sizes=blocks, head_shards=1, q_seq_shards=1, interpret=interpret
-  )
+  with jax.ensure_compile_time_eval():  # its block tables are constants, even mid-trace
+    return splash.make_splash_mqa(
+      causal, block_sizes=blocks, head_shards=1, q_seq_shards=1, interpret=interpret
+    )
 
 
 def splash_attention(q, k, v, segments, *, block_q: int, block_kv: int, interpret: bool):
@@ -67,6 +73,7 @@ def splash_attention(q, k, v, segments, *, block_q: int, block_kv: int, interpre
 
 
 @ATTENTION_KERNELS.register("splash")
+@per_shard
 def _splash_kernel(q, k, v, segments, config):
   interpret = pallas_interpret("splash", "tpu", "flash")
   if config.attention_block_q % 128 or config.attention_block_kv % 128:
