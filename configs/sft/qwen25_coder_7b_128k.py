@@ -6,12 +6,14 @@ sequence spread over 8 devices by context parallelism (xcoder_jax/models/context
     --config.data.train_files='/data/long/train-*.array_record'
   python -m launch.plan --config=configs/sft/qwen25_coder_7b_128k.py    # memory per device
 
-RoPE: plain rotary embeddings at the checkpoint's theta (1e6, from the preset / config.json).
-Qwen2.5-Coder was pretrained to 32K and its model card reaches 128K at inference with YaRN
-(factor 4 over 32,768 positions), which xcoder_jax.models does not implement: here positions
-past 32K are extrapolated with unscaled RoPE, so fine-tuning at this length has to teach the
-model those positions (as long-context continued training does), and 128K quality out of the
-box is not expected. The memory and compute of a step do not depend on the RoPE variant.
+RoPE: Qwen2.5-Coder was pretrained to 32K; its model card reaches 128K with YaRN (factor 4
+over 32,768 original positions), which xcoder_jax.models implements (models/rope.py, checked
+against transformers). YaRN is a property of the checkpoint, like rope_theta (1e6): as the
+model card says, add
+  "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}
+to the HF directory's config.json before training; the import reads it and checkpoints and
+exports carry it. Without it the run trains plain RoPE at theta 1e6, extrapolating positions
+past 32K. Memory and compute of a step are the same either way.
 """
 
 from configs.sft import qwen25_coder_7b
