@@ -30,7 +30,9 @@ MESH_AXES = ("data", "fsdp", "sequence", "tensor")
 LOGICAL_AXIS_RULES: dict[str, str | tuple[str, ...] | None] = {
   # parameters
   "vocab": "tensor",
-  "embed": "fsdp",
+  # Weights are also split over `sequence`: the devices of a context-parallel group hold
+  # different tokens but the same weights, so they share the weights' memory like fsdp does.
+  "embed": ("fsdp", "sequence"),
   "heads": "tensor",
   "kv_heads": "tensor",
   "head_dim": None,
@@ -200,6 +202,17 @@ def use_mesh(mesh: Mesh, rules: Mapping[str, Any] = LOGICAL_AXIS_RULES) -> Itera
       yield mesh
   finally:
     _context.mesh, _context.rules = previous
+
+
+@contextlib.contextmanager
+def per_device() -> Iterator[None]:
+  """Makes `constrain` a no-op inside the block: for code traced per device under a
+  `shard_map`, where every mesh axis is manual and shardings cannot be constrained."""
+  previous, _context.mesh = _context.mesh, None
+  try:
+    yield
+  finally:
+    _context.mesh = previous
 
 
 def current_mesh() -> Mesh | None:

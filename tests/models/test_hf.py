@@ -162,7 +162,11 @@ def _rewrite_tensors(path, edit):
   [
     ({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}, "unsupported architecture"),
     ({"use_sliding_window": True}, "sliding"),
-    ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6, "factor": 4.0}}, "rope type"),
+    ({"rope_parameters": {"rope_type": "longrope", "rope_theta": 1e6, "factor": 4.0}}, "rope type"),
+    (
+      {"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6, "factor": 4.0, "beta_fast": 8}},
+      "yarn with non-default",
+    ),
   ],
 )
 def test_unsupported_configs_are_refused(qwen2_dir, changes, message):

@@ -34,15 +34,19 @@ def test_sharded_forward_matches_single_device(ici):
   with sharding.use_mesh(mesh):
     out = jax.jit(lambda m, t: m(t))(sharded, tokens)
   np.testing.assert_allclose(np.asarray(out), np.asarray(single(tokens)), atol=2e-5)
-  # Parameters are really distributed: each device holds a fraction of the big matrices.
+  # Parameters are really distributed: each device holds a fraction of the big matrices
+  # (over fsdp, and over sequence too when context parallelism splits it).
+  embed = ("fsdp", "sequence") if mesh.shape["sequence"] > 1 else "fsdp"
   for param, spec in [
-    (sharded.layers.gate_proj, (None, "fsdp", "tensor")),
-    (sharded.embed, ("tensor", "fsdp")),
+    (sharded.layers.gate_proj, (None, embed, "tensor")),
+    (sharded.embed, ("tensor", embed)),
   ]:
     array = param[...]
     assert array.sharding.spec == sharding.PartitionSpec(*spec)
     shard = array.addressable_shards[0].data
-    assert shard.size * mesh.shape["fsdp"] * mesh.shape["tensor"] == array.size
+    assert shard.size * mesh.shape["fsdp"] * mesh.shape["sequence"] * mesh.shape["tensor"] == (
+      array.size
+    )
     assert len({s.device for s in array.addressable_shards}) == 8
 
 

@@ -34,15 +34,17 @@ def _family(hf: dict[str, Any]) -> str:
   )
 
 
-def rope_theta_of(hf: dict[str, Any]) -> float:
-  """RoPE base from either the legacy `rope_theta` or the newer `rope_parameters` key."""
+def rope_of(hf: dict[str, Any]) -> dict[str, Any]:
+  """RoPE fields of ModelConfig from either the legacy `rope_theta`/`rope_scaling` keys or the
+  newer `rope_parameters`: plain RoPE, or YaRN with transformers' default ramp."""
   params = hf.get("rope_parameters") or {}
   scaling = hf.get("rope_scaling") or {}
-  rope_type = params.get("rope_type") or scaling.get("rope_type") or scaling.get("type")
-  if rope_type not in (None, "default"):
+  rope = {**scaling, **params}
+  rope_type = rope.get("rope_type") or rope.get("type")
+  if rope_type not in (None, "default", "yarn"):
     raise HFConfigError(
-      f"rope type {rope_type!r} (RoPE scaling) is not supported; only the "
-      "default rotary embedding is implemented"
+      f"rope type {rope_type!r} (RoPE scaling) is not supported; only the default rotary "
+      "embedding and 'yarn' are implemented"
     )
   theta = params.get("rope_theta", hf.get("rope_theta"))
   if theta is None:
@@ -50,7 +52,23 @@ def rope_theta_of(hf: dict[str, Any]) -> float:
       "config.json has neither rope_theta nor rope_parameters.rope_theta; "
       "refusing to guess the RoPE base"
     )
-  return float(theta)
+  fields = {"rope_theta": float(theta)}
+  if rope_type == "yarn":
+    custom = {
+      k: rope[k]
+      for k in ("beta_fast", "beta_slow", "attention_factor", "mscale", "mscale_all_dim")
+      if rope.get(k) not in (None, {"beta_fast": 32, "beta_slow": 1}.get(k))
+    }
+    if custom or rope.get("truncate", True) is False:
+      raise HFConfigError(
+        f"yarn with non-default settings {custom or {'truncate': False}} is not supported; "
+        "only factor and original_max_position_embeddings are"
+      )
+    fields["yarn_factor"] = float(rope["factor"])
+    fields["yarn_original_max_position"] = int(
+      rope.get("original_max_position_embeddings") or hf.get("max_position_embeddings", 32768)
+    )
+  return fields
 
 
 def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
@@ -76,7 +94,7 @@ def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
       num_heads=heads,
       num_kv_heads=hf.get("num_key_value_heads") or heads,
       head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
-      rope_theta=rope_theta_of(hf),
+      **rope_of(hf),
       rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
       tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
       qkv_bias=family == "qwen2",
@@ -131,6 +149,11 @@ def to_hf_config(config: ModelConfig, dtype: str) -> dict[str, Any]:
     "torch_dtype": dtype,
     "dtype": dtype,
   }
+  if config.yarn_factor != 1.0:
+    yarn = {"factor": config.yarn_factor}
+    yarn["original_max_position_embeddings"] = config.yarn_original_max_position
+    hf["rope_parameters"] = {"rope_type": "yarn", "rope_theta": config.rope_theta, **yarn}
+    hf["rope_scaling"] = {"rope_type": "yarn", "type": "yarn", **yarn}
   if family == "qwen3":
     hf["attention_bias"] = False
   return hf

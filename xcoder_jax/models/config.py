@@ -24,6 +24,10 @@ class ModelConfig:
   num_kv_heads: int
   head_dim: int
   rope_theta: float = 1_000_000.0
+  # YaRN context extension (models/rope.py): 1.0 is plain RoPE; Qwen2.5 past 32K uses 4.0
+  # over its original 32,768 positions. Part of the checkpoint, like rope_theta.
+  yarn_factor: float = 1.0
+  yarn_original_max_position: int = 32768
   rms_norm_eps: float = 1e-6
   tie_embeddings: bool = False
   qkv_bias: bool = False
@@ -69,6 +73,11 @@ class ModelConfig:
     for name in ("param_dtype", "dtype"):
       if getattr(self, name) not in DTYPES:
         problems.append(f"{name}={getattr(self, name)!r}; choose one of {', '.join(DTYPES)}")
+    if self.yarn_factor < 1.0 or self.yarn_original_max_position <= 0:
+      problems.append(
+        f"yarn_factor must be >= 1 (1: plain RoPE) and yarn_original_max_position positive, "
+        f"got {self.yarn_factor} and {self.yarn_original_max_position}"
+      )
     if self.attention_chunk <= 0:
       problems.append(f"attention_chunk must be positive, got {self.attention_chunk}")
     for name in ("attention_block_q", "attention_block_kv"):

@@ -23,9 +23,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from xcoder_jax.models.attention import Segments, attend
+from xcoder_jax.models import context_parallel
+from xcoder_jax.models.attention import Segments
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.remat import remat, tag
+from xcoder_jax.models.rope import rope_frequencies
 from xcoder_jax.sharding import constrain
 
 Array = jax.Array
@@ -118,12 +120,14 @@ def rms_norm(x: Array, weight: Array, eps: float) -> Array:
   return weight.astype(x.dtype) * normed.astype(x.dtype)
 
 
-def rope_tables(positions: Array, head_dim: int, theta: float) -> tuple[Array, Array]:
-  """cos and sin of shape [batch, length, head_dim] for rotate-half RoPE."""
-  inv_freq = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
+def rope_tables(positions: Array, config: ModelConfig) -> tuple[Array, Array]:
+  """cos and sin of shape [batch, length, head_dim] for rotate-half RoPE (YaRN when set)."""
+  inv_freq, scale = rope_frequencies(
+    config.head_dim, config.rope_theta, config.yarn_factor, config.yarn_original_max_position
+  )
   freqs = positions.astype(jnp.float32)[..., None] * inv_freq
   angles = jnp.concatenate([freqs, freqs], axis=-1)
-  return jnp.cos(angles), jnp.sin(angles)
+  return jnp.cos(angles) * scale, jnp.sin(angles) * scale
 
 
 def apply_rope(x: Array, cos: Array, sin: Array) -> Array:
@@ -168,7 +172,8 @@ def decoder_block(
       jax.lax.dynamic_update_slice(c, n[None].astype(c.dtype), start) for c, n in zip(kv, (k, v))
     )
     k, v = (jax.lax.dynamic_index_in_dim(c, layer, keepdims=False) for c in kv)
-  attn = tag(attend(q, k.astype(dtype), v.astype(dtype), segments, config), "attention")
+  attn = context_parallel.attend(q, k.astype(dtype), v.astype(dtype), segments, config)
+  attn = tag(attn, "attention")
   x = x + tag(constrain(project(attn, p["o_proj"], 2), (BATCH, LENGTH, EMBED)), "out_proj")
 
   h = rms_norm(x, p["mlp_norm"], config.rms_norm_eps)
@@ -237,7 +242,7 @@ class Qwen(nnx.Module):
     config = self.config
     x = jnp.take(self.embed[...], tokens, axis=0).astype(config.dtype)
     x = constrain(x, (BATCH, LENGTH, EMBED))
-    cos, sin = rope_tables(positions, config.head_dim, config.rope_theta)
+    cos, sin = rope_tables(positions, config)
     segments = Segments(segment_ids, key_segments, positions, key_positions)
     index = None if cache is None else cache[2]
 

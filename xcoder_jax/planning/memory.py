@@ -188,10 +188,12 @@ def _gathered_weights(m: ModelConfig, local: Local, dtypes: tuple[str, ...]) -> 
 def attention_block_bytes(m: ModelConfig, local: Local) -> int:
   """The "chunked" kernel's one block of queries, rebuilt in the backward pass: scores and
   their exponentials in float32, and the probabilities."""
-  if m.attention_impl != "chunked" or local.length <= m.attention_chunk:
+  if m.attention_impl != "chunked":
     return 0
   a = np.dtype(m.dtype).itemsize
-  return local.rows * local.heads * m.attention_chunk * local.keys * (2 * F32 + a)
+  # a device's queries (fewer than the row's under context parallelism) may fit in one block
+  block = min(m.attention_chunk, local.length)
+  return local.rows * local.heads * block * local.keys * (2 * F32 + a)
 
 
 def activation_terms(setting: Setting) -> dict[str, int]:
@@ -213,8 +215,18 @@ def activation_terms(setting: Setting) -> dict[str, int]:
     ),
     hidden=n * m.hidden_size * (a + F32),  # the final hidden states and their cotangent
     gathered_weights=_gathered_weights(m, local, (m.dtype, m.param_dtype)),
+    context_parallel_kv=context_parallel_kv_bytes(m, local),
   )
   return terms
+
+
+def context_parallel_kv_bytes(m: ModelConfig, local: Local) -> int:
+  """With the sequence split (xcoder_jax/models/context_parallel.py): one layer's keys and
+  values gathered over the whole row, and their cotangents before the reduce-scatter."""
+  if local.length_shards == 1:
+    return 0
+  a = np.dtype(m.dtype).itemsize
+  return 4 * local.rows * local.keys * local.kv_heads * m.head_dim * a
 
 
 def logprob_pass_terms(setting: Setting) -> dict[str, int]:

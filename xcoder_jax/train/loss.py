@@ -51,8 +51,10 @@ def chunked_token_logprobs(
     raise ValueError(f"sequence length {length} is not a multiple of train.loss_chunk {chunk}")
   n = length // chunk
 
+  # Chunk j holds positions j, j + n, j + 2n, ...: strided, so a sequence split into
+  # contiguous blocks over the mesh (context parallelism) stays split inside every chunk.
   def split(x):
-    return jnp.moveaxis(x.reshape(batch, n, chunk, *x.shape[2:]), 1, 0)
+    return jnp.moveaxis(x.reshape(batch, chunk, n, *x.shape[2:]), 2, 0)
 
   @jax.checkpoint
   def one(_, xs):
@@ -68,7 +70,7 @@ def chunked_token_logprobs(
   _, (logprobs, entropy) = jax.lax.scan(one, None, (split(hidden), split(targets)))
 
   def join(x):
-    return jnp.moveaxis(x, 0, 1).reshape(batch, length)
+    return jnp.moveaxis(x, 0, 2).reshape(batch, length)
 
   return join(logprobs), None if entropy is None else join(entropy)
 
