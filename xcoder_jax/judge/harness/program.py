@@ -208,8 +208,18 @@ def _finalize_like_python(status):
   return status
 
 
+def run_environment(workdir):
+  """The environment of a run in ``workdir``."""
+  return {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir}
+
+
 def run_child(request, workdir, fds, code, binary_fd):
-  """Runs in the forked child, wires fds 0-3 to the run's streams; never returns."""
+  """Runs in the forked child, wires fds 0-3 to the run's streams; never returns.
+
+  A Python run inherits os.environ from the server, which set it once for its fixed run
+  directory (Server.__init__): rewriting it here cost ~130 copy-on-write page faults,
+  ~0.6 ms per run. An exec'd program gets ``run_environment(workdir)``.
+  """
   status = 127
   try:
     os.setsid()
@@ -222,19 +232,16 @@ def run_child(request, workdir, fds, code, binary_fd):
     os.closerange(1000 + len(fds) + 1, 1 << 16)
     for fd in high:
       os.close(fd)
-    env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir}
     apply_limits(request["limits"])
     if request.get("exec") or binary is not None:
       target = binary if binary is not None else request["exec"][0]
       argv = request.get("exec") or ["solution"] + request.get("argv", [])
       _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # Python's SIG_IGN stays for Python
       try:
-        os.execve(target, argv, env)
+        os.execve(target, argv, run_environment(workdir))
       except OSError as error:
         _report({"nonce": request.get("nonce"), "exec_failed": f"{argv[0]}: {error}"})
         os._exit(127)
-    os.environ.clear()
-    os.environ.update(env)
     status = _run_python(request, code, workdir)
   finally:
     os._exit(status)

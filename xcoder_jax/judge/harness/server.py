@@ -14,7 +14,7 @@ import os
 import time
 
 from . import check
-from .program import CALL_PRELUDE_MODULES, run_child
+from .program import CALL_PRELUDE_MODULES, run_child, run_environment
 from .protocol import read_request, write_response
 from .supervise import kill_and_reap, supervise
 from .wire import write_all
@@ -52,7 +52,11 @@ class Server:
     self.candidate_command = candidate_command
     self.code = None
     self.binary_fd = None
-    self.run_count = 0
+    # Every run uses the same directory, recreated empty (the tmp root is wiped after each
+    # run), so the server's own environment is set to the runs' once, not in each child.
+    self.run_dir = os.path.join(tmp_root, "run")
+    os.environ.clear()
+    os.environ.update(run_environment(self.run_dir))
 
   def setup(self, request):
     """Compiles the solution once: Python to a code object, C++ to a sealed memfd."""
@@ -100,11 +104,10 @@ class Server:
 
   def run(self, request, workdir=None):
     """Runs one test in a fresh private directory; the tmp root is wiped afterwards."""
-    self.run_count += 1
     token = request.get("token")
     keep_workdir = workdir is not None
     if workdir is None:
-      workdir = os.path.join(self.tmp_root, f"run-{self.run_count}")
+      workdir = self.run_dir
       os.mkdir(workdir, 0o700)
     for name, content in request.get("files", {}).items():
       with open(os.path.join(workdir, name), "wb") as file:
