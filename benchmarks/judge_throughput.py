@@ -264,7 +264,9 @@ def profile() -> dict:
       40,
     )
   bwrap_ms = _cpu_ms_each(lambda: subprocess.run(bwrap + ["/bin/true"]), 40)
-  python_ms = _cpu_ms_each(lambda: subprocess.run(bwrap + [config.python, "-I", "-c", ""]), 40)
+  python_ms = _cpu_ms_each(
+    lambda: subprocess.run(bwrap + [config.python, *sandbox.INTERPRETER_FLAGS, "-c", ""]), 40
+  )
 
   def start_setup_close():
     box = sandbox.Sandbox(config, uid)
@@ -289,7 +291,7 @@ def profile() -> dict:
     json.loads(answer)
   codec_ms = time.perf_counter() - started  # per 1000 -> ms per run
   done = subprocess.run(
-    bwrap + [config.python, "-I", "-c", _IN_SANDBOX_FORK_AND_PIPES],
+    bwrap + [config.python, *sandbox.INTERPRETER_FLAGS, "-c", _IN_SANDBOX_FORK_AND_PIPES],
     capture_output=True,
     text=True,
     check=True,

@@ -2,7 +2,7 @@
 
 The judge compiles every module of this package once with the sandbox's own interpreter,
 binds the compiled package read-only at /judge/harness and starts
-``python3 -I /judge/harness/__main__.pyc`` inside bubblewrap (see sandbox.py); nothing heavy
+``python3 -I -S /judge/harness/__main__.pyc`` inside bubblewrap (see sandbox.py); nothing heavy
 is imported, so a sandbox starts in ~20 ms. The server keeps one warm interpreter per
 solution and forks a fresh child per test: the child gets a fresh private directory, its
 own session, rlimits, and either execs the compiled C++ binary or runs the Python program

@@ -10,16 +10,15 @@ that.
 
 import os
 import sys
-import types
 
 from .program import apply_limits
 from .wire import decode, encode, write_all
 
 
-def start_check(request, code, entry):
+def start_check(request, code, candidate_command):
   """Forks the check process, then returns the request for a fresh candidate interpreter.
 
-  ``entry`` is the harness's entry script, which the candidate runs with ``candidate``.
+  ``candidate_command`` runs the harness's entry script as the candidate.
   Returns (candidate request, check pid, check report fd, the candidate's fds 4-6).
   """
   calls_r, calls_w = os.pipe()
@@ -39,7 +38,7 @@ def start_check(request, code, entry):
     "mode": "candidate",
     "limits": request["limits"],
     "nonce": request.get("nonce"),
-    "exec": [sys.executable, "-I", entry, "candidate"],
+    "exec": candidate_command,
   }
   return candidate, check_pid, check_r, [calls_r, replies_w, code_fd]
 
@@ -48,7 +47,7 @@ def _check_names(code):
   """Every name the check program's code objects look up, nested functions included."""
   names = set(code.co_names)
   for constant in code.co_consts:
-    if isinstance(constant, types.CodeType):
+    if isinstance(constant, type(code)):
       names |= _check_names(constant)
   return names
 

@@ -10,17 +10,16 @@ import binascii
 import marshal
 import os
 import select
-import struct
 import time
 
 from .wire import write_all
 
-_HEADER = struct.Struct(">I")
+_HEADER_BYTES = 4  # big-endian payload size
 _MAX_MESSAGE_BYTES = 1 << 28
 
 
 def _frame(fd, payload):
-  write_all(fd, _HEADER.pack(len(payload)) + payload)
+  write_all(fd, len(payload).to_bytes(_HEADER_BYTES, "big") + payload)
 
 
 def write_request(fd, request):
@@ -67,10 +66,10 @@ def read_exact(fd, size, deadline=None):
 
 
 def _read_frame(fd, deadline=None):
-  header = read_exact(fd, _HEADER.size, deadline)
+  header = read_exact(fd, _HEADER_BYTES, deadline)
   if header is None:
     return None
-  size = _HEADER.unpack(header)[0]
+  size = int.from_bytes(header, "big")
   if size > _MAX_MESSAGE_BYTES:
     raise ValueError(f"message of {size} bytes")
   return read_exact(fd, size, deadline)

@@ -14,7 +14,7 @@ import os
 import time
 
 from . import check
-from .program import CALL_PRELUDE_MODULES, run_child
+from .program import CALL_PRELUDE_MODULES, run_child, run_environment
 from .protocol import read_request, write_response
 from .supervise import kill_and_reap, supervise
 from .wire import write_all
@@ -27,27 +27,36 @@ _PR_SET_DUMPABLE = 4
 def make_undumpable():
   """No ptrace, /proc/PID/mem or /proc/PID/fd access to this process (and the processes it
   forks, until they exec) by same-uid processes: the runs. Every answer to the judge, the
-  check process and the control pipes' token live here."""
-  import ctypes
+  check process and the control pipes' token live here.
 
-  libc = ctypes.CDLL(None, use_errno=True)
-  if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-    raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+  prctl is called through _ctypes (CPython 3.6-3.13 all have dlopen/dlsym/call_function):
+  importing ``ctypes`` itself costs ~4 ms per sandbox start.
+  """
+  import _ctypes
+
+  prctl = _ctypes.dlsym(_ctypes.dlopen(None), "prctl")
+  if _ctypes.call_function(prctl, (_PR_SET_DUMPABLE, 0, 0, 0, 0)) != 0:
+    raise OSError(f"prctl(PR_SET_DUMPABLE, 0) failed in {__name__}")
 
 
 class Server:
   """One solution's warm interpreter: set up once, then fork a child per run.
 
   ``tmp_root`` is the only writable place; ``isolated`` is False for the unsafe opt-out
-  (no PID namespace, so only a run's own process group is killed after it); ``entry`` is
-  the harness's entry script, which check mode execs as the candidate.
+  (no PID namespace, so only a run's own process group is killed after it);
+  ``candidate_command`` is what check mode execs as the candidate.
   """
 
-  def __init__(self, tmp_root, isolated, entry):
-    self.tmp_root, self.isolated, self.entry = tmp_root, isolated, entry
+  def __init__(self, tmp_root, isolated, candidate_command):
+    self.tmp_root, self.isolated = tmp_root, isolated
+    self.candidate_command = candidate_command
     self.code = None
     self.binary_fd = None
-    self.run_count = 0
+    # Every run uses the same directory, recreated empty (the tmp root is wiped after each
+    # run), so the server's own environment is set to the runs' once, not in each child.
+    self.run_dir = os.path.join(tmp_root, "run")
+    os.environ.clear()
+    os.environ.update(run_environment(self.run_dir))
 
   def setup(self, request):
     """Compiles the solution once: Python to a code object, C++ to a sealed memfd."""
@@ -95,11 +104,10 @@ class Server:
 
   def run(self, request, workdir=None):
     """Runs one test in a fresh private directory; the tmp root is wiped afterwards."""
-    self.run_count += 1
     token = request.get("token")
     keep_workdir = workdir is not None
     if workdir is None:
-      workdir = os.path.join(self.tmp_root, f"run-{self.run_count}")
+      workdir = self.run_dir
       os.mkdir(workdir, 0o700)
     for name, content in request.get("files", {}).items():
       with open(os.path.join(workdir, name), "wb") as file:
@@ -114,7 +122,9 @@ class Server:
     binary_fd = None if request.get("exec") else self.binary_fd
     check_pid = check_r = None
     if request["mode"] == "check":
-      request, check_pid, check_r, extra_fds = check.start_check(request, self.code, self.entry)
+      request, check_pid, check_r, extra_fds = check.start_check(
+        request, self.code, self.candidate_command
+      )
       child_fds += extra_fds
     started = time.monotonic()
     pid = os.fork()
@@ -158,7 +168,7 @@ def _remove_contents(directory):
         os.unlink(entry.path)
 
 
-def serve(mode, tmp_root, entry):
+def serve(mode, tmp_root, candidate_command):
   """Answers setup/run requests on the control fds until the judge closes them.
 
   ``mode`` is "isolated" inside a sandbox, "unsafe" for the explicit no-sandbox opt-out.
@@ -173,7 +183,7 @@ def serve(mode, tmp_root, entry):
   os.dup2(null, 0)
   os.dup2(null, 1)
   os.close(null)
-  server = Server(tmp_root, isolated=(mode == "isolated"), entry=entry)
+  server = Server(tmp_root, mode == "isolated", candidate_command)
   while True:
     request = read_request(_CONTROL_IN_FD)
     if request is None or request.get("op") == "quit":
