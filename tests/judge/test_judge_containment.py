@@ -274,7 +274,12 @@ def test_process_count_limit_is_enforced(engine, host):
 
 def test_orphans_are_reaped_during_the_run(engine, host):
   # The server is the sandbox's init, so it inherits every orphan ("cmd &" in a shell);
-  # those that exit must not pile up as zombies against the process limit.
-  source = "import os\nprint(sum(os.system('true &') == 0 for _ in range(60)))\n"
+  # those that exit must not pile up as zombies against the process limit. 60 orphans, more
+  # than the limit of 32, paced so that the server's reaping (every 20 ms) is not outrun by a
+  # loaded machine's scheduling.
+  source = (
+    "import os, time\n"
+    "print(sum(os.system('true &') == 0 and not time.sleep(0.05) for _ in range(60)))\n"
+  )
   verdicts, _ = judge_one(engine, source, [judge.TestCase("", "60")])
   assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout + verdicts[0].stderr
