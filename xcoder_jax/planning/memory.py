@@ -15,7 +15,8 @@ counted per token of one micro-batch on one device:
 - the "xla" and "dot_product" kernels hold [heads, length, keys] scores in float32 (plus
   the probabilities) per layer; "chunked" one block of `attention_chunk` queries at a time;
   "cudnn" (flash attention) none, only its softmax statistics;
-- the boolean [length, keys] mask exists once per row for the whole step;
+- the boolean [length, keys] mask exists once per row for the whole step, except with the
+  Pallas kernels ("flash", "splash"), which mask each tile from segment ids and positions;
 - the chunked loss holds one chunk's float32 logits (with their cotangent, and the
   probabilities when the entropy is computed), never the whole sequence's;
 - transients that never coexist (a loss chunk, a rebuilt layer) count as the larger one;
@@ -164,6 +165,9 @@ def activation_bytes(terms: dict[str, int]) -> int:
   )
 
 
+_TILE_MASKED = ("flash", "splash")  # kernels that never build a [length, keys] mask
+
+
 def _common_terms(setting: Setting, local: Local, entropy: bool) -> dict[str, int]:
   """Terms of every pass: the step's batch rows (GRPO keeps all mini-batches of the step on
   the devices), the mask, and one loss chunk of float32 logits (with its cotangent when
@@ -174,7 +178,9 @@ def _common_terms(setting: Setting, local: Local, entropy: bool) -> dict[str, in
   field_bytes = sum(x.itemsize for x in setting.batch_fields.values())
   return {
     "batch": rows * local.length * field_bytes,
-    "attention_mask": local.tokens * local.keys,
+    "attention_mask": 0
+    if setting.model.attention_impl in _TILE_MASKED
+    else local.tokens * local.keys,
     "loss_chunk": (1 + entropy) * local.rows * chunk * local.vocab * F32,
   }
 
