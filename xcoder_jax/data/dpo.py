@@ -248,13 +248,7 @@ def make_pair_iterator(
   `data.num_epochs` epochs, `data.drop_remainder`; otherwise one ordered pass with a padded
   last batch. `keep(record)` filters pairs (the held-out split). The iterator's
   `get_state`/`set_state` give exact resume."""
-  paths = shards_lib.shard_files(files)
-  try:
-    source = grain.sources.ArrayRecordDataSource(paths)
-  except Exception as e:  # array_record raises bare RuntimeErrors for unreadable files
-    raise ValueError(f"cannot read DPO shards {paths[:3]}: {e}; rebuild them") from e
-  if len(source) == 0:
-    raise ValueError(f"the DPO shards {paths[:3]} hold no pairs; rebuild them")
+  _, source = shards_lib.open_shards(files, "DPO", "pairs")
   tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
   ds = grain.MapDataset.source(source)
   if keep is not None:

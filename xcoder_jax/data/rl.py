@@ -26,7 +26,7 @@ from typing import Any
 
 import grain
 
-from xcoder_jax.data.shards import shard_files
+from xcoder_jax.data.shards import open_shards, shard_files
 
 TASK_KINDS = ("stdio", "leetcode", "function")
 
@@ -118,13 +118,7 @@ def make_prompt_iterator(
 ) -> grain.DatasetIterator:
   """Per-host lists of `prompts_per_host` records, without the tasks in `exclude_ids` (e.g.
   an evaluation split); `get_state`/`set_state` for resume."""
-  paths = shard_files(files)
-  try:
-    source = grain.sources.ArrayRecordDataSource(paths)
-  except Exception as e:  # array_record raises bare RuntimeErrors for unreadable files
-    raise ValueError(f"cannot read RL shards {paths[:3]}: {e}; rebuild them") from e
-  if len(source) == 0:
-    raise ValueError(f"the RL shards {paths[:3]} hold no records; rebuild them")
+  paths, source = open_shards(files, "RL")
   # Only an exclusion list at least as long as the shards can leave nothing: check it then.
   if len(exclude_ids) >= len(source) and set(read_ids(files)) <= set(exclude_ids):
     raise ValueError(

@@ -119,3 +119,18 @@ def shard_files(spec: str | list[str]) -> list[str]:
       f"no ArrayRecord shards found for {spec!r}; build them with python -m launch.make_shards"
     )
   return shards
+
+
+def open_shards(files: str | list[str], kind: str, unit: str = "records"):
+  """(paths, Grain source) of non-empty, readable shards; `kind` ("RL", "DPO") and `unit`
+  ("records", "pairs") name them in the errors."""
+  import grain
+
+  paths = shard_files(files)
+  try:
+    source = grain.sources.ArrayRecordDataSource(paths)
+  except Exception as e:  # array_record raises bare RuntimeErrors for unreadable files
+    raise ValueError(f"cannot read {kind} shards {paths[:3]}: {e}; rebuild them") from e
+  if len(source) == 0:
+    raise ValueError(f"the {kind} shards {paths[:3]} hold no {unit}; rebuild them")
+  return paths, source

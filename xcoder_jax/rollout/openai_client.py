@@ -22,7 +22,7 @@ from typing import Any
 
 from xcoder_jax.rollout.engine import ENGINES, RolloutEngine
 from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
-from xcoder_jax.rollout.types import Completion, SamplingParams
+from xcoder_jax.rollout.types import Completion, SamplingParams, token_prompts
 
 _TOKEN_ID_PREFIX = "token_id:"
 
@@ -131,9 +131,7 @@ class OpenAIEngine(RolloutEngine):
   def generate(
     self, prompts: Sequence[Sequence[int]], sampling: SamplingParams
   ) -> list[list[Completion]]:
-    prompts = [[int(t) for t in p] for p in prompts]
-    if any(not p for p in prompts):
-      raise ValueError("empty prompt: every prompt needs at least one token")
+    prompts = token_prompts(prompts)
     futures = [
       self._pool.submit(self._one, prompt, sampling, sampling.seed + i)
       for i, prompt in enumerate(prompts)

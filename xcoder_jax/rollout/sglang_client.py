@@ -43,7 +43,7 @@ from typing import Any
 
 from xcoder_jax.rollout.engine import ENGINES, RolloutEngine
 from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
-from xcoder_jax.rollout.types import Completion, SamplingParams
+from xcoder_jax.rollout.types import Completion, SamplingParams, token_prompts
 
 EXPORT_NAME = "weights_v{:06d}"
 _EXPORT_PATTERN = re.compile(r"^weights_v(\d{6,})$")
@@ -182,9 +182,7 @@ class SGLangEngine(RolloutEngine):
   def generate(
     self, prompts: Sequence[Sequence[int]], sampling: SamplingParams
   ) -> list[list[Completion]]:
-    prompts = [[int(t) for t in p] for p in prompts]
-    if any(not p for p in prompts):
-      raise ValueError("empty prompt: every prompt needs at least one token")
+    prompts = token_prompts(prompts)
     size, n = self.prompts_per_request, sampling.n
     servers = itertools.cycle(self.servers)
     futures = [

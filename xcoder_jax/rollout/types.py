@@ -65,6 +65,14 @@ class SamplingParams:
     ]
 
 
+def token_prompts(prompts) -> list[list[int]]:
+  """Prompts as plain int lists (what goes on the wire), refusing an empty one."""
+  prompts = [[int(t) for t in p] for p in prompts]
+  if any(not p for p in prompts):
+    raise ValueError("empty prompt: every prompt needs at least one token")
+  return prompts
+
+
 def sample_seed(seed: int, sample: int) -> int:
   """A 32-bit seed for sample `sample` of a request seeded `seed` (numpy's SeedSequence)."""
   return int(np.random.SeedSequence([seed & 0xFFFFFFFF, sample]).generate_state(1)[0])
