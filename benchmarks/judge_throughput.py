@@ -4,15 +4,19 @@ Compares, in the same process and on the same corpus (programs with 20 tests eac
 time limits), with the same number of workers on the same cores:
   naive      a process pool of plain `subprocess.run` of a fresh interpreter (or the binary,
              compiled once per submission) per test, no isolation, no limits;
-  no-prefork the judge with full isolation but a fresh sandbox and interpreter per test;
-  ours       the judge with full isolation: a warm interpreter per solution, a fork per test,
+  no-prefork the judge with full isolation but a fresh sandbox per test (forked by the
+             worker's zygote: a fresh copy of the warm interpreter, fresh namespaces);
+  ours       the judge with full isolation: a sandbox per solution forked by the worker's
+             zygote (started before the clock, as the naive pool's workers are), a warm
+             interpreter per solution, a fork per test,
              C++ binaries cached by source, its default pool (two workers per core), and for
              reference a single worker and (C++) the same without the compile cache.
 Per core: runs/s divided by the cores, and runs per CPU-second actually used (this process and
 every process below it, sandboxes included: the benchmark adopts the sandboxes' orphaned pid 1s
 as a child subreaper and reaps them), which other jobs on a shared machine barely disturb.
-``--profile`` breaks one run's CPU time down (bubblewrap start, Python start-up inside the
-sandbox, the harness, the forked run, the fork server, the judge process).
+``--profile`` breaks one run's CPU time down (a worker's start: bubblewrap, Python start-up,
+the zygote; per solution: the forked sandbox; per run: the forked run, the fork server, the
+judge process).
 Prints side-by-side tables, then ONE JSON line (Python numbers at top level, C++ under "cpp").
 
     .venv/bin/python benchmarks/judge_throughput.py [--copies 3] [--repeats 2] [--profile]
@@ -38,7 +42,9 @@ from xcoder_jax import judge  # noqa: E402
 from xcoder_jax.judge import checkers, sandbox  # noqa: E402
 from xcoder_jax.judge.compile_cache import CompileCache  # noqa: E402
 from xcoder_jax.judge.harness import protocol  # noqa: E402
+from xcoder_jax.judge.harness.supervise import cpu_seconds  # noqa: E402
 from xcoder_jax.judge.runner import RunLimits, SubmissionRunner  # noqa: E402
+from xcoder_jax.judge.zygote import Zygote  # noqa: E402
 
 _COPIES = flags.DEFINE_integer("copies", 3, "How many times each corpus program is submitted.")
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Alternating naive/ours measurements; best kept.")
@@ -115,12 +121,18 @@ def _reap_orphans() -> None:
 
 
 def _cpu_s() -> float:
-  """CPU seconds of this process and of every reaped process below it."""
+  """CPU seconds of this process and of every process below it, reaped or alive (pool
+  workers, the judge's zygotes and their sandboxes)."""
   _reap_orphans()
   own, children = (
     resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
   )
-  return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+  alive, pending = 0.0, sandbox.children(os.getpid())
+  while pending:
+    pid = pending.pop()
+    alive += cpu_seconds(pid)
+    pending += sandbox.children(pid)
+  return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + alive
 
 
 def _naive_submission(submission: judge.Submission) -> int:
@@ -171,11 +183,11 @@ def judged(submissions: list[judge.Submission], cache_bytes: int = 256 << 20, **
   """Runs through the judge, starting with an empty compile cache (``cache_bytes=0``: none);
   every run must be accepted."""
   engine = judge.Judge(compile_cache=CompileCache(max_bytes=cache_bytes), **options)
-  engine.run(submissions[:1])  # the harness is compiled once per process
+  engine.warm_up()  # every worker up, as the naive pool's are
   cpu, started = _cpu_s(), time.perf_counter()
-  engine.compile_cache = CompileCache(max_bytes=cache_bytes)
   results = engine.run(submissions)
   elapsed = time.perf_counter() - started
+  engine.close()
   rejected = [v for r in results for v in r.verdicts if not v.accepted]
   assert not rejected, rejected[:3]
   runs = sum(len(r.verdicts) for r in results)
@@ -251,7 +263,7 @@ def profile() -> dict:
   """Where one run's CPU time goes: one worker, one at a time, CPU ms per step."""
   config, limits = judge.SandboxConfig(), RunLimits()
   uid = judge.Judge(config, workers=1).worker_uids()[0]
-  bwrap = sandbox._bwrap_command(config, sandbox._compiled_harness_dir(config.python))
+  bwrap = sandbox.bwrap_command(config, sandbox.compiled_harness_dir(config.python))
   [submission] = [s for s in corpus("python") if s.source == _PYTHON_PROGRAMS["reverse"][0]][:1]
   test = submission.tests[0]
   with tempfile.NamedTemporaryFile("w", suffix=".py") as source_file:
@@ -268,19 +280,28 @@ def profile() -> dict:
     lambda: subprocess.run(bwrap + [config.python, *sandbox.INTERPRETER_FLAGS, "-c", ""]), 40
   )
 
-  def start_setup_close():
-    box = sandbox.Sandbox(config, uid)
-    box.request({"op": "setup", "lang": "python", "source": submission.source}, 30.0)
-    box.close()
+  def zygote_up_and_down():
+    zygote = Zygote(config, uid)
+    zygote.start()
+    zygote.close()
 
-  sandbox_ms = _cpu_ms_each(start_setup_close, 40)
-  runner = SubmissionRunner(config, uid, limits)
+  zygote_ms = _cpu_ms_each(zygote_up_and_down, 20)
+  warm = Zygote(config, uid)
+  warm.start()
+
+  def spawn_setup_close():
+    with warm.spawn() as box:
+      box.request({"op": "setup", "lang": "python", "source": submission.source}, 30.0)
+
+  spawn_ms = _cpu_ms_each(spawn_setup_close, 40)
+  runner = SubmissionRunner(config, uid, limits, zygote=warm)
   many = judge.Submission(submission.source, [test] * 200)
   cpu, own, started = _cpu_s(), time.process_time(), time.perf_counter()
   result = runner.judge(many)
   wall_ms = 1e3 * (time.perf_counter() - started) / 200
   judge_ms = 1e3 * (time.process_time() - own) / 200
-  run_ms = 1e3 * (_cpu_s() - cpu) / 200 - sandbox_ms / 200
+  run_ms = 1e3 * (_cpu_s() - cpu) / 200 - spawn_ms / 200
+  warm.close()
   child_ms = 1e3 * statistics.mean(v.cpu_s for v in result.verdicts)
   own_wall_ms = 1e3 * statistics.mean(v.time_s for v in result.verdicts)
   request = {"op": "run", "mode": "stdio", "limits": limits.for_run(5, 256), "input": b"x" * 64}
@@ -300,9 +321,10 @@ def profile() -> dict:
   # (label, CPU ms, what it is paid for: "start" once per sandbox, "run" once per test)
   rows = [
     ("naive: python3 solution.py, fresh process", naive_ms, None),
-    ("sandbox start: bubblewrap (namespaces, mounts)", bwrap_ms, "start"),
-    ("sandbox start: Python start-up inside", python_ms - bwrap_ms, "start"),
-    ("sandbox start: harness import, setup, close", sandbox_ms - python_ms, "start"),
+    ("worker start: bubblewrap (namespaces, mounts)", bwrap_ms, None),
+    ("worker start: Python start-up inside", python_ms - bwrap_ms, None),
+    ("worker start: harness import, zygote up and down", zygote_ms - python_ms, None),
+    ("per solution: sandbox forked, namespaces, mounts, setup", spawn_ms, "start"),
     ("per run: the forked run (fork, rlimits, program, exit)", child_ms, "run"),
     (
       "per run: fork server (pipes, supervise, cleanup, answer)",
@@ -318,7 +340,10 @@ def profile() -> dict:
     label: ms / (_TESTS_PER_PROGRAM if paid == "start" else 1) for label, ms, paid in rows if paid
   }
   total = sum(per_run.values())
-  print(f"\nWhere a run's CPU goes (ms; submissions of {_TESTS_PER_PROGRAM} tests, 1 worker)")
+  print(
+    f"\nWhere a run's CPU goes (ms; submissions of {_TESTS_PER_PROGRAM} tests, 1 worker; a"
+    " worker starts once per Judge, so its start is not in the total)"
+  )
   for label, ms, _ in rows:
     share = f"{per_run[label] / total:8.1%}" if label in per_run else ""
     print(f"{label:<60}{ms:8.2f}{share}")
@@ -327,9 +352,10 @@ def profile() -> dict:
   return {
     "profile_cpu_ms": {
       "naive_run": round(naive_ms, 2),
-      "bwrap_start": round(bwrap_ms, 2),
-      "python_startup_in_sandbox": round(python_ms - bwrap_ms, 2),
-      "harness_setup_and_close": round(sandbox_ms - python_ms, 2),
+      "worker_bwrap_start": round(bwrap_ms, 2),
+      "worker_python_startup": round(python_ms - bwrap_ms, 2),
+      "worker_zygote_start": round(zygote_ms - python_ms, 2),
+      "sandbox_per_solution": round(spawn_ms, 2),
       "forked_run": round(child_ms, 2),
       "fork_server": round(run_ms - judge_ms - child_ms, 2),
       "judge_process": round(judge_ms, 2),

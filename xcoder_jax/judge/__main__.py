@@ -104,8 +104,8 @@ def main(argv: list[str]) -> int:
     )
     if _UNSAFE.value:
       print("WARNING: --unsafe-no-sandbox: the program runs WITHOUT isolation", file=sys.stderr)
-    judge = Judge(config, RunLimits(), workers=1)
-    result = judge.run([submission])[0]
+    with Judge(config, RunLimits(), workers=1) as judge:
+      result = judge.run([submission])[0]
   except (OSError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)
     return 2

@@ -18,6 +18,7 @@ from xcoder_jax.judge.types import (
   Verdict,
   check_tests,
 )
+from xcoder_jax.judge.zygote import Zygote
 
 _EXCERPT_CHARS = 2000
 _RUN_RESULT_KEYS = {
@@ -169,11 +170,25 @@ class SubmissionRunner:
     limits: RunLimits,
     prefork: bool = True,
     compile_cache: CompileCache | None = None,
+    zygote: Zygote | None = None,
   ):
     self.config, self.uid, self.limits, self.prefork = config, uid, limits, prefork
     self.compile_cache = compile_cache or shared_compile_cache()
+    self.zygote = zygote
 
   def judge(self, submission: Submission) -> SubmissionResult:
+    """Judges one submission, in sandboxes from the runner's zygote (or a zygote of its
+    own for this submission when it has none)."""
+    if self.zygote is not None:
+      return self._judge(submission)
+    self.zygote = Zygote(self.config, self.uid)
+    try:
+      return self._judge(submission)
+    finally:
+      self.zygote.close()
+      self.zygote = None
+
+  def _judge(self, submission: Submission) -> SubmissionResult:
     tests = list(submission.tests)
     special = submission.checker if isinstance(submission.checker, SpecialJudge) else None
     verdicts: list[Verdict] = []
@@ -364,7 +379,7 @@ class _Program:
     return result
 
   def _start(self) -> None:
-    self.sandbox = Sandbox(self.runner.config, self.runner.uid)
+    self.sandbox = self.runner.zygote.spawn()
     setup = {"op": "setup", "lang": self.lang, "source": self.source, "mode": self.mode}
     if self.lang != "cpp":
       self._setup(setup, 30.0)

@@ -1,26 +1,30 @@
-"""Starting and talking to one sandbox: bubblewrap around the fork server in harness/.
+"""The sandbox a solution runs in, and how the judge talks to it.
 
 Layers, outermost first: an unprivileged host uid (the judge drops root before bwrap, so
-RLIMIT_NPROC is enforced); bubblewrap with new user, PID, network (loopback only), IPC and
-UTS namespaces, a read-only view of only the system directories a compiler and an
-interpreter need (no /home, /root, /work, host /tmp), a size-capped private tmpfs at /tmp,
-a read-only / and /dev, an empty environment, --die-with-parent and --new-session; then the
-per-run rlimits, session and fresh directory the fork server applies. The fork server is
-the namespace's init (--as-pid-1) and undumpable: no run can trace, stop or kill it, and no
-other process in the sandbox holds the judge's pipes. Killing it kills every process in the
-sandbox, daemons included.
+RLIMIT_NPROC is enforced); bubblewrap around the worker's zygote (zygote.py), with new user,
+PID, network, IPC and UTS namespaces, a read-only view of only the system directories a
+compiler and an interpreter need (no /home, /root, /work, host /tmp), a read-only / and /dev
+and an empty environment; then, per solution, what the zygote's child builds inside that:
+fresh mount, PID, network (loopback only), IPC, UTS, cgroup and user namespaces, a
+size-capped private tmpfs at /tmp, a fresh /proc, no capabilities, no_new_privs (see
+harness/zygote.py); then the per-run rlimits, session and fresh directory the fork server
+applies. The fork server is its namespace's init and undumpable: no run can trace, stop or
+kill it, and no other process in the sandbox holds the judge's socket. Its exit kills every
+process in the sandbox, daemons included.
 
 What decides time verdicts is also measured here, outside the sandbox: the wall time of
-each request and the CPU time of the sandbox's whole process tree (bwrap, the server, and
-every process they reaped during the run), so a server a program somehow took over can at
-worst fail that program's own run.
+each request and the CPU time of the sandbox's whole process tree (the server and every
+process it reaped during the run, from this host's /proc), so a server a program somehow
+took over can at worst fail that program's own run.
 """
 
 import atexit
 import dataclasses
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -33,7 +37,7 @@ from xcoder_jax.judge.harness.supervise import cpu_seconds
 # The harness package, the only code the sandbox runs besides the program: compiled to a
 # directory of .pyc files and bound read-only at /judge (so /judge/harness is the package).
 _HARNESS_PACKAGE = Path(protocol.__file__).parent
-_HARNESS_ENTRY = f"{_HARNESS_PACKAGE.name}/__main__.pyc"
+HARNESS_ENTRY = f"{_HARNESS_PACKAGE.name}/__main__.pyc"
 # Also prints the interpreter's sys.path with site (the harness runs under -S and adds it).
 _COMPILE_PACKAGE = """
 import os, pathlib, py_compile, sys
@@ -49,7 +53,7 @@ for source in sorted(source_dir.glob("*.py")):
 """
 
 BWRAP_INSTALL_HINT = "install bubblewrap: apt-get install -y bubblewrap"
-_HARNESS_DIR_IN_SANDBOX = "/judge"
+HARNESS_DIR_IN_SANDBOX = "/judge"
 # The sandbox interpreter's flags: isolated mode, and no `site` (~3.5 ms per start; the
 # harness restores its sys.path and builtins, see harness/__main__.py).
 INTERPRETER_FLAGS = ("-I", "-S")
@@ -111,7 +115,7 @@ class SandboxConfig:
     return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
-def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
+def bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
   command = [
     config.bwrap,
     "--unshare-user",
@@ -121,7 +125,8 @@ def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
     "--unshare-ipc",
     "--unshare-uts",
     "--unshare-cgroup-try",
-    "--die-with-parent",
+    "--cap-add",
+    "ALL",  # inside bwrap's user namespace only: the zygote builds each sandbox with them
     "--new-session",
     "--clearenv",
     "--setenv",
@@ -145,13 +150,13 @@ def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
   command += [
     "--ro-bind",
     harness_dir,
-    _HARNESS_DIR_IN_SANDBOX,
+    HARNESS_DIR_IN_SANDBOX,
     "--proc",
     "/proc",
     "--dev",
     "/dev",
     "--size",
-    str(config.tmpfs_mb << 20),
+    str(1 << 20),  # the zygote's own; each sandbox mounts a fresh one of config.tmpfs_mb
     "--tmpfs",
     "/tmp",
     "--remount-ro",
@@ -164,7 +169,7 @@ def _bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
   return command
 
 
-def _compiled_harness_dir(python: str) -> str:
+def compiled_harness_dir(python: str) -> str:
   """A world-readable directory holding the harness package as .pyc files, compiled once by
   the sandbox's own interpreter, not at every sandbox start."""
   with _compile_lock:
@@ -189,48 +194,20 @@ def _compiled_harness_dir(python: str) -> str:
     return _compiled_harness_dirs[python]
 
 
-class Sandbox:
-  """One bubblewrap sandbox running the fork server for one solution."""
+def site_path(python: str) -> str:
+  """The interpreter's sys.path with site (the harness runs under -S and restores it)."""
+  compiled_harness_dir(python)
+  return _site_paths[python]
 
-  def __init__(self, config: SandboxConfig, uid: int | None):
-    self._server_log = tempfile.TemporaryFile()
+
+class Sandbox:
+  """One solution's sandbox, forked by a worker's zygote (zygote.py): the channel to its
+  fork server, and the server's pid on this host, from which it is measured and killed."""
+
+  def __init__(self, channel: socket.socket, pid: int, log, unsafe_dir: str | None):
+    self._channel, self.pid, self._log, self._unsafe_dir = channel, pid, log, unsafe_dir
+    self._pidfd = os.pidfd_open(pid)
     self._tree_cpu_seen: float | None = None
-    self._unsafe_dir = (
-      tempfile.mkdtemp(prefix="judge-unsafe-") if (config.unsafe_no_sandbox) else None
-    )
-    harness_dir = _compiled_harness_dir(config.python)
-    site_path = _site_paths[config.python]
-    if self._unsafe_dir:
-      entry = os.path.join(harness_dir, _HARNESS_ENTRY)
-      command = [config.python, *INTERPRETER_FLAGS, entry, "unsafe", site_path, self._unsafe_dir]
-    else:
-      entry = f"{_HARNESS_DIR_IN_SANDBOX}/{_HARNESS_ENTRY}"
-      command = _bwrap_command(config, harness_dir) + [
-        config.python,
-        *INTERPRETER_FLAGS,
-        entry,
-        "isolated",
-        site_path,
-        "/tmp",
-      ]
-    drop_root = uid is not None and os.geteuid() == 0 and not self._unsafe_dir
-    try:
-      self._process = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=self._server_log,
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-        close_fds=True,
-        process_group=0,
-        cwd="/",
-        user=uid if drop_root else None,
-        group=uid if drop_root else None,
-        extra_groups=[] if drop_root else None,
-      )
-    except OSError as error:
-      self._server_log.close()
-      raise JudgeError(f"cannot start the sandbox ({command[0]}): {error}") from error
 
   def request(self, message: dict, timeout_s: float) -> dict:
     """Sends one request and waits for its answer; raises SandboxDied or JudgeError.
@@ -243,12 +220,12 @@ class Sandbox:
     cpu_before = self._tree_cpu_seen if self._tree_cpu_seen is not None else self.tree_cpu_seconds()
     started = time.monotonic()
     try:
-      protocol.write_request(self._process.stdin.fileno(), message)
+      protocol.write_request(self._channel.fileno(), message)
     except OSError:
       raise self._death() from None
     deadline = started + timeout_s
     try:
-      response = protocol.read_response(self._process.stdout.fileno(), deadline)
+      response = protocol.read_response(self._channel.fileno(), deadline)
     except ValueError:  # not JSON: only a server the program took over writes that
       self._kill()
       raise SandboxDied("the sandbox answered garbage (its server was tampered with)") from None
@@ -265,74 +242,59 @@ class Sandbox:
     return response
 
   def tree_cpu_seconds(self) -> float:
-    """CPU time used so far by bwrap and every process below it, alive or reaped.
+    """CPU time used so far by the server and every process below it, alive or reaped.
 
     A process's reaped children count in its own figure (cutime), so the live tree holds
     the whole history; only children a program lets the kernel reap (SIGCHLD ignored)
     escape, and those are bounded by the wall limit.
     """
-    total, pending = 0.0, [self._process.pid]
+    total, pending = 0.0, [self.pid]
     while pending:
       pid = pending.pop()
       total += cpu_seconds(pid)
-      pending += _children(pid)
+      pending += children(pid)
     return total
 
   def _death(self) -> Exception:
     self._stop()
     log = self.server_log()
-    if "bwrap:" in log or "Traceback" in log:
-      return JudgeError(f"sandbox failed to start or crashed: {log[-2000:]}")
+    if "Traceback" in log:
+      return JudgeError(f"sandbox server crashed: {log[-2000:]}")
     return SandboxDied("the sandbox's supervisor died during the run (killed by the program)")
 
   def server_log(self) -> str:
-    self._server_log.seek(0)
-    return self._server_log.read().decode("utf-8", "replace")
+    self._log.seek(0)
+    return self._log.read().decode("utf-8", "replace")
 
   def close(self) -> None:
     self._stop()
-    self._server_log.close()
+    self._log.close()
 
   def _stop(self) -> None:
     """Ends the sandbox and returns only once no process of it is left.
 
-    Closing the control pipe makes the server, the namespace's init, exit, which kills
-    everything in the PID namespace, and bwrap exits after reaping it. A sandbox that
-    does not go within a second is killed: its init first (same effect), then bwrap.
+    Closing the channel makes the server, the namespace's init, exit, which kills
+    everything in its PID namespace; one that does not go within a second is killed.
     """
-    namespace_init = _children(self._process.pid)
-    if self._process.poll() is None:
-      try:
-        self._process.stdin.close()
-        self._process.wait(timeout=1.0)
-      except (OSError, subprocess.TimeoutExpired):
-        pass
-    self._kill()
-    for pid in namespace_init:
-      _wait_until_dead(pid)
+    if self._channel.fileno() >= 0:
+      self._channel.close()
+      if not _exited(self._pidfd, 1.0):
+        self._kill()
     if self._unsafe_dir:
       shutil.rmtree(self._unsafe_dir, ignore_errors=True)
+      self._unsafe_dir = None
+    if self._pidfd >= 0:
+      os.close(self._pidfd)
+      self._pidfd = -1
 
   def _kill(self) -> None:
-    namespace_init = _children(self._process.pid)
-    if self._process.poll() is None:
-      for child in namespace_init:
-        try:
-          os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-          pass
+    if self._pidfd >= 0:
       try:
-        os.killpg(self._process.pid, signal.SIGKILL)
+        signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
       except ProcessLookupError:
         pass
-    self._process.wait()
-    for pid in namespace_init:
-      _wait_until_dead(pid)
-    for stream in (self._process.stdin, self._process.stdout):
-      try:
-        stream.close()
-      except OSError:
-        pass
+      _exited(self._pidfd, 5.0)
+    self._channel.close()
 
   def __enter__(self) -> "Sandbox":
     return self
@@ -341,7 +303,13 @@ class Sandbox:
     self.close()
 
 
-def _children(pid: int) -> list[int]:
+def _exited(pidfd: int, timeout_s: float) -> bool:
+  """Waits until the process is gone; a namespace's init only counts as gone once the kernel
+  has killed and reaped everything else in its PID namespace."""
+  return bool(select.select([pidfd], [], [], timeout_s)[0])
+
+
+def children(pid: int) -> list[int]:
   """Children of every thread of ``pid`` (none once it is gone)."""
   children = []
   try:
@@ -362,22 +330,24 @@ def _is_alive(pid: int) -> bool:
   return state not in ("Z", "X")
 
 
-def _wait_until_dead(pid: int, timeout_s: float = 5.0) -> None:
+def wait_until_dead(pid: int, timeout_s: float = 5.0) -> None:
   deadline = time.monotonic() + timeout_s
   while _is_alive(pid) and time.monotonic() < deadline:
     time.sleep(0.001)
 
 
-def wait_for_no_processes(uid: int, timeout_s: float = 2.0) -> list[int]:
-  """Live pids still owned by host ``uid`` after ``timeout_s`` (empty once sandboxes are gone)."""
+def wait_for_no_processes(uid: int, timeout_s: float = 2.0, ignore=()) -> list[int]:
+  """Live pids still owned by host ``uid`` after ``timeout_s`` (empty once sandboxes are
+  gone), except those in ``ignore`` (a Judge's idle zygotes: ``Judge.zygote_pids()``)."""
   deadline = time.monotonic() + timeout_s
   while True:
     pids = []
     for entry in Path("/proc").iterdir():
       if entry.name.isdigit():
         try:
-          if entry.stat().st_uid == uid and _is_alive(int(entry.name)):
-            pids.append(int(entry.name))
+          pid = int(entry.name)
+          if entry.stat().st_uid == uid and pid not in ignore and _is_alive(pid):
+            pids.append(pid)
         except OSError:
           continue
     if not pids or time.monotonic() > deadline:

@@ -1,5 +1,6 @@
-"""Entry point inside the sandbox: ``python3 -I -S /judge/harness/__main__.pyc MODE SITE_PATH
-TMP_ROOT`` starts the fork server (MODE "isolated", or "unsafe" for the no-sandbox opt-out);
+"""Entry point inside the sandbox: ``python3 -I -S /judge/harness/__main__.pyc zygote SITE_PATH
+MODE TMPFS_BYTES`` starts a judge worker's zygote (MODE "isolated", or "unsafe" for the
+no-sandbox opt-out), which forks a sandbox and fork server per solution (see zygote.py);
 ``... __main__.pyc candidate SITE_PATH`` is check mode's freshly exec'd candidate interpreter.
 
 -S skips ``site`` (its .pth files and sitecustomize cost ~3.5 ms per sandbox start); what a
@@ -15,11 +16,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path += [path for path in sys.argv[2].split(os.pathsep) if path and path not in sys.path]
-from harness import program, server  # noqa: E402
+from harness import program, zygote  # noqa: E402
 
 program.provide_site_builtins()
 if sys.argv[1] == "candidate":
   program.serve_candidate()
 else:
   candidate = [sys.executable, "-I", "-S", os.path.abspath(__file__), "candidate", sys.argv[2]]
-  server.serve(sys.argv[1], sys.argv[3], candidate)
+  zygote.serve(sys.argv[3] == "isolated", int(sys.argv[4]), candidate)

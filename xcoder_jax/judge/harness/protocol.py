@@ -15,6 +15,7 @@ import time
 from .wire import write_all
 
 _HEADER_BYTES = 4  # big-endian payload size
+GREETING = b"+"  # a new server's first byte, before any request
 _MAX_MESSAGE_BYTES = 1 << 28
 
 

@@ -15,7 +15,7 @@ import time
 
 from . import check
 from .program import CALL_PRELUDE_MODULES, run_child, run_environment
-from .protocol import read_request, write_response
+from .protocol import GREETING, read_request, write_response
 from .supervise import kill_and_reap, supervise
 from .wire import write_all
 
@@ -168,22 +168,25 @@ def _remove_contents(directory):
         os.unlink(entry.path)
 
 
-def serve(mode, tmp_root, candidate_command):
-  """Answers setup/run requests on the control fds until the judge closes them.
+def serve(channel, tmp_root, isolated, candidate_command):
+  """Answers setup/run requests on ``channel`` (a socket) until the judge closes it.
 
-  ``mode`` is "isolated" inside a sandbox, "unsafe" for the explicit no-sandbox opt-out.
-  Inside a sandbox the server is the PID namespace's init (bwrap --as-pid-1), so a run can
-  neither stop nor kill it (the kernel drops SIGKILL/SIGSTOP sent to init from inside), and
-  it is undumpable before any request is read, in every mode.
+  ``isolated`` is False for the explicit no-sandbox opt-out. Inside a sandbox the server is
+  the PID namespace's init (zygote.py), so a run can neither stop nor kill it (the kernel
+  drops SIGKILL/SIGSTOP sent to init from inside), and it is undumpable before any request
+  is read, in every mode. Its first byte on the channel is a greeting, from which the judge
+  learns this process's pid on the host (SO_PASSCRED) to measure the sandbox's CPU time.
   """
   make_undumpable()
-  os.dup2(0, _CONTROL_IN_FD)
-  os.dup2(1, _CONTROL_OUT_FD)
+  os.dup2(channel, _CONTROL_IN_FD)
+  os.dup2(channel, _CONTROL_OUT_FD)
+  os.close(channel)
   null = os.open("/dev/null", os.O_RDWR)
   os.dup2(null, 0)
   os.dup2(null, 1)
   os.close(null)
-  server = Server(tmp_root, mode == "isolated", candidate_command)
+  server = Server(tmp_root, isolated, candidate_command)
+  write_all(_CONTROL_OUT_FD, GREETING)
   while True:
     request = read_request(_CONTROL_IN_FD)
     if request is None or request.get("op") == "quit":

@@ -1,0 +1,82 @@
+"""Each solution's sandbox is forked by its worker's zygote: fresh namespaces, no
+capabilities, nothing carried from one solution to the next; the zygote itself comes back if
+it dies, and goes away with the Judge."""
+
+import os
+import signal
+
+import pytest
+
+from xcoder_jax import judge
+from xcoder_jax.judge.sandbox import wait_for_no_processes
+
+T = judge.TestCase
+
+# Leaves state that outlives every process of a run in kernel objects that namespaces scope
+# (a SysV shared-memory segment, a key in the user keyring), after reporting what it sees.
+PROBE = """
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ADD_KEY, KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}[platform.machine()]
+KEY, USER_KEYRING, KEYCTL_READ = 0x5EC7E7, -4, 11
+shm = libc.shmget(KEY, 0, 0) != -1
+key = libc.syscall(KEYCTL, KEYCTL_READ, USER_KEYRING, 0, 0) > 0  # any key in it?
+libc.shmget(KEY, 4096, 0o1666)
+libc.syscall(ADD_KEY, b"user", b"xcoder-probe", b"secret", 6, USER_KEYRING)
+print(shm, key)
+"""
+CAPS = """
+fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(*(fields[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")))
+import os
+print(os.getppid(), len(os.listdir("/proc/1/task")))
+"""
+
+
+def test_nothing_carries_over_from_one_solution_to_the_next():
+  with judge.Judge(workers=1) as engine:
+    probe = judge.Submission(PROBE, [T("", "")] * 2, capture_output=True)
+    first, second = engine.run([probe, probe])
+  # Within a solution the second run sees what the first left; the next solution does not.
+  assert [v.output.split()[0] for v in first.verdicts] == ["False", "True"], first.verdicts
+  assert second.verdicts[0].output.split() == ["False", "False"], second.verdicts
+
+
+def test_a_run_holds_no_capabilities_and_its_server_is_init():
+  with judge.Judge(workers=1) as engine:
+    [result] = engine.run([judge.Submission(CAPS, [T("", "")], capture_output=True)])
+  caps, parent = result.verdicts[0].output.splitlines()
+  assert caps.split() == ["0000000000000000"] * 5 + ["1"], caps
+  assert parent.split()[0] == "1", parent  # the fork server, the namespace's init
+
+
+def test_a_killed_zygote_is_restarted_and_close_leaves_nothing():
+  engine = judge.Judge(workers=1)
+  add = judge.Submission("print(sum(map(int, input().split())))\n", [T("1 2", "3")])
+  assert engine.run([add])[0].accepted
+  pids = engine.zygote_pids()
+  assert len(pids) == 2, pids  # bubblewrap and the zygote, idle between batches
+  for pid in pids:
+    os.kill(pid, signal.SIGKILL)
+  assert engine.run([add])[0].accepted
+  assert set(engine.zygote_pids()).isdisjoint(pids)
+  engine.close()
+  assert engine.zygote_pids() == []
+  for uid in engine.worker_uids():
+    if uid is not None:
+      assert wait_for_no_processes(uid) == []
+  assert engine.run([add])[0].accepted  # a closed Judge starts its workers again
+  engine.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_lets_go_of_the_zygotes():
+  with judge.Judge(workers=1) as engine:
+    engine.warm_up()
+    [zygote] = [z for zygotes in engine._zygotes.values() for z in zygotes]
+    pid = os.fork()
+    if pid == 0:
+      os._exit(0 if zygote._control is None else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert zygote._control is not None  # the parent still has it
