@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from xcoder_jax.judge.harness import protocol
-from xcoder_jax.judge.harness.supervise import cpu_seconds
+from xcoder_jax.judge.harness.supervise import cpu_seconds, read_proc
 
 # The harness package, the only code the sandbox runs besides the program: compiled to a
 # directory of .pyc files and bound read-only at /judge (so /judge/harness is the package).
@@ -314,7 +314,7 @@ def children(pid: int) -> list[int]:
   children = []
   try:
     for task in os.listdir(f"/proc/{pid}/task"):
-      children += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+      children += [int(c) for c in read_proc(f"/proc/{pid}/task/{task}/children").split()]
   except OSError:
     pass
   return children

@@ -80,8 +80,12 @@ def apply_limits(limits):
   set_limit(resource.RLIMIT_AS, limits["memory_bytes"])
 
 
-def _fresh_std_streams():
-  """Recreates sys.std* on fds 0-2 the way a fresh interpreter would."""
+def fresh_std_streams():
+  """Recreates sys.std* on fds 0-2 the way a fresh interpreter would.
+
+  The zygote does it once, before it forks anything, and never writes to them: each run
+  inherits untouched streams that its own fds 0-2 stand behind (building them in every
+  run cost ~80 copy-on-write page faults, ~0.3 ms)."""
   sys.stdin = io.TextIOWrapper(
     io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8"
   )
@@ -159,7 +163,6 @@ def _run_python(request, code, workdir):
   sys.modules["__main__"] = main
   sys.argv = [main.__file__] + argv
   sys.path[0] = workdir
-  _fresh_std_streams()
   status = 0
   try:
     try:
@@ -253,5 +256,6 @@ def serve_candidate():
 
   with os.fdopen(_CODE_FD, "rb") as code_file:
     code = marshal.loads(code_file.read())
+  fresh_std_streams()
   status = _run_python({"mode": "candidate"}, code, os.getcwd())
   os._exit(status)

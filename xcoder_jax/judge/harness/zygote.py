@@ -28,7 +28,7 @@ import marshal
 import os
 import struct
 
-from . import server
+from . import program, server
 from .server import make_undumpable
 
 _CLONE_NEWNS = 0x00020000
@@ -73,6 +73,7 @@ def serve(isolated, tmpfs_bytes, candidate_command):
   for fd in (0, 1):
     os.dup2(null, fd)
   os.close(null)
+  program.fresh_std_streams()
   libc = _ctypes.dlopen(None)
   with open("/proc/sys/kernel/cap_last_cap") as file:
     last_capability = int(file.read())
