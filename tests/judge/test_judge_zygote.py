@@ -2,12 +2,15 @@
 capabilities, nothing carried from one solution to the next; the zygote itself comes back if
 it dies, and goes away with the Judge."""
 
+import errno
 import os
 import signal
+import threading
 
 import pytest
 
 from xcoder_jax import judge
+from xcoder_jax.judge.harness import libc
 from xcoder_jax.judge.sandbox import wait_for_no_processes
 
 T = judge.TestCase
@@ -27,10 +30,13 @@ libc.syscall(ADD_KEY, b"user", b"xcoder-probe", b"secret", 6, USER_KEYRING)
 print(shm, key)
 """
 CAPS = """
+import os, signal
 fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(*(fields[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")))
-import os
-print(os.getppid(), len(os.listdir("/proc/1/task")))
+os.kill(1, signal.SIGINT)  # the server is init and ignores it (no KeyboardInterrupt there)
+print(os.getppid())
+master, terminal = os.openpty()  # a devpts instance of its own: nobody else's terminals
+print(os.ttyname(terminal), sorted(os.listdir("/dev/pts")))
 """
 
 
@@ -46,9 +52,30 @@ def test_nothing_carries_over_from_one_solution_to_the_next():
 def test_a_run_holds_no_capabilities_and_its_server_is_init():
   with judge.Judge(workers=1) as engine:
     [result] = engine.run([judge.Submission(CAPS, [T("", "")], capture_output=True)])
-  caps, parent = result.verdicts[0].output.splitlines()
+  assert result.accepted, result.verdicts
+  caps, parent, terminals = result.verdicts[0].output.splitlines()
   assert caps.split() == ["0000000000000000"] * 5 + ["1"], caps
-  assert parent.split()[0] == "1", parent  # the fork server, the namespace's init
+  assert parent == "1", parent  # the fork server, the namespace's init
+  assert terminals == "/dev/pts/0 ['0', 'ptmx']", terminals
+
+
+def test_a_zygote_dying_mid_run_is_the_judges_error_not_the_programs():
+  with judge.Judge(workers=1) as engine:
+    engine.warm_up()
+    killer = threading.Timer(
+      0.5, lambda: [os.kill(p, signal.SIGKILL) for p in engine.zygote_pids()]
+    )
+    killer.start()
+    sleeper = judge.Submission("import time\ntime.sleep(3)\n", [T("", "")], time_limit_s=5)
+    [result] = engine.run([sleeper])
+    killer.join()
+  assert result.verdicts[0].verdict == "judge_error", result.verdicts[0]
+
+
+def test_libc_errors_carry_errno():
+  with pytest.raises(OSError) as failure:
+    libc.call("unshare", 0x7FFFFFFF)  # no such flags: EINVAL, and nothing changes
+  assert failure.value.errno == errno.EINVAL
 
 
 def test_a_killed_zygote_is_restarted_and_close_leaves_nothing():
@@ -74,7 +101,7 @@ def test_a_killed_zygote_is_restarted_and_close_leaves_nothing():
 def test_a_forked_process_lets_go_of_the_zygotes():
   with judge.Judge(workers=1) as engine:
     engine.warm_up()
-    [zygote] = [z for zygotes in engine._zygotes.values() for z in zygotes]
+    [zygote] = engine._zygotes
     pid = os.fork()
     if pid == 0:
       os._exit(0 if zygote._control is None else 1)

@@ -3,7 +3,6 @@
 import concurrent.futures
 import os
 import queue
-import threading
 import weakref
 from collections.abc import Sequence
 
@@ -42,13 +41,16 @@ class Judge:
     self.prefork = prefork
     # C++ binaries by source; by default one cache for every Judge of this process.
     self.compile_cache = compile_cache or shared_compile_cache()
-    self._zygotes: dict[int | None, list[Zygote]] = {}
-    self._zygotes_lock = threading.Lock()
-    self._finalizer = weakref.finalize(self, _close_zygotes, self._zygotes)
+    # Worker slot i: host uid worker_uids()[i] and its zygote, one thread at a time.
+    self._zygotes = [Zygote(self.config, uid) for uid in self.worker_uids()]
+    self._free_slots = _slot_queue(self.workers)
+    self._finalizer = weakref.finalize(self, _close_all, self._zygotes)
+    _live_judges.add(self)
 
   def close(self) -> None:
-    """Ends every worker's zygote (and so every sandbox); the Judge can still run later."""
-    _close_zygotes(self._zygotes)
+    """Ends every worker's zygote (and so every sandbox); the Judge can still run later,
+    starting them again."""
+    _close_all(self._zygotes)
 
   def __enter__(self) -> "Judge":
     return self
@@ -58,28 +60,12 @@ class Judge:
 
   def warm_up(self) -> None:
     """Starts every worker's zygote now instead of at the worker's first submission."""
-    taken = [(uid, self._take_zygote(uid)) for uid in self.worker_uids()]
-    try:
-      for _, zygote in taken:
-        zygote.start()
-    finally:
-      for uid, zygote in taken:
-        self._give_back(uid, zygote)
+    for zygote in self._zygotes:
+      zygote.start()
 
   def zygote_pids(self) -> list[int]:
     """The idle processes the workers keep between batches (bubblewrap and a zygote each)."""
-    with self._zygotes_lock:
-      return [pid for zygotes in self._zygotes.values() for z in zygotes for pid in z.pids()]
-
-  def _take_zygote(self, uid: int | None) -> Zygote:
-    """A zygote for ``uid`` that no other thread is using (two run() calls may overlap)."""
-    with self._zygotes_lock:
-      idle = self._zygotes.setdefault(uid, [])
-      return idle.pop() if idle else Zygote(self.config, uid)
-
-  def _give_back(self, uid: int | None, zygote: Zygote) -> None:
-    with self._zygotes_lock:
-      self._zygotes.setdefault(uid, []).append(zygote)
+    return [pid for zygote in self._zygotes for pid in zygote.pids()]
 
   def worker_uids(self) -> list[int | None]:
     if os.geteuid() != 0 or self.config.unsafe_no_sandbox:
@@ -87,33 +73,46 @@ class Judge:
     return [self.config.uid_base + index for index in range(self.workers)]
 
   def run(self, batch: Sequence[Submission]) -> list[SubmissionResult]:
-    """Judges every submission; results come back in the batch's order."""
+    """Judges every submission; results come back in the batch's order. Overlapping calls
+    (from several threads) share the workers."""
     for submission in batch:
       validate(submission)
-    free_uids: queue.Queue = queue.Queue()
-    for uid in self.worker_uids():
-      free_uids.put(uid)
 
     def judge_one(submission: Submission) -> SubmissionResult:
-      uid = free_uids.get()
-      zygote = self._take_zygote(uid)
+      slot = self._free_slots.get()
       try:
+        zygote = self._zygotes[slot]
         runner = SubmissionRunner(
-          self.config, uid, self.limits, self.prefork, self.compile_cache, zygote
+          self.config, zygote.uid, self.limits, self.prefork, self.compile_cache, zygote
         )
         return runner.judge(submission)
       finally:
-        self._give_back(uid, zygote)
-        free_uids.put(uid)
+        self._free_slots.put(slot)
 
     with concurrent.futures.ThreadPoolExecutor(self.workers) as executor:
       return list(executor.map(judge_one, batch))
 
 
-def _close_zygotes(zygotes: dict) -> None:
-  for idle in list(zygotes.values()):
-    while idle:
-      idle.pop().close()
+def _slot_queue(workers: int) -> queue.Queue:
+  slots: queue.Queue = queue.Queue()
+  for slot in range(workers):
+    slots.put(slot)
+  return slots
+
+
+def _close_all(zygotes: list[Zygote]) -> None:
+  for zygote in zygotes:
+    zygote.close()
+
+
+def _forget_in_child() -> None:
+  """A process forked mid-run must not wait on the parent's busy worker slots."""
+  for judge in list(_live_judges):
+    judge._free_slots = _slot_queue(judge.workers)
+
+
+_live_judges: "weakref.WeakSet[Judge]" = weakref.WeakSet()
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def run(batch: Sequence[Submission], **judge_options) -> list[SubmissionResult]:

@@ -29,6 +29,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from xcoder_jax.judge.harness import protocol
@@ -204,10 +206,19 @@ class Sandbox:
   """One solution's sandbox, forked by a worker's zygote (zygote.py): the channel to its
   fork server, and the server's pid on this host, from which it is measured and killed."""
 
-  def __init__(self, channel: socket.socket, pid: int, log, unsafe_dir: str | None):
-    self._channel, self.pid, self._log, self._unsafe_dir = channel, pid, log, unsafe_dir
-    self._pidfd = os.pidfd_open(pid)
+  def __init__(
+    self,
+    channel: socket.socket,
+    pid: int,
+    pidfd: int,
+    log,
+    unsafe_dir: str | None,
+    zygote_exited: Callable[[], bool],
+  ):
+    self._channel, self.pid, self._pidfd, self._log = channel, pid, pidfd, log
+    self._unsafe_dir, self._zygote_exited = unsafe_dir, zygote_exited
     self._tree_cpu_seen: float | None = None
+    _live_sandboxes.add(self)
 
   def request(self, message: dict, timeout_s: float) -> dict:
     """Sends one request and waits for its answer; raises SandboxDied or JudgeError.
@@ -260,6 +271,8 @@ class Sandbox:
     log = self.server_log()
     if "Traceback" in log:
       return JudgeError(f"sandbox server crashed: {log[-2000:]}")
+    if self._zygote_exited():  # it took its sandboxes with it: not the program's doing
+      return JudgeError("the worker's zygote died during the run")
     return SandboxDied("the sandbox's supervisor died during the run (killed by the program)")
 
   def server_log(self) -> str:
@@ -301,6 +314,17 @@ class Sandbox:
 
   def __exit__(self, *exc_info) -> None:
     self.close()
+
+
+def _forget_in_child() -> None:
+  """A process forked from the judge lets go of its parent's sandboxes (their servers exit
+  when the judge closes its end, which a copy here would keep open)."""
+  for box in list(_live_sandboxes):
+    box._channel.close()
+
+
+_live_sandboxes: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _exited(pidfd: int, timeout_s: float) -> bool:

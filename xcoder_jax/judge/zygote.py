@@ -48,9 +48,12 @@ class Zygote:
     with self._lock:
       try:
         return self._spawn()
-      except (BrokenPipeError, ConnectionError):  # it died; one fresh start, then give up
+      except _NotStarted:  # a dead or stuck zygote: one fresh start, then give up
         self._stop()
+      try:
         return self._spawn()
+      except _NotStarted as failure:
+        raise JudgeError(f"the sandbox failed to start: {failure}") from None
 
   def start(self) -> None:
     """Starts bubblewrap and the zygote now (``spawn`` otherwise does on first use)."""
@@ -67,25 +70,35 @@ class Zygote:
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     log = tempfile.TemporaryFile()
     unsafe_dir = tempfile.mkdtemp(prefix="judge-unsafe-") if self.config.unsafe_no_sandbox else None
+    pidfd = -1
     try:
-      tmp_root = unsafe_dir or "/tmp"
-      self._control.sendmsg(
-        [marshal.dumps({"tmp_root": tmp_root})],
-        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(theirs.fileno(), log.fileno()))],
-      )
+      try:
+        self._control.sendmsg(
+          [marshal.dumps({"tmp_root": unsafe_dir or "/tmp"})],
+          [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(theirs.fileno(), log.fileno()))],
+        )
+      except OSError as error:
+        raise _NotStarted(f"the zygote is gone ({error}): {self.log()[-2000:]}") from None
       theirs.close()
       pid = _greeting(ours, time.monotonic() + _START_TIMEOUT_S)
-      if pid is None:
+      if pid is not None:
+        pidfd = os.pidfd_open(pid)
+      # The greeting's pid is only this server's while its end of the channel is open: a
+      # server that died at once (its pid free for reuse) has closed it by now.
+      if pid is None or select.select([ours], [], [], 0)[0]:
         log.seek(0)
         detail = log.read().decode("utf-8", "replace")[-2000:] or self.log()[-2000:]
-        raise JudgeError(f"the sandbox failed to start: {detail or 'no message'}")
+        raise _NotStarted(detail or "no greeting from the sandbox")
+      process = self._process
+      return Sandbox(ours, pid, pidfd, log, unsafe_dir, lambda: _exited(process, 0.5))
     except BaseException:
       for closable in (ours, theirs, log):
         closable.close()
+      if pidfd >= 0:
+        os.close(pidfd)
       if unsafe_dir:
         os.rmdir(unsafe_dir)
       raise
-    return Sandbox(ours, pid, log, unsafe_dir)
 
   def _start(self) -> None:
     self._stop()
@@ -168,6 +181,18 @@ class Zygote:
       self._log = None
 
 
+class _NotStarted(Exception):
+  """No sandbox came from the zygote (a dead or stuck zygote, or a failed setup)."""
+
+
+def _exited(process: subprocess.Popen, timeout_s: float) -> bool:
+  try:
+    process.wait(timeout=timeout_s)
+    return True
+  except subprocess.TimeoutExpired:
+    return False
+
+
 def _fd_array(*fds: int) -> bytes:
   return array.array("i", fds).tobytes()
 
@@ -186,8 +211,10 @@ def _greeting(channel: socket.socket, deadline: float) -> int | None:
 
 
 def _forget_in_child() -> None:
-  """A process forked from the judge (a data loader's worker) must not keep zygotes alive."""
+  """A process forked from the judge (a data loader's worker) must not keep zygotes alive,
+  nor wait on a lock some other thread of its parent held at the fork."""
   for zygote in list(_live_zygotes):
+    zygote._lock = threading.Lock()
     if zygote._control is not None:
       zygote._control.close()
       zygote._control = None

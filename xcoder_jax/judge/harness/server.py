@@ -13,7 +13,7 @@ import gc
 import os
 import time
 
-from . import check
+from . import check, libc
 from .program import CALL_PRELUDE_MODULES, run_child, run_environment
 from .protocol import GREETING, read_request, write_response
 from .supervise import kill_and_reap, supervise
@@ -27,16 +27,8 @@ _PR_SET_DUMPABLE = 4
 def make_undumpable():
   """No ptrace, /proc/PID/mem or /proc/PID/fd access to this process (and the processes it
   forks, until they exec) by same-uid processes: the runs. Every answer to the judge, the
-  check process and the control pipes' token live here.
-
-  prctl is called through _ctypes (CPython 3.6-3.13 all have dlopen/dlsym/call_function):
-  importing ``ctypes`` itself costs ~4 ms per sandbox start.
-  """
-  import _ctypes
-
-  prctl = _ctypes.dlsym(_ctypes.dlopen(None), "prctl")
-  if _ctypes.call_function(prctl, (_PR_SET_DUMPABLE, 0, 0, 0, 0)) != 0:
-    raise OSError(f"prctl(PR_SET_DUMPABLE, 0) failed in {__name__}")
+  check process and the control channel's token live here."""
+  libc.call("prctl", _PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 class Server:

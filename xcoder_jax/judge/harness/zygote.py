@@ -20,7 +20,6 @@ never saw a submission. The zygote is its outer namespace's init: when it exits 
 closed its socket, or died) the kernel kills every sandbox it made.
 """
 
-import _ctypes
 import _signal
 import _socket
 import fcntl
@@ -28,7 +27,7 @@ import marshal
 import os
 import struct
 
-from . import program, server
+from . import libc, program, server
 from .server import make_undumpable
 
 _CLONE_NEWNS = 0x00020000
@@ -40,6 +39,7 @@ _CLONE_NEWPID = 0x20000000
 _CLONE_NEWNET = 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND = 32, 4096
+_PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
@@ -48,23 +48,14 @@ _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 # What bubblewrap covers read-only in its /proc, covered the same way in each fresh one.
 _PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")
 _MAX_FDS = 2  # the solution's channel and its log
-
-
-class _CInt(_ctypes._SimpleCData):
-  _type_ = "i"  # reads errno without importing ctypes (~4 ms)
-
-
-def _call(libc, name, *args):
-  """Calls a libc function that returns 0 on success; raises OSError with its errno."""
-  if _ctypes.call_function(_ctypes.dlsym(libc, name), args) != 0:
-    where = _ctypes.call_function(_ctypes.dlsym(libc, "__errno_location"), ())
-    code = _CInt.from_address(where).value
-    raise OSError(code, f"{name}: {os.strerror(code)}")
+_DEVPTS = b"newinstance,ptmxmode=0666,mode=0620"
 
 
 def serve(isolated, tmpfs_bytes, candidate_command):
   """Forks one sandbox per message on fd 0 until the judge closes it."""
   make_undumpable()
+  # Killed with bubblewrap (the parent outside): the judge's last resort reaches it.
+  libc.call("prctl", _PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
   # Reaped by wait, not by ignoring SIGCHLD, so that the sandboxes' CPU time adds up in this
   # process's own figures (the judge and the benchmarks read them).
   _signal.signal(_signal.SIGCHLD, _reap)
@@ -74,7 +65,6 @@ def serve(isolated, tmpfs_bytes, candidate_command):
     os.dup2(null, fd)
   os.close(null)
   program.fresh_std_streams()
-  libc = _ctypes.dlopen(None)
   with open("/proc/sys/kernel/cap_last_cap") as file:
     last_capability = int(file.read())
   while True:
@@ -85,26 +75,16 @@ def serve(isolated, tmpfs_bytes, candidate_command):
     for level, kind, data in ancillary:
       if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
         fds += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
-    if len(fds) != _MAX_FDS:  # only the judge holds this socket: never happens
-      for fd in fds:
-        os.close(fd)
-      continue
-    channel, log = fds
-    request = marshal.loads(message)
-    if os.fork() == 0:
-      control.close()
-      _spawn(
-        libc,
-        channel,
-        log,
-        request["tmp_root"],
-        isolated,
-        tmpfs_bytes,
-        last_capability,
-        candidate_command,
-      )
-    os.close(channel)
-    os.close(log)
+    if len(fds) == _MAX_FDS:  # only the judge holds this socket: always
+      settings = (marshal.loads(message)["tmp_root"], isolated, tmpfs_bytes, last_capability)
+      try:
+        if os.fork() == 0:
+          control.close()
+          _spawn(*fds, *settings, candidate_command)
+      except OSError as error:  # the judge sees the channel close without a greeting
+        os.write(2, f"zygote: cannot fork a sandbox: {error}\n".encode())
+    for fd in fds:
+      os.close(fd)
 
 
 def _reap(signal_number, frame):
@@ -115,20 +95,22 @@ def _reap(signal_number, frame):
     pass
 
 
-def _spawn(libc, channel, log, tmp_root, isolated, tmpfs_bytes, last_capability, command):
+def _spawn(channel, log, tmp_root, isolated, tmpfs_bytes, last_capability, command):
   """In the zygote's child: new namespaces, then a fork whose child, their init, becomes
   the fork server (the unsafe opt-out serves in this process); never returns."""
   status = 1
   try:
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    # A handled signal reaches even a namespace's init: SIGINT would raise in the server.
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
     os.dup2(log, 2)
     os.close(log)
     if not isolated:
       server.serve(channel, tmp_root, False, command)
     else:
-      _unshare(libc, _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS)
+      _unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS)
       if os.fork() == 0:
-        _enter_fresh_sandbox(libc, tmpfs_bytes, last_capability)
+        _enter_fresh_sandbox(tmpfs_bytes, last_capability)
         server.serve(channel, tmp_root, True, command)
     status = 0
   except BaseException:
@@ -139,32 +121,34 @@ def _spawn(libc, channel, log, tmp_root, isolated, tmpfs_bytes, last_capability,
     os._exit(status)
 
 
-def _unshare(libc, flags):
+def _unshare(flags):
   """unshare(2), with a cgroup namespace where the kernel offers one (as bwrap's -try)."""
   try:
-    _call(libc, "unshare", flags | _CLONE_NEWCGROUP)
+    libc.call("unshare", flags | _CLONE_NEWCGROUP)
   except OSError:
-    _call(libc, "unshare", flags)
+    libc.call("unshare", flags)
 
 
-def _enter_fresh_sandbox(libc, tmpfs_bytes, last_capability):
-  """As the new PID namespace's init: fresh /tmp and /proc, loopback, a user namespace of
-  its own, and no capabilities left in any set."""
+def _enter_fresh_sandbox(tmpfs_bytes, last_capability):
+  """As the new PID namespace's init: fresh /tmp, /proc and /dev/pts, loopback, a user
+  namespace of its own, and no capabilities left in any set."""
   flags = _MS_NOSUID | _MS_NODEV
-  _call(libc, "mount", b"tmpfs", b"/tmp", b"tmpfs", flags, b"size=%d,mode=0755" % tmpfs_bytes)
+  libc.call("mount", b"tmpfs", b"/tmp", b"tmpfs", flags, b"size=%d,mode=0755" % tmpfs_bytes)
   os.chdir("/tmp")  # the zygote's cwd was the outer /tmp, now covered
-  _call(libc, "mount", b"proc", b"/proc", b"proc", flags | _MS_NOEXEC, None)
+  libc.call("mount", b"proc", b"/proc", b"proc", flags | _MS_NOEXEC, None)
   for name in _PROC_COVERED:
     path = b"/proc/" + name.encode()
     if os.path.exists(path):
-      _call(libc, "mount", path, path, None, _MS_BIND, None)
-      _call(libc, "mount", path, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
+      libc.call("mount", path, path, None, _MS_BIND, None)
+      libc.call("mount", path, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
+  # Terminals of its own (bubblewrap's instance would be shared by the zygote's sandboxes).
+  libc.call("mount", b"devpts", b"/dev/pts", b"devpts", _MS_NOSUID | _MS_NOEXEC, _DEVPTS)
   _loopback_up()
   uid, gid = os.getuid(), os.getgid()
-  _call(libc, "unshare", _CLONE_NEWUSER)
+  libc.call("unshare", _CLONE_NEWUSER)
   # An undumpable process cannot write its own /proc/self maps. Nothing can reach this one
   # meanwhile: its PID namespace holds nothing else yet, and no sibling sandbox can name it.
-  _call(libc, "prctl", _PR_SET_DUMPABLE, 1, 0, 0, 0)
+  libc.call("prctl", _PR_SET_DUMPABLE, 1, 0, 0, 0)
   for name, content in (
     ("setgroups", "deny"),
     ("uid_map", f"{uid} {uid} 1"),
@@ -173,9 +157,9 @@ def _enter_fresh_sandbox(libc, tmpfs_bytes, last_capability):
     with open(f"/proc/self/{name}", "w") as file:
       file.write(content)
   for capability in range(last_capability + 1):
-    _call(libc, "prctl", _PR_CAPBSET_DROP, capability, 0, 0, 0)
-  _call(libc, "capset", struct.pack("=II", _CAPABILITY_VERSION_3, 0), bytes(24))
-  _call(libc, "prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    libc.call("prctl", _PR_CAPBSET_DROP, capability, 0, 0, 0)
+  libc.call("capset", struct.pack("=II", _CAPABILITY_VERSION_3, 0), bytes(24))
+  libc.call("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
   make_undumpable()
   with open("/proc/self/status") as status:
     held = [line for line in status if line.startswith("Cap") and line.split()[1].strip("0")]
