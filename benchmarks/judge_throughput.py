@@ -42,7 +42,7 @@ from xcoder_jax import judge  # noqa: E402
 from xcoder_jax.judge import checkers, sandbox  # noqa: E402
 from xcoder_jax.judge.compile_cache import CompileCache  # noqa: E402
 from xcoder_jax.judge.harness import protocol  # noqa: E402
-from xcoder_jax.judge.harness.supervise import cpu_seconds  # noqa: E402
+from xcoder_jax.judge.harness.supervise import read_proc  # noqa: E402
 from xcoder_jax.judge.runner import RunLimits, SubmissionRunner  # noqa: E402
 from xcoder_jax.judge.zygote import Zygote  # noqa: E402
 
@@ -122,7 +122,13 @@ def _reap_orphans() -> None:
 
 def _cpu_s() -> float:
   """CPU seconds of this process and of every process below it, reaped or alive (pool
-  workers, the judge's zygotes and their sandboxes)."""
+  workers, the judge's zygotes and their sandboxes).
+
+  Reaped processes count to the nanosecond (getrusage); a live one's own time too
+  (/proc/PID/task/*/schedstat), but what it reaped only in whole clock ticks: read this
+  when the processes alive are idle workers that have reaped nothing yet (after warm-up),
+  or when none is (after the pool or the Judge is closed).
+  """
   _reap_orphans()
   own, children = (
     resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
@@ -130,9 +136,27 @@ def _cpu_s() -> float:
   alive, pending = 0.0, sandbox.children(os.getpid())
   while pending:
     pid = pending.pop()
-    alive += cpu_seconds(pid)
+    alive += _own_cpu_s(pid) + _reaped_cpu_s(pid)
     pending += sandbox.children(pid)
   return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + alive
+
+
+def _own_cpu_s(pid: int) -> float:
+  total = 0
+  try:
+    for task in os.listdir(f"/proc/{pid}/task"):
+      total += int(read_proc(f"/proc/{pid}/task/{task}/schedstat").split()[0])
+  except OSError:
+    pass
+  return total / 1e9
+
+
+def _reaped_cpu_s(pid: int) -> float:
+  try:
+    fields = read_proc(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+  except OSError:
+    return 0.0
+  return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def _naive_submission(submission: judge.Submission) -> int:
@@ -325,12 +349,8 @@ def profile() -> dict:
     ("worker start: Python start-up inside", python_ms - bwrap_ms, None),
     ("worker start: harness import, zygote up and down", zygote_ms - python_ms, None),
     ("per solution: sandbox forked, namespaces, mounts, setup", spawn_ms, "start"),
-    ("per run: the forked run (fork, rlimits, program, exit)", child_ms, "run"),
-    (
-      "per run: fork server (pipes, supervise, cleanup, answer)",
-      run_ms - judge_ms - child_ms,
-      "run",
-    ),
+    ("per run: fork server + forked run (the sandbox's tree, from the host)", child_ms, "run"),
+    ("per run: the rest (other processes, e.g. the zygote)", run_ms - judge_ms - child_ms, "run"),
     ("per run: judge process (request, decode, compare)", judge_ms, "run"),
     ("  of which fork + exit of an idle interpreter (in sandbox)", fork_ms, None),
     ("  of which memfd + 3 pipes, made and closed (in sandbox)", pipes_ms, None),
@@ -356,8 +376,8 @@ def profile() -> dict:
       "worker_python_startup": round(python_ms - bwrap_ms, 2),
       "worker_zygote_start": round(zygote_ms - python_ms, 2),
       "sandbox_per_solution": round(spawn_ms, 2),
-      "forked_run": round(child_ms, 2),
-      "fork_server": round(run_ms - judge_ms - child_ms, 2),
+      "sandbox_per_run": round(child_ms, 2),
+      "rest_per_run": round(run_ms - judge_ms - child_ms, 2),
       "judge_process": round(judge_ms, 2),
       "encoding": round(codec_ms, 3),
       "bare_fork_and_exit": round(fork_ms, 3),
@@ -375,7 +395,7 @@ def main(argv: list[str]) -> None:
   python, cpp = measure("python"), measure("cpp")
   rows = [
     (f"naive: pool of {python['workers']} processes, subprocess.run per test", "naive_runs_per_s"),
-    ("judge, no prefork (fresh sandbox per test)", "no_prefork_runs_per_s"),
+    ("judge, a fresh sandbox per test (no prefork)", "no_prefork_runs_per_s"),
     ("judge, prefork, 1 worker", "ours_1_worker_runs_per_s"),
     (f"judge, prefork, {python['workers']} workers (ours)", "ours_runs_per_s"),
     ("judge, prefork, without the compile cache", "ours_no_cache_runs_per_s"),
