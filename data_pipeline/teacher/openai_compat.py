@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import threading
-import time
-import urllib.error
-import urllib.request
 
 from absl import logging
 
 from data_pipeline.teacher.base import TEACHERS, Teacher, TeacherError
+from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion
-
-# Worth retrying: connection errors and timeouts (OSError, URLError included), a dropped answer,
-# a malformed answer (KeyError, IndexError, JSONDecodeError).
-_TRANSIENT = (OSError, http.client.HTTPException, KeyError, IndexError, json.JSONDecodeError)
 
 
 def _answer_text(message: dict) -> str:
@@ -26,29 +18,27 @@ def _answer_text(message: dict) -> str:
   return f"<think>\n{reasoning.strip()}\n</think>\n\n{content}" if reasoning else content
 
 
-def _describe_failure(error: Exception, timeout_s: float) -> str:
-  """A failed request in a few words a user can act on."""
-  if isinstance(error, urllib.error.HTTPError):
-    return f"HTTP {error.code} {error.reason}"
-  reason = error.reason if isinstance(error, urllib.error.URLError) else error
-  if isinstance(reason, ConnectionRefusedError):
-    return "connection refused"
-  if isinstance(reason, TimeoutError):
-    return f"no answer within {timeout_s:g} s"
-  if isinstance(error, (KeyError, IndexError, json.JSONDecodeError)):
-    return f"malformed answer ({type(error).__name__}: {error})"
-  return str(reason)
+def _completion(answer) -> Completion:
+  """A ``/chat/completions`` answer -> Completion; raises on a malformed one (then retried)."""
+  if not isinstance(answer, dict):
+    raise ValueError(f"not a JSON object: {str(answer)[:200]!r}")
+  usage = answer.get("usage") or {}
+  return Completion(
+    text=_answer_text(answer["choices"][0]["message"]),
+    prompt_tokens=usage.get("prompt_tokens", 0),
+    completion_tokens=usage.get("completion_tokens", 0),
+  )
 
 
 @TEACHERS.register("openai")
 class OpenAITeacher(Teacher):
-  """Plain HTTP, no client library.
+  """Plain HTTP through ``JsonEndpoint``, no client library.
 
   At most ``concurrency`` requests are in flight; failures (connection errors, 429, 5xx,
-  timeouts) are retried ``max_retries`` times with exponential backoff, each retry logged.
-  A request that fails every attempt marks the teacher down: the run's later requests fail
-  at once as retriable (the stage ends unfinished, a rerun retries them) instead of each
-  waiting out its own timeouts and backoff.
+  timeouts, malformed answers) are retried ``max_retries`` times with exponential backoff,
+  each retry logged. A request that fails every attempt marks the teacher down: the run's
+  later requests, and those waiting to retry, fail at once as retriable (the stage ends
+  unfinished, a rerun retries them) instead of each waiting out its own timeouts and backoff.
   """
 
   IDENTITY_KEYS = ("model",)
@@ -57,41 +47,38 @@ class OpenAITeacher(Teacher):
     super().__init__()
     self.base_url = config.base_url.rstrip("/")
     self.url = self.base_url + "/chat/completions"
-    self.model, self.api_key = config.model, config.get("api_key", "")
-    self.timeout_s, self.max_retries = config.timeout_s, config.max_retries
-    self.backoff_s = config.backoff_s
-    self.health_timeout_s = config.get("health_timeout_s", 30.0)
-    self._slots = threading.BoundedSemaphore(config.concurrency)
+    self.model = config.model
+    api_key = config.get("api_key", "")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    self._given_up = threading.Event()
+    self.server = JsonEndpoint(
+      self.base_url,
+      config.timeout_s,
+      config.max_retries,
+      config.backoff_s,
+      headers,
+      max_in_flight=config.concurrency,
+      stop=self._given_up,
+    )
+    # The check before the first stage: one try, with its own (shorter) timeout.
+    self._health = JsonEndpoint(
+      self.base_url, config.get("health_timeout_s", 30.0), max_retries=0, headers=headers
+    )
     self._down_lock = threading.Lock()
     self.down: str | None = None  # why the teacher was given up on, once it was
-
-  def _headers(self) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if self.api_key:
-      headers["Authorization"] = f"Bearer {self.api_key}"
-    return headers
-
-  def _post(self, body: dict) -> dict:
-    request = urllib.request.Request(self.url, json.dumps(body).encode(), self._headers())
-    with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-      return json.loads(response.read())
 
   def check(self) -> None:
     """GET ``/models`` within ``health_timeout_s``: any answer but an auth refusal or a server
     error proves the server is up (a 404 only means it does not list its models)."""
     models = self.base_url + "/models"
-    auth = False
     try:
-      request = urllib.request.Request(models, headers=self._headers())
-      with urllib.request.urlopen(request, timeout=self.health_timeout_s):
+      self._health.request("/models", method="GET")
+      return
+    except ServerError as error:
+      auth = error.status in (401, 403)
+      if error.status is not None and error.status < 500 and not auth:
         return
-    except urllib.error.HTTPError as error:
-      auth = error.code in (401, 403)
-      if error.code < 500 and not auth:
-        return
-      failure = _describe_failure(error, self.health_timeout_s)
-    except (OSError, http.client.HTTPException) as error:
-      failure = _describe_failure(error, self.health_timeout_s)
+      failure = error.reason
     fix = (
       "check --config.teacher.api_key"
       if auth
@@ -99,51 +86,48 @@ class OpenAITeacher(Teacher):
     )
     raise TeacherError(f"teacher {self.base_url} is not usable: GET {models}: {failure}; {fix}")
 
-  def _give_up(self, failure: str, attempts: int) -> None:
+  def _give_up(self, failure: str) -> bool:
+    """Marks the teacher down, once; True for the call that did."""
     with self._down_lock:
-      if self.down is None:
-        self.down = f"{attempts} attempts failed, the last with {failure}"
-        logging.error(
-          "teacher %s is down (%s); the run's remaining requests are not sent: rerun with the "
-          "same --output once it answers (slow long generations need a larger teacher.timeout_s)",
-          self.url,
-          self.down,
-        )
+      if self.down is not None:
+        return False
+      self.down = f"{self.server.max_retries + 1} attempts failed, the last with {failure}"
+      self._given_up.set()
+    logging.error(
+      "teacher %s is down (%s); the run's remaining requests are not sent: rerun with the "
+      "same --output once it answers (slow long generations need a larger teacher.timeout_s)",
+      self.url,
+      self.down,
+    )
+    return True
+
+  def _down_error(self, stage: str) -> TeacherError:
+    return TeacherError(f"{stage}: not sent, teacher {self.url} is down: {self.down}", True)
 
   def _complete(self, stage, messages, sampling):
+    if self.down:
+      raise self._down_error(stage)
+
+    def log_retry(attempt: int, attempts: int, error: ServerError, delay_s: float) -> None:
+      logging.warning(
+        "teacher %s: %s request attempt %d/%d failed (%s); retrying in %.3g s",
+        self.url,
+        stage,
+        attempt,
+        attempts,
+        error.reason,
+        delay_s,
+      )
+
     body = {"model": self.model, "messages": messages, **sampling}
-    attempts = self.max_retries + 1
-    for attempt in range(1, attempts + 1):
-      if self.down:
-        raise TeacherError(f"{stage}: not sent, teacher {self.url} is down: {self.down}", True)
-      try:
-        with self._slots:
-          answer = self._post(body)
-        usage = answer.get("usage") or {}
-        return Completion(
-          text=_answer_text(answer["choices"][0]["message"]),
-          prompt_tokens=usage.get("prompt_tokens", 0),
-          completion_tokens=usage.get("completion_tokens", 0),
-        )
-      except urllib.error.HTTPError as error:
-        if error.code != 429 and error.code < 500:  # a client error will not get better
-          raise TeacherError(
-            f"{stage}: {self.url} refused the request: HTTP {error.code}"
-          ) from error
-        failure = _describe_failure(error, self.timeout_s)
-      except _TRANSIENT as error:
-        failure = _describe_failure(error, self.timeout_s)
-      if attempt < attempts:
-        delay = self.backoff_s * 2 ** (attempt - 1)
-        logging.warning(
-          "teacher %s: %s request attempt %d/%d failed (%s); retrying in %.3g s",
-          self.url,
-          stage,
-          attempt,
-          attempts,
-          failure,
-          delay,
-        )
-        time.sleep(delay)
-    self._give_up(failure, attempts)
-    raise TeacherError(f"{stage}: {self.url} failed {attempts} times, last: {failure}", True)
+    try:
+      return self.server.request("/chat/completions", body, parse=_completion, on_retry=log_retry)
+    except ServerError as error:
+      if not error.retriable:  # a client error will not get better
+        raise TeacherError(f"{stage}: {self.url} refused the request: {error.reason}") from error
+      if not self._give_up(error.reason):  # given up on meanwhile, by another request
+        raise self._down_error(stage) from error
+      attempts = self.server.max_retries + 1
+      raise TeacherError(
+        f"{stage}: {self.url} failed {attempts} times, last: {error.reason}", True
+      ) from error

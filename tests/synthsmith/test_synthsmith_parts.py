@@ -209,7 +209,8 @@ def test_openai_teacher_keeps_served_reasoning_in_the_text(monkeypatch):
     )
   )
   message = {"content": "```python\nprint(1)\n```", "reasoning_content": "Think it over."}
-  monkeypatch.setattr(teacher, "_post", lambda body: {"choices": [{"message": message}]})
+  answer = {"choices": [{"message": message}]}
+  monkeypatch.setattr(teacher.server, "request", lambda *args, parse, **hooks: parse(answer))
   text = teacher.complete("solution", [{"role": "user", "content": "q"}], {}).text
   assert text == "<think>\nThink it over.\n</think>\n\n```python\nprint(1)\n```"
   assert parsing.extract_single_python_block(text) == "print(1)\n"
@@ -428,3 +429,41 @@ def test_the_default_min_leaves_is_reachable_on_an_evolved_tree():
   }  # seed extractions alone: at most 4 * 3 * 2 = 24 leaves, refused before any draw
   with pytest.raises(ValueError, match="min_leaves=25 is out of reach: .* gives at most 24 per"):
     feature_configs.sample_configs(shallow, config)
+
+
+def test_openai_teacher_retries_a_malformed_answer_but_not_a_refused_request(caplog):
+  """A 200 without choices is retried (and the retry logged); a 400 is a drop at once, with
+  the server's message, and leaves the teacher up."""
+  ok = json.dumps({"choices": [{"message": {"content": "ok"}}]}).encode()
+  answers = [(200, b"{}"), (200, ok), (400, b"prompt too long")]
+  posts = []
+
+  class Scripted(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+      posts.append(self.rfile.read(int(self.headers["Content-Length"])))
+      status, data = answers[len(posts) - 1]
+      self.send_response(status)
+      self.send_header("Content-Length", str(len(data)))
+      self.end_headers()
+      self.wfile.write(data)
+
+    def log_message(self, *args):
+      pass
+
+  httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+  threading.Thread(target=httpd.serve_forever, daemon=True).start()
+  url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+  teacher = teacher_lib.make_teacher(_config(base_url=url))
+  chat = [{"role": "user", "content": "q"}]
+  try:
+    with caplog.at_level("WARNING"):
+      assert teacher.complete("solution", chat, {}).text == "ok"
+    with pytest.raises(
+      teacher_lib.TeacherError, match="HTTP 400 Bad Request: prompt too"
+    ) as refused:
+      teacher.complete("solution", chat, {})
+  finally:
+    httpd.shutdown()
+    httpd.server_close()
+  assert "attempt 1/3 failed (malformed answer (KeyError: 'choices'))" in caplog.text
+  assert not refused.value.retriable and len(posts) == 3 and teacher.down is None
