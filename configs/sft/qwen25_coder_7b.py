@@ -40,9 +40,10 @@ def get_config():
   c.train.log_every = 10
   c.train.save_every = 500
   c.train.keep = 3
-  # TPU v5e (16 GB, 128 chips): no cuDNN, and one 32k row per chip does not fit; XLA's compiled
-  # step takes 14.2 of 14.9 GiB with --config.model.attention_impl=chunked
+  # TPU v5e (16 GB, 128 chips): no cuDNN, and one 32k row per chip does not fit; split the
+  # sequence over 8 chips (context parallelism): XLA's compiled step takes 10.9 of 14.9 GiB
+  # (Qwen3-8B: 12.9) with --config.model.attention_impl=chunked
   # --config.model.attention_chunk=256 --config.model.remat_policy=full
-  # --config.mesh.fsdp=32 --config.mesh.sequence=4 --config.train.grad_accum=4
-  # --config.train.loss_chunk=1024 (docs/benchmarks.md). Qwen3-8B does not fit v5e at 32k yet.
+  # --config.mesh.fsdp=16 --config.mesh.sequence=8 --config.train.grad_accum=8
+  # --config.train.loss_chunk=1024 (docs/benchmarks.md; not yet run on a chip).
   return c

@@ -140,3 +140,33 @@ def test_two_processes_agree_with_one(tmp_path):
   assert len(sums) == 2 and reference, (outputs, single.stdout, single.stderr[-2000:])
   assert sums[0] == sums[1]
   assert abs(sums[0] - reference[0]) < 1e-3 * max(1.0, abs(reference[0]))
+
+
+def _full_arrays(compiled_text: str, shape: str) -> list[str]:
+  return [line for line in compiled_text.splitlines() if f"f32[{shape}]" in line.split("=")[0]]
+
+
+def test_embedding_lookup_never_holds_the_whole_activation_on_one_device():
+  # The rows of a table split over fsdp x sequence must move to (batch, length) one mesh axis
+  # at a time: moving both at once made XLA replicate the whole [batch, length, embed]
+  # array on every device (2.3 GiB more per device for Qwen3-8B at 32k), forward and backward.
+  mesh = sharding.make_mesh(sharding.MeshConfig(ici={"fsdp": 2, "sequence": 4}))
+  table = np.random.default_rng(0).normal(size=(64, 32)).astype(np.float32)
+  tokens = np.random.default_rng(1).integers(0, 64, size=(4, 16)).astype(np.int32)
+  names = ("activation_batch", "activation_length", "activation_embed")
+
+  def loss(table, tokens):
+    rows = sharding.take_rows(table, tokens, ("vocab", "embed"), names)
+    return (rows * jax.numpy.arange(32.0)).sum()
+
+  with sharding.use_mesh(mesh):
+    table_sharding = sharding.named_sharding(("vocab", "embed"), table.shape)
+    placed = jax.device_put(table, table_sharding)
+    step = jax.jit(jax.value_and_grad(loss))
+    value, grad = step(placed, tokens)
+    text = step.lower(placed, tokens).compile().as_text()
+  assert _full_arrays(text, "4,16,32") == [], "the whole activation is materialised"
+  np.testing.assert_allclose(value, (table[tokens] * np.arange(32.0)).sum(), rtol=1e-5)
+  expected = np.zeros_like(table)
+  np.add.at(expected, tokens.reshape(-1), np.broadcast_to(np.arange(32.0), (64, 32)))
+  np.testing.assert_allclose(grad, expected, rtol=1e-5)

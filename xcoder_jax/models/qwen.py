@@ -28,7 +28,7 @@ from xcoder_jax.models.attention import Segments
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.remat import remat, tag
 from xcoder_jax.models.rope import rope_frequencies
-from xcoder_jax.sharding import constrain
+from xcoder_jax.sharding import constrain, take_rows
 
 Array = jax.Array
 BATCH, LENGTH, EMBED = "activation_batch", "activation_length", "activation_embed"
@@ -240,8 +240,8 @@ class Qwen(nnx.Module):
 
   def _run(self, tokens, positions, segment_ids, key_positions, key_segments, cache):
     config = self.config
-    x = jnp.take(self.embed[...], tokens, axis=0).astype(config.dtype)
-    x = constrain(x, (BATCH, LENGTH, EMBED))
+    x = take_rows(self.embed[...], tokens, ("vocab", "embed"), (BATCH, LENGTH, EMBED))
+    x = x.astype(config.dtype)
     cos, sin = rope_tables(positions, config)
     segments = Segments(segment_ids, key_segments, positions, key_positions)
     index = None if cache is None else cache[2]
