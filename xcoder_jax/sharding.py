@@ -250,8 +250,8 @@ def take_rows(
   time; asked to move two at once (fsdp to the batch and sequence to the length, under
   context parallelism) it first replicates the whole [batch, length, embed] array on every
   device ("involuntary full rematerialization": 2.3 GiB more per device for Qwen3-8B at 32k
-  on fsdp 16 x sequence 8). So the split
-  moves here one mesh axis per constraint, and the gradient retraces the steps backwards.
+  on fsdp 16 x sequence 8). So the split moves here one mesh axis per constraint, and the
+  gradient retraces the steps backwards.
   """
   rows = jnp.take(table, ids, axis=0)
   mesh = _context.mesh
