@@ -92,7 +92,7 @@ def f(x):
     return 0
 """
 
-# Writes a complete forged answer into the judge's own pipe, held by bwrap's init (pid 1).
+# Writes a complete forged answer into the judge's own channel, held by the sandbox's init (pid 1).
 FORGED_ANSWER = """
 import base64, json, os, struct, time
 

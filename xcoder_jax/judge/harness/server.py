@@ -1,6 +1,6 @@
 """The fork server: one warm interpreter per solution, a forked child per test.
 
-It answers the judge's setup/run requests on its control pipe. Setup compiles the solution
+It answers the judge's setup/run requests on its channel (a socket from the zygote). Setup compiles the solution
 once (Python to a code object; C++ with the compile command into a sealed memfd nobody can
 modify); each run gets a fresh private directory under the tmp root, is watched by
 supervise.py, and the tmp root is emptied afterwards. Expected outputs never enter the
