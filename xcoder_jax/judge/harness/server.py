@@ -3,8 +3,8 @@
 It answers the judge's setup/run requests on its channel (a socket from the zygote). Setup
 compiles the solution once (Python to a code object; C++ with the compile command into a
 sealed memfd nobody can modify); each run gets a fresh private directory under the tmp root,
-is watched by supervise.py, and the tmp root is emptied afterwards. Expected outputs never enter the
-sandbox: the server only returns what the program printed (or, in call modes, the
+is watched by supervise.py, and the tmp root is emptied afterwards. Expected outputs never
+enter the sandbox: the server only returns what the program printed (or, in call modes, the
 JSON-serialised return value) and the judge compares.
 """
 
