@@ -32,7 +32,8 @@ print(shm, key)
 CAPS = """
 import os, signal
 fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
-print(*(fields[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")))
+keys = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")
+print(*(fields[key].strip() for key in keys))
 os.kill(1, signal.SIGINT)  # the server is init and ignores it (no KeyboardInterrupt there)
 print(os.getppid())
 master, terminal = os.openpty()  # a devpts instance of its own: nobody else's terminals
