@@ -18,8 +18,9 @@ check's process (see check.py).
 
 Modules: ``__main__`` (entry point), ``zygote`` (a fresh sandbox per solution), ``server``
 (control loop, setup, one run), ``program`` (the forked run and the check-mode candidate),
-``supervise`` (caps, limits, killing leftovers), ``libc`` (prctl, unshare, mount, capset), ``check`` (the check process), ``wire`` (plain values between check
-and candidate), ``protocol`` (messages with the judge, also imported by the judge side).
+``supervise`` (caps, limits, killing leftovers), ``libc`` (prctl, unshare, mount, capset),
+``check`` (the check process), ``wire`` (plain values between check and candidate),
+``protocol`` (messages with the judge, also imported by the judge side).
 Harness modules import each other relatively, so a run's working directory (first on its
 sys.path) can never stand in for one.
 """
