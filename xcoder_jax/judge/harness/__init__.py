@@ -7,8 +7,9 @@ sandbox.py). That zygote forks each solution's sandbox (fresh namespaces, /tmp a
 capabilities; zygote.py) in ~5 ms instead of ~20 ms for bubblewrap and a new interpreter.
 The server there keeps one warm interpreter per solution and forks a fresh child per test:
 the child gets a fresh private directory, its own session, rlimits, and either execs the
-compiled C++ binary or runs the Python program in a clean ``__main__``. Between tests every other process in the sandbox's PID namespace
-is killed (``kill(-1)``), so nothing a test started survives into the next one.
+compiled C++ binary or runs the Python program in a clean ``__main__``. Between tests every
+other process in the sandbox's PID namespace is killed (``kill(-1)``), so nothing a test
+started survives into the next one.
 
 The server is the sandbox's PID-namespace init and undumpable in every mode, so a run
 (same uid) can neither trace it, read or write its memory or fds, nor stop or kill it; it
