@@ -6,10 +6,12 @@ import errno
 import os
 import signal
 import threading
+import time
 
 import pytest
 
 from xcoder_jax import judge
+from xcoder_jax.judge import sandbox
 from xcoder_jax.judge.harness import libc
 from xcoder_jax.judge.sandbox import wait_for_no_processes
 
@@ -60,12 +62,23 @@ def test_a_run_holds_no_capabilities_and_its_server_is_init():
   assert terminals == "/dev/pts/0 ['0', 'ptmx']", terminals
 
 
+def _kill_zygote_once_a_run_is_running(engine):
+  """bubblewrap, the zygote, its sandbox's server, the server's run: then kill the first two."""
+  deadline = time.monotonic() + 30
+  while time.monotonic() < deadline:
+    pids = engine.zygote_pids()
+    servers = [server for pid in pids[1:] for server in sandbox.children(pid)]
+    if any(sandbox.children(server) for server in servers):
+      break
+    time.sleep(0.01)
+  for pid in pids:
+    os.kill(pid, signal.SIGKILL)
+
+
 def test_a_zygote_dying_mid_run_is_the_judges_error_not_the_programs():
   with judge.Judge(workers=1) as engine:
     engine.warm_up()
-    killer = threading.Timer(
-      0.5, lambda: [os.kill(p, signal.SIGKILL) for p in engine.zygote_pids()]
-    )
+    killer = threading.Thread(target=_kill_zygote_once_a_run_is_running, args=(engine,))
     killer.start()
     sleeper = judge.Submission("import time\ntime.sleep(3)\n", [T("", "")], time_limit_s=5)
     [result] = engine.run([sleeper])
