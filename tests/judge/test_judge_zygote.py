@@ -98,9 +98,10 @@ def test_a_killed_zygote_is_restarted_and_close_leaves_nothing():
   assert engine.run([add])[0].accepted
   pids = engine.zygote_pids()
   assert len(pids) == 2, pids  # bubblewrap and the zygote, idle between batches
-  for pid in pids:
-    os.kill(pid, signal.SIGKILL)
+  os.kill(pids[1], signal.SIGKILL)  # the zygote only: bubblewrap follows it out
+  started = time.monotonic()
   assert engine.run([add])[0].accepted
+  assert time.monotonic() - started < 10  # no wait for a greeting that cannot come
   assert set(engine.zygote_pids()).isdisjoint(pids)
   engine.close()
   assert engine.zygote_pids() == []

@@ -40,6 +40,7 @@ class Zygote:
     self._lock = threading.Lock()
     self._process: subprocess.Popen | None = None
     self._control: socket.socket | None = None
+    self._bwrap_exit = -1  # a pidfd: readable once bubblewrap has exited
     self._log = None
     _live_zygotes.add(self)
 
@@ -80,7 +81,7 @@ class Zygote:
       except OSError as error:
         raise _NotStarted(f"the zygote is gone ({error}): {self.log()[-2000:]}") from None
       theirs.close()
-      pid = _greeting(ours, time.monotonic() + _START_TIMEOUT_S)
+      pid = _greeting(ours, self._bwrap_exit, time.monotonic() + _START_TIMEOUT_S)
       if pid is not None:
         pidfd = os.pidfd_open(pid)
       # The greeting's pid is only this server's while its end of the channel is open: a
@@ -142,6 +143,9 @@ class Zygote:
     finally:
       theirs.close()
     self._control = ours
+    # bubblewrap keeps the zygote's socket open too, so a dead zygote may still take a
+    # message; bubblewrap's own exit (it follows the zygote) is what ends the wait for it.
+    self._bwrap_exit = os.pidfd_open(self._process.pid)
 
   def log(self) -> str:
     """What bubblewrap and the zygote wrote to stderr (why a start failed)."""
@@ -166,6 +170,9 @@ class Zygote:
     if self._control is not None:
       self._control.close()
       self._control = None
+    if self._bwrap_exit >= 0:
+      os.close(self._bwrap_exit)
+      self._bwrap_exit = -1
     if self._process is not None:
       inner = sandbox.children(self._process.pid)
       try:
@@ -197,9 +204,11 @@ def _fd_array(*fds: int) -> bytes:
   return array.array("i", fds).tobytes()
 
 
-def _greeting(channel: socket.socket, deadline: float) -> int | None:
-  """Reads the server's first byte; returns its pid on this host (None if it never came)."""
-  if not select.select([channel], [], [], max(0.0, deadline - time.monotonic()))[0]:
+def _greeting(channel: socket.socket, bwrap_exit: int, deadline: float) -> int | None:
+  """Reads the server's first byte; returns its pid on this host (None if it never came,
+  or bubblewrap exited first)."""
+  ready = select.select([channel, bwrap_exit], [], [], max(0.0, deadline - time.monotonic()))[0]
+  if channel not in ready:
     return None
   data, ancillary, _, _ = channel.recvmsg(1, socket.CMSG_SPACE(12))
   if data != protocol.GREETING:
@@ -218,7 +227,9 @@ def _forget_in_child() -> None:
     if zygote._control is not None:
       zygote._control.close()
       zygote._control = None
-    zygote._process = None
+    if zygote._bwrap_exit >= 0:
+      os.close(zygote._bwrap_exit)
+    zygote._process, zygote._bwrap_exit = None, -1
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
