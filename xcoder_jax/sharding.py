@@ -259,8 +259,8 @@ def take_rows(
     return rows
   target = logical_to_spec(names, rows.shape, mesh, _context.rules, "rows")
   columns = logical_to_spec(table_names, table.shape, mesh, _context.rules, "table")
-  column_axes = _spec_axes(columns, 1)
-  target_axes = [_spec_axes(target, dim) for dim in range(rows.ndim)]
+  column_axes = spec_axes(columns, 1)
+  target_axes = [spec_axes(target, dim) for dim in range(rows.ndim)]
   moved: list[str] = []
   for axis in column_axes:
     if axis in target_axes[-1]:
@@ -275,7 +275,8 @@ def take_rows(
   return jax.lax.with_sharding_constraint(rows, NamedSharding(mesh, target))
 
 
-def _spec_axes(spec: PartitionSpec, dim: int) -> tuple[str, ...]:
+def spec_axes(spec: PartitionSpec, dim: int) -> tuple[str, ...]:
+  """The mesh axes that split dimension ``dim`` of ``spec`` (empty when replicated)."""
   entry = spec[dim] if dim < len(spec) else None
   return () if entry is None else (entry,) if isinstance(entry, str) else tuple(entry)
 

@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 BATCH, LENGTH = "activation_batch", "activation_length"
 
 
-def _axes(entry) -> tuple[str, ...]:
-  return () if entry is None else (entry,) if isinstance(entry, str) else tuple(entry)
-
-
 def _entry(spec: PartitionSpec, dim: int):
   return spec[dim] if dim < len(spec) else None
 
@@ -63,7 +59,7 @@ def attention_specs(
     (BATCH, LENGTH, "activation_kv_heads", None), kv_shape, mesh, what="attention keys"
   )
   batch, length = _entry(q_spec, 0), _entry(q_spec, 1)
-  if not _axes(length) or q_shape[1] != kv_shape[1] or _entry(kv_spec, 1) != length:
+  if length is None or q_shape[1] != kv_shape[1] or _entry(kv_spec, 1) != length:
     return None
   heads = _entry(q_spec, 2) if _entry(q_spec, 2) == _entry(kv_spec, 2) else None
   return (
@@ -85,7 +81,7 @@ def context_parallel_attention(
   """The configured kernel on each device's query block against all-gathered keys."""
   kernel = ATTENTION_KERNELS.get(config.attention_impl)
   q_spec, kv_spec, seg_spec = specs
-  axes = _axes(q_spec[1])
+  axes = sharding.spec_axes(q_spec, 1)
 
   def local(q, k, v, q_ids, kv_ids, q_pos, kv_pos):
     gather = lambda x: jax.lax.all_gather(x, axes, axis=1, tiled=True)  # noqa: E731
