@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app, flags  # noqa: E402
 
 from xcoder_jax import judge  # noqa: E402
-from xcoder_jax.judge.sandbox import wait_for_no_processes  # noqa: E402
+from xcoder_jax.judge.sandbox import descendants, wait_for_no_processes  # noqa: E402
 
 _RUNS = flags.DEFINE_integer("runs", 10000, "Runs (tests) to judge in all; 500 for a short soak.")
 _BATCH = flags.DEFINE_integer("batch", 64, "Submissions per Judge.run call.")
@@ -171,21 +171,6 @@ def _rss_kb() -> int:
   raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def _descendants(pid: int) -> list[int]:
-  """Every process below ``pid`` (zombies included): children of all of its threads."""
-  found, stack = [], [pid]
-  while stack:
-    parent = stack.pop()
-    for task in Path(f"/proc/{parent}/task").glob("*"):
-      try:
-        children = [int(c) for c in (task / "children").read_text().split()]
-      except OSError:
-        continue
-      found += children
-      stack += children
-  return found
-
-
 def _uid_processes(uids: list[int]) -> list[int]:
   """Every process of the sandbox uids, zombies included (a sandbox's pid 1 is reparented
   to the host's init when bwrap exits, and stays a zombie until that init reaps it)."""
@@ -214,7 +199,7 @@ def sample(engine: judge.Judge, temp_dir: str, runs: int) -> dict:
     "sandbox_uid_processes": sum(
       len(wait_for_no_processes(uid, 1.0, ignore=zygotes)) for uid in uids
     ),
-    "descendants": len(set(_descendants(os.getpid())) - zygotes),
+    "descendants": len(set(descendants(os.getpid())) - zygotes),
   }
 
 
@@ -272,7 +257,7 @@ def soak(temp_dir: str) -> None:
   time.sleep(2.0)  # the host's init reaps the sandboxes' last pid 1s
   uids = [uid for uid in engine.worker_uids() if uid is not None]
   final = sample(engine, temp_dir, runs)
-  leftovers = set(_uid_processes(uids)) | set(_descendants(os.getpid()))
+  leftovers = set(_uid_processes(uids)) | set(descendants(os.getpid()))
 
   print(f"\n{'program':<16}{'expected':<16}verdicts")
   unexpected = 0

@@ -133,11 +133,7 @@ def _cpu_s() -> float:
   own, children = (
     resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
   )
-  alive, pending = 0.0, sandbox.children(os.getpid())
-  while pending:
-    pid = pending.pop()
-    alive += _own_cpu_s(pid) + _reaped_cpu_s(pid)
-    pending += sandbox.children(pid)
+  alive = sum(_own_cpu_s(pid) + _reaped_cpu_s(pid) for pid in sandbox.descendants(os.getpid()))
   return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + alive
 
 

@@ -259,12 +259,7 @@ class Sandbox:
     the whole history; only children a program lets the kernel reap (SIGCHLD ignored)
     escape, and those are bounded by the wall limit.
     """
-    total, pending = 0.0, [self.pid]
-    while pending:
-      pid = pending.pop()
-      total += cpu_seconds(pid)
-      pending += children(pid)
-    return total
+    return sum(cpu_seconds(pid) for pid in [self.pid, *descendants(self.pid)])
 
   def _death(self) -> Exception:
     self._stop()
@@ -342,6 +337,16 @@ def children(pid: int) -> list[int]:
   except OSError:
     pass
   return children
+
+
+def descendants(pid: int) -> list[int]:
+  """Every process below ``pid``, zombies included (none once it is gone)."""
+  found, pending = [], children(pid)
+  while pending:
+    child = pending.pop()
+    found.append(child)
+    pending += children(child)
+  return found
 
 
 def _is_alive(pid: int) -> bool:
