@@ -25,7 +25,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-from absl import app, flags
+from absl import app, flags, logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT_PACKAGES = ("xcoder_jax", "data_pipeline", "configs", "launch")
@@ -62,6 +62,16 @@ PATH_ERRORS = (
 
 class UserError(Exception):
   """A mistake in the flags, the config or the input files; the message names the fix."""
+
+
+def start_trainer(argv: Sequence[str]) -> None:
+  """What every training launcher does first: refuse stray arguments, keep Orbax's per-save
+  INFO lines out unless --verbosity asks for them, join the multi-host run if there is one."""
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  start_distributed()
 
 
 def start_distributed() -> None:

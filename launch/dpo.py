@@ -13,7 +13,7 @@ checkpoints go to DIR/checkpoints and a rerun with the same --workdir resumes ex
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from configs.dpo import base
@@ -38,11 +38,7 @@ flags.adopt_module_key_flags(common)
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-  common.start_distributed()
+  common.start_trainer(argv)
   with common.user_errors("dpo"):
     config = _CONFIG.value
     base.validate(config)

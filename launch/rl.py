@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 import ml_collections
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from configs.rl import base
@@ -103,11 +103,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.C
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-  common.start_distributed()
+  common.start_trainer(argv)
   with common.user_errors("rl"):
     config = _CONFIG.value
     base.validate(config)

@@ -9,7 +9,7 @@ DIR/metrics.jsonl and DIR/tensorboard; checkpoints to DIR/checkpoints (exportabl
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from configs.sft import base
@@ -34,11 +34,7 @@ flags.adopt_module_key_flags(common)
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-  common.start_distributed()
+  common.start_trainer(argv)
   with common.user_errors("train"):
     config = _CONFIG.value
     base.validate(config)
