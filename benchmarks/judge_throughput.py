@@ -314,7 +314,7 @@ def profile() -> dict:
       box.request({"op": "setup", "lang": "python", "source": submission.source}, 30.0)
 
   spawn_ms = _cpu_ms_each(spawn_setup_close, 40)
-  runner = SubmissionRunner(config, uid, limits, zygote=warm)
+  runner = SubmissionRunner(warm, limits)
   many = judge.Submission(submission.source, [test] * 200)
   cpu, own, started = _cpu_s(), time.process_time(), time.perf_counter()
   result = runner.judge(many)

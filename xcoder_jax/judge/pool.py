@@ -81,9 +81,8 @@ class Judge:
     def judge_one(submission: Submission) -> SubmissionResult:
       slot = self._free_slots.get()
       try:
-        zygote = self._zygotes[slot]
         runner = SubmissionRunner(
-          self.config, zygote.uid, self.limits, self.prefork, self.compile_cache, zygote
+          self._zygotes[slot], self.limits, self.prefork, self.compile_cache
         )
         return runner.judge(submission)
       finally:

@@ -7,7 +7,7 @@ import signal
 
 from xcoder_jax.judge import checkers
 from xcoder_jax.judge.compile_cache import CompileCache, shared_compile_cache
-from xcoder_jax.judge.sandbox import JudgeError, Sandbox, SandboxConfig, SandboxDied
+from xcoder_jax.judge.sandbox import JudgeError, Sandbox, SandboxDied
 from xcoder_jax.judge.types import (
   Outcome,
   SpecialJudge,
@@ -161,34 +161,20 @@ def classify_failure(result: dict, limits: dict) -> tuple[Outcome, str] | None:
 
 
 class SubmissionRunner:
-  """Runs submissions in sandboxes for one pool worker (one host uid)."""
+  """Runs submissions in sandboxes from one pool worker's zygote (one host uid)."""
 
   def __init__(
     self,
-    config: SandboxConfig,
-    uid: int | None,
+    zygote: Zygote,
     limits: RunLimits,
     prefork: bool = True,
     compile_cache: CompileCache | None = None,
-    zygote: Zygote | None = None,
   ):
-    self.config, self.uid, self.limits, self.prefork = config, uid, limits, prefork
+    self.zygote, self.config = zygote, zygote.config
+    self.limits, self.prefork = limits, prefork
     self.compile_cache = compile_cache or shared_compile_cache()
-    self.zygote = zygote
 
   def judge(self, submission: Submission) -> SubmissionResult:
-    """Judges one submission, in sandboxes from the runner's zygote (or a zygote of its
-    own for this submission when it has none)."""
-    if self.zygote is not None:
-      return self._judge(submission)
-    self.zygote = Zygote(self.config, self.uid)
-    try:
-      return self._judge(submission)
-    finally:
-      self.zygote.close()
-      self.zygote = None
-
-  def _judge(self, submission: Submission) -> SubmissionResult:
     tests = list(submission.tests)
     special = submission.checker if isinstance(submission.checker, SpecialJudge) else None
     verdicts: list[Verdict] = []
