@@ -44,16 +44,20 @@ def kill_everything_else(pid, isolated):
       os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
       return  # nothing else is left, not even a zombie
-    while True:
-      try:
-        if os.waitpid(-1, os.WNOHANG)[0] == 0:
-          break
-      except ChildProcessError:
-        break
+    reap_exited_children()
     if not _sandbox_pids():
       return
     time.sleep(0.001)
   raise RuntimeError("processes survived repeated SIGKILL")
+
+
+def reap_exited_children():
+  """Reaps every child that has exited, without waiting for the others."""
+  try:
+    while os.waitpid(-1, os.WNOHANG)[0]:
+      pass
+  except ChildProcessError:
+    pass
 
 
 def _reap_orphans(run_pid):

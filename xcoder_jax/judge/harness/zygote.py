@@ -29,6 +29,7 @@ import struct
 
 from . import libc, program, server
 from .server import make_undumpable
+from .supervise import reap_exited_children
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWCGROUP = 0x02000000
@@ -58,7 +59,7 @@ def serve(isolated, tmpfs_bytes, candidate_command):
   libc.call("prctl", _PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
   # Reaped by wait, not by ignoring SIGCHLD, so that the sandboxes' CPU time adds up in this
   # process's own figures (the judge and the benchmarks read them).
-  _signal.signal(_signal.SIGCHLD, _reap)
+  _signal.signal(_signal.SIGCHLD, lambda signal_number, frame: reap_exited_children())
   control = _socket.socket(fileno=os.dup(0))
   null = os.open("/dev/null", os.O_RDWR)
   for fd in (0, 1):
@@ -85,14 +86,6 @@ def serve(isolated, tmpfs_bytes, candidate_command):
         os.write(2, f"zygote: cannot fork a sandbox: {error}\n".encode())
     for fd in fds:
       os.close(fd)
-
-
-def _reap(signal_number, frame):
-  try:
-    while os.waitpid(-1, os.WNOHANG)[0]:
-      pass
-  except ChildProcessError:
-    pass
 
 
 def _spawn(channel, log, tmp_root, isolated, tmpfs_bytes, last_capability, command):
