@@ -68,7 +68,7 @@ def start_trainer(argv: Sequence[str]) -> None:
   """What every training launcher does first: refuse stray arguments, keep Orbax's per-save
   INFO lines out unless --verbosity asks for them, join the multi-host run if there is one."""
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    raise UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
   start_distributed()

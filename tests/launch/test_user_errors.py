@@ -48,6 +48,11 @@ def bad(tmp_path_factory):
 
 
 CASES = {
+  "train stray argument": (
+    "train",
+    [SFT, "--workdir={tmp}/w", "steps=3"],
+    ["unexpected arguments ['steps=3']", "--name=value"],
+  ),
   "train unknown config key": (
     "train",
     [SFT, "--workdir={tmp}/w", "--config.data.nosuch=1"],
