@@ -27,6 +27,9 @@ def data_config() -> ml_collections.ConfigDict:
   c.truncate = True  # longer examples: True keeps the first seq_len tokens, False drops
   c.long_prompt = "error"  # prompt >= seq_len: "error" or "drop" (counted)
   c.drop_remainder = True  # last partial batch: drop, or (False) pad with empty rows
+  # True also trains on records of SynthSmith's held-out split (logged loudly); evaluation on
+  # that split is then contaminated. Evaluation (eval_files) always skips training records.
+  c.train_on_heldout = False
   c.read_threads = 2  # ReadOptions.num_threads
   c.read_prefetch = 64  # ReadOptions.prefetch_buffer_size
   return c

@@ -1,4 +1,5 @@
-"""Final outputs: SFT, RL and DPO ArrayRecord shards, JSONL samples, report.json, funnel.png."""
+"""Final outputs: SFT, RL and DPO ArrayRecord shards and JSONL samples per side of the split
+(``DIR/{sft,rl,dpo}`` for training, ``DIR/heldout/{sft,rl,dpo}``), report.json, funnel.png."""
 
 from __future__ import annotations
 
@@ -8,15 +9,25 @@ from data_pipeline.records import Task
 from data_pipeline.solutions import solution_messages
 from xcoder_jax import fileio
 from xcoder_jax.data import shards
+from xcoder_jax.data import split as split_lib
 
 
-def sft_record(verified: dict) -> dict:
+def split_dir(output_dir: str, split: str, kind: str) -> str:
+  """``DIR/<kind>`` for the training side, ``DIR/heldout/<kind>`` for the held-out side: a
+  tool pointed at ``DIR/sft`` (ours or anyone's) never sees a held-out record."""
+  if split == split_lib.TRAIN:
+    return os.path.join(output_dir, kind)
+  return os.path.join(output_dir, split_lib.HELDOUT, kind)
+
+
+def sft_record(verified: dict, split: str) -> dict:
   """query = the solution prompt the teacher answered, response = the golden answer."""
   task = Task.from_json(verified["task"])
   return {
     "id": task.id,
     "query": solution_messages(task)[0]["content"],
     "response": verified["golden"]["response"],
+    "split": split,
     "metadata": {
       "source": "synthsmith",
       "style": task.style,
@@ -27,11 +38,12 @@ def sft_record(verified: dict) -> dict:
   }
 
 
-def rl_record(verified: dict) -> dict:
+def rl_record(verified: dict, split: str) -> dict:
   task = Task.from_json(verified["task"])
   return {
     "id": task.id,
     "prompt": solution_messages(task)[0]["content"],
+    "statement": task.statement,
     "kind": task.kind,
     "fn_name": task.fn_name,
     "style": task.style,
@@ -40,53 +52,70 @@ def rl_record(verified: dict) -> dict:
     "features": task.features,
     "difficulty": verified["difficulty"],
     "num_candidates": verified["num_candidates"],
+    "source": "synthsmith",
+    "split": split,
   }
 
 
-def write_datasets(verified: list[dict], output_dir: str, config, host_tag: str) -> dict:
-  """Writes both datasets (replacing any earlier partial attempt); returns their manifests."""
+def _write(records: list[dict], directory: str, config, prefix: str, kind: str, split: str):
+  """One side of one dataset: shards (replacing any earlier attempt), manifest, sample."""
+  manifest = shards.write_shards(
+    records,
+    directory,
+    max(1, min(config.num_shards, len(records))),
+    prefix=prefix,
+    overwrite=True,
+    extra_manifest={
+      **({} if kind == "sft" else {"kind": kind}),
+      "source": "synthsmith",
+      "split": split,
+      "split_rule": split_lib.RULE,
+    },
+    # RL tasks and DPO pairs are not SFT records: same atomic layout, without its check.
+    sft_schema=kind == "sft",
+  )
+  sample = os.path.join(os.path.dirname(directory), f"{kind}_sample.jsonl")
+  fileio.write_jsonl_atomic(sample, records[: config.sample_size])
+  return manifest
+
+
+def write_datasets(
+  verified: list[dict], output_dir: str, config, host_tag: str, splits: dict
+) -> dict[str, dict]:
+  """Writes the SFT and RL datasets of each side of the split; returns their manifests by
+  ``"<split>/<kind>"``."""
   verified = sorted(verified, key=lambda v: v["task"]["id"])
-  sft = [sft_record(v) for v in verified]
-  rl = [rl_record(v) for v in verified]
-  num_shards = max(1, min(config.num_shards, len(verified)))
   prefix = f"{host_tag}-" if host_tag else ""
-  manifests = {
-    "sft": shards.write_shards(
-      sft, os.path.join(output_dir, "sft"), num_shards, prefix=f"{prefix}sft", overwrite=True
-    ),
-    # RL tasks are not SFT records: same atomic layout, without the SFT schema check.
-    "rl": shards.write_shards(
-      rl,
-      os.path.join(output_dir, "rl"),
-      num_shards,
-      prefix=f"{prefix}rl",
-      overwrite=True,
-      extra_manifest={"kind": "rl"},
-      sft_schema=False,
-    ),
-  }
-  fileio.write_jsonl_atomic(os.path.join(output_dir, "sft_sample.jsonl"), sft[: config.sample_size])
-  fileio.write_jsonl_atomic(os.path.join(output_dir, "rl_sample.jsonl"), rl[: config.sample_size])
+  manifests = {}
+  for split in split_lib.SPLITS:
+    side = [v for v in verified if splits[v["task"]["id"]].split == split]
+    for kind, make in (("sft", sft_record), ("rl", rl_record)):
+      manifests[f"{split}/{kind}"] = _write(
+        [make(v, split) for v in side],
+        split_dir(output_dir, split, kind),
+        config,
+        f"{prefix}{kind}",
+        kind,
+        split,
+      )
   return manifests
 
 
-def write_dpo(pairs: list[dict], output_dir: str, config, host_tag: str) -> dict:
-  """DPO pairs (``data_pipeline/pairs.py`` schema) in the RL shards' layout; returns the
-  manifest."""
+def write_dpo(pairs: list[dict], output_dir: str, config, host_tag: str) -> dict[str, dict]:
+  """DPO pairs (``data_pipeline/pairs.py`` schema, each with its task's split) in the RL
+  shards' layout, one directory per side; returns the manifests by split."""
   prefix = f"{host_tag}-" if host_tag else ""
-  manifest = shards.write_shards(
-    pairs,
-    os.path.join(output_dir, "dpo"),
-    max(1, min(config.num_shards, len(pairs))),
-    prefix=f"{prefix}dpo",
-    overwrite=True,
-    extra_manifest={"kind": "dpo"},
-    sft_schema=False,
-  )
-  fileio.write_jsonl_atomic(
-    os.path.join(output_dir, "dpo_sample.jsonl"), pairs[: config.sample_size]
-  )
-  return manifest
+  return {
+    split: _write(
+      [p for p in pairs if p["split"] == split],
+      split_dir(output_dir, split, "dpo"),
+      config,
+      f"{prefix}dpo",
+      "dpo",
+      split,
+    )
+    for split in split_lib.SPLITS
+  }
 
 
 def plot_funnel(funnel: list[dict], path: str) -> None:

@@ -8,6 +8,8 @@ fails at least one. One pair record (JSON; ``OUT/dpo/`` shards and ``OUT/dpo_sam
 - ``chosen`` / ``rejected``: the two whole teacher responses
 - ``chosen_pass_fraction`` (1.0) / ``rejected_pass_fraction`` (in [0, 1)) on the verified tests
 - ``rejected_reason``: one of ``REASONS`` (``rejected_reason`` says how it is decided)
+- ``split``: the task's side of the train/held-out split (``xcoder_jax.data.split``); the
+  held-out side's pairs go to ``OUT/heldout/dpo``
 - ``metadata``: ``{"source": "synthsmith", "style", "kind", "difficulty", "chosen_index",
   "rejected_index"}``
 
@@ -34,6 +36,7 @@ from data_pipeline.records import Candidate, Task
 from data_pipeline.solutions import solution_messages
 from data_pipeline.stage import StageReport
 from data_pipeline.store import StageStore
+from xcoder_jax.data import split as split_lib
 from xcoder_jax.fileio import write_json_atomic
 
 REASONS = ("wrong_answer", "runtime_error", "time_limit", "memory_limit", "no_code")
@@ -48,8 +51,11 @@ def rejected_reason(results: Sequence[str]) -> str:
   return max(counts, key=lambda kind: (counts[kind], -failures.index(kind)))
 
 
-def build_pairs(verified: dict, responses: dict[int, str], config) -> tuple[list[dict], dict]:
-  """The pairs of one verified task (``verified["candidates"]`` filled) and drop counts.
+def build_pairs(
+  verified: dict, responses: dict[int, str], config, split: str
+) -> tuple[list[dict], dict]:
+  """The pairs of one verified task (``verified["candidates"]`` filled), each carrying the
+  task's ``split``, and drop counts.
 
   Every (passing, failing) combination with a pass-fraction gap of at least
   ``config.min_gap`` is eligible; at most ``config.max_per_task`` are drawn with a generator
@@ -91,6 +97,7 @@ def build_pairs(verified: dict, responses: dict[int, str], config) -> tuple[list
       "chosen_pass_fraction": 1.0,
       "rejected_pass_fraction": float(bad["pass_fraction"]),
       "rejected_reason": rejected_reason(bad["results"]),
+      "split": split,
       "metadata": {
         "source": "synthsmith",
         "style": task.style,
@@ -130,9 +137,16 @@ class PairsResult:
 
 
 def make_pairs(
-  kept: list[dict], candidates: list[dict], judge_of: Callable[[], object], config, out, host_tag
+  kept: list[dict],
+  candidates: list[dict],
+  judge_of: Callable[[], object],
+  config,
+  out: str,
+  host_tag: str,
+  splits: dict,
 ) -> PairsResult:
-  """Pairs of every kept task, written as ``out/dpo`` shards and ``out/dpo_sample.jsonl``."""
+  """Pairs of every kept task, written per side of the split as ``out/dpo`` and
+  ``out/heldout/dpo`` shards with their ``dpo_sample.jsonl``."""
   by_task = collections.defaultdict(list)
   for candidate in candidates:
     by_task[candidate["task_id"]].append(candidate)
@@ -143,7 +157,8 @@ def make_pairs(
     regraded += verified.get("candidates") is None
     verified = with_outcomes(verified, task_candidates, judge_of, config)
     responses = {c["index"]: c["response"] for c in task_candidates}
-    task_pairs, drops = build_pairs(verified, responses, config.pairs)
+    split = splits[verified["task"]["id"]].split
+    task_pairs, drops = build_pairs(verified, responses, config.pairs, split)
     records += task_pairs
     report.drops.update(drops)
   if regraded:
@@ -153,8 +168,13 @@ def make_pairs(
       regraded,
     )
   report.num_out = len(records)
-  manifest = outputs.write_dpo(records, out, config.output, host_tag)
-  dpo_outputs = {"dpo_records": manifest["num_records"], "dpo_dir": os.path.join(out, "dpo")}
+  manifests = outputs.write_dpo(records, out, config.output, host_tag)
+  dpo_outputs = {
+    "dpo_records": manifests[split_lib.TRAIN]["num_records"],
+    "dpo_dir": outputs.split_dir(out, split_lib.TRAIN, "dpo"),
+    "heldout_dpo_records": manifests[split_lib.HELDOUT]["num_records"],
+    "heldout_dpo_dir": outputs.split_dir(out, split_lib.HELDOUT, "dpo"),
+  }
   return PairsResult(report, dpo_outputs, regraded)
 
 
@@ -172,13 +192,17 @@ def pairs_only(config, output_dir: str, host_index: int = 0, num_hosts: int = 1)
       f"{out} holds no finished SynthSmith run (report.json and a complete verification "
       "stage); run the pipeline there first, without --pairs_only"
     )
-  solutions, verification = StageStore(work, "solutions"), StageStore(work, "verification")
-  verified = [o for entry in verification.entries.values() for o in entry["outputs"]]
-  candidates = [o for entry in solutions.entries.values() for o in entry["outputs"]]
+  stores = {
+    name: StageStore(work, name) for name in ("task_generation", "solutions", "verification")
+  }
+  tasks, candidates, verified = (
+    [o for entry in store.entries.values() for o in entry["outputs"]] for store in stores.values()
+  )
+  splits = dedup.split_tasks(tasks, config.split, work)
   kept, _, _ = dedup.decontaminate_and_dedup(verified, config.dedup)
   # Started only for outputs that predate per-candidate outcomes.
   judge_of = functools.cache(lambda: judge_lib.Judge(workers=config.judge_workers or None))
-  result = make_pairs(kept, candidates, judge_of, config, out, host_tag)
+  result = make_pairs(kept, candidates, judge_of, config, out, host_tag, splits)
   with open(report_path) as f:
     report = json.load(f)
   stages = [row["stage"] for row in report["funnel"]]

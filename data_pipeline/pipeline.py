@@ -1,9 +1,10 @@
 """SynthSmith end to end: seeds -> features -> tree -> evolution -> configurations -> tasks ->
-solutions -> test inputs -> dual verification -> decontamination -> shards and report.
+train/held-out split -> solutions -> test inputs -> dual verification -> decontamination ->
+shards per side of the split and report.
 
 Item stages keep their completed items in ``OUTPUT/work/<stage>.jsonl`` (see ``store``), so a
 rerun on the same directory redoes nothing; the cheap global steps (tree merge, sampling,
-de-duplication, shard writing) are deterministic and simply recomputed. A stage left with
+the split, de-duplication, shard writing) are deterministic and simply recomputed. A stage left with
 items a teacher outage kept from finishing stops the run there (later stages would build on
 a partial input); the report names them and a rerun on the same directory retries them.
 The teacher is checked once before its first stage, so an unreachable one is one clear error.
@@ -210,6 +211,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
     concurrency,
   )
   timed("task_generation", report)
+  splits = dedup.split_tasks(task_list, config.split, work)
   candidates, report = run_items(
     recorded("solutions"),
     work,
@@ -250,11 +252,13 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   timed("verification", report)
   kept, report, contamination = dedup.decontaminate_and_dedup(verified, config.dedup)
   timed("dedup_decontam", report)
-  manifests = outputs.write_datasets(kept, out, config.output, host_tag)
-  timed("shards", StageReport("shards", len(kept), manifests["sft"]["num_records"]))
+  contamination.update(dedup.decontamination_summary(report, kept, splits, config))
+  manifests = outputs.write_datasets(kept, out, config.output, host_tag, splits)
+  num_written = sum(m["num_records"] for name, m in manifests.items() if name.endswith("/sft"))
+  timed("shards", StageReport("shards", len(kept), num_written))
   dpo = None
   if config.pairs.enabled:
-    dpo = pairs_lib.make_pairs(kept, candidates, lambda: judge, config, out, host_tag)
+    dpo = pairs_lib.make_pairs(kept, candidates, lambda: judge, config, out, host_tag, splits)
     timed(pairs_lib.STAGE, dpo.report)
   ground_truth = None
   if config.validate_on_seeds:
@@ -272,10 +276,13 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
     "decontamination": contamination,
     "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
     "outputs": {
-      "sft_records": manifests["sft"]["num_records"],
-      "rl_records": manifests["rl"]["num_records"],
-      "sft_dir": os.path.join(out, "sft"),
-      "rl_dir": os.path.join(out, "rl"),
+      "sft_records": manifests["train/sft"]["num_records"],
+      "rl_records": manifests["train/rl"]["num_records"],
+      "sft_dir": outputs.split_dir(out, "train", "sft"),
+      "rl_dir": outputs.split_dir(out, "train", "rl"),
+      "heldout_records": manifests["heldout/rl"]["num_records"],
+      "heldout_sft_dir": outputs.split_dir(out, "heldout", "sft"),
+      "heldout_rl_dir": outputs.split_dir(out, "heldout", "rl"),
       **(dpo.outputs if dpo else {}),
     },
   }

@@ -10,6 +10,13 @@ columns move into `metadata`. Shards are written under temporary names and renam
 complete; a non-empty output directory is refused unless --overwrite. Counts are printed.
 With --kind=rl rows follow the RL schema (xcoder_jax/data/rl.py) or X-Coder's released RL
 Parquet layout (stdin/stdout tasks), converted to it.
+
+Decontamination (xcoder_jax/data/decontam.py; counts printed and kept in the manifest under
+"decontamination"): records whose prompt shares a word --contamination_ngram-gram with a
+HumanEval prompt (--humaneval) or a LiveCodeBench problem (--livecodebench=FILES) are
+removed; records of SynthSmith's held-out split (``split: heldout``) are removed unless
+--keep_heldout (evaluation shards); with --heldout=SYNTHSMITH_DIR, records holding one of its
+held-out tasks (id, statement or golden solution, exact or near-duplicate) are removed too.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import os
 from absl import flags
 
 from launch import common
-from xcoder_jax.data import demo, readers, rl, shards
+from xcoder_jax.data import decontam, demo, readers, rl, shards, split
 
 _INPUT = flags.DEFINE_string(
   "input",
@@ -64,7 +71,72 @@ _MAX_RECORDS = flags.DEFINE_integer(
   "Stop after this many records (0 = all); handy for quick subsets.",
   lower_bound=0,
 )
+_HUMANEVAL = flags.DEFINE_bool("humaneval", True, "Remove records overlapping HumanEval prompts.")
+_LIVECODEBENCH = flags.DEFINE_list(
+  "livecodebench", [], "LiveCodeBench problem JSONL files whose problems records must not overlap."
+)
+_NGRAM = flags.DEFINE_integer(
+  "contamination_ngram",
+  13,
+  "Shared word n-gram length that counts as benchmark overlap.",
+  lower_bound=1,
+)
+_HELDOUT = flags.DEFINE_list(
+  "heldout", [], "SynthSmith output directories whose held-out tasks must not be in the shards."
+)
+_KEEP_HELDOUT = flags.DEFINE_bool(
+  "keep_heldout", False, "Keep records marked split=heldout (to build evaluation shards)."
+)
 flags.declare_key_flag("debug")
+
+
+class Decontamination:
+  """Filters a record stream (see the module docstring), counting what it removes; its
+  ``counts`` are final once the stream is consumed."""
+
+  def __init__(self, benchmarks, heldout, keep_heldout: bool):
+    self.benchmarks, self.heldout, self.keep_heldout = benchmarks, heldout, keep_heldout
+    self.counts = {"heldout": 0, "holds_heldout_task": 0, "benchmark_overlap": 0}
+    self.examples: list[dict] = []
+    self.kept = 0
+
+  def _removed(self, reason: str, record: dict, detail) -> bool:
+    self.counts[reason] += 1
+    if len(self.examples) < 5:
+      self.examples.append({"record": record["id"], "reason": reason, "detail": detail})
+    return False
+
+  def keeps(self, record: dict) -> bool:
+    if not self.keep_heldout and split.split_of(record, record["id"]) == split.HELDOUT:
+      return self._removed("heldout", record, None)
+    prompts, _ = decontam.record_texts(record)
+    hit = next((h for h in map(self.benchmarks.hit, prompts) if h), None)
+    if hit is not None:
+      return self._removed("benchmark_overlap", record, hit)
+    found = self.heldout.findings(record) if self.heldout is not None else []
+    if found:
+      return self._removed("holds_heldout_task", record, found[0])
+    self.kept += 1
+    return True
+
+  def report(self) -> dict:
+    """What was removed and by which rules; refuses a stream that kept nothing."""
+    if not self.kept and any(self.counts.values()):
+      raise ValueError(
+        f"every record read was removed ({self.counts}), nothing is left to write; pass "
+        "--keep_heldout to build evaluation shards of held-out records"
+      )
+    return {
+      "removed": self.counts,
+      "examples": self.examples,
+      "rules": {
+        "benchmark_overlap": f"a shared word {self.benchmarks.n}-gram with "
+        + (", ".join(sorted(self.benchmarks.statements)) or "no benchmark"),
+        "holds_heldout_task": "xcoder_jax/data/decontam.py (id, statement, golden solution)"
+        if self.heldout is not None
+        else "not checked (no --heldout)",
+      },
+    }
 
 
 def convert(
@@ -76,8 +148,10 @@ def convert(
   prefix: str = "sft",
   max_records: int = 0,
   kind: str = "sft",
+  filter_: Decontamination | None = None,
 ) -> dict:
-  """The CLI as a function; returns the manifest (with per-input counts)."""
+  """The CLI as a function; returns the manifest (with per-input counts and, with a
+  ``filter_``, what it removed)."""
   shards.check_output_dir(output, overwrite)  # fail before reading anything
   per_file: dict[str, int] = {}
   if input_spec == "demo":
@@ -98,17 +172,27 @@ def convert(
   stream = records()
   if max_records:
     stream = itertools.islice(stream, max_records)
+  # Filled while the records stream: write_shards adds it to the manifest after the last one.
+  extra = {"inputs": [os.path.abspath(f) for f in files], "kind": kind}
+  if filter_ is not None:
+    stream = filter(filter_.keeps, stream)
   manifest = shards.write_shards(
-    stream,
+    _then(stream, lambda: extra.update(decontamination=filter_.report()) if filter_ else None),
     output,
     num_shards,
     prefix=prefix,
     overwrite=overwrite,
-    extra_manifest={"inputs": [os.path.abspath(f) for f in files], "kind": kind},
+    extra_manifest=extra,
     sft_schema=kind == "sft",
   )
   manifest["per_input"] = per_file
   return manifest
+
+
+def _then(stream, finish):
+  """The stream, then ``finish()`` once it is exhausted."""
+  yield from stream
+  finish()
 
 
 def _rl_records(path: str, fmt: str):
@@ -120,6 +204,11 @@ def _rl_records(path: str, fmt: str):
 def main(argv):
   del argv
   with common.user_errors("make_shards"):
+    filter_ = Decontamination(
+      decontam.BenchmarkGrams(_NGRAM.value, _HUMANEVAL.value, _LIVECODEBENCH.value),
+      decontam.load_heldout(_HELDOUT.value) if _HELDOUT.value else None,
+      _KEEP_HELDOUT.value,
+    )
     manifest = convert(
       _INPUT.value,
       _OUTPUT.value,
@@ -129,11 +218,18 @@ def main(argv):
       _PREFIX.value if _PREFIX.present or _KIND.value == "sft" else _KIND.value,
       _MAX_RECORDS.value,
       _KIND.value,
+      filter_,
     )
   for f, n in manifest["per_input"].items():
     print(f"read {n} records from {f}")
   for name, n in manifest["shards"].items():
     print(f"wrote {n} records to {os.path.join(_OUTPUT.value, name)}")
+  removed = manifest["decontamination"]["removed"]
+  print(
+    f"removed: {removed['heldout']} held-out (split=heldout), {removed['holds_heldout_task']} "
+    f"holding a held-out task, {removed['benchmark_overlap']} overlapping a benchmark "
+    f"({manifest['decontamination']['rules']['benchmark_overlap']})"
+  )
   print(f"total: {manifest['num_records']} records in {len(manifest['shards'])} shards")
 
 

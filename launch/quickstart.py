@@ -112,19 +112,17 @@ def check_flags() -> list[str]:
 def synthsmith_phase() -> dict:
   from configs.synthsmith import demo
   from data_pipeline import pipeline
-  from xcoder_jax.eval.benchmarks import synthsmith as benchmark
 
   report = pipeline.run(demo.get_config(), run_path("synthsmith"))
   if report.get("unfinished"):
     stage = report["unfinished"]["stage"]
     raise SystemExit(f"SynthSmith left items to retry at stage {stage}; rerun the same command")
-  ids = [record["id"] for record in benchmark.read_records(run_path("synthsmith"))]
   return {
     "teacher": "replayed recording (data_pipeline/demo/teacher_recording.jsonl), offline",
     "funnel": [{k: row[k] for k in ("stage", "in", "out")} for row in report["funnel"]],
     "sft_records": report["outputs"]["sft_records"],
     "rl_records": report["outputs"]["rl_records"],
-    "held_out_tasks": len(benchmark.held_out_ids(ids)),
+    "held_out_tasks": report["outputs"]["heldout_records"],
   }
 
 
@@ -167,7 +165,7 @@ def _prompt_budget() -> int:
         [{"role": "user", "content": r["prompt"]}], add_generation_prompt=True, tokenize=True
       )
     )
-    for r in read_records(run_path("synthsmith"))
+    for r in read_records(run_path("synthsmith", "rl"))
   )
   return -(-longest // 16) * 16
 
@@ -180,7 +178,7 @@ def rl_phase() -> dict:
 
   config = tiny.get_config()
   config.init.update(source="checkpoint", path=run_path("sft"))
-  config.data.update(train_files=run_path("synthsmith", "rl"), exclude_held_out=True)
+  config.data.update(train_files=run_path("synthsmith", "rl"))
   config.warmup.update(sft_steps=0, train_files="")
   prompt_len = _prompt_budget()
   config.rl.update(

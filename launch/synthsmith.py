@@ -80,6 +80,22 @@ def _print_funnel(report: dict) -> None:
     print(f"{row['stage']:<20}{row['in']:>7}{row['out']:>7}  {drops}")
 
 
+def _print_decontamination(report: dict) -> None:
+  """What training lost to the held-out split and to decontamination, with the rules."""
+  found = report.get("decontamination")
+  if not found or "removed_from_training" not in found:
+    return
+  removed, rules = found["removed_from_training"], found["thresholds"]
+  print(
+    f"split: {found['training_tasks']} training / {found['heldout_tasks']} held-out tasks; "
+    f"kept out of training: {removed['heldout']} held out (fraction "
+    f"{rules['heldout_fraction']}), {removed['near_duplicate_of_heldout']} near-duplicates of "
+    f"held-out tasks ({rules['heldout_near_duplicate']}), {removed['benchmark_overlap']} "
+    f"overlapping a benchmark ({rules['benchmark_overlap']}), {removed['near_duplicate_task']} "
+    f"repeating a task ({rules['near_duplicate_task']})"
+  )
+
+
 def main(argv):
   del argv
   with common.user_errors("synthsmith"):
@@ -96,6 +112,7 @@ def main(argv):
       print(f"synthsmith: error: {error}", file=sys.stderr)
       sys.exit(TEACHER_FAILED)
   _print_funnel(report)
+  _print_decontamination(report)
   unfinished = report.get("unfinished")
   if unfinished:
     print(
@@ -109,6 +126,7 @@ def main(argv):
       {
         "verification": report["verification"],
         "ground_truth": report["ground_truth"],
+        "decontamination": report.get("decontamination"),
         "outputs": report["outputs"],
       }
     )

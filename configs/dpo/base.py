@@ -25,7 +25,6 @@ def get_config() -> ml_collections.ConfigDict:
       beta=0.1,  # strength of the pull towards the reference
       label_smoothing=0.0,  # sigmoid losses: the assumed chance a preference label is wrong
       reference="precompute",  # "precompute" (one pass, stored in WORKDIR) or "on_the_fly"
-      eval_fraction=0.0,  # > 0: hold this share of train_files' tasks out for evaluation
     )
   )
   c.optimizer.lr = 5e-7

@@ -1,7 +1,8 @@
 """DPO of Qwen2.5-Coder-7B after X-Coder's SFT, on SynthSmith's pairs, 8 GPUs per host.
 
   python -m launch.dpo --config=configs/dpo/qwen25_coder_7b.py --workdir=/ckpt/xcoder-dpo \
-    --config.init.path=/ckpt/xcoder-sft --config.data.train_files=/data/synthsmith/dpo
+    --config.init.path=/ckpt/xcoder-sft --config.data.train_files=/data/synthsmith/dpo \
+    --config.data.eval_files=/data/synthsmith/heldout/dpo
 
 Typical DPO settings: beta 0.1, lr 5e-7 with cosine decay, one epoch. The run starts from
 the SFT checkpoint (init.source=checkpoint; use init.source=hf for an HF directory), which is
@@ -28,7 +29,6 @@ def get_config():
   c.dpo.loss = "sigmoid"
   c.dpo.beta = 0.1
   c.dpo.reference = "precompute"
-  c.dpo.eval_fraction = 0.02
   c.optimizer.lr = 5e-7
   c.optimizer.schedule = "cosine"
   c.optimizer.warmup_ratio = 0.1

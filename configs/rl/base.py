@@ -18,11 +18,15 @@ def get_config() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict(
     dict(
       train_files="",  # RL shards: path, glob, directory or comma-separated list; "toy"
-      eval_files="",  # held-out RL shards (greedy pass rate every train.eval_every steps)
+      # held-out RL shards, e.g. SynthSmith's DIR/heldout/rl (greedy pass rate every
+      # train.eval_every steps)
+      eval_files="",
       tokenizer="",  # "tiny" or an HF tokenizer directory; empty: the init source's
       shuffle_seed=1,
       num_epochs=0,  # <= 0: repeat forever (drive the run by train.steps)
-      exclude_held_out=False,  # leave out SynthSmith's evaluation split (eval/benchmarks)
+      # True also trains on records of SynthSmith's held-out split (logged loudly): any
+      # evaluation on that split is then contaminated
+      train_on_heldout=False,
     )
   )
   c.rl = ml_collections.ConfigDict(

@@ -3,8 +3,9 @@
   python -m data_pipeline.demo.dpo_pairs
 
 Runs the SynthSmith demo (configs/synthsmith/demo.py, replayed teacher) in a scratch
-directory and writes every pair of its OUT/dpo shards, sorted by id, to
-xcoder_jax/data/assets/demo_dpo_pairs.jsonl (schema: data_pipeline/pairs.py).
+directory and writes every pair of both sides of its split (OUT/dpo and OUT/heldout/dpo),
+sorted by id, to xcoder_jax/data/assets/demo_dpo_pairs.jsonl (schema: data_pipeline/pairs.py);
+each pair's ``split`` field says which side it is on.
 """
 
 import json
@@ -14,9 +15,9 @@ import tempfile
 import grain
 
 from configs.synthsmith import demo as demo_config
-from data_pipeline import pipeline
+from data_pipeline import outputs, pipeline
 from xcoder_jax import fileio
-from xcoder_jax.data import shards
+from xcoder_jax.data import shards, split
 
 ASSET = os.path.join(
   os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -27,9 +28,10 @@ ASSET = os.path.join(
 )
 
 
-def read_pairs(run_dir: str) -> list[dict]:
-  """Every pair in a run's dpo shards, sorted by id."""
-  source = grain.sources.ArrayRecordDataSource(shards.shard_files(os.path.join(run_dir, "dpo")))
+def read_pairs(run_dir: str, splits=split.SPLITS) -> list[dict]:
+  """Every pair of the given sides of a run's split, sorted by id."""
+  dirs = [outputs.split_dir(run_dir, side, "dpo") for side in splits]
+  source = grain.sources.ArrayRecordDataSource(shards.shard_files(",".join(dirs)))
   return sorted((json.loads(source[i]) for i in range(len(source))), key=lambda r: r["id"])
 
 

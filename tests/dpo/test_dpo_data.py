@@ -18,9 +18,9 @@ def _cfg(**changes):
   return cfg
 
 
-def _iterate(cfg, files, train=False, keep=None, host_batch=4):
+def _iterate(cfg, files, train=False, role="train", host_batch=4):
   return dpo.make_pair_iterator(
-    cfg, files, host_batch=host_batch, process_index=0, process_count=1, train=train, keep=keep
+    cfg, files, host_batch=host_batch, process_index=0, process_count=1, train=train, role=role
   )
 
 
@@ -113,25 +113,42 @@ def test_long_pairs_are_cut_or_dropped_as_configured(tmp_path):
 
 def test_iterator_resumes_exactly_and_held_out_pairs_never_train(tmp_path):
   files = str(tmp_path / "shards")
-  dpo.shards_lib.write_shards(demo_pairs(40), files, num_shards=2, prefix="dpo", sft_schema=False)
-  train = lambda record: not dpo.held_out(record, 0.25)  # noqa: E731
+  pairs = [
+    {**p, "split": "heldout" if i % 4 == 0 else "train"} for i, p in enumerate(demo_pairs(40))
+  ]
+  dpo.shards_lib.write_shards(pairs, files, num_shards=2, prefix="dpo", sft_schema=False)
   cfg = _cfg(num_epochs=2)
-  it = _iterate(cfg, files, train=True, keep=train)
+  it = _iterate(cfg, files, train=True)
   for _ in range(3):
     next(it)
   state = json.loads(json.dumps(it.get_state()))
   expected = [next(it) for _ in range(4)]
-  resumed = _iterate(cfg, files, train=True, keep=train)
+  resumed = _iterate(cfg, files, train=True)
   resumed.set_state(state)
   for want in expected:
     got = next(resumed)
     for k in want:
       np.testing.assert_array_equal(got[k], want[k])
-  seen = {i for batch in _iterate(_cfg(), files, train=True, keep=train) for i in batch["ids"]}
-  held = {
-    i
-    for batch in _iterate(_cfg(), files, keep=lambda record: not train(record))
-    for i in batch["ids"]
-  }
+  seen = {i for batch in _iterate(_cfg(), files, train=True) for i in batch["ids"]}
+  held = {i for batch in _iterate(_cfg(), files, role="eval") for i in batch["ids"]}
   held.discard("")  # the padded last eval batch
-  assert held and seen and not held & seen and len(held | seen) >= 36
+  assert held == {p["id"] for p in pairs if p["split"] == "heldout"}
+  train = {p["id"] for p in pairs if p["split"] == "train"}
+  assert seen <= train and len(seen) == len(train) // 4 * 4  # the last partial batch dropped
+
+
+def test_held_out_only_pairs_refuse_to_train_unless_allowed_and_old_synthsmith_pairs_fail(
+  tmp_path,
+):
+  files = str(tmp_path / "heldout")
+  pairs = [{**p, "split": "heldout"} for p in demo_pairs(8)]
+  dpo.shards_lib.write_shards(pairs, files, prefix="dpo", sft_schema=False)
+  with pytest.raises(dpo.split.SplitError, match="all 8 records are held out.*train_on_heldout"):
+    next(_iterate(_cfg(), files, train=True))
+  allowed = next(_iterate(_cfg(train_on_heldout=True), files, train=True))
+  assert len(set(allowed["ids"])) == 4
+  old = str(tmp_path / "old")
+  legacy = [{**p, "metadata": {"source": "synthsmith"}} for p in demo_pairs(2)]
+  dpo.shards_lib.write_shards(legacy, old, prefix="dpo", sft_schema=False)
+  with pytest.raises(dpo.split.SplitError, match="before the train/held-out split.*rerun"):
+    _iterate(_cfg(), old, train=True)

@@ -29,7 +29,14 @@ def test_precomputed_reference_logprobs_equal_on_the_fly_ones(tmp_path):
 
   def iterate(train, table=None):
     return dpo.make_pair_iterator(
-      cfg, files, host_batch=4, process_index=0, process_count=1, train=train, reference=table
+      cfg,
+      files,
+      host_batch=4,
+      process_index=0,
+      process_count=1,
+      train=train,
+      role="train",
+      reference=table,
     )
 
   def score(batch):

@@ -33,7 +33,8 @@ SETTINGS = {
 
 def _config(pairs_file, **changes):
   c = tiny.get_config()
-  for key, value in {**SETTINGS, "data.train_files": pairs_file, **changes}.items():
+  files = {"data.train_files": pairs_file, "data.eval_files": pairs_file}
+  for key, value in {**SETTINGS, **files, **changes}.items():
     section, name = key.split(".")
     c[section][name] = value
   return c
@@ -44,7 +45,11 @@ def trained(tmp_path_factory):
   """One uninterrupted tiny run (precomputed reference): the learning check and the resume
   reference."""
   root = tmp_path_factory.mktemp("dpo")
-  pairs_file = write_pairs(root / "pairs.jsonl", demo_pairs(64))
+  # A fifth of the pairs held out, as SynthSmith marks them: evaluation reads only those.
+  pairs = [
+    {**p, "split": "heldout" if i % 5 == 0 else "train"} for i, p in enumerate(demo_pairs(64))
+  ]
+  pairs_file = write_pairs(root / "pairs.jsonl", pairs)
   workdir = str(root / "run")
   config = _config(pairs_file, **{"train.save_every": SAVE_EVERY, "train.keep": STEPS})
   trainer.train(config, workdir)
@@ -72,7 +77,8 @@ def test_sigkill_mid_run_resumes_exactly(trained, tmp_path):
   for name in os.listdir(workdir / "checkpoints"):  # back to the state after SAVE_EVERY
     if name.isdigit() and int(name) > SAVE_EVERY:
       shutil.rmtree(workdir / "checkpoints" / name)
-  overrides = {**SETTINGS, "data.train_files": pairs_file, "train.save_every": 2}
+  overrides = {**SETTINGS, "data.train_files": pairs_file, "data.eval_files": pairs_file}
+  overrides["train.save_every"] = 2
   cmd = [sys.executable, "-m", "launch.dpo", "--config=configs/dpo/tiny.py", f"--workdir={workdir}"]
   cmd += [f"--config.{k}={v}" for k, v in overrides.items()]
   process = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)

@@ -34,7 +34,7 @@ def test_humaneval_whole_functions_and_continuations(judge_pool):
     load_benchmark("humaneval", options=LoadOptions(window="v5"))
 
 
-def _task(task_id, kind="stdio", difficulty=0.5):
+def _task(task_id, kind="stdio", difficulty=0.5, split="heldout"):
   if kind == "leetcode":
     tests = [{"input": "[2, 3]", "output": "5"}, {"input": "[0, 0]", "output": "0"}]
   else:
@@ -50,33 +50,27 @@ def _task(task_id, kind="stdio", difficulty=0.5):
     "features": {},
     "difficulty": difficulty,
     "num_candidates": 4,
+    "source": "synthsmith",
+    "split": split,
   }
 
 
-def test_held_out_split_is_a_fixed_function_of_the_ids():
-  ids = [f"task-{i}" for i in range(40)]
-  held = synthsmith.held_out_ids(ids)
-  assert len(held) == 4 and held == synthsmith.held_out_ids(reversed(ids))
-  assert held <= set(ids) and synthsmith.held_out_ids(ids[:1]) == {"task-0"}
-  assert synthsmith.difficulty_label(0.1) == "easy"
-  assert synthsmith.difficulty_label(0.9) == "hard"
-
-
 def test_synthsmith_held_out_tasks_graded_by_x_coder_rules(tmp_path, judge_pool):
-  stdio_ids = [f"stdio-{i}" for i in range(5)]
   run_dir = tmp_path / "run"
-  shards.write_shards(
-    [_task(i) for i in stdio_ids], str(run_dir / "rl"), 2, prefix="rl", sft_schema=False
-  )
+  train = [_task(f"train-{i}", split="train") for i in range(3)]
+  shards.write_shards(train, str(run_dir / "rl"), 2, prefix="rl", sft_schema=False)
+  held = "stdio-0"
+  shards.write_shards([_task(held)], str(run_dir / "heldout" / "rl"), prefix="rl", sft_schema=False)
   shards.write_shards(
     [_task("call-0", "leetcode", 0.1)], str(tmp_path / "call"), prefix="rl", sft_schema=False
   )
   bench = load_benchmark("synthsmith", str(run_dir))
-  (held,) = synthsmith.held_out_ids(stdio_ids)
-  assert [p.question_id for p in bench.problems] == [held]
+  assert [p.question_id for p in bench.problems] == [held]  # the held-out side only
+  assert bench.settings["split"] == "heldout" and bench.settings["split_rule"]
   assert bench.extraction == "xcoder" and bench.problems[0].platform == "codeforces"
   call = load_benchmark("synthsmith", str(tmp_path / "call")).problems[0]
   assert call.difficulty == "easy"
+  assert synthsmith.difficulty_label(0.9) == "hard"
   read = "a, b = map(int, input().split())\n"
   answer = "<think>plan</think>\n```python\n{}\n```"
   responses = {
@@ -94,6 +88,19 @@ def test_synthsmith_held_out_tasks_graded_by_x_coder_rules(tmp_path, judge_pool)
   )
   assert [r.outcome for r in results[held]] == ["accepted", "wrong_answer"]
   assert [r.outcome for r in results["call-0"]] == ["accepted", "wrong_answer"]
+
+
+def test_synthsmith_output_without_the_split_or_without_held_out_tasks_is_refused(tmp_path):
+  old = {k: v for k, v in _task("old-0").items() if k not in ("split", "source")}
+  shards.write_shards([old], str(tmp_path / "old" / "rl"), prefix="rl", sft_schema=False)
+  with pytest.raises(EvalInputError, match="no held-out split .*rerun python -m launch.synthsmith"):
+    load_benchmark("synthsmith", str(tmp_path / "old"))
+  with pytest.raises(EvalInputError, match="before the train/held-out split existed"):
+    load_benchmark("synthsmith", str(tmp_path / "old" / "rl"))
+  train = [_task("t-0", split="train")]
+  shards.write_shards(train, str(tmp_path / "train"), prefix="rl", sft_schema=False)
+  with pytest.raises(EvalInputError, match="holds no held-out tasks"):
+    load_benchmark("synthsmith", str(tmp_path / "train"))
 
 
 def test_synthsmith_bad_shards_stop_with_the_fix(tmp_path):

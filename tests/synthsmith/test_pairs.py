@@ -54,7 +54,7 @@ def options(**overrides):
 
 
 def test_chosen_passes_every_verified_test_and_rejected_never_does():
-  records, drops = pairs.build_pairs(verified_task(), RESPONSES, options())
+  records, drops = pairs.build_pairs(verified_task(), RESPONSES, options(), "train")
   assert len(records) == 2 * 3 and drops == {"candidate:judge_error": 1}
   prompt = solution_messages(TASK)[0]["content"]
   for record in records:
@@ -68,36 +68,39 @@ def test_chosen_passes_every_verified_test_and_rejected_never_does():
     assert record["rejected_pass_fraction"] == {2: 0.25, 3: 0.5, 4: 0.0}[bad]
     assert record["rejected_reason"] == REASON[bad]
     assert meta["source"] == "synthsmith" and meta["style"] == "codeforces"
-    assert meta["kind"] == "stdio" and meta["difficulty"] == 0.25
+    assert meta["kind"] == "stdio" and meta["difficulty"] == 0.25 and record["split"] == "train"
 
 
 def test_gap_filter_cap_and_tasks_without_failures():
-  records, drops = pairs.build_pairs(verified_task(), RESPONSES, options(min_gap=0.6))
+  records, drops = pairs.build_pairs(verified_task(), RESPONSES, options(min_gap=0.6), "train")
   assert {r["metadata"]["rejected_index"] for r in records} == {2, 4}  # 0.5 gap < 0.6
   assert drops["pair:small_gap"] == 2
-  capped, drops = pairs.build_pairs(verified_task(), RESPONSES, options(max_per_task=4))
+  capped, drops = pairs.build_pairs(verified_task(), RESPONSES, options(max_per_task=4), "train")
   assert len(capped) == 4 and drops["pair:over_cap"] == 2
-  again, _ = pairs.build_pairs(verified_task(), RESPONSES, options(max_per_task=4))
+  again, _ = pairs.build_pairs(verified_task(), RESPONSES, options(max_per_task=4), "train")
   assert again == capped  # seeded by the config's seed and the task id
   draws = {
     tuple(
       r["id"]
-      for r in pairs.build_pairs(verified_task(), RESPONSES, options(max_per_task=2, seed=s))[0]
+      for r in pairs.build_pairs(
+        verified_task(), RESPONSES, options(max_per_task=2, seed=s), "train"
+      )[0]
     )
     for s in range(8)
   }
   assert len(draws) > 1  # the seed changes which pairs are drawn
   all_pass = {0: [OK] * 4, 1: [OK] * 4}
-  records, drops = pairs.build_pairs(verified_task(all_pass), RESPONSES, options())
+  records, drops = pairs.build_pairs(verified_task(all_pass), RESPONSES, options(), "train")
   assert records == [] and drops == {"no_failing_candidate": 1}
-  records, drops = pairs.build_pairs(verified_task(), RESPONSES, options(min_gap=1.01))
+  records, drops = pairs.build_pairs(verified_task(), RESPONSES, options(min_gap=1.01), "train")
   assert records == [] and drops["no_pair_above_gap"] == 1
 
 
 def test_identical_responses_give_one_pair():
   responses = {**RESPONSES, 3: RESPONSES[2], 4: RESPONSES[2]}
-  records, drops = pairs.build_pairs(verified_task(), responses, options())
+  records, drops = pairs.build_pairs(verified_task(), responses, options(), "heldout")
   assert len(records) == 2 and drops["pair:duplicate"] == 4
+  assert {r["split"] for r in records} == {"heldout"}  # the task's side, on every pair
 
 
 def test_outcomes_from_captured_runs_name_the_failure():
@@ -125,9 +128,14 @@ def test_demo_run_writes_dpo_shards_counted_in_the_funnel(demo_run):
   out, report = demo_run
   row = next(r for r in report["funnel"] if r["stage"] == "dpo_pairs")
   records = demo_pairs.read_pairs(out)
-  assert row["out"] == report["outputs"]["dpo_records"] == len(records) >= 30
-  assert row["in"] == report["outputs"]["sft_records"]
-  assert json.load(open(os.path.join(out, "dpo", "manifest.json")))["kind"] == "dpo"
+  outputs = report["outputs"]
+  assert row["out"] == outputs["dpo_records"] + outputs["heldout_dpo_records"] == len(records)
+  assert outputs["dpo_records"] >= 30 and outputs["heldout_dpo_records"] >= 10
+  assert row["in"] == outputs["sft_records"] + outputs["heldout_records"]
+  for side, directory in (("train", "dpo"), ("heldout", "heldout/dpo")):
+    manifest = json.load(open(os.path.join(out, directory, "manifest.json")))
+    assert manifest["kind"] == "dpo" and manifest["split"] == side
+    assert {r["split"] for r in demo_pairs.read_pairs(out, [side])} == {side}
   assert {r["rejected_reason"] for r in records} == {WA, RE}
   for record in records:
     assert set(record) == {
@@ -139,12 +147,15 @@ def test_demo_run_writes_dpo_shards_counted_in_the_funnel(demo_run):
       "chosen_pass_fraction",
       "rejected_pass_fraction",
       "rejected_reason",
+      "split",
       "metadata",
     }
     assert record["chosen_pass_fraction"] == 1.0 and 0.0 <= record["rejected_pass_fraction"] < 1.0
     assert record["chosen"] != record["rejected"] and record["rejected_reason"] in pairs.REASONS
   sft = {
-    json.loads(line)["id"]: json.loads(line) for line in open(os.path.join(out, "sft_sample.jsonl"))
+    json.loads(line)["id"]: json.loads(line)
+    for sample in ("sft_sample.jsonl", "heldout/sft_sample.jsonl")
+    for line in open(os.path.join(out, sample))
   }
   assert all(r["prompt"] == sft[r["task_id"]]["query"] for r in records)
   assert records == [json.loads(line) for line in open(demo_pairs.ASSET)]  # the asset is current
@@ -175,8 +186,10 @@ def test_pairs_only_rebuilds_pairs_without_teacher_or_vote(demo_run, finished_co
   stages = [r["stage"] for r in report["funnel"]]
   assert stages.count("dpo_pairs") == 1 and stages.index("dpo_pairs") == stages.index("shards") + 1
   row = report["funnel"][stages.index("dpo_pairs")]
-  assert row["out"] == row["in"] == report["outputs"]["dpo_records"]  # one pair per task
-  assert report["dpo_regraded_tasks"] == 0 and report["outputs"]["sft_records"] == row["in"]
+  outputs = report["outputs"]
+  assert row["out"] == row["in"] == outputs["dpo_records"] + outputs["heldout_dpo_records"]
+  assert report["dpo_regraded_tasks"] == 0  # one pair per task, above
+  assert outputs["sft_records"] + outputs["heldout_records"] == row["in"]
   assert len(demo_pairs.read_pairs(finished_copy)) == row["out"]
   assert open(os.path.join(finished_copy, "sft_sample.jsonl")).read() == sft_before
   assert json.load(open(os.path.join(finished_copy, "report.json"))) == report
@@ -193,6 +206,7 @@ def test_pairs_only_regrades_an_older_run_to_the_same_pairs(demo_run, finished_c
   with open(path, "w") as f:
     f.writelines(json.dumps(entry) + "\n" for entry in entries)
   shutil.rmtree(os.path.join(finished_copy, "dpo"))
+  shutil.rmtree(os.path.join(finished_copy, "heldout", "dpo"))
   done = subprocess.run(
     [
       sys.executable,
@@ -210,5 +224,6 @@ def test_pairs_only_regrades_an_older_run_to_the_same_pairs(demo_run, finished_c
   )
   assert "graded again" in done.stderr
   report = json.load(open(os.path.join(finished_copy, "report.json")))
-  assert report["dpo_regraded_tasks"] == report["outputs"]["sft_records"]
+  outputs = report["outputs"]
+  assert report["dpo_regraded_tasks"] == outputs["sft_records"] + outputs["heldout_records"]
   assert demo_pairs.read_pairs(finished_copy) == demo_pairs.read_pairs(demo_run[0])

@@ -173,7 +173,7 @@ def test_golden_passes_every_stored_test_under_the_exact_checker():
   inputs = TestInputs("t", [f"{n}\n" for n in range(1, 6)], ["direct"] * 5)
   config = cfg(min_candidates=2, time_limit_s=5.0, memory_mb=256)
   [verified], _ = verify.verify_task(judge.Judge(), config, task, candidates, inputs)
-  record = outputs_lib.rl_record(verified)
+  record = outputs_lib.rl_record(verified, "train")
   assert record["golden_solution"] == spaced and record["tests"][1]["output"] == "1 2 \n3 4"
   [result] = judge.Judge().run(
     [

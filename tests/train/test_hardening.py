@@ -168,11 +168,18 @@ def test_a_stream_that_drops_every_record_names_the_setting(tmp_path):
     next(make_sft_iterator(config.data, "train", 0, 1))  # endless: would spin forever
 
 
-def test_rl_tasks_all_excluded_are_an_error(tmp_path):
-  rows = [{"id": f"t{i}", "prompt": "p", "tests": [{"input": "", "output": ""}]} for i in range(3)]
+def test_rl_tasks_all_held_out_are_an_error_unless_training_on_them_is_asked(tmp_path):
+  rows = [
+    {"id": f"t{i}", "prompt": "p", "tests": [{"input": "", "output": ""}], "split": "heldout"}
+    for i in range(3)
+  ]
   (tmp_path / "rl.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   make_shards.convert(str(tmp_path / "rl.jsonl"), str(tmp_path / "shards"), num_shards=1, kind="rl")
-  with pytest.raises(ValueError, match="all 3 tasks.*exclude_held_out=False"):
-    rl_data.make_prompt_iterator(
-      str(tmp_path / "shards"), 1, 0, 0, 0, 1, exclude_ids={"t0", "t1", "t2", "x"}
-    )
+  with pytest.raises(ValueError, match="all 3 records are held out.*train_on_heldout=True"):
+    next(rl_data.make_prompt_iterator(str(tmp_path / "shards"), 1, 0, 0, 0, 1))
+  allowed = rl_data.make_prompt_iterator(
+    str(tmp_path / "shards"), 1, 0, 0, 0, 1, allow_heldout=True
+  )
+  assert next(allowed)[0]["split"] == "heldout"
+  evaluated = rl_data.make_prompt_iterator(str(tmp_path / "shards"), 3, 0, 1, 0, 1, role="eval")
+  assert sorted(r["id"] for r in next(evaluated)) == ["t0", "t1", "t2"]

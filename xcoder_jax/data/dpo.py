@@ -12,6 +12,7 @@ A pair is one JSON object. SynthSmith writes them (ArrayRecord shards, manifest 
 ``chosen_pass_fraction``    float    optional, in [0, 1]
 ``rejected_pass_fraction``  float    optional, in [0, 1]
 ``rejected_reason``         str      optional: one of ``REJECTED_REASONS``
+``split``                   str      optional: ``train`` or ``heldout``
 ``metadata``                dict     optional, never read by training
 ==========================  =======  ======================================================
 
@@ -30,14 +31,14 @@ sequence per row, so the loss scores both sides in one forward pass over the row
 ``rejected_ref_logprob`` ``[pairs]`` carry the reference model's summed response log-probs
 when a precomputed table is given (zeros otherwise), ``ids`` the pair ids (host-side only).
 
-Held-out pairs: ``data.eval_files``, or (when empty) the pairs of the training files whose
-``task_id`` (or id) hashes below ``eval_fraction``: whole tasks are held out, so no pair of a
-held-out task, whose prompt and chosen answer its other pairs share, reaches training.
+Held-out pairs: a pair carries its task's ``split`` (SynthSmith's, ``xcoder_jax.data.split``;
+``OUT/dpo`` holds the training side, ``OUT/heldout/dpo`` the other). Training skips held-out
+pairs and evaluation (``data.eval_files``) reads only those not marked ``train``, so one file
+holding both sides can serve as both; pairs without the field are training data.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -47,7 +48,7 @@ import grain
 import numpy as np
 from absl import logging
 
-from xcoder_jax.data import readers, schema, sft
+from xcoder_jax.data import readers, schema, sft, split
 from xcoder_jax.data import shards as shards_lib
 from xcoder_jax.data import tokenizer as tokenizer_lib
 from xcoder_jax.data.batch import BATCH_FIELDS, TOKEN_FIELDS
@@ -155,13 +156,6 @@ def to_shards(source: str, output_dir: str) -> str:
   return output_dir
 
 
-def held_out(record: Mapping[str, Any], fraction: float) -> bool:
-  """A fixed share of tasks, independent of order and sharding, is kept for evaluation."""
-  key = record.get("task_id") or record["id"]
-  digest = hashlib.sha256(str(key).encode("utf-8")).digest()
-  return int.from_bytes(digest[:8], "big") / 2**64 < fraction
-
-
 def _pad(feats: dict[str, np.ndarray], seq_len: int, pad_id: int) -> dict[str, np.ndarray]:
   n = len(feats["inputs"])
   real = np.arange(seq_len) < n
@@ -241,18 +235,18 @@ def make_pair_iterator(
   process_index: int,
   process_count: int,
   train: bool,
-  keep: Any = None,
+  role: str,
   reference: Mapping[str, tuple[float, float]] | None = None,
 ) -> grain.DatasetIterator:
-  """Batches of pairs from ArrayRecord shards (see the module docstring). `train`: shuffled,
-  `data.num_epochs` epochs, `data.drop_remainder`; otherwise one ordered pass with a padded
-  last batch. `keep(record)` filters pairs (the held-out split). The iterator's
+  """Batches of the pairs ``role`` ("train" or "eval") reads from ArrayRecord shards (see
+  the module docstring). `train`: shuffled, `data.num_epochs` epochs, `data.drop_remainder`;
+  otherwise one ordered pass with a padded last batch. The iterator's
   `get_state`/`set_state` give exact resume."""
-  _, source = shards_lib.open_shards(files, "DPO", "pairs")
+  paths, source = shards_lib.open_shards(files, "DPO", "pairs")
   tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
-  ds = grain.MapDataset.source(source)
-  if keep is not None:
-    ds = ds.filter(lambda data: keep(json.loads(data)))
+  keep = split.SplitFilter(role, len(source), f"DPO pairs {paths[:3]}", cfg.train_on_heldout)
+  keep(json.loads(source[0]))  # a pair predating the split fails now, not mid-step
+  ds = grain.MapDataset.source(source).filter(lambda data: keep(json.loads(data)))
   if train:
     ds = ds.shuffle(seed=int(cfg.shuffle_seed))
   epochs = int(cfg.num_epochs) if train else 1

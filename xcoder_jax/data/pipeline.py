@@ -42,6 +42,7 @@ from absl import logging
 
 from xcoder_jax.data import schema, sft
 from xcoder_jax.data import shards as shards_lib
+from xcoder_jax.data import split as split_lib
 from xcoder_jax.data import tokenizer as tokenizer_lib
 from xcoder_jax.data.batch import BATCH_FIELDS, TOKEN_FIELDS
 
@@ -64,7 +65,9 @@ class _DecodeRecord(grain.transforms.MapWithIndex):
 
 
 class _EncodeExample(grain.transforms.MapWithIndex):
-  """record -> shifted per-example features (+ per-token epoch), or None when dropped.
+  """record -> shifted per-example features (+ per-token epoch), or None when dropped: too
+  long for the length settings, or on the other side of the train/held-out split than the
+  one this split reads (``xcoder_jax.data.split.keeps``).
 
   Once every record of the shards has been dropped with none kept in between (encoding is
   deterministic, so none would ever be kept) it raises AllRecordsDroppedError: otherwise an
@@ -79,7 +82,10 @@ class _EncodeExample(grain.transforms.MapWithIndex):
     num_records: int,
     process_index: int,
     process_count: int,
+    role: str,
+    allow_heldout: bool,
   ):
+    self._role, self._allow_heldout = role, allow_heldout
     self._tokenizer = tokenizer
     self._seq_len = seq_len
     self._truncate = truncate
@@ -92,7 +98,9 @@ class _EncodeExample(grain.transforms.MapWithIndex):
 
   def map_with_index(self, index: int, item: tuple[int, dict[str, Any]]):
     source_index, record = item
-    before = self.stats.dropped_too_long + self.stats.dropped_long_prompt
+    if not split_lib.keeps(record, self._role, self._allow_heldout, "SFT data"):
+      self.stats.skipped_split += 1
+      return self._dropped(source_index)
     ex = sft.encode_example(
       record,
       self._tokenizer,
@@ -102,7 +110,7 @@ class _EncodeExample(grain.transforms.MapWithIndex):
       stats=self.stats,
     )
     if ex is None:
-      dropped = before + 1
+      dropped = self.stats.dropped_too_long + self.stats.dropped_long_prompt
       if dropped <= 5 or dropped % 1000 == 0:
         logging.warning(
           "SFT data: dropped record %r (longer than seq_len=%d); %s",
@@ -110,18 +118,32 @@ class _EncodeExample(grain.transforms.MapWithIndex):
           self._seq_len,
           self.stats.as_dict(),
         )
-      self._dropped_since_kept.add(source_index)
-      if len(self._dropped_since_kept) >= self._n:
-        raise sft.AllRecordsDroppedError(self._all_dropped_message())
-      return None
+      return self._dropped(source_index)
     self._dropped_since_kept.clear()
     feats = sft.to_features(ex["tokens"], ex["loss_mask"], self._tokenizer.pad_id)
     epoch = (self._pi + index * self._pc) // self._n
     feats[_EPOCH] = np.full(len(ex["tokens"]), epoch, np.int32)
     return feats
 
+  def _dropped(self, source_index: int) -> None:
+    """Counts a record that yields no example; raises once every record has been dropped."""
+    self._dropped_since_kept.add(source_index)
+    if len(self._dropped_since_kept) >= self._n:
+      raise sft.AllRecordsDroppedError(self._all_dropped_message())
+
   def _all_dropped_message(self) -> str:
     causes = []
+    if self.stats.skipped_split and self._role == split_lib.TRAIN:
+      causes.append(
+        "held-out records (split 'heldout') are skipped by training; point data.train_files "
+        "at training data (SynthSmith's DIR/sft), or set data.train_on_heldout=True to train "
+        "on them anyway"
+      )
+    elif self.stats.skipped_split:
+      causes.append(
+        "training records (split 'train') are skipped by evaluation; point data.eval_files at "
+        "held-out data (SynthSmith's DIR/heldout/sft)"
+      )
     if self.stats.dropped_long_prompt:
       causes.append(
         f"prompts of at least data.seq_len={self._seq_len} tokens are dropped "
@@ -132,10 +154,15 @@ class _EncodeExample(grain.transforms.MapWithIndex):
         f"examples longer than data.seq_len={self._seq_len} are dropped (data.truncate=False)"
       )
     return (
-      f"all {self._n} records were dropped, none is left to train on: "
+      f"all {self._n} records were dropped, none is left to read: "
       + "; ".join(causes)
-      + f" ({self.stats.as_dict()}). Raise data.seq_len, set data.truncate=True, or set "
-      "data.long_prompt='error' to see the first offending record"
+      + f" ({self.stats.as_dict()})"
+      + (
+        ". Raise data.seq_len, set data.truncate=True, or set data.long_prompt='error' to see "
+        "the first offending record"
+        if self.stats.dropped_too_long or self.stats.dropped_long_prompt
+        else ""
+      )
     )
 
 
@@ -281,7 +308,11 @@ def _build(
     n,
     process_index,
     process_count,
+    split_lib.TRAIN if is_train else "eval",
+    bool(cfg.train_on_heldout),
   )
+  if is_train and cfg.train_on_heldout:
+    split_lib.warn_training_on_heldout(f"SFT data {files[:3]}")
   ds = ds.map_with_index(encoder)
   it = ds.to_iter_dataset(
     grain.ReadOptions(

@@ -17,7 +17,7 @@ from typing import Any
 from xcoder_jax.data import schema
 
 FORMATS = ("auto", "jsonl", "parquet")
-_KNOWN = {"id", "messages", "query", "response", "system", "metadata"}
+_KNOWN = {"id", "messages", "query", "response", "system", "split", "metadata"}
 
 
 def expand_inputs(spec: str | list[str] | tuple[str, ...], what: str = "input") -> list[str]:

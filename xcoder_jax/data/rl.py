@@ -11,6 +11,8 @@ An RL record is one JSON object (SynthSmith writes them to `DIR/rl/*.array_recor
 ``fn_name``        str|null  the entry point of ``leetcode``/``function`` tasks
 ``tests``          list      ``{"input": str, "output": str}``; call-style inputs are JSON
                              argument lists, outputs the JSON of the return value
+``split``          str       optional: ``train`` or ``heldout`` (SynthSmith's split,
+                             ``xcoder_jax.data.split``); training skips held-out tasks
 others             any       kept and passed to reward functions (difficulty, style, ...)
 =================  ========  =========================================================
 
@@ -21,12 +23,13 @@ fixed number of prompts per host per step; its position checkpoints with the tra
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grain
 
-from xcoder_jax.data.shards import open_shards, shard_files
+from xcoder_jax.data import split
+from xcoder_jax.data.shards import open_shards
 
 TASK_KINDS = ("stdio", "leetcode", "function")
 
@@ -114,28 +117,16 @@ def make_prompt_iterator(
   num_epochs: int,
   process_index: int,
   process_count: int,
-  exclude_ids: Collection[str] = (),
+  role: str = split.TRAIN,
+  allow_heldout: bool = False,
 ) -> grain.DatasetIterator:
-  """Per-host lists of `prompts_per_host` records, without the tasks in `exclude_ids` (e.g.
-  an evaluation split); `get_state`/`set_state` for resume."""
+  """Per-host lists of `prompts_per_host` records of the split `role` uses (training skips
+  held-out tasks unless `allow_heldout`; "eval" reads held-out ones); `get_state`/`set_state`
+  for resume."""
   paths, source = open_shards(files, "RL")
-  # Only an exclusion list at least as long as the shards can leave nothing: check it then.
-  if len(exclude_ids) >= len(source) and set(read_ids(files)) <= set(exclude_ids):
-    raise ValueError(
-      f"all {len(source)} tasks of {paths[:3]} are excluded from training (data."
-      "exclude_held_out=True keeps SynthSmith's evaluation split out, and these shards hold "
-      "only that split); add training tasks, or set --config.data.exclude_held_out=False"
-    )
+  keep = split.SplitFilter(role, len(source), f"RL tasks {paths[:3]}", allow_heldout)
+  keep(_Decode().map(source[0]))  # a record predating the split fails now, not mid-step
   ds = grain.MapDataset.source(source).shuffle(seed=seed)
   ds = ds.repeat(num_epochs if num_epochs > 0 else None)
-  ds = ds[process_index::process_count].map(_Decode()).to_iter_dataset()
-  if exclude_ids:
-    excluded = frozenset(exclude_ids)
-    ds = ds.filter(lambda record: record["id"] not in excluded)
+  ds = ds[process_index::process_count].map(_Decode()).filter(keep).to_iter_dataset()
   return iter(ds.batch(prompts_per_host, drop_remainder=True, batch_fn=list))
-
-
-def read_ids(files: str) -> list[str]:
-  """Every task id in the shards (to derive an evaluation split from them)."""
-  source = grain.sources.ArrayRecordDataSource(shard_files(files))
-  return [json.loads(source[i])["id"] for i in range(len(source))]

@@ -23,6 +23,10 @@ Fields
       two columns). It means ``messages = [{"role": "user", "content": query},
       {"role": "assistant", "content": response}]``, plus a leading system message when
       the optional ``system`` string field is present.
+``split`` (str, optional)
+    ``"train"`` or ``"heldout"``: SynthSmith's train/held-out split of the task the record
+    was made from (``xcoder_jax.data.split``). Training skips held-out records, evaluation
+    reads only them; a record without it is training data.
 ``metadata`` (dict, optional)
     Anything else (source, difficulty, features). Never read by training; ``make_shards``
     moves unknown source columns here.
@@ -45,6 +49,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from xcoder_jax.data import split as split_lib
 
 ROLES = ("system", "user", "assistant")
 SCHEMA_VERSION = 1
@@ -76,7 +82,8 @@ _FORM_HINT = (
 def validate_record(
   record: Any, where: str | None = None, *, require_id: bool = True
 ) -> dict[str, Any]:
-  """Checks one decoded record and returns it normalised to ``{id, messages, metadata}``.
+  """Checks one decoded record and returns it normalised to ``{id, messages, metadata}``
+  (plus ``split`` when it has one).
 
   ``where`` says where the record came from (file and line/row/index) for the error text.
   """
@@ -131,7 +138,14 @@ def validate_record(
       f"{who}: field 'metadata' must be an object (dict), got "
       f"{type(metadata).__name__}; wrap the value in a dict or drop it"
     )
-  return {"id": rid, "messages": messages, "metadata": dict(metadata)}
+  normalised = {"id": rid, "messages": messages, "metadata": dict(metadata)}
+  try:
+    split = split_lib.split_of(record, who)
+  except split_lib.SplitError as error:
+    raise RecordError(str(error)) from None
+  if split is not None:
+    normalised["split"] = split
+  return normalised
 
 
 def _check_messages(messages: Any, who: str) -> list[dict[str, Any]]:

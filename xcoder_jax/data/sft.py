@@ -60,6 +60,7 @@ class EncodeStats:
   truncated: int = 0
   dropped_too_long: int = 0
   dropped_long_prompt: int = 0
+  skipped_split: int = 0  # held-out records in training, training records in evaluation
 
   def as_dict(self) -> dict[str, int]:
     return dataclasses.asdict(self)

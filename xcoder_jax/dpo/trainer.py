@@ -43,10 +43,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"dpo.beta={dpo.beta} must be > 0 (typical: 0.1)")
   if not 0 <= dpo.label_smoothing < 0.5:
     raise ValueError(f"dpo.label_smoothing={dpo.label_smoothing} must be in [0, 0.5)")
-  if not 0 <= dpo.eval_fraction < 1:
-    raise ValueError(f"dpo.eval_fraction={dpo.eval_fraction} must be in [0, 1)")
-  if dpo.eval_fraction and data.eval_files:
-    raise ValueError("set data.eval_files or dpo.eval_fraction (held out of train_files), not both")
   if not data.train_files:
     raise ValueError("data.train_files is empty; point it at DPO shards or a JSONL/Parquet file")
   if data.packing or data.worker_count:
@@ -79,18 +75,10 @@ def resolve_data_files(config: ml_collections.ConfigDict, workdir: str):
   return config
 
 
-def split_rule(config, split: str) -> tuple[str, Any, dict[str, Any]] | None:
-  """(files, keep(record) filter, a description for fingerprints) of a split; None: no eval."""
-  fraction = config.dpo.eval_fraction
-  if split == "eval" and config.data.eval_files:
-    return config.data.eval_files, None, {"split": split}
-  if split == "eval" and not fraction:
-    return None
-  rule = {"split": split, "eval_fraction": fraction}
-  if not fraction:
-    return config.data.train_files, None, rule
-  held = split == "eval"
-  return config.data.train_files, lambda r: dpo_data.held_out(r, fraction) == held, rule
+def split_files(config, split: str) -> str | None:
+  """The files a split reads (``data.train_files`` / ``data.eval_files``); None: no eval.
+  Which of their pairs each reads is the pairs' own split field (``make_pair_iterator``)."""
+  return config.data[f"{split}_files"] or None
 
 
 class DPOTrainer(loop.Trainer):
@@ -127,24 +115,27 @@ class DPOTrainer(loop.Trainer):
     return {"data_iter": data_iterator_item(self.train_iter)}
 
   def _iterator(self, split: str, train: bool | None = None, with_table: bool = True):
-    files, keep, _ = split_rule(self.config, split)
     return dpo_data.make_pair_iterator(
       self.config.data,
-      files,
+      split_files(self.config, split),
       host_batch=self.host_batch,
       process_index=jax.process_index(),
       process_count=jax.process_count(),
       train=split == "train" if train is None else train,
-      keep=keep,
+      role=split,
       reference=self.tables[split] if with_table else None,
     )
 
   def _precompute(self, context: loop.RunContext, split: str):
-    rule = split_rule(self.config, split)
-    if rule is None:
+    files = split_files(self.config, split)
+    if files is None:
       return None
     meta = reference.fingerprint(
-      self.config, context.model_config, self.ref_params, rule[0], rule[2]
+      self.config,
+      context.model_config,
+      self.ref_params,
+      files,
+      {"split": split, "train_on_heldout": bool(self.config.data.train_on_heldout)},
     )
     directory = reference.table_dir(context.workdir, split)
     logging.info("reference log-probs of the %s pairs in %s", split, directory)
@@ -176,7 +167,7 @@ class DPOTrainer(loop.Trainer):
 
   def evaluate(self, params, eval_step) -> Mapping[str, float]:
     """Loss and reward metrics over the held-out pairs (at most train.eval_batches batches)."""
-    if split_rule(self.config, "eval") is None:
+    if split_files(self.config, "eval") is None:
       return {}
     iterator = self._iterator("eval")
     total = None

@@ -25,8 +25,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from xcoder_jax import judge as judge_lib
 from xcoder_jax import rl as rl_lib
 from xcoder_jax import sharding
-from xcoder_jax.data.rl import make_prompt_iterator, read_ids
-from xcoder_jax.eval.benchmarks import synthsmith as synthsmith_benchmark
+from xcoder_jax.data.rl import make_prompt_iterator
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
 from xcoder_jax.rollout import engine as rollout_engines
@@ -162,9 +161,6 @@ class GRPOTrainer(loop.Trainer):
     self._shardings = context.batch_shardings({k: row_shape for k in {*ROW_FIELDS, *fields}})
     self.loss_fn = LOSSES.get(config.train.loss)(config)
     self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
-    excluded = set()
-    if config.data.exclude_held_out:  # SynthSmith's evaluation split stays unseen
-      excluded = synthsmith_benchmark.held_out_ids(read_ids(config.data.train_files))
     self.prompt_iter = make_prompt_iterator(
       config.data.train_files,
       self.prompts_per_host,
@@ -172,7 +168,7 @@ class GRPOTrainer(loop.Trainer):
       config.data.num_epochs,
       jax.process_index(),
       processes,
-      exclude_ids=excluded,
+      allow_heldout=config.data.train_on_heldout,
     )
     self.judge = judge_lib.Judge(workers=config.judge.workers or None)
     self.engine = None  # made at the first step, from the live parameters
@@ -321,7 +317,7 @@ class GRPOTrainer(loop.Trainer):
     if not config.data.eval_files or self.engine is None:
       return {}
     tasks = make_prompt_iterator(
-      config.data.eval_files, 1, 0, 1, jax.process_index(), jax.process_count()
+      config.data.eval_files, 1, 0, 1, jax.process_index(), jax.process_count(), role="eval"
     )
     records = [batch[0] for batch, _ in zip(tasks, range(config.rl.eval_prompts))]
     version = self.engine.weights_version + 1  # the parameters after this step's updates

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from jax.sharding import Mesh, NamedSharding
 from xcoder_jax import sharding
 from xcoder_jax.data import load_tokenizer
 from xcoder_jax.data.tokenizer import Tokenizer, tiny_tokenizer_dir
+from xcoder_jax.fileio import write_json_atomic
 from xcoder_jax.models import ModelConfig
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.train import init, lock
@@ -45,6 +47,8 @@ from xcoder_jax.train.checkpointing import CheckpointItem, TrainCheckpointer
 from xcoder_jax.train.loss import LossFn
 from xcoder_jax.train.metrics import MetricsWriter, device_peak_flops
 from xcoder_jax.train.optimizer import make_optimizer
+
+CONFIG_FILE = "config.json"  # the config of the newest run in a work directory
 
 
 @dataclasses.dataclass
@@ -133,6 +137,10 @@ def run(
 
 def _run_locked(config, workdir, make_trainer) -> dict[str, Any]:
   config = resolve_tokenizer(config)
+  if jax.process_index() == 0:  # what this run trains on, for readers such as the leak check
+    write_json_atomic(
+      os.path.join(workdir, CONFIG_FILE), json.loads(config.to_json_best_effort()), indent=1
+    )
   mesh = mesh_from_config(config)
   model_config = init.model_config_from(config)
   tokenizer = load_tokenizer(config.data.tokenizer)
@@ -300,7 +308,7 @@ def _no_data_message(name: str, config: ml_collections.ConfigDict) -> str:
   data = config.data
   settings = ", ".join(
     f"data.{k}={data[k]!r}"
-    for k in ("train_files", "seq_len", "truncate", "long_prompt", "exclude_held_out")
+    for k in ("train_files", "seq_len", "truncate", "long_prompt", "train_on_heldout")
     if k in data
   )
   return (

@@ -1,4 +1,4 @@
-"""The held-out split of SynthSmith's RL output (``DIR/rl/*.array_record``).
+"""The held-out split of SynthSmith's output (``DIR/heldout/rl/*.array_record``).
 
 Records are ``data_pipeline/outputs.py:rl_record`` JSON: ``id, prompt, kind`` (stdio or
 leetcode), ``fn_name, style, tests`` ([{input, output}]: stdin text or a JSON argument list,
@@ -6,21 +6,20 @@ and the voted output), ``difficulty`` (1 - mean vote agreement). Graded with X-C
 rules: stdout equal to the expected output after stripping surrounding whitespace; call-style
 results equal as JSON values; every test must pass.
 
-The held-out split is a fixed function of the task ids (``held_out_ids``): the ids with the
-smallest SHA-256 hashes, a ``HELD_OUT_FRACTION`` of them and at least one. Training on the
-same RL output must leave these ids out.
+The split is SynthSmith's, decided when the tasks were made and carried by every record
+(``xcoder_jax.data.split``): only records marked ``heldout`` are scored, and every trainer
+skips them by default. Output written before the split existed is refused with the command
+that adds it.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
-import math
 import os
-from collections.abc import Iterable
 
 from xcoder_jax import judge
+from xcoder_jax.data import split
 from xcoder_jax.eval.types import (
   BENCHMARKS,
   Benchmark,
@@ -32,17 +31,8 @@ from xcoder_jax.eval.types import (
 )
 from xcoder_jax.judge import tasks
 
-HELD_OUT_FRACTION = 0.1
 TIME_LIMIT_S = 10.0  # the recipe's judge limits for RL rewards
 MEMORY_MB = 256
-
-
-def held_out_ids(ids: Iterable[str], fraction: float = HELD_OUT_FRACTION) -> set[str]:
-  """The evaluation split: independent of shard layout and record order."""
-  ordered = sorted(set(ids), key=lambda task_id: hashlib.sha256(task_id.encode()).hexdigest())
-  if not ordered:
-    return set()
-  return set(ordered[: max(1, math.ceil(fraction * len(ordered)))])
 
 
 def difficulty_label(difficulty: float) -> str:
@@ -84,11 +74,17 @@ def _check(record: object) -> dict:
 
 
 def _shard_spec(data: str) -> str:
-  """A SynthSmith output directory (one host or several), its rl/ directory, or shard files."""
-  if os.path.isdir(os.path.join(data, "rl")):
-    return os.path.join(data, "rl")
-  hosts = sorted(glob.glob(os.path.join(data, "host*", "rl")))
-  return ",".join(hosts) if hosts else data
+  """The held-out RL shards of a SynthSmith output directory (one host or several), or the
+  shard files given."""
+  for pattern in ("heldout/rl", "host*/heldout/rl"):
+    found = sorted(glob.glob(os.path.join(data, pattern)))
+    if found:
+      return ",".join(found)
+  if glob.glob(os.path.join(data, "rl")) or glob.glob(os.path.join(data, "host*", "rl")):
+    raise EvalInputError(
+      f"{data} has RL shards but no held-out split (heldout/rl); {split.MIGRATE}"
+    )
+  return data
 
 
 def read_records(data: str) -> list[dict]:
@@ -125,16 +121,22 @@ def load(data: str | None, options: LoadOptions) -> Benchmark:
   refuse_dates("synthsmith", options)
   if not data:
     raise EvalInputError("--benchmark=synthsmith needs --data=DIR (a SynthSmith output directory)")
-  records = read_records(data)
-  keep = held_out_ids(record["id"] for record in records)
+  try:
+    records = [r for r in read_records(data) if split.keeps(r, "eval", where=data)]
+  except split.SplitError as error:
+    raise EvalInputError(str(error)) from None
+  if not records:
+    raise EvalInputError(
+      f"--data={data} holds no held-out tasks (every record is split 'train'); evaluate a "
+      "SynthSmith output directory whose heldout/rl has tasks, or raise its "
+      "split.heldout_fraction"
+    )
   limits = {
     "time_limit_s": options.time_limit_s or TIME_LIMIT_S,
     "memory_mb": options.memory_mb or MEMORY_MB,
   }
   problems = []
   for record in sorted(records, key=lambda r: r["id"]):
-    if record["id"] not in keep:
-      continue
     try:
       grader = XcoderGrader(record, **limits)
     except json.JSONDecodeError as error:
@@ -155,5 +157,5 @@ def load(data: str | None, options: LoadOptions) -> Benchmark:
     problems=problems,
     extraction="xcoder",
     grading="synthsmith: X-Coder reward rules (exact stripped stdout, equal JSON values)",
-    settings={**limits, "data": data, "held_out_fraction": HELD_OUT_FRACTION},
+    settings={**limits, "data": data, "split": split.HELDOUT, "split_rule": split.RULE},
   )

@@ -1,0 +1,88 @@
+"""The train/held-out split: a function of each task alone, stable as tasks are added, with
+near-duplicates of held-out tasks on the held-out side, and one filter every consumer uses."""
+
+import random
+
+import pytest
+
+from data_pipeline.demo import task_bank
+from xcoder_jax.data import split
+
+WORDS = "array graph query token river lantern grid prefix stack bridge coin tower".split()
+
+
+def _statements(n, seed=0):
+  rng = random.Random(seed)
+  return {f"t{seed}-{i}": " ".join(rng.choice(WORDS) for _ in range(40)) for i in range(n)}
+
+
+def test_the_draw_depends_on_the_statement_alone():
+  text = "Count the calm pairs (i < j) of lanterns."
+  assert split.draw(text) == split.draw("  count THE calm pairs, i<j, of lanterns!")
+  assert split.draw(text) != split.draw(text + " Print it.")
+  statements = _statements(400)
+  alone = {tid: split.assign({tid: s}, 0.25, 5, 0.5)[tid].split for tid, s in statements.items()}
+  together = split.assign(statements, 0.25, 5, 0.5)
+  assert {tid: a.split for tid, a in together.items() if a.reason == "draw"} == {
+    tid: side for tid, side in alone.items() if together[tid].reason == "draw"
+  }
+  renamed = split.assign({f"other-{tid}": s for tid, s in statements.items()}, 0.25, 5, 0.5)
+  assert [a.split for a in renamed.values()] == [a.split for a in together.values()]
+
+
+def test_the_fraction_is_honoured_within_sampling_noise():
+  assignments = split.assign(_statements(2000, seed=1), 0.1, 5, 1.0)
+  held = sum(a.split == split.HELDOUT for a in assignments.values())
+  assert abs(held - 200) < 4 * (2000 * 0.1 * 0.9) ** 0.5  # four binomial standard deviations
+
+
+def test_adding_tasks_moves_no_existing_task_across_the_split():
+  bank = {task["title"]: task["statement"] for task in task_bank.TASKS}
+  first = dict(list(bank.items())[: len(bank) // 2])
+  before = split.assign(first, 0.25, 5, 0.5)
+  after = split.assign({**bank, **_statements(300, seed=2)}, 0.25, 5, 0.5)
+  assert {tid: after[tid].split for tid in first} == {tid: a.split for tid, a in before.items()}
+  assert {a.split for a in after.values()} == {split.TRAIN, split.HELDOUT}
+
+
+def test_a_near_duplicate_of_a_held_out_task_joins_it():
+  statements = _statements(200, seed=3)
+  held = next(tid for tid, s in statements.items() if split.draw(s) < 0.25)
+  trained = next(tid for tid, s in statements.items() if split.draw(s) >= 0.25)
+  endings = (f"Good luck{'!' * i} Have fun {i}." for i in range(100))
+  paraphrase = next(
+    p
+    for p in ("Note: " + statements[held].replace("river", "canal", 1) + e for e in endings)
+    if split.draw(p) >= 0.25  # the draw alone would train on it
+  )
+  result = split.assign({**statements, "copy": paraphrase}, 0.25, 5, 0.5)
+  assert (
+    result["copy"].split == split.HELDOUT and result["copy"].reason == f"near_duplicate_of:{held}"
+  )
+  assert 0.5 <= result["copy"].overlap < 1 and result[trained].split == split.TRAIN
+  # The one way an added task moves another: it is held out and a near-duplicate of it.
+  assert split.assign({**statements, "copy": paraphrase}, 0.25, 5, 0.999)["copy"].split == "train"
+
+
+def test_consumers_keep_their_side_and_refuse_records_older_than_the_split():
+  train, held, external = (
+    {"id": "a", "split": "train"},
+    {"id": "b", "split": "heldout"},
+    {"id": "c"},
+  )
+  assert [split.keeps(r, "train") for r in (train, held, external)] == [True, False, True]
+  assert [split.keeps(r, "eval") for r in (train, held, external)] == [False, True, True]
+  assert split.keeps(held, "train", allow_heldout=True)
+  with pytest.raises(split.SplitError, match="'split' is 'test'; it must be one of"):
+    split.keeps({"id": "d", "split": "test"}, "train")
+  for old in ({"id": "e", "metadata": {"source": "synthsmith"}}, {"id": "f", "num_candidates": 4}):
+    with pytest.raises(
+      split.SplitError, match="before the train/held-out split.*launch.synthsmith"
+    ):
+      split.keeps(old, "eval")
+  keep = split.SplitFilter("train", 2, "shards x")
+  assert keep(train) and not keep(held)
+  with pytest.raises(split.SplitError, match="shards x: all 2 records are held out"):
+    keep({"id": "g", "split": "heldout"})
+  with pytest.raises(split.SplitError, match="assign|heldout_fraction"):
+    split.assign({"x": "y"}, 1.5, 5, 0.5)
