@@ -53,8 +53,7 @@ def verl_agg(loss, mask, mode, constant=NORM):
     return seq_sum[seq_valid].sum() / seq_valid.sum()
   if mode == "seq-mean-token-mean":
     return (seq_sum / (mask.sum(-1) + 1e-8))[seq_valid].sum() / seq_valid.sum()
-  # upstream agg_loss(loss_scale_factor=constant), scaled by dp_actor's micro/mini factor
-  return seq_sum.sum() / constant / len(mask)
+  return seq_sum.sum() / constant  # upstream agg_loss(loss_scale_factor=constant): no row count
 
 
 def verl_policy_loss(old, new, adv, mask, mode, low=0.2, high=0.28, c=3.0):
@@ -167,13 +166,31 @@ def test_aggregations_by_hand():
     "token-mean": 10 / 4,
     "seq-mean-token-mean": (2 + 4) / 2,
     "seq-mean-token-sum": (6 + 4) / 2,
-    "seq-mean-token-sum-norm": (6 + 4) / (2 * NORM),
+    "seq-mean-token-sum-norm": (6 + 4) / NORM,
   }
   for got, value in zip(every_aggregation(values, mask), expected.values()):
     assert float(got) == pytest.approx(value)
+  # Dr.GRPO's normaliser is the constant alone: the same rows twice (empty row included) give
+  # twice the loss, where the seq-mean modes stay put.
+  doubled = every_aggregation(jnp.tile(values, (2, 1)), jnp.tile(mask, (2, 1)))
+  assert float(doubled[3]) == pytest.approx(2 * 10 / NORM) and float(doubled[2]) == 5.0
   assert all(float(v) == 0.0 for v in every_aggregation(values, jnp.zeros_like(mask)))
   with pytest.raises(ValueError, match="norm_constant"):
     aggregation.aggregate("seq-mean-token-sum-norm", values, mask)
+
+
+def test_aggregations_match_verl_on_random_masks():
+  """Every mode against verl's agg_loss rule on batches with empty rows (which every
+  ``seq-mean-token-*`` denominator leaves out and Dr.GRPO's constant ignores)."""
+  rng = np.random.default_rng(3)
+  for _ in range(5):
+    values = rng.normal(0.0, 2.0, (5, 3)).astype(np.float32)
+    mask = (rng.random((5, 3)) < 0.6).astype(np.float32)
+    mask[rng.integers(5)] = 0.0
+    mask[rng.integers(5), 0] = 1.0  # at least one valid token
+    for mode, got in zip(MODES, every_aggregation(values, mask)):
+      want = verl_agg(values.astype(np.float64), mask, mode)
+      assert float(got) == pytest.approx(want, rel=2e-5, abs=2e-6), mode
 
 
 def test_clip_low_high_dual_by_hand():

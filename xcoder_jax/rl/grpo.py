@@ -48,7 +48,7 @@ def loss_config(rl: ml_collections.ConfigDict) -> rl_lib.LossConfig:
     clip_high=rl.clip_high,
     clip_ratio_c=rl.clip_ratio_c,
     aggregation=rl.loss_agg,
-    norm_constant=rl.norm_constant or None,
+    norm_constant=rl.norm_constant or rl.max_new_tokens,
     entropy_coef=rl.entropy_coef,
     kl_coef=rl.kl_coef,
     kl_estimator=rl.kl_estimator,
@@ -73,7 +73,9 @@ def grpo_loss(config: ml_collections.ConfigDict):
   """The actor loss (clipped policy gradient - entropy bonus + KL to the reference) in the
   loop's numerator/denominator form: the policy loss is summed with its aggregation weights
   and the step divides by the aggregation's denominator over all micro-batches, so every
-  aggregation (token-mean, seq-mean-token-mean, ...) is exact under accumulation."""
+  aggregation (token-mean, seq-mean-token-mean, ...) is exact under accumulation; Dr.GRPO's
+  constant (rl.norm_constant, by default rl.max_new_tokens) is split over the
+  train.grad_accum micro-batches, so a mini-batch's loss is its token sum over the constant."""
   settings = loss_config(config.rl)
   chunk = config.train.loss_chunk
 
@@ -90,7 +92,9 @@ def grpo_loss(config: ml_collections.ConfigDict):
       ref_log_probs=batch.get("ref_logprobs"),
       normaliser=1.0,
     )
-    denominator = rl_lib.denominator(settings.aggregation, mask, settings.norm_constant)
+    denominator = rl_lib.micro_batch_denominator(
+      settings.aggregation, mask, settings.norm_constant, config.train.grad_accum
+    )
     tokens = out.token_sums["tokens"]
     means = {k: (v, denominator) for k, v in out.terms.items()}
     means.update({k: (v, tokens) for k, v in out.token_sums.items() if k != "tokens"})
