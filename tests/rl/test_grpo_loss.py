@@ -1,6 +1,7 @@
 """The GRPO trainer's loss through the real train step: Dr.GRPO's constant normaliser stays
 Σ(token losses) / max_response_length over the whole mini-batch at any gradient accumulation,
-and a bigram model (logits of a token = its table row) keeps every number checkable by hand."""
+and a bigram model (logits of a token = its table row) keeps every number checkable by hand;
+the step metrics the trainer reads on the host."""
 
 import jax
 import jax.numpy as jnp
@@ -70,6 +71,7 @@ def test_drgrpo_loss_is_token_sum_over_the_constant_at_any_accumulation(norm_con
     start = TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params))
     new, metrics = step(start, batch)
     results.append((float(metrics["loss"]), new.params))
+    assert float(metrics["loss_tokens"]) == float(batch["loss_mask"].sum())
   for loss, _ in results:
     assert loss == pytest.approx(want, rel=2e-5)
   for _, updated in results[1:]:
@@ -78,3 +80,21 @@ def test_drgrpo_loss_is_token_sum_over_the_constant_at_any_accumulation(norm_con
     )
   moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), results[0][1], params)
   assert max(jax.tree.leaves(moved)) > 1e-3  # the update is not trivially zero
+
+
+def test_update_metrics_count_updates_without_a_loss_token():
+  """The step's per-update metrics on the host: means, the largest gradient norm, token
+  totals, and the updates that had nothing to train on (the trainer warns once on those)."""
+  fetched = [
+    {"loss": 0.5, "grad_norm": 1.5, "tokens": 10.0, "loss_tokens": 4.0, "entropy": 1.0},
+    {"loss": 0.0, "grad_norm": 0.0, "tokens": 8.0, "loss_tokens": 0.0, "entropy": 0.0},
+    {"loss": 1.0, "grad_norm": 0.5, "tokens": 6.0, "loss_tokens": 2.0, "entropy": 2.0},
+  ]
+  assert grpo.update_metrics(fetched) == {
+    "loss": 0.5,
+    "grad_norm": 1.5,
+    "tokens": 24.0,
+    "loss_tokens": 6.0,
+    "entropy": 1.0,
+    "empty_updates": 1.0,
+  }

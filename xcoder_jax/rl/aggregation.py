@@ -26,7 +26,8 @@ b178a3cd) names and computes them:
 Rows without a valid token (padding rows, filtered groups) have weight 0 and, as in verl, are
 not counted by the ``seq-mean-token-*`` denominators. A deliberate difference: a batch
 without any valid token aggregates to 0 with a zero gradient in every mode, where verl's
-token-mean and seq-mean-token-* modes divide 0 by 0 (NaN).
+token-mean and seq-mean-token-* modes divide 0 by 0 (NaN). The GRPO trainer warns once when
+an update had no valid token (from the metrics it fetches anyway: no sync inside the step).
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ def grpo_loss(config: ml_collections.ConfigDict):
     means = {k: (v, denominator) for k, v in out.terms.items()}
     means.update({k: (v, tokens) for k, v in out.token_sums.items() if k != "tokens"})
     trained = jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32)
-    return LossOutput(out.loss, denominator, sums={"tokens": trained}, means=means)
+    sums = {"tokens": trained, "loss_tokens": tokens}
+    return LossOutput(out.loss, denominator, sums=sums, means=means)
 
   return loss_fn
 
@@ -126,6 +127,18 @@ def behaviour_logprobs(graphdef, chunk: int, accum: int):
     return ours, (jnp.sum(total), jnp.max(worst), jnp.sum(count))
 
   return logprobs
+
+
+def update_metrics(fetched: list[Mapping[str, Any]]) -> dict[str, float]:
+  """One step's metrics from its updates' host-side metrics: means, the largest gradient
+  norm, token totals, and how many updates had no loss token (their loss is 0, not NaN; read
+  here because these metrics come to the host anyway, where a check in the step would sync)."""
+  out = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+  out["grad_norm"] = float(max(m["grad_norm"] for m in fetched))
+  for name in ("tokens", "loss_tokens"):
+    out[name] = float(sum(m[name] for m in fetched))
+  out["empty_updates"] = float(sum(m["loss_tokens"] == 0 for m in fetched))
+  return out
 
 
 class GRPOTrainer(loop.Trainer):
@@ -307,10 +320,16 @@ class GRPOTrainer(loop.Trainer):
       for batch in minibatches:
         state, m = train_step(state, batch)
         device_metrics.append(m)
-    fetched = jax.device_get(device_metrics)
-    out = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
-    out["grad_norm"] = float(max(m["grad_norm"] for m in fetched))
-    out["tokens"] = float(sum(m["tokens"] for m in fetched))
+    out = update_metrics(jax.device_get(device_metrics))
+    if out["empty_updates"]:
+      logging.log_first_n(
+        logging.WARNING,
+        "%d of %d updates had no loss token (every group masked, e.g. by rl.dynamic_sampling): "
+        "their loss and gradient are 0 (verl would give NaN); the optimizer still steps",
+        1,
+        out["empty_updates"],
+        len(device_metrics),
+      )
     gap_sum, gap_max, counted = (np.asarray(x) for x in zip(*jax.device_get(gaps), strict=True))
     out.update(
       logprob_gap=float(gap_sum.sum() / max(counted.sum(), 1.0)),
