@@ -13,9 +13,10 @@ import pytest
 from xcoder_jax.dpo import losses
 
 VOCAB, LENGTH = 6, 8
-# (prompt tokens, response tokens) of each row; the third pair is an empty filler.
-CHOSEN = [(3, 4), (2, 5), (0, 0)]
-REJECTED = [(3, 2), (2, 3), (0, 0)]
+# (prompt tokens, response tokens) of each row: the third pair's chosen completion is empty
+# (trained as TRL does), the fourth pair is an empty filler (never trained).
+CHOSEN = [(3, 4), (2, 5), (3, 0), (0, 0)]
+REJECTED = [(3, 2), (2, 3), (4, 3), (0, 0)]
 
 
 class _Bigram:
@@ -138,7 +139,8 @@ def test_loss_and_gradient_match_a_hand_computed_reference(loss, beta, smoothing
   want, want_grad, rewards, seq, real = _numpy_reference(loss, beta, smoothing, table, batch)
   np.testing.assert_allclose(numerator, want, rtol=1e-5)
   np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-6)
-  assert float(out.denominator) == 2.0  # the filler pair counts for nothing
+  assert float(out.denominator) == 3.0  # the filler pair counts for nothing
+  assert float(out.sums["empty_completions"]) == 1.0
   assert np.abs(want_grad).max() > 1e-3  # the gradient is not trivially zero
   margin = (rewards["chosen"] - rewards["rejected"])[real]
   means = {k: float(total / weight) for k, (total, weight) in out.means.items()}
@@ -153,7 +155,7 @@ def test_loss_and_gradient_match_a_hand_computed_reference(loss, beta, smoothing
   # any split of the pairs gives the same totals, so the normalisation is exact.
   parts = [
     loss_fn(_Bigram(jnp.asarray(table)), {k: v[rows] for k, v in device_batch.items()})
-    for rows in (np.array([0, 2]), np.array([1]))
+    for rows in (np.array([0, 3]), np.array([1, 2]))
   ]
   added = jax.tree.map(lambda a, b: a + b, *parts)
   np.testing.assert_allclose(added.numerator, out.numerator, rtol=1e-6)
@@ -239,3 +241,17 @@ def test_preference_losses_match_trl_on_random_pairs(dtype, tolerance):
         np.testing.assert_allclose(
           got.rejected_rewards, rewards[1], rtol=tolerance, atol=tolerance / 20
         )
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(np.float64, 1e-6), (np.float32, 2e-5)])
+def test_empty_completion_counts_as_trl_counts_it(dtype, tolerance):
+  """A chosen completion with no token: summed log-probs 0 for policy and reference, length
+  1. Rejected: 5 tokens, log-ratio -2. sigmoid (beta 0.1): -log sigmoid(0.2) = 0.5981389;
+  IPO: (0 - (-2) / 5 - 5)^2 = 21.16 (the summed form gave 9); length-normalised DPO:
+  -log sigmoid(0.04) = 0.6733472."""
+  pair = _pairs(dtype, ([0.0], [-5.0]), ([0.0], [-3.0]), ([0], [5]))
+  want = {"sigmoid": 0.5981388693, "ipo": 21.16, "sigmoid_length_normalised": 0.6733471672}
+  with jax.enable_x64(dtype == np.float64):
+    for name, value in want.items():
+      got = losses.PREFERENCE_LOSSES.get(name)(pair, 0.1, 0.0)
+      assert float(got.losses[0]) == pytest.approx(value, abs=tolerance), name

@@ -21,6 +21,13 @@ Rewards are ``beta * dc`` and ``beta * dr`` (TRL >= 1 for ``sigmoid`` and ``ipo`
 log-ratios for the length-normalised loss); ``reward_accuracy`` is the share of pairs whose
 chosen reward is strictly higher.
 
+A completion without a token (nothing of it survived truncation) counts as TRL counts it: its
+summed log-probs are 0 and its length 1. Such pairs are trained and counted in the metric
+``empty_completions``; only the empty filler pairs of a short last batch (no token on either
+side) weigh nothing. (`xcoder_jax.data.dpo` keeps at least one response token per side, as
+SFT's encoder refuses or drops a prompt that fills the row; the count watches batches built
+any other way.)
+
 `dpo_loss(config)` (registered as ``"dpo"`` in the train loop's `LOSSES`) scores the rows
 ``[chosen; rejected]`` of a pair batch in one forward pass and returns sums over pairs, so
 the step's single division makes every metric a mean over the pairs of the global batch,
@@ -115,10 +122,12 @@ def response_logprobs(model, batch: Mapping[str, jax.Array], chunk: int):
   return jnp.sum(logprobs * mask, axis=1), jnp.sum(mask, axis=1)
 
 
-def pair_metrics(lp: PairLogprobs, out: PreferenceOutput) -> LossOutput:
-  """Sums over the real pairs of a batch (empty filler pairs weigh nothing)."""
-  real = ((lp.chosen_tokens > 0) & (lp.rejected_tokens > 0)).astype(jnp.float32)
+def pair_metrics(lp: PairLogprobs, out: PreferenceOutput, real: jax.Array) -> LossOutput:
+  """Sums over the real pairs of a batch (``real`` [pairs]: False for the empty filler pairs
+  of a short batch, which weigh nothing), and the count of pairs with an empty completion."""
+  real = real.astype(jnp.float32)
   pairs = jnp.sum(real)
+  empty = jnp.sum(real * ((lp.chosen_tokens == 0) | (lp.rejected_tokens == 0)))
   margin = out.chosen_rewards - out.rejected_rewards
   per_pair = {
     "reward_margin": margin,
@@ -130,9 +139,8 @@ def pair_metrics(lp: PairLogprobs, out: PreferenceOutput) -> LossOutput:
   }
   means = {k: (jnp.sum(v * real), pairs) for k, v in per_pair.items()}
   tokens = jnp.sum(lp.chosen_tokens + lp.rejected_tokens)
-  return LossOutput(
-    jnp.sum(out.losses * real), pairs, sums={"pairs": pairs, "loss_tokens": tokens}, means=means
-  )
+  sums = {"pairs": pairs, "loss_tokens": tokens, "empty_completions": empty}
+  return LossOutput(jnp.sum(out.losses * real), pairs, sums=sums, means=means)
 
 
 def dpo_loss(config) -> Callable:
@@ -152,7 +160,10 @@ def dpo_loss(config) -> Callable:
       tokens[:pairs],
       tokens[pairs:],
     )
-    out = pair_metrics(lp, preference(lp, beta, smoothing))
+    real = jnp.any(batch["chosen_segment_ids"] != 0, axis=1) | jnp.any(
+      batch["rejected_segment_ids"] != 0, axis=1
+    )
+    out = pair_metrics(lp, preference(lp, beta, smoothing), real)
     trained = sum(jnp.sum(batch[f"{side}_segment_ids"] != 0) for side in SIDES)
     return out._replace(sums={**out.sums, "tokens": trained.astype(jnp.float32)})
 
