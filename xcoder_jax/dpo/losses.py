@@ -25,8 +25,8 @@ A completion without a token (nothing of it survived truncation) counts as TRL c
 summed log-probs are 0 and its length 1. Such pairs are trained and counted in the metric
 ``empty_completions``; only the empty filler pairs of a short last batch (no token on either
 side) weigh nothing. (`xcoder_jax.data.dpo` keeps at least one response token per side, as
-SFT's encoder refuses or drops a prompt that fills the row; the count watches batches built
-any other way.)
+SFT's encoder refuses or drops a prompt that fills the row, and SynthSmith's pair builder
+refuses empty answers; the count watches batches built any other way.)
 
 `dpo_loss(config)` (registered as ``"dpo"`` in the train loop's `LOSSES`) scores the rows
 ``[chosen; rejected]`` of a pair batch in one forward pass and returns sums over pairs, so
