@@ -15,7 +15,9 @@ fails at least one. One pair record (JSON; ``OUT/dpo/`` shards and ``OUT/dpo_sam
 
 ``build_pairs`` is pure (a verified task with its per-candidate outcomes, and the candidates'
 responses). A task where no candidate fails can give no pair: it is counted in the funnel as
-``no_failing_candidate``. ``pairs_only`` rebuilds the pairs of an existing output directory
+``no_failing_candidate``. An empty or whitespace-only response is never a side of a pair
+(counted as ``candidate:empty_response``): it holds no code to prefer or reject, and an empty
+completion gives the DPO loss nothing to learn from. ``pairs_only`` rebuilds the pairs of an existing output directory
 from its stored stages, without the teacher and without verifying again.
 """
 
@@ -65,8 +67,10 @@ def build_pairs(
   outcomes = [o for o in verified["candidates"] if o["index"] in responses]
   judged = [o for o in outcomes if verify.JUDGE_ERROR not in o["results"]]
   drops["candidate:judge_error"] += len(outcomes) - len(judged)
-  chosen = [o for o in judged if all(r == verify.ACCEPTED for r in o["results"])]
-  rejected = [o for o in judged if o not in chosen]
+  usable = [o for o in judged if responses[o["index"]].strip()]
+  drops["candidate:empty_response"] += len(judged) - len(usable)
+  chosen = [o for o in usable if all(r == verify.ACCEPTED for r in o["results"])]
+  rejected = [o for o in usable if o not in chosen]
   eligible, seen = [], set()
   for good, bad in itertools.product(chosen, rejected):
     texts = (responses[good["index"]], responses[bad["index"]])

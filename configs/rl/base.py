@@ -46,7 +46,8 @@ def get_config() -> ml_collections.ConfigDict:
       clip_high=0.28,  # clip-higher
       clip_ratio_c=3.0,  # dual clip, negative advantages only
       loss_agg="seq-mean-token-mean",  # every sequence weighs the same, as X-Coder ran
-      norm_constant=0.0,  # seq-mean-token-sum-norm only
+      # seq-mean-token-sum-norm's divisor of the summed token losses; 0: rl.max_new_tokens
+      norm_constant=0.0,
       entropy_coef=0.001,
       kl_coef=0.0,  # > 0: KL to the frozen starting policy
       kl_estimator="k3",  # low-variance KL

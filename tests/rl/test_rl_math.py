@@ -5,6 +5,7 @@ The numpy references below are written from reading verl's ``compute_grpo_outcom
 (X-Coder's recipe copy and upstream volcengine/verl).
 """
 
+import collections
 import dataclasses
 import functools
 import math
@@ -21,21 +22,25 @@ MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-to
 NORM = 4.0  # the Dr.GRPO constant in these tests
 
 
-def verl_grpo(scores, n, eps=1e-6):
+def verl_outcome_advantages(estimator, scores, index, eps=1e-6):
+  """verl's outcome advantages, grouped by prompt index: a group of one has mean 0 and std 1
+  (grpo: (s - mean) / (std + eps), unbiased std; drgrpo: grpo without the std; rloo:
+  s n / (n - 1) - mean n / (n - 1), the raw score for a singleton)."""
+  groups = collections.defaultdict(list)
+  for i, s in zip(index, scores):
+    groups[i].append(float(s))
   out = []
-  for group in np.asarray(scores, np.float64).reshape(-1, n):
-    if len(group) == 1:
-      out += [0.0]  # our documented choice; verl would keep the raw score here
-      continue
-    mean, std = group.mean(), math.sqrt(((group - group.mean()) ** 2).sum() / (len(group) - 1))
-    out += [(s - mean) / (std + eps) for s in group]
-  return np.array(out)
-
-
-def verl_rloo(scores, n):
-  out = []
-  for group in np.asarray(scores, np.float64).reshape(-1, n):
-    out += [s * n / (n - 1) - group.mean() * n / (n - 1) for s in group]
+  for i, s in zip(index, scores):
+    group = groups[i]
+    n = len(group)
+    mean = sum(group) / n if n > 1 else 0.0
+    std = math.sqrt(sum((g - mean) ** 2 for g in group) / (n - 1)) if n > 1 else 1.0
+    if estimator == "grpo":
+      out.append((s - mean) / (std + eps))
+    elif estimator == "drgrpo":
+      out.append(s - mean)
+    else:
+      out.append(s * n / (n - 1) - mean * n / (n - 1) if n > 1 else s)
   return np.array(out)
 
 
@@ -48,8 +53,7 @@ def verl_agg(loss, mask, mode, constant=NORM):
     return seq_sum[seq_valid].sum() / seq_valid.sum()
   if mode == "seq-mean-token-mean":
     return (seq_sum / (mask.sum(-1) + 1e-8))[seq_valid].sum() / seq_valid.sum()
-  # upstream agg_loss(loss_scale_factor=constant), scaled by dp_actor's micro/mini factor
-  return seq_sum.sum() / constant / len(mask)
+  return seq_sum.sum() / constant  # upstream agg_loss(loss_scale_factor=constant): no row count
 
 
 def verl_policy_loss(old, new, adv, mask, mode, low=0.2, high=0.28, c=3.0):
@@ -107,7 +111,8 @@ def test_grpo_drgrpo_rloo_by_hand_and_against_verl():
   assert grpo.dtype == np.float32 and grpo.shape == (12,)
   np.testing.assert_allclose(grpo[:4], [(r - 2.5) / (std + 1e-6) for r in (1, 2, 3, 4)], 1e-6)
   assert np.all(grpo[4:8] == 0.0)  # all-equal group: 0, no NaN
-  np.testing.assert_allclose(grpo, verl_grpo(rewards, 4), rtol=1e-6)
+  index = np.repeat(np.arange(3), 4)
+  np.testing.assert_allclose(grpo, verl_outcome_advantages("grpo", rewards, index), rtol=1e-6)
   grouped = rl.compute_advantages("grpo", rewards.reshape(3, 4))
   np.testing.assert_array_equal(grouped.reshape(-1), grpo)
   np.testing.assert_allclose(
@@ -115,15 +120,43 @@ def test_grpo_drgrpo_rloo_by_hand_and_against_verl():
   )
   rloo = rl.compute_advantages("rloo", rewards, group_size=4)
   np.testing.assert_allclose(rloo[:4], [1 - 3, 2 - 8 / 3, 3 - 7 / 3, 4 - 2], rtol=1e-6)
-  np.testing.assert_allclose(rloo, verl_rloo(rewards, 4), rtol=1e-6, atol=1e-6)
-  for name in rl.ADVANTAGE_ESTIMATORS:  # a group of one has no baseline: advantage 0
-    assert np.all(rl.compute_advantages(name, [3.0, -2.0], group_size=1) == 0.0)
+  want = verl_outcome_advantages("rloo", rewards, index)
+  np.testing.assert_allclose(rloo, want, rtol=1e-6, atol=1e-6)
   with pytest.raises(ValueError, match="group_size"):
     rl.compute_advantages("grpo", rewards)
   with pytest.raises(ValueError, match="finite"):
     rl.compute_advantages("grpo", [1.0, float("nan")], group_size=2)
   with pytest.raises(KeyError, match="drgrpo, grpo, rloo"):
     rl.compute_advantages("ppo", rewards, group_size=4)
+
+
+def test_singleton_groups_follow_verl_mean_0_std_1():
+  """A prompt with one rollout: verl takes mean 0 and std 1, so the reward 3.5 gives GRPO
+  3.5 / (1 + 1e-6) = 3.4999965, Dr.GRPO and RLOO 3.5 (it used to be 0 here)."""
+  want = {"grpo": 3.5 / (1 + 1e-6), "drgrpo": 3.5, "rloo": 3.5}
+  assert want["grpo"] == pytest.approx(3.4999965, abs=1e-6)
+  for name, value in want.items():
+    exact = rl.ADVANTAGE_ESTIMATORS.get(name)(np.array([[3.5], [-2.0]]))
+    np.testing.assert_allclose(exact[:, 0], [value, value * -2 / 3.5], rtol=0, atol=1e-6)
+    single = rl.compute_advantages(name, [3.5, -2.0], group_size=1)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, [value, value * -2 / 3.5], rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", ["grpo", "drgrpo", "rloo"])
+def test_estimators_match_verl_on_random_groups(name):
+  rng = np.random.default_rng(7)
+  for n in (1, 2, 3, 5, 8):
+    # Judge-like rewards (ties, all-equal groups) and continuous ones.
+    rewards = np.where(
+      rng.random((6, n)) < 0.5, rng.choice([-2.0, 0.0, 2.5, 5.0], (6, n)), rng.normal(0, 3, (6, n))
+    )
+    rewards[0] = rewards[0, 0]  # one all-equal group in every draw
+    want = verl_outcome_advantages(name, rewards.reshape(-1), np.repeat(np.arange(6), n))
+    exact = rl.ADVANTAGE_ESTIMATORS.get(name)(rewards).reshape(-1)
+    np.testing.assert_allclose(exact, want, rtol=1e-6, atol=1e-6, err_msg=f"n={n}")
+    single = rl.compute_advantages(name, rewards.reshape(-1), group_size=n)
+    np.testing.assert_allclose(single, want, rtol=2e-5, atol=2e-5, err_msg=f"n={n}")
 
 
 def test_aggregations_by_hand():
@@ -133,13 +166,31 @@ def test_aggregations_by_hand():
     "token-mean": 10 / 4,
     "seq-mean-token-mean": (2 + 4) / 2,
     "seq-mean-token-sum": (6 + 4) / 2,
-    "seq-mean-token-sum-norm": (6 + 4) / (2 * NORM),
+    "seq-mean-token-sum-norm": (6 + 4) / NORM,
   }
   for got, value in zip(every_aggregation(values, mask), expected.values()):
     assert float(got) == pytest.approx(value)
+  # Dr.GRPO's normaliser is the constant alone: the same rows twice (empty row included) give
+  # twice the loss, where the seq-mean modes stay put.
+  doubled = every_aggregation(jnp.tile(values, (2, 1)), jnp.tile(mask, (2, 1)))
+  assert float(doubled[3]) == pytest.approx(2 * 10 / NORM) and float(doubled[2]) == 5.0
   assert all(float(v) == 0.0 for v in every_aggregation(values, jnp.zeros_like(mask)))
   with pytest.raises(ValueError, match="norm_constant"):
     aggregation.aggregate("seq-mean-token-sum-norm", values, mask)
+
+
+def test_aggregations_match_verl_on_random_masks():
+  """Every mode against verl's agg_loss rule on batches with empty rows (which every
+  ``seq-mean-token-*`` denominator leaves out and Dr.GRPO's constant ignores)."""
+  rng = np.random.default_rng(3)
+  for _ in range(5):
+    values = rng.normal(0.0, 2.0, (5, 3)).astype(np.float32)
+    mask = (rng.random((5, 3)) < 0.6).astype(np.float32)
+    mask[rng.integers(5)] = 0.0
+    mask[rng.integers(5), 0] = 1.0  # at least one valid token
+    for mode, got in zip(MODES, every_aggregation(values, mask)):
+      want = verl_agg(values.astype(np.float64), mask, mode)
+      assert float(got) == pytest.approx(want, rel=2e-5, abs=2e-6), mode
 
 
 def test_clip_low_high_dual_by_hand():

@@ -103,6 +103,19 @@ def test_identical_responses_give_one_pair():
   assert {r["split"] for r in records} == {"heldout"}  # the task's side, on every pair
 
 
+def test_empty_responses_are_never_a_side_and_are_counted():
+  """An empty or whitespace-only answer (a failing one, as it holds no code) is refused when
+  pairs are built, and the report says how many; the other pairs are as before."""
+  results = {**RESULTS, 6: [NO_CODE] * 4, 7: [NO_CODE] * 4}
+  responses = {**RESPONSES, 6: "", 7: " \n\t "}
+  records, drops = pairs.build_pairs(verified_task(results), responses, options())
+  assert drops == {"candidate:judge_error": 1, "candidate:empty_response": 2}
+  assert records == pairs.build_pairs(verified_task(), RESPONSES, options())[0]
+  only_empty = {0: [OK] * 4, 6: [NO_CODE] * 4}
+  records, drops = pairs.build_pairs(verified_task(only_empty), responses, options())
+  assert records == [] and drops == {"candidate:empty_response": 1, "no_failing_candidate": 1}
+
+
 def test_outcomes_from_captured_runs_name_the_failure():
   candidates = [Candidate("t", i, f"r{i}", "code") for i in range(3)]
   labels, _ = verify.vote([["1", "2", "3"], ["1", "2", "3"], ["1", "2", "3"]])

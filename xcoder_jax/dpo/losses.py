@@ -2,20 +2,31 @@
 
 Every entry of `PREFERENCE_LOSSES` maps `PairLogprobs` (summed response log-probs of the
 policy and the frozen reference for both sides of each pair, and their response token
-counts) to per-pair losses and the implicit rewards of each side:
+counts) to per-pair losses and the implicit rewards of each side. With the log-ratios
+``dc = pc - rc`` and ``dr = pr - rr`` (policy minus reference, summed over the completion)
+and the lengths ``nc``, ``nr`` (completion tokens, at least 1), as TRL's ``DPOTrainer``
+computes them (huggingface/trl ``trl/trainer/dpo_trainer.py`` at v1.9.0):
 
-* ``sigmoid`` (DPO, Rafailov et al. 2023): with the margin
-  ``z = beta * ((pc - rc) - (pr - rr))`` the loss is ``-log sigmoid(z)``; label smoothing
-  ``eps`` (the chance a label is flipped) makes it ``-(1 - eps) log sigmoid(z) -
-  eps log sigmoid(-z)``.
-* ``ipo`` (Azar et al. 2023): the squared distance of the log-ratio margin
-  ``(pc - rc) - (pr - rr)`` from ``1 / (2 beta)``, on summed log-probs as in the paper.
-* ``sigmoid_length_normalised``: DPO on log-probs averaged over each response's tokens, so a
-  long rejected answer is not preferred less merely for its length.
+* ``sigmoid`` (DPO, Rafailov et al. 2023): with the margin ``z = beta * (dc - dr)`` the loss
+  is ``-log sigmoid(z)``; label smoothing ``eps`` (the chance a label is flipped) makes it
+  ``-(1 - eps) log sigmoid(z) - eps log sigmoid(-z)`` (TRL's ``sigmoid``).
+* ``ipo`` (Azar et al. 2023): ``(dc / nc - dr / nr - 1 / (2 beta))^2``, on log-ratios
+  averaged over each completion's tokens as TRL does (the IPO authors' choice; TRL v0.23
+  averages too, without the clamp of the lengths at 1).
+* ``sigmoid_length_normalised``: DPO on log-ratios averaged over each completion's tokens
+  (TRL's ``sigmoid_norm``), so a long rejected answer is not preferred less merely for its
+  length.
 
-Rewards are ``beta * (policy - reference)`` of each side (averaged log-probs for the
-length-normalised loss); ``reward_accuracy`` is the share of pairs whose chosen reward is
-strictly higher.
+Rewards are ``beta * dc`` and ``beta * dr`` (TRL >= 1 for ``sigmoid`` and ``ipo``; averaged
+log-ratios for the length-normalised loss); ``reward_accuracy`` is the share of pairs whose
+chosen reward is strictly higher.
+
+A completion without a token (nothing of it survived truncation) counts as TRL counts it: its
+summed log-probs are 0 and its length 1. Such pairs are trained and counted in the metric
+``empty_completions``; only the empty filler pairs of a short last batch (no token on either
+side) weigh nothing. (`xcoder_jax.data.dpo` keeps at least one response token per side, as
+SFT's encoder refuses or drops a prompt that fills the row, and SynthSmith's pair builder
+refuses empty answers; the count watches batches built any other way.)
 
 `dpo_loss(config)` (registered as ``"dpo"`` in the train loop's `LOSSES`) scores the rows
 ``[chosen; rejected]`` of a pair batch in one forward pass and returns sums over pairs, so
@@ -71,12 +82,18 @@ def sigmoid_loss(lp: PairLogprobs, beta: float, label_smoothing: float) -> Prefe
   return PreferenceOutput(_smoothed_sigmoid(chosen - rejected, label_smoothing), chosen, rejected)
 
 
+def _lengths(lp: PairLogprobs) -> tuple[jax.Array, jax.Array]:
+  """Completion token counts clamped to 1 (an empty completion divides its 0 by 1)."""
+  return jnp.maximum(lp.chosen_tokens, 1.0), jnp.maximum(lp.rejected_tokens, 1.0)
+
+
 @PREFERENCE_LOSSES.register("ipo")
 def ipo_loss(lp: PairLogprobs, beta: float, label_smoothing: float) -> PreferenceOutput:
   del label_smoothing  # IPO's squared loss is already bounded; smoothing is a DPO notion
   chosen = lp.policy_chosen - lp.reference_chosen
   rejected = lp.policy_rejected - lp.reference_rejected
-  losses = (chosen - rejected - 1.0 / (2.0 * beta)) ** 2
+  chosen_n, rejected_n = _lengths(lp)
+  losses = (chosen / chosen_n - rejected / rejected_n - 1.0 / (2.0 * beta)) ** 2
   return PreferenceOutput(losses, beta * chosen, beta * rejected)
 
 
@@ -84,8 +101,7 @@ def ipo_loss(lp: PairLogprobs, beta: float, label_smoothing: float) -> Preferenc
 def length_normalised_loss(
   lp: PairLogprobs, beta: float, label_smoothing: float
 ) -> PreferenceOutput:
-  chosen_n = jnp.maximum(lp.chosen_tokens, 1.0)
-  rejected_n = jnp.maximum(lp.rejected_tokens, 1.0)
+  chosen_n, rejected_n = _lengths(lp)
   averaged = PairLogprobs(
     lp.policy_chosen / chosen_n,
     lp.policy_rejected / rejected_n,
@@ -106,10 +122,12 @@ def response_logprobs(model, batch: Mapping[str, jax.Array], chunk: int):
   return jnp.sum(logprobs * mask, axis=1), jnp.sum(mask, axis=1)
 
 
-def pair_metrics(lp: PairLogprobs, out: PreferenceOutput) -> LossOutput:
-  """Sums over the real pairs of a batch (empty filler pairs weigh nothing)."""
-  real = ((lp.chosen_tokens > 0) & (lp.rejected_tokens > 0)).astype(jnp.float32)
+def pair_metrics(lp: PairLogprobs, out: PreferenceOutput, real: jax.Array) -> LossOutput:
+  """Sums over the real pairs of a batch (``real`` [pairs]: False for the empty filler pairs
+  of a short batch, which weigh nothing), and the count of pairs with an empty completion."""
+  real = real.astype(jnp.float32)
   pairs = jnp.sum(real)
+  empty = jnp.sum(real * ((lp.chosen_tokens == 0) | (lp.rejected_tokens == 0)))
   margin = out.chosen_rewards - out.rejected_rewards
   per_pair = {
     "reward_margin": margin,
@@ -121,9 +139,8 @@ def pair_metrics(lp: PairLogprobs, out: PreferenceOutput) -> LossOutput:
   }
   means = {k: (jnp.sum(v * real), pairs) for k, v in per_pair.items()}
   tokens = jnp.sum(lp.chosen_tokens + lp.rejected_tokens)
-  return LossOutput(
-    jnp.sum(out.losses * real), pairs, sums={"pairs": pairs, "loss_tokens": tokens}, means=means
-  )
+  sums = {"pairs": pairs, "loss_tokens": tokens, "empty_completions": empty}
+  return LossOutput(jnp.sum(out.losses * real), pairs, sums=sums, means=means)
 
 
 def dpo_loss(config) -> Callable:
@@ -143,7 +160,10 @@ def dpo_loss(config) -> Callable:
       tokens[:pairs],
       tokens[pairs:],
     )
-    out = pair_metrics(lp, preference(lp, beta, smoothing))
+    real = jnp.any(batch["chosen_segment_ids"] != 0, axis=1) | jnp.any(
+      batch["rejected_segment_ids"] != 0, axis=1
+    )
+    out = pair_metrics(lp, preference(lp, beta, smoothing), real)
     trained = sum(jnp.sum(batch[f"{side}_segment_ids"] != 0) for side in SIDES)
     return out._replace(sums={**out.sums, "tokens": trained.astype(jnp.float32)})
 

@@ -9,7 +9,12 @@ rewards = rl.REWARD_FUNCTIONS.get("xcoder")(prompts, completions, judge=judge, s
 """
 
 from xcoder_jax.rl.advantages import ADVANTAGE_ESTIMATORS, compute_advantages
-from xcoder_jax.rl.aggregation import AGGREGATIONS, aggregate, denominator
+from xcoder_jax.rl.aggregation import (
+  AGGREGATIONS,
+  aggregate,
+  denominator,
+  micro_batch_denominator,
+)
 from xcoder_jax.rl.losses import (
   KL_ESTIMATORS,
   POLICY_LOSSES,
@@ -33,6 +38,7 @@ __all__ = [
   "compute_advantages",
   "denominator",
   "judge_rollouts",
+  "micro_batch_denominator",
   "policy_loss",
   "sample_tests",
   "token_means",

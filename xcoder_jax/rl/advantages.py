@@ -7,9 +7,13 @@ sequence's tokens.
 
 Rewards are ``[num_prompts, n]`` or flat ``[num_prompts * n]`` grouped contiguously (all n
 rollouts of prompt 0 first, as SGLang and the rollout engines return them); the result has
-the input's shape. A group of one rollout has no baseline to compare with: its advantage is
-0 (verl instead uses the raw reward there, mean 0 and std 1), so such a rollout contributes
-no gradient.
+the input's shape.
+
+A group of one rollout (``n = 1``) has no baseline; as in verl's
+``compute_grpo_outcome_advantage`` and ``compute_rloo_outcome_advantage`` (volcengine/verl
+``verl/trainer/ppo/core_algos.py`` at b178a3cd) its mean is taken as 0 and its std as 1, so
+``grpo`` gives ``r / (1 + epsilon)`` and ``drgrpo`` and ``rloo`` give ``r``: the rollout is
+pushed by its raw reward rather than ignored.
 """
 
 from __future__ import annotations
@@ -27,28 +31,29 @@ ADVANTAGE_ESTIMATORS: Registry[Estimator] = Registry("advantage estimator")
 @ADVANTAGE_ESTIMATORS.register("grpo")
 def grpo(rewards: np.ndarray, epsilon: float = 1e-6) -> np.ndarray:
   """(r - group mean) / (group std + epsilon), the std unbiased (n - 1) as torch.std in verl's
-  ``compute_grpo_outcome_advantage``; an all-equal group gets 0."""
+  ``compute_grpo_outcome_advantage``; an all-equal group gets 0, a singleton r / (1 + epsilon)."""
   if rewards.shape[1] < 2:
-    return np.zeros_like(rewards)
+    return rewards / (1.0 + epsilon)
   std = rewards.std(axis=1, ddof=1, keepdims=True)
   return (rewards - rewards.mean(axis=1, keepdims=True)) / (std + epsilon)
 
 
 @ADVANTAGE_ESTIMATORS.register("drgrpo")
 def drgrpo(rewards: np.ndarray) -> np.ndarray:
-  """Dr.GRPO: r - group mean, no std scaling (which over-weights near-uniform groups)."""
+  """Dr.GRPO: r - group mean, no std scaling (which over-weights near-uniform groups); a
+  singleton keeps r."""
   if rewards.shape[1] < 2:
-    return np.zeros_like(rewards)
+    return rewards.copy()
   return rewards - rewards.mean(axis=1, keepdims=True)
 
 
 @ADVANTAGE_ESTIMATORS.register("rloo")
 def rloo(rewards: np.ndarray) -> np.ndarray:
   """REINFORCE leave-one-out: r minus the mean of the group's other rollouts
-  (= n / (n - 1) x (r - group mean))."""
+  (= n / (n - 1) x (r - group mean)); a singleton keeps r."""
   n = rewards.shape[1]
   if n < 2:
-    return np.zeros_like(rewards)
+    return rewards.copy()
   return (n * rewards - rewards.sum(axis=1, keepdims=True)) / (n - 1)
 
 

@@ -5,18 +5,29 @@ with weights that depend only on the row's own mask (``seq-mean-token-mean`` wei
 1 / its sequence's valid-token count). So for a batch split into micro-batches BY ROWS (never
 cutting a sequence), the global value is ``sum over micro-batches of numerator / global
 denominator``: compute ``denominator(mask_of_the_whole_batch)`` once, pass it as the
-normaliser of every micro-batch, and sum their losses (and gradients). No mean of means.
+normaliser of every micro-batch, and sum their losses (and gradients). No mean of means. A
+step that adds up per-micro-batch denominators instead takes ``micro_batch_denominator``.
 
-Rows without a valid token (padding rows, filtered groups) have weight 0 and are not
-counted by the ``seq-mean-*`` denominators. Modes, as verl's ``agg_loss`` names them:
+Modes, as verl's ``agg_loss`` (volcengine/verl ``verl/trainer/ppo/core_algos.py`` at
+b178a3cd) names and computes them:
 
 - ``token-mean``: every valid token of the batch weighs the same. X-Coder's config says
   token-mean, but with one sequence per micro-batch its effect was ``seq-mean-token-mean``,
   the mode that reproduces X-Coder at any micro-batch size.
 - ``seq-mean-token-mean``: mean over sequences of each sequence's token mean.
 - ``seq-mean-token-sum``: mean over sequences of each sequence's token sum.
-- ``seq-mean-token-sum-norm``: Dr.GRPO, token sums over (sequences x a constant), e.g. the
-  maximum response length; the constant must not change during training.
+- ``seq-mean-token-sum-norm``: Dr.GRPO, the sum of every valid token's loss over the batch
+  divided by a constant (verl's ``loss_scale_factor``, by default the maximum response
+  length), whatever the number of rows, empty or not: the normaliser must not change during
+  training. This is verl's rule for the whole mini-batch; verl's FSDP actor also scales each
+  micro-batch's loss by 1 / (micro-batches per mini-batch) and averages gradients over
+  data-parallel ranks, which this mode deliberately does not.
+
+Rows without a valid token (padding rows, filtered groups) have weight 0 and, as in verl, are
+not counted by the ``seq-mean-token-*`` denominators. A deliberate difference: a batch
+without any valid token aggregates to 0 with a zero gradient in every mode, where verl's
+token-mean and seq-mean-token-* modes divide 0 by 0 (NaN). The GRPO trainer warns once when
+an update had no valid token (from the metrics it fetches anyway: no sync inside the step).
 """
 
 from __future__ import annotations
@@ -53,14 +64,17 @@ def seq_mean_token_sum(valid, norm_constant=None):
   return valid.astype(jnp.float32), _num_sequences(valid)
 
 
-@AGGREGATIONS.register("seq-mean-token-sum-norm")
+CONSTANT_NORMALISER = "seq-mean-token-sum-norm"
+
+
+@AGGREGATIONS.register(CONSTANT_NORMALISER)
 def seq_mean_token_sum_norm(valid, norm_constant=None):
   if norm_constant is None or norm_constant <= 0:
     raise ValueError(
       "seq-mean-token-sum-norm needs a positive constant norm_constant (Dr.GRPO: the maximum"
       f" response length), got {norm_constant!r}"
     )
-  return valid.astype(jnp.float32), _num_sequences(valid) * norm_constant
+  return valid.astype(jnp.float32), jnp.float32(norm_constant)
 
 
 def token_weights(mode: str, mask: jax.Array, norm_constant: float | None = None):
@@ -72,6 +86,16 @@ def denominator(mode: str, mask: jax.Array, norm_constant: float | None = None) 
   """The normaliser of ``mode`` over ``mask`` (pass the WHOLE batch's mask to get the global
   normaliser for micro-batched gradient accumulation)."""
   return token_weights(mode, mask, norm_constant)[1]
+
+
+def micro_batch_denominator(
+  mode: str, mask: jax.Array, norm_constant: float | None, micro_batches: int
+) -> jax.Array:
+  """This micro-batch's share of the whole batch's denominator, for a step that adds up the
+  shares of ``micro_batches`` micro-batches: token and sequence counts are its own, while
+  Dr.GRPO's constant is split evenly, so the shares add up to the constant at any split."""
+  own = denominator(mode, mask, norm_constant)
+  return own / micro_batches if mode == CONSTANT_NORMALISER else own
 
 
 def safe_divide(numerator: jax.Array, normaliser: jax.Array) -> jax.Array:

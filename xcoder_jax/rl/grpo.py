@@ -47,7 +47,7 @@ def loss_config(rl: ml_collections.ConfigDict) -> rl_lib.LossConfig:
     clip_high=rl.clip_high,
     clip_ratio_c=rl.clip_ratio_c,
     aggregation=rl.loss_agg,
-    norm_constant=rl.norm_constant or None,
+    norm_constant=rl.norm_constant or rl.max_new_tokens,
     entropy_coef=rl.entropy_coef,
     kl_coef=rl.kl_coef,
     kl_estimator=rl.kl_estimator,
@@ -72,7 +72,9 @@ def grpo_loss(config: ml_collections.ConfigDict):
   """The actor loss (clipped policy gradient - entropy bonus + KL to the reference) in the
   loop's numerator/denominator form: the policy loss is summed with its aggregation weights
   and the step divides by the aggregation's denominator over all micro-batches, so every
-  aggregation (token-mean, seq-mean-token-mean, ...) is exact under accumulation."""
+  aggregation (token-mean, seq-mean-token-mean, ...) is exact under accumulation; Dr.GRPO's
+  constant (rl.norm_constant, by default rl.max_new_tokens) is split over the
+  train.grad_accum micro-batches, so a mini-batch's loss is its token sum over the constant."""
   settings = loss_config(config.rl)
   chunk = config.train.loss_chunk
 
@@ -89,12 +91,15 @@ def grpo_loss(config: ml_collections.ConfigDict):
       ref_log_probs=batch.get("ref_logprobs"),
       normaliser=1.0,
     )
-    denominator = rl_lib.denominator(settings.aggregation, mask, settings.norm_constant)
+    denominator = rl_lib.micro_batch_denominator(
+      settings.aggregation, mask, settings.norm_constant, config.train.grad_accum
+    )
     tokens = out.token_sums["tokens"]
     means = {k: (v, denominator) for k, v in out.terms.items()}
     means.update({k: (v, tokens) for k, v in out.token_sums.items() if k != "tokens"})
     trained = jnp.sum(batch["segment_ids"] != 0).astype(jnp.float32)
-    return LossOutput(out.loss, denominator, sums={"tokens": trained}, means=means)
+    sums = {"tokens": trained, "loss_tokens": tokens}
+    return LossOutput(out.loss, denominator, sums=sums, means=means)
 
   return loss_fn
 
@@ -121,6 +126,18 @@ def behaviour_logprobs(graphdef, chunk: int, accum: int):
     return ours, (jnp.sum(total), jnp.max(worst), jnp.sum(count))
 
   return logprobs
+
+
+def update_metrics(fetched: list[Mapping[str, Any]]) -> dict[str, float]:
+  """One step's metrics from its updates' host-side metrics: means, the largest gradient
+  norm, token totals, and how many updates had no loss token (their loss is 0, not NaN; read
+  here because these metrics come to the host anyway, where a check in the step would sync)."""
+  out = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+  out["grad_norm"] = float(max(m["grad_norm"] for m in fetched))
+  for name in ("tokens", "loss_tokens"):
+    out[name] = float(sum(m[name] for m in fetched))
+  out["empty_updates"] = float(sum(m["loss_tokens"] == 0 for m in fetched))
+  return out
 
 
 class GRPOTrainer(loop.Trainer):
@@ -299,10 +316,16 @@ class GRPOTrainer(loop.Trainer):
       for batch in minibatches:
         state, m = train_step(state, batch)
         device_metrics.append(m)
-    fetched = jax.device_get(device_metrics)
-    out = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
-    out["grad_norm"] = float(max(m["grad_norm"] for m in fetched))
-    out["tokens"] = float(sum(m["tokens"] for m in fetched))
+    out = update_metrics(jax.device_get(device_metrics))
+    if out["empty_updates"]:
+      logging.log_first_n(
+        logging.WARNING,
+        "%d of %d updates had no loss token (every group masked, e.g. by rl.dynamic_sampling): "
+        "their loss and gradient are 0 (verl would give NaN); the optimizer still steps",
+        1,
+        out["empty_updates"],
+        len(device_metrics),
+      )
     gap_sum, gap_max, counted = (np.asarray(x) for x in zip(*jax.device_get(gaps), strict=True))
     out.update(
       logprob_gap=float(gap_sum.sum() / max(counted.sum(), 1.0)),
