@@ -108,11 +108,11 @@ def test_empty_responses_are_never_a_side_and_are_counted():
   pairs are built, and the report says how many; the other pairs are as before."""
   results = {**RESULTS, 6: [NO_CODE] * 4, 7: [NO_CODE] * 4}
   responses = {**RESPONSES, 6: "", 7: " \n\t "}
-  records, drops = pairs.build_pairs(verified_task(results), responses, options())
+  records, drops = pairs.build_pairs(verified_task(results), responses, options(), "train")
   assert drops == {"candidate:judge_error": 1, "candidate:empty_response": 2}
-  assert records == pairs.build_pairs(verified_task(), RESPONSES, options())[0]
+  assert records == pairs.build_pairs(verified_task(), RESPONSES, options(), "train")[0]
   only_empty = {0: [OK] * 4, 6: [NO_CODE] * 4}
-  records, drops = pairs.build_pairs(verified_task(only_empty), responses, options())
+  records, drops = pairs.build_pairs(verified_task(only_empty), responses, options(), "train")
   assert records == [] and drops == {"candidate:empty_response": 1, "no_failing_candidate": 1}
 
 
