@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import grain
 import ml_collections
 import pytest
 
@@ -15,6 +16,7 @@ from data_pipeline import pairs, verify
 from data_pipeline.demo import dpo_pairs as demo_pairs
 from data_pipeline.records import Candidate, Task
 from data_pipeline.solutions import solution_messages
+from xcoder_jax.data import shards
 from xcoder_jax.judge.types import Outcome, SubmissionResult, Verdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,9 +145,9 @@ def test_demo_run_writes_dpo_shards_counted_in_the_funnel(demo_run):
     }
     assert record["chosen_pass_fraction"] == 1.0 and 0.0 <= record["rejected_pass_fraction"] < 1.0
     assert record["chosen"] != record["rejected"] and record["rejected_reason"] in pairs.REASONS
-  sft = {
-    json.loads(line)["id"]: json.loads(line) for line in open(os.path.join(out, "sft_sample.jsonl"))
-  }
+  # every SFT record, from the shards: the demo has more tasks than sft_sample.jsonl shows
+  source = grain.sources.ArrayRecordDataSource(shards.shard_files(os.path.join(out, "sft")))
+  sft = {r["id"]: r for r in (json.loads(source[i]) for i in range(len(source)))}
   assert all(r["prompt"] == sft[r["task_id"]]["query"] for r in records)
   assert records == [json.loads(line) for line in open(demo_pairs.ASSET)]  # the asset is current
 
