@@ -13,7 +13,10 @@ def get_config():
   c.teacher.replay_file = demo.RECORDING
   c.teacher.concurrency = 4
   c.evolution.steps = 4
-  c.configs.num_configs = 12
+  # The scripted author's 54 tasks (47 stdio, 7 LeetCode-style): with the styles these 56
+  # configurations draw, all are used, one LeetCode-style statement finds none left and the
+  # last plan finds no title at all, so both refusals stay in the funnel
+  c.configs.num_configs = 56
   c.configs.min_leaves = 4
   c.configs.max_attempts = 500
   c.solutions.num_candidates = 5

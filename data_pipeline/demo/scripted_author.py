@@ -2,8 +2,9 @@
 
 It is not a language model and never runs in the demo itself: the demo replays what this
 script answered once (``python -m data_pipeline.demo.record``). Its answers come from
-hand-written material (task_bank.py and the tables below) and include deliberately wrong,
-crashing and malformed answers, so that parsing, validation and voting are exercised.
+hand-written material (task_bank.py, task_bank_short*.py and the tables below) and include
+deliberately wrong, crashing and malformed answers, so that parsing, validation and voting are
+exercised.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import re
 
 from data_pipeline import demo
-from data_pipeline.demo import task_bank
+from data_pipeline.demo import task_bank, task_bank_short, task_bank_short2, task_bank_short3
 from data_pipeline.parsing import JSON_BEGIN, JSON_END
 from data_pipeline.seeds import read_seeds
 from data_pipeline.teacher import TEACHERS, Teacher
@@ -67,6 +68,9 @@ SIBLINGS = {
   "problem_solving_strategies": ["invariants", "complementary counting"],
 }
 _SEED_NAME = re.compile(r"## Problem\n(.+)\n")
+# The original tasks first (their order fixes which titles the recording hands out), then the
+# short warm-ups that give the demo enough verified tasks for a held-out split.
+TASKS = task_bank.TASKS + task_bank_short.TASKS + task_bank_short2.TASKS + task_bank_short3.TASKS
 # Candidate i of a task: which solution it is (c: correct, w: wrong, x: malformed).
 CANDIDATE_PLAN = ["c0", "w0", "c1", "x", "w1"]
 
@@ -92,7 +96,7 @@ class ScriptedDemoAuthor(Teacher):
     del config  # the script has no settings
     super().__init__()
     self.titles_used: list[str] = []
-    self.by_title = {t["title"]: t for t in task_bank.TASKS}
+    self.by_title = {t["title"]: t for t in TASKS}
     self.seed_solutions = self._seed_solutions()
 
   @staticmethod
@@ -161,7 +165,7 @@ class ScriptedDemoAuthor(Teacher):
     )
 
   def _task_of(self, prompt):
-    for task in task_bank.TASKS:
+    for task in TASKS:
       if task["statement"] in prompt:
         return task
     raise KeyError("unknown task")

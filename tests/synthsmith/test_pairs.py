@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import grain
 import ml_collections
 import pytest
 
@@ -15,6 +16,7 @@ from data_pipeline import pairs, verify
 from data_pipeline.demo import dpo_pairs as demo_pairs
 from data_pipeline.records import Candidate, Task
 from data_pipeline.solutions import solution_messages
+from xcoder_jax.data import shards
 from xcoder_jax.judge.types import Outcome, SubmissionResult, Verdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -165,11 +167,11 @@ def test_demo_run_writes_dpo_shards_counted_in_the_funnel(demo_run):
     }
     assert record["chosen_pass_fraction"] == 1.0 and 0.0 <= record["rejected_pass_fraction"] < 1.0
     assert record["chosen"] != record["rejected"] and record["rejected_reason"] in pairs.REASONS
-  sft = {
-    json.loads(line)["id"]: json.loads(line)
-    for sample in ("sft_sample.jsonl", "heldout/sft_sample.jsonl")
-    for line in open(os.path.join(out, sample))
-  }
+  # every SFT record of both sides, from the shards: the samples show only the first ones
+  source = grain.sources.ArrayRecordDataSource(
+    shards.shard_files(f"{os.path.join(out, 'sft')},{os.path.join(out, 'heldout', 'sft')}")
+  )
+  sft = {r["id"]: r for r in (json.loads(source[i]) for i in range(len(source)))}
   assert all(r["prompt"] == sft[r["task_id"]]["query"] for r in records)
   assert records == [json.loads(line) for line in open(demo_pairs.ASSET)]  # the asset is current
 
