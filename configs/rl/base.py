@@ -35,7 +35,7 @@ def get_config() -> ml_collections.ConfigDict:
       num_generations=8,  # rollouts per task (the group)
       max_prompt_len=2560,
       max_new_tokens=30208,
-      temperature=1.0,
+      temperature=1.0,  # rollouts sample at it; the loss scores logits / temperature (verl)
       top_p=1.0,
       top_k=0,  # 0 = off
       repetition_penalty=1.0,

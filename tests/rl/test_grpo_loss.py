@@ -98,3 +98,33 @@ def test_update_metrics_count_updates_without_a_loss_token():
     "entropy": 1.0,
     "empty_updates": 1.0,
   }
+
+
+def test_rollouts_sampled_at_a_temperature_are_scored_at_it_as_verl_does():
+  """verl's actor divides the logits by the rollout temperature before the log-softmax (and
+  the entropy): the behaviour log-probs and the loss score the distribution sampled from,
+  while the gap to the engine (untempered log-probs) stays 0 for the same model."""
+  rng, temperature = np.random.default_rng(1), 0.7
+  table = rng.normal(size=(VOCAB, VOCAB)).astype(np.float32)
+  batch = _batch(rng, table)
+  graphdef, params = nnx.split(Bigram(table))
+  params = nnx.to_pure_dict(params)
+  tempered = table / temperature
+  tempered = tempered - np.log(np.exp(tempered).sum(-1, keepdims=True))
+  want = np.take_along_axis(tempered[batch["inputs"]], batch["targets"][..., None], -1)[..., 0]
+  fields = {k: batch[k] for k in grpo.GAP_FIELDS if k in batch}
+  fields["rollout_logprobs"] = batch["old_logprobs"]  # untempered, as engines log them
+  ours, (gap, _, _) = jax.jit(grpo.behaviour_logprobs(graphdef, LENGTH, 1, temperature))(
+    params, fields
+  )
+  np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-6)
+  assert float(gap) < 1e-4
+  config = tiny.get_config()
+  config.rl.update(temperature=temperature, entropy_coef=1.0, kl_coef=0.0, loss_agg="token-mean")
+  out = grpo.grpo_loss(config)(nnx.merge(graphdef, params), {**batch, "old_logprobs": ours})
+  entropy = -(np.exp(tempered) * tempered).sum(-1)[batch["inputs"]]
+  mask = np.asarray(batch["loss_mask"])
+  numerator, denominator = out.means["entropy"]
+  assert float(numerator / denominator) == pytest.approx(
+    (entropy * mask).sum() / mask.sum(), rel=1e-5
+  )

@@ -33,7 +33,7 @@ from xcoder_jax.rollout.types import SamplingParams
 from xcoder_jax.sharding import constrain
 from xcoder_jax.train import init, loop
 from xcoder_jax.train.checkpointing import data_iterator_item
-from xcoder_jax.train.loss import LOSSES, LossOutput, sequence_logprobs
+from xcoder_jax.train.loss import LOSSES, LossOutput, chunked_token_logprobs, sequence_logprobs
 from xcoder_jax.train.step import batch_axes
 
 TRAIN_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "advantages")
@@ -65,6 +65,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   rl_lib.POLICY_LOSSES.check(rl.policy_loss, "rl.policy_loss")
   rl_lib.AGGREGATIONS.check(rl.loss_agg, "rl.loss_agg")
   rl_lib.KL_ESTIMATORS.check(rl.kl_estimator, "rl.kl_estimator")
+  if not rl.temperature > 0:
+    raise ValueError(
+      f"rl.temperature={rl.temperature}: GRPO samples its groups, so it must be > 0 (1.0 in "
+      "X-Coder's runs); greedy rollouts would make every group's answers the same"
+    )
   loss_config(rl)
 
 
@@ -79,7 +84,9 @@ def grpo_loss(config: ml_collections.ConfigDict):
   chunk = config.train.loss_chunk
 
   def loss_fn(model, batch):
-    logprobs, entropy = sequence_logprobs(model, batch, chunk, with_entropy=True)
+    logprobs, entropy = sequence_logprobs(
+      model, batch, chunk, with_entropy=True, temperature=config.rl.temperature
+    )
     mask = batch["loss_mask"]
     out = rl_lib.policy_loss(
       settings,
@@ -107,16 +114,24 @@ def grpo_loss(config: ml_collections.ConfigDict):
 LOSSES.register("grpo", grpo_loss)
 
 
-def behaviour_logprobs(graphdef, chunk: int, accum: int):
-  """fn(params, batch) -> per-token log-probs of a mini-batch (GAP_FIELDS) under `params`, and
-  their gap to the rollout engine's log-probs on the loss tokens (sum, max, count). The
+def behaviour_logprobs(graphdef, chunk: int, accum: int, temperature: float = 1.0):
+  """fn(params, batch) -> per-token log-probs of a mini-batch (GAP_FIELDS) under `params` at
+  the sampling `temperature` (the loss's convention), and the gap of the untempered ones to
+  the rollout engine's (which are untempered) on the loss tokens (sum, max, count). The
   forward runs over `accum` micro-batches in turn (strided rows, as the train step splits
   them), so it never needs more activation memory than one update."""
 
   def one(params, micro):
     micro = {k: constrain(v, batch_axes(v.ndim)) for k, v in micro.items()}
-    ours = sequence_logprobs(nnx.merge(graphdef, params), micro, chunk)[0]
-    gap = jnp.abs(ours - micro["rollout_logprobs"]) * micro["loss_mask"]
+    model = nnx.merge(graphdef, params)
+    hidden = model.hidden_states(micro["inputs"], micro["positions"], micro["segment_ids"])
+    ours = chunked_token_logprobs(model, hidden, micro["targets"], chunk, temperature=temperature)[
+      0
+    ]
+    raw = ours
+    if temperature != 1.0:
+      raw = chunked_token_logprobs(model, hidden, micro["targets"], chunk)[0]
+    gap = jnp.abs(raw - micro["rollout_logprobs"]) * micro["loss_mask"]
     return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(micro["loss_mask"]))
 
   def logprobs(params, batch):
@@ -201,7 +216,10 @@ class GRPOTrainer(loop.Trainer):
     replicated = NamedSharding(self.context.mesh, PartitionSpec())
     return jax.jit(
       behaviour_logprobs(
-        self.context.graphdef, self.config.train.loss_chunk, self.config.train.grad_accum
+        self.context.graphdef,
+        self.config.train.loss_chunk,
+        self.config.train.grad_accum,
+        self.config.rl.temperature,
       ),
       in_shardings=(
         self.context.state_shardings.params,

@@ -41,10 +41,16 @@ LOSSES: Registry[Callable[[Any], LossFn]] = Registry("loss function")
 
 
 def chunked_token_logprobs(
-  model: Qwen, hidden: jax.Array, targets: jax.Array, chunk: int, with_entropy: bool = False
+  model: Qwen,
+  hidden: jax.Array,
+  targets: jax.Array,
+  chunk: int,
+  with_entropy: bool = False,
+  temperature: float = 1.0,
 ) -> tuple[jax.Array, jax.Array | None]:
-  """Log-probabilities of `targets` [batch, length] under the model's untempered logits, and
-  optionally each position's entropy; both float32 [batch, length]."""
+  """Log-probabilities of `targets` [batch, length] under the model's logits divided by
+  `temperature` (RL scores the distribution it sampled from, as verl does), and optionally
+  each position's entropy of that distribution; both float32 [batch, length]."""
   batch, length, _ = hidden.shape
   chunk = min(chunk, length)
   if length % chunk:
@@ -60,6 +66,8 @@ def chunked_token_logprobs(
   def one(_, xs):
     h, t = xs
     logits = model.logits(h)
+    if temperature != 1.0:
+      logits = logits / temperature
     log_z = jax.nn.logsumexp(logits, axis=-1)
     logprob = jnp.take_along_axis(logits, t[..., None], -1)[..., 0] - log_z
     if not with_entropy:
