@@ -34,6 +34,7 @@ from data_pipeline import tasks as tasks_lib
 from data_pipeline.records import Candidate, Seed, Task, TestInputs
 from data_pipeline.stage import Dropped, StageReport, run_items
 from data_pipeline.teacher import TEACHERS, make_teacher
+from xcoder_jax.data import split as split_lib
 from xcoder_jax.fileio import write_json_atomic
 
 
@@ -97,6 +98,7 @@ def validate(config, output_dir: str) -> None:
   seed list that names no file or an output path under a file fails naming them."""
   TEACHERS.check(config.teacher.backend, "teacher.backend")
   seeds_lib.seed_patterns(config.seeds)
+  split_lib.check_settings(**config.split)
   existing = os.path.abspath(output_dir)
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)

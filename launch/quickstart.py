@@ -1,19 +1,27 @@
 """The whole X-Coder recipe end to end on the tiny model: offline, CPU only, minutes.
 
-  python -m launch.quickstart [--run_dir=runs/quickstart] [--phases=synthsmith,sft,rl,export,eval]
+  python -m launch.quickstart [--run_dir=runs/quickstart]
+                              [--phases=synthsmith,sft,rl,leaks,export,eval]
 
 1. synthsmith: SynthSmith on its embedded demo. The teacher's answers are REPLAYED from a
    recording (data_pipeline/demo/teacher_recording.jsonl), so it runs offline; the candidate
-   programs, test inputs and votes run for real in the sandboxed judge.     -> RUN/synthsmith
-2. sft: configs/sft/tiny.py on the bundled demo set + SynthSmith's SFT shards, FSDP over every
-   device (8 virtual CPU devices under `make quickstart`).                  -> RUN/sft
-3. rl: GRPO from the SFT checkpoint on SynthSmith's RL tasks with judge rewards; SynthSmith's
-   evaluation split stays unseen (data.exclude_held_out).                   -> RUN/rl
-4. export: the RL checkpoint as a Hugging Face directory, reloaded in transformers (logits
+   programs, test inputs and votes run for real in the sandboxed judge. Every task gets its
+   side of the train/held-out split (a quarter held out in the demo).    -> RUN/synthsmith
+2. sft: configs/sft/tiny.py on the bundled demo set + SynthSmith's training SFT shards, FSDP
+   over every device (8 virtual CPU devices under `make quickstart`); the loss on the
+   held-out tasks' golden answers is measured as it trains.                -> RUN/sft
+3. rl: GRPO from the SFT checkpoint on SynthSmith's training RL tasks, rewarded by the judge
+   with X-Coder's reward; the first and last quarters' mean rewards are compared with their
+   standard errors.                                                         -> RUN/rl
+4. leaks: the leak check (launch.check_split) over every training input of both runs against
+   the held-out tasks: ids, statements and golden solutions, exact and near-duplicate.
+                                                                            -> RUN/leaks.json
+5. export: the RL checkpoint as a Hugging Face directory, reloaded in transformers (logits
    compared) and decoded greedily with the KV-cache sampler (== the full forward's argmax).
                                                                             -> RUN/hf
-5. eval: k samples per held-out SynthSmith task from RUN/hf (in-process engine), judged with
-   X-Coder's reward rules: avg@k and pass@k, overall and by difficulty.    -> RUN/eval.json
+6. eval: k samples per held-out task from the SFT checkpoint and from RUN/hf (GRPO), judged
+   with X-Coder's reward rules: avg@k, pass@k and the rates on the way to a pass (answered,
+   ran, passed a test), side by side.                     -> RUN/eval_sft.json, eval_grpo.json
 
 DPO is not a quickstart phase: after SFT (instead of or before GRPO) run
 `python -m launch.dpo --config=configs/dpo/tiny.py --workdir=DIR` on SynthSmith's preference pairs.
@@ -27,8 +35,6 @@ export is rewritten atomically, and eval reuses the samples of the same model an
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import logging as std_logging
 import os
@@ -38,24 +44,29 @@ from collections.abc import Callable
 from absl import app, flags, logging
 
 from launch import common
+from launch import quickstart_eval as checks
 from launch import quickstart_report as report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PHASES = ("synthsmith", "sft", "rl", "export", "eval")
-LOGIT_TOLERANCE = 1e-4  # float32 export vs transformers, max |dlogit|
-TOY_RL = "`python -m launch.rl --config=configs/rl/tiny.py` shows GRPO learning a toy task"
+PHASES = ("synthsmith", "sft", "rl", "leaks", "export", "eval")
+SFT_SEQ_LEN = 512  # the demo's prompts and golden answers fit whole: the closing fence is learned
+# The tiny model's GRPO rate (X-Coder's 7B: 4e-7). Measured on the demo (docs/quickstart.md):
+# at 3e-5..5e-5 24 steps change nothing beyond noise, at 1e-4 the reward drifts down.
+RL_LR = 2e-4
 
 _RUN_DIR = flags.DEFINE_string(
   "run_dir", "runs/quickstart", "Run directory (relative to the repository root); reused."
 )
 _PHASES = flags.DEFINE_list("phases", list(PHASES), f"Phases to run: any of {', '.join(PHASES)}.")
-_SFT_STEPS = flags.DEFINE_integer("sft_steps", 40, "SFT steps.", lower_bound=1)
-_RL_STEPS = flags.DEFINE_integer("rl_steps", 4, "GRPO steps.", lower_bound=1)
-_RL_PROMPTS = flags.DEFINE_integer("rl_prompts", 4, "Tasks per GRPO step.", lower_bound=1)
+_SFT_STEPS = flags.DEFINE_integer("sft_steps", 160, "SFT steps.", lower_bound=1)
+_RL_STEPS = flags.DEFINE_integer(
+  "rl_steps", 16, "GRPO steps (at least 4, so that each quarter has one).", lower_bound=1
+)
+_RL_PROMPTS = flags.DEFINE_integer("rl_prompts", 8, "Tasks per GRPO step.", lower_bound=1)
 _RL_GROUP = flags.DEFINE_integer("rl_generations", 4, "Rollouts per task.", lower_bound=2)
 _EVAL_K = flags.DEFINE_integer("eval_k", 4, "Samples per held-out task.", lower_bound=1)
 _MAX_NEW_TOKENS = flags.DEFINE_integer(
-  "max_new_tokens", 64, "Tokens per rollout and per evaluation answer.", lower_bound=1
+  "max_new_tokens", 192, "Tokens per rollout and per evaluation answer.", lower_bound=1
 )
 flags.declare_key_flag("debug")
 
@@ -72,10 +83,16 @@ NEEDS = {
     ("synthsmith", "synthsmith/rl", "SynthSmith's RL tasks"),
     ("sft", "sft/checkpoints/model_config.json", "the SFT checkpoint"),
   ],
+  "leaks": [
+    ("synthsmith", "synthsmith/heldout/rl", "SynthSmith's held-out tasks"),
+    ("sft", "sft/config.json", "the SFT run's recorded inputs"),
+    ("rl", "rl/config.json", "the GRPO run's recorded inputs"),
+  ],
   "export": [("rl", "rl/checkpoints/model_config.json", "the GRPO checkpoint")],
   "eval": [
-    ("synthsmith", "synthsmith/rl", "SynthSmith's held-out tasks"),
-    ("export", "hf/config.json", "the exported model"),
+    ("synthsmith", "synthsmith/heldout/rl", "SynthSmith's held-out tasks"),
+    ("sft", "sft/checkpoints/model_config.json", "the SFT checkpoint"),
+    ("export", "hf/config.json", "the exported GRPO model"),
   ],
 }
 
@@ -101,6 +118,11 @@ def check_flags() -> list[str]:
     import jax  # after _quiet(): XLA_FLAGS decides the CPU device count
 
     rows = _RL_PROMPTS.value * _RL_GROUP.value
+    if _RL_STEPS.value < 4:
+      raise common.UserError(
+        f"--rl_steps={_RL_STEPS.value}: give at least 4 steps, so that the first and last "
+        "quarters of GRPO each have one"
+      )
     if rows % jax.device_count():
       raise common.UserError(
         f"--rl_prompts x --rl_generations = {rows} rollouts per step must split over "
@@ -134,21 +156,34 @@ def sft_phase() -> dict:
   from xcoder_jax.train.checkpointing import has_step
 
   config = tiny.get_config()
-  config.data.train_files = f"demo,{run_path('synthsmith', 'sft')}"
+  config.data.update(
+    train_files=f"demo,{run_path('synthsmith', 'sft')}",
+    eval_files=run_path("synthsmith", "heldout", "sft"),  # golden answers of unseen tasks
+    seq_len=SFT_SEQ_LEN,
+  )
   steps = _SFT_STEPS.value
-  config.train.update(steps=steps, log_every=1, eval_every=steps, progress_bar=False)
+  config.train.update(
+    steps=steps,
+    log_every=1,
+    eval_every=max(1, steps // 16),  # the held-out curve: its fall and where it stalls
+    save_every=steps,
+    keep=1,
+    progress_bar=False,
+  )
   workdir = run_path("sft")
   reused = has_step(workdir, steps)
   if not reused:
     sft.train(config, workdir)
   metrics = report.metrics(workdir)
+  evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
   return {
     "reused": reused,
     "steps": steps,
     "devices": jax.device_count(),
+    "seq_len": SFT_SEQ_LEN,
     "loss_first": metrics[0]["loss"],
     "loss_last": metrics[-1]["loss"],
-    "eval_loss": next((m["eval_loss"] for m in reversed(metrics) if "eval_loss" in m), None),
+    "heldout_loss": evals,  # [step, loss on the held-out tasks' golden answers]
   }
 
 
@@ -170,10 +205,19 @@ def _prompt_budget() -> int:
   return -(-longest // 16) * 16
 
 
+def _quarter_means(metrics: list[dict], key: str) -> list[float]:
+  quarter = report.quarters([m[key] for m in metrics])
+  return [quarter["first_mean"], quarter["last_mean"]]
+
+
+def _setting(config, dotted: str):
+  section, name = dotted.split(".")
+  return config[section][name]
+
+
 def rl_phase() -> dict:
-  from configs.rl import base, tiny
+  from configs.rl import base, qwen25_coder_7b, tiny
   from xcoder_jax.rl import grpo
-  from xcoder_jax.rl.rewards import FORMAT_PENALTY
   from xcoder_jax.train.checkpointing import has_step
 
   config = tiny.get_config()
@@ -188,6 +232,7 @@ def rl_phase() -> dict:
     max_new_tokens=_MAX_NEW_TOKENS.value,
     num_minibatches=1,
   )
+  config.optimizer.lr = RL_LR
   steps = _RL_STEPS.value
   config.train.update(
     steps=steps,
@@ -203,172 +248,25 @@ def rl_phase() -> dict:
   if not reused:
     grpo.train(config, workdir)
   metrics = report.metrics(workdir)
-  rewards = [m["reward_mean"] for m in metrics]
-  passes = [m["pass_rate"] for m in metrics]
-  if max(rewards) <= FORMAT_PENALTY:
-    note = (
-      f"rewards stayed at the format penalty ({FORMAT_PENALTY:g}): the tiny model does not "
-      f"write parseable code yet; {TOY_RL}"
-    )
-  elif max(passes) == 0:
-    note = f"some answers parsed but none passed a test yet; {TOY_RL}"
-  else:
-    note = f"pass rate {passes[0]:.2f} -> {passes[-1]:.2f}"
+  quarters = report.quarters([m["reward_mean"] for m in metrics])
+  parsed, passed = _quarter_means(metrics, "parsed_rate"), _quarter_means(metrics, "pass_rate")
+  real = qwen25_coder_7b.get_config()  # X-Coder's Qwen2.5 GRPO settings
+  changed = ("model.preset", "optimizer.lr", "rl.prompts_per_step", "rl.num_generations")
+  changed += ("rl.max_new_tokens",)
   return {
     "reused": reused,
     "steps": steps,
     "rollouts_per_step": f"{_RL_PROMPTS.value} tasks x {_RL_GROUP.value} samples",
     "max_prompt_len": prompt_len,
-    "reward_first": rewards[0],
-    "reward_last": rewards[-1],
-    "pass_rate_first": passes[0],
-    "pass_rate_last": passes[-1],
-    "note": note,
-  }
-
-
-def _greedy_matches_forward(model, tokenizer) -> bool:
-  """Greedy rollouts of prompts of different lengths (left-padded in one batch) from the
-  KV-cache sampler equal the argmax of one plain forward pass over prompt + completion (rows
-  right-padded: attention is causal, so padding after a row leaves its logits alone)."""
-  import numpy as np
-
-  from xcoder_jax.rollout import Sampler, SamplingParams
-
-  rng = np.random.RandomState(1)
-  prompts = [rng.randint(3, model.config.vocab_size, n).tolist() for n in (5, 8, 13)]
-  greedy = SamplingParams(max_new_tokens=8, temperature=0.0)
-  completions = [c.tokens for c in Sampler(model, tokenizer).generate(prompts, greedy)]
-  rows = [prompt + tokens for prompt, tokens in zip(prompts, completions)]
-  batch = np.zeros((len(rows), max(map(len, rows))), np.int32)
-  for i, row in enumerate(rows):
-    batch[i, : len(row)] = row
-  predicted = np.asarray(model(batch)).argmax(-1)
-  return all(
-    predicted[i, len(prompt) - 1 : len(prompt) - 1 + len(tokens)].tolist() == tokens
-    for i, (prompt, tokens) in enumerate(zip(prompts, completions))
-  )
-
-
-def export_phase() -> dict:
-  import jax
-  import numpy as np
-  import torch
-  import transformers
-
-  from xcoder_jax import checkpoint, sharding
-  from xcoder_jax.data import load_tokenizer
-  from xcoder_jax.hf import save_hf
-
-  transformers.logging.set_verbosity_error()
-  source, mesh = run_path("rl"), sharding.make_mesh()  # FSDP over every device
-  with sharding.use_mesh(mesh):
-    model, step = checkpoint.load_model(source, mesh)
-    hf_dir = save_hf(
-      model, run_path("hf"), "float32", checkpoint.assets_dir(source), overwrite=True
-    )
-    tokens = np.random.RandomState(0).randint(0, model.config.vocab_size, (8, 32)).astype(np.int32)
-    ours = np.asarray(jax.jit(lambda m, t: m(t))(model, tokens))
-  reference = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
-  with torch.no_grad():
-    theirs = reference.eval()(torch.as_tensor(tokens, dtype=torch.long)).logits.numpy()
-  diff = float(np.abs(theirs - ours).max())
-  single_device = checkpoint.load_model(source)[0]
-  agrees = _greedy_matches_forward(single_device, load_tokenizer(hf_dir))
-  return {
-    "hf_dir": hf_dir,
-    "rl_step": step,
-    "max_abs_dlogit": diff,
-    "tolerance": LOGIT_TOLERANCE,
-    "greedy_sampler_matches_forward": agrees,
-    "ok": diff < LOGIT_TOLERANCE and agrees,
-  }
-
-
-def _fingerprint(hf_dir: str, settings: dict) -> str:
-  """Names the samples of one model and one set of sampling settings."""
-  digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-  for name in sorted(os.listdir(hf_dir)):
-    if name.endswith(".safetensors"):
-      with open(os.path.join(hf_dir, name), "rb") as f:
-        digest.update(f.read())
-  return digest.hexdigest()[:16]
-
-
-def _samples(problems, sampling, samples_file: str) -> dict[str, list[str]]:
-  """k samples per problem, resuming from the complete problems already in ``samples_file``."""
-  from xcoder_jax import fileio
-  from xcoder_jax.data import load_tokenizer
-  from xcoder_jax.eval import append_samples, read_samples
-  from xcoder_jax.eval.generation import generate
-  from xcoder_jax.hf import load_hf
-  from xcoder_jax.rollout.in_process import InProcessEngine
-
-  k = _EVAL_K.value
-  on_disk = {}
-  if os.path.exists(samples_file):
-    fileio.cut_torn_line(samples_file)
-    on_disk = read_samples(samples_file)
-  done = {q: [s[i] for i in range(k)] for q, s in on_disk.items() if all(i in s for i in range(k))}
-  todo = [problem for problem in problems if problem.question_id not in done]
-  if not todo:
-    return done
-  records = [
-    {"question_id": q, "sample_index": i, "response": text}
-    for q, texts in done.items()
-    for i, text in enumerate(texts)
-  ]
-  fileio.write_jsonl_atomic(samples_file, records)  # partial problems are generated again
-  # One device: a handful of held-out tasks x k rows would not split over the 8-device mesh.
-  tokenizer = load_tokenizer(run_path("hf"))
-  engine = InProcessEngine(load_hf(run_path("hf")), tokenizer)
-  new = generate(
-    todo,
-    engine,
-    tokenizer,
-    k,
-    sampling,
-    on_problem=lambda qid, texts: append_samples(samples_file, qid, texts),
-    progress=False,
-  )
-  return {**done, **new}
-
-
-def eval_phase() -> dict:
-  from xcoder_jax import fileio, judge
-  from xcoder_jax.eval import LoadOptions, evaluate, load_benchmark
-  from xcoder_jax.eval.generation import EVAL_SAMPLING
-
-  benchmark = load_benchmark("synthsmith", run_path("synthsmith"), LoadOptions())
-  sampling = dataclasses.replace(EVAL_SAMPLING, max_new_tokens=_MAX_NEW_TOKENS.value)
-  settings = {
-    key: getattr(sampling, key) for key in ("temperature", "top_p", "top_k", "max_new_tokens")
-  }
-  settings["k"] = _EVAL_K.value
-  os.makedirs(run_path("eval_samples"), exist_ok=True)
-  samples_file = run_path("eval_samples", f"{_fingerprint(run_path('hf'), settings)}.jsonl")
-  responses = _samples(benchmark.problems, sampling, samples_file)
-  report = evaluate(
-    benchmark,
-    responses,
-    _EVAL_K.value,
-    judge.Judge(),
-    progress=False,
-    model=run_path("hf"),
-    engine="in_process",
-    samples=samples_file,
-    sampling=settings,
-  )
-  fileio.write_json_atomic(run_path("eval.json"), report)
-  return {
-    "benchmark": "synthsmith held-out split",
-    "num_problems": report["num_problems"],
-    "k": _EVAL_K.value,
-    "avg_at_k": report["avg_at_k"],
-    "pass_at_k": report["pass_at_k"],
-    "by_difficulty": report["breakdowns"].get("difficulty", {}),
-    "judge_errors": report["judge_errors"],
-    "report": run_path("eval.json"),
+    "reward": f"{config.rl.reward} (X-Coder's: 5 x pass fraction of <= 10 tests, -2 no code)",
+    "reward_quarters": quarters,
+    # first and last quarter means of the share of rollouts with parseable code and of the
+    # share of tests passed: what the reward's rise is made of
+    "parsed_rate": parsed,
+    "pass_rate": passed,
+    "note": report.rl_note(quarters, parsed, passed),
+    # [this demo's value, X-Coder's]; the reward and everything else are X-Coder's
+    "demo_changes": {key: [_setting(config, key), _setting(real, key)] for key in changed},
   }
 
 
@@ -376,8 +274,9 @@ PHASE_FUNCTIONS: dict[str, Callable[[], dict]] = {
   "synthsmith": synthsmith_phase,
   "sft": sft_phase,
   "rl": rl_phase,
-  "export": export_phase,
-  "eval": eval_phase,
+  "leaks": lambda: checks.leaks_phase(run_path()),
+  "export": lambda: checks.export_phase(run_path()),
+  "eval": lambda: checks.eval_phase(run_path(), _EVAL_K.value, _MAX_NEW_TOKENS.value),
 }
 
 
@@ -429,6 +328,11 @@ def main(argv):
   export = summary["phases"].get("export")
   if export and not export["ok"]:
     raise SystemExit("quickstart FAILED: the export check is out of tolerance")
+  leaks = summary["phases"].get("leaks")
+  if leaks and not leaks["clean"]:
+    raise SystemExit(
+      f"quickstart FAILED: training inputs hold held-out tasks; see {leaks['report']}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,3 +22,15 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def num_devices():
   return jax.device_count()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+  """One SynthSmith demo run per test session, shared by every room that reads its outputs
+  (SynthSmith's end-to-end and DPO pair tests, the split and leak checks): the demo is the
+  suite's most costly data fixture."""
+  from configs.synthsmith import demo
+  from data_pipeline import pipeline
+
+  out = str(tmp_path_factory.mktemp("demo"))
+  return out, pipeline.run(demo.get_config(), out)

@@ -86,3 +86,27 @@ def test_consumers_keep_their_side_and_refuse_records_older_than_the_split():
     keep({"id": "g", "split": "heldout"})
   with pytest.raises(split.SplitError, match="assign|heldout_fraction"):
     split.assign({"x": "y"}, 1.5, 5, 0.5)
+
+
+def test_sft_training_skips_held_out_records_and_evaluation_reads_only_them(tmp_path):
+  from configs.data import data_config
+  from xcoder_jax.data import make_sft_iterator, shards
+  from xcoder_jax.data.demo import load_demo_records
+
+  records = [
+    {**r, "split": ("heldout", "train", None)[i % 3]} for i, r in enumerate(load_demo_records()[:9])
+  ]
+  shards.write_shards(
+    [{k: v for k, v in r.items() if v is not None} for r in records], str(tmp_path)
+  )
+  config = data_config()
+  config.update(train_files=str(tmp_path), eval_files=str(tmp_path), packing=False)
+  config.update(global_batch_size=1, seq_len=256, drop_remainder=False)
+
+  def examples(role, **changes):
+    config.update(changes)
+    return sum(int(b["segment_ids"].any()) for b in make_sft_iterator(config, role, 0, 1))
+
+  assert examples("train") == 6  # train and unmarked records
+  assert examples("eval") == 6  # held-out and unmarked records
+  assert examples("train", train_on_heldout=True) == 9

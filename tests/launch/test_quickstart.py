@@ -12,10 +12,10 @@ import pytest
 import transformers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PHASES = ["synthsmith", "sft", "rl", "export", "eval"]
+PHASES = ["synthsmith", "sft", "rl", "leaks", "export", "eval"]
 SMALLEST = [
   "--sft_steps=2",
-  "--rl_steps=1",
+  "--rl_steps=4",
   "--rl_prompts=2",
   "--rl_generations=4",
   "--eval_k=2",
@@ -48,8 +48,8 @@ def finished(tmp_path_factory):
 def test_the_recipe_runs_end_to_end_and_leaves_summary_plots_and_hf_model(finished):
   run_dir, result, seconds = finished
   lines = result.stdout.splitlines()
-  assert [line.split(":")[0] for line in lines[:5]] == [
-    f"[{i}/5] {phase}" for i, phase in enumerate(PHASES, 1)
+  assert [line.split(":")[0] for line in lines[:6]] == [
+    f"[{i}/6] {phase}" for i, phase in enumerate(PHASES, 1)
   ]
   assert "quickstart summary" in result.stdout and "replayed" in result.stdout
   assert not re.search(r"^(W\d{4} |WARNING)", result.stderr, re.M), result.stderr[-2000:]
@@ -59,15 +59,26 @@ def test_the_recipe_runs_end_to_end_and_leaves_summary_plots_and_hf_model(finish
     seconds
   )
   assert phases["synthsmith"]["funnel"][0]["stage"] == "seeds"
-  assert phases["synthsmith"]["rl_records"] > 0 and phases["synthsmith"]["held_out_tasks"] > 0
+  held_out = phases["synthsmith"]["held_out_tasks"]
+  assert phases["synthsmith"]["rl_records"] >= 30 and held_out >= 10
   assert phases["sft"]["steps"] == 2 and phases["sft"]["devices"] == 8
-  assert phases["sft"]["loss_first"] > 0 and phases["sft"]["eval_loss"] > 0
-  assert -2 <= phases["rl"]["reward_first"] <= 5 and phases["rl"]["note"]
+  assert phases["sft"]["loss_first"] > 0 and phases["sft"]["heldout_loss"][-1][1] > 0
+  quarters = phases["rl"]["reward_quarters"]
+  assert quarters["steps_per_quarter"] == 1 and -2 <= quarters["first_mean"] <= 5
+  assert phases["rl"]["demo_changes"]["optimizer.lr"] == [2e-4, 4e-7]
+  assert all(0 <= x <= 1 for x in phases["rl"]["parsed_rate"] + phases["rl"]["pass_rate"])
+  # The leak check ran over every training input of both runs and found nothing.
+  leaks = phases["leaks"]
+  assert leaks["clean"] and leaks["heldout_tasks"] == held_out and leaks["records_checked"] > 200
   assert phases["export"]["ok"] and phases["export"]["max_abs_dlogit"] < 1e-4
   evaluation = phases["eval"]
-  assert evaluation["k"] == 2 and list(evaluation["pass_at_k"]) == ["1", "2"]
-  assert evaluation["by_difficulty"] and 0 <= evaluation["avg_at_k"] <= 1
-  assert json.loads((run_dir / "eval.json").read_text())["num_problems"] == 1
+  assert evaluation["k"] == 2 and evaluation["num_problems"] == held_out
+  for name in ("sft", "grpo"):
+    model = evaluation["models"][name]
+    assert list(model["pass_at_k"]) == ["1", "2"] and model["by_difficulty"]
+    assert set(model["rates"]) >= {"answered", "runs", "passes_a_test", "passes_all"}
+    assert json.loads((run_dir / f"eval_{name}.json").read_text())["num_problems"] == held_out
+  assert "held-out problems" in result.stdout
   for name in ("sft_loss.png", "rl_reward.png", "funnel.png", "eval_by_difficulty.png"):
     assert (run_dir / name).read_bytes()[:8] == PNG, name
   config = transformers.AutoConfig.from_pretrained(run_dir / "hf")
@@ -77,7 +88,7 @@ def test_the_recipe_runs_end_to_end_and_leaves_summary_plots_and_hf_model(finish
 
 def test_a_rerun_reuses_checkpoints_and_samples_instead_of_redoing_them(finished):
   run_dir, _, _ = finished
-  kept = ["sft/metrics.jsonl", "rl/metrics.jsonl", "rl/checkpoints/1", "hf/model.safetensors"]
+  kept = ["sft/metrics.jsonl", "rl/metrics.jsonl", "rl/checkpoints/4", "hf/model.safetensors"]
   kept += [f"eval_samples/{name}" for name in os.listdir(run_dir / "eval_samples")]
   before = {path: os.stat(run_dir / path).st_mtime_ns for path in kept}
   earlier = json.loads((run_dir / "summary.json").read_text())["phases"]
@@ -87,7 +98,7 @@ def test_a_rerun_reuses_checkpoints_and_samples_instead_of_redoing_them(finished
   phases = json.loads((run_dir / "summary.json").read_text())["phases"]
   assert phases["sft"]["reused"] and phases["rl"]["reused"]
   assert phases["rl"]["seconds"] == earlier["rl"]["seconds"]  # the time of the real run
-  assert phases["eval"]["avg_at_k"] == earlier["eval"]["avg_at_k"]
+  assert phases["eval"]["models"] == earlier["eval"]["models"]
   assert phases["export"] == earlier["export"]  # phases not rerun stay in the summary
   progress = [line for line in result.stdout.splitlines() if line.startswith("[")]
   assert len(progress) == 3 and "reused" in progress[0] and "reused" in progress[1]
@@ -98,6 +109,7 @@ def test_a_rerun_reuses_checkpoints_and_samples_instead_of_redoing_them(finished
   [
     (["--phases=sft,train"], "unknown phase(s) ['train']"),
     (["--phases=export"], "run --phases=rl first"),
+    (["--rl_steps=3"], "--rl_steps=3: give at least 4 steps"),
   ],
 )
 def test_user_errors_name_the_fix_and_write_nothing(tmp_path, args, message):

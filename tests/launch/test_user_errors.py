@@ -44,7 +44,28 @@ def bad(tmp_path_factory):
   (root / "hf_truncated" / "model.safetensors").write_bytes(b"\x10\x00\x00")
   (root / "hf_bad_json").mkdir()
   (root / "hf_bad_json" / "config.json").write_text('{"architectures": [')
+  _split_inputs(root)
   return root
+
+
+def _split_inputs(root):
+  """SynthSmith-made data on one side of the split: held-out SFT records only, training RL
+  tasks only, and an output written before the split existed."""
+  from xcoder_jax.data import shards
+
+  sft = [
+    {"id": f"h{i}", "query": f"Print {i}.", "response": f"```python\nprint({i})\n```"}
+    for i in range(3)
+  ]
+  heldout = [{**r, "split": "heldout", "metadata": {"source": "synthsmith"}} for r in sft]
+  shards.write_shards(heldout, str(root / "heldout_sft"))
+  (root / "heldout_sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in heldout))
+  task = {"prompt": "Add.", "kind": "stdio", "tests": [{"input": "1 2", "output": "3"}]}
+  task.update(difficulty=0.5, num_candidates=3, source="synthsmith")
+  rl = [{**task, "id": "t0", "split": "train"}]
+  shards.write_shards(rl, str(root / "train_only" / "rl"), prefix="rl", sft_schema=False)
+  old = [{k: v for k, v in rl[0].items() if k not in ("split", "source")}]
+  shards.write_shards(old, str(root / "presplit" / "rl"), prefix="rl", sft_schema=False)
 
 
 CASES = {
@@ -169,6 +190,36 @@ CASES = {
     "evaluate",
     ["--benchmark=nope", "--samples={tmp}/s.jsonl", "--output={tmp}/o.json"],
     ["nope", "livecodebench"],
+  ),
+  "train every record held out": (
+    "train",
+    [SFT, "--workdir={tmp}/w", "--config.data.train_files={bad}/heldout_sft"],
+    ["held-out records (split 'heldout') are skipped", "data.train_on_heldout=True"],
+  ),
+  "evaluate synthsmith without held-out tasks": (
+    "evaluate",
+    ["--benchmark=synthsmith", "--data={bad}/train_only/rl", "--samples={tmp}/s.jsonl"],
+    ["holds no held-out tasks", "heldout_fraction"],
+  ),
+  "evaluate synthsmith output older than the split": (
+    "evaluate",
+    ["--benchmark=synthsmith", "--data={bad}/presplit", "--samples={tmp}/s.jsonl"],
+    ["no held-out split", "rerun python -m launch.synthsmith"],
+  ),
+  "make_shards every record held out": (
+    "make_shards",
+    ["--input={bad}/heldout_sft.jsonl", "--output={tmp}/shards"],
+    ["every record read was removed", "--keep_heldout"],
+  ),
+  "check_split without a held-out side": (
+    "check_split",
+    ["--train={bad}/heldout_sft"],
+    ["--heldout=SYNTHSMITH_DIR"],
+  ),
+  "check_split output older than the split": (
+    "check_split",
+    ["--heldout={bad}/presplit", "--train={bad}/heldout_sft"],
+    ["no train/held-out split", "rerun python -m launch.synthsmith"],
   ),
   "quickstart unknown phase": (
     "quickstart",

@@ -110,13 +110,8 @@ class Assignment:
     return dataclasses.asdict(self)
 
 
-def assign(
-  statements: Mapping[str, str],
-  heldout_fraction: float,
-  ngram: int,
-  near_duplicate_overlap: float,
-) -> dict[str, Assignment]:
-  """The split of every task (id -> statement), by the rule in the module docstring."""
+def check_settings(heldout_fraction: float, ngram: int, near_duplicate_overlap: float) -> None:
+  """Refuses split settings that cannot work, naming the key (before any work is done)."""
   if not 0 <= heldout_fraction < 1:
     raise SplitError(f"split.heldout_fraction must be in [0, 1), got {heldout_fraction!r}")
   if not 0 < near_duplicate_overlap <= 1 or ngram < 1:
@@ -124,6 +119,16 @@ def assign(
       f"split.near_duplicate_overlap must be in (0, 1] and split.ngram >= 1, got "
       f"{near_duplicate_overlap!r} and {ngram!r}"
     )
+
+
+def assign(
+  statements: Mapping[str, str],
+  heldout_fraction: float,
+  ngram: int,
+  near_duplicate_overlap: float,
+) -> dict[str, Assignment]:
+  """The split of every task (id -> statement), by the rule in the module docstring."""
+  check_settings(heldout_fraction, ngram, near_duplicate_overlap)
   drawn = {tid: draw(text) < heldout_fraction for tid, text in statements.items()}
   index = OverlapIndex()
   for tid in sorted(statements):

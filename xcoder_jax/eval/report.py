@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xcoder_jax import judge
 from xcoder_jax.eval import metrics
 from xcoder_jax.eval.grading import SampleResult
 from xcoder_jax.eval.types import Benchmark, Problem
@@ -29,6 +30,31 @@ def _groups(problems: Sequence[Problem], benchmark: Benchmark) -> dict[str, dict
       if key is not None:
         groups[group].setdefault(key, []).append(problem.question_id)
   return {name: dict(sorted(members.items())) for name, members in groups.items() if members}
+
+
+# A program that ran to its end on a test: it read the input and printed an answer.
+_RAN = (judge.Outcome.ACCEPTED, judge.Outcome.WRONG_ANSWER)
+
+
+def sample_rates(results: Mapping[str, Sequence[SampleResult]]) -> dict[str, float]:
+  """Shares of all samples at each step towards a pass, so that a model that passes nothing
+  still shows what changed: code extracted, ran to its end on a test, passed a test, passed
+  all; and the mean share of tests passed (of the tests that ran: a lower bound where the
+  grader stops at the first failure)."""
+  samples = [sample for group in results.values() for sample in group]
+  if not samples:
+    return {}
+  n = len(samples)
+  return {
+    "answered": sum(s.outcome != "no_code" for s in samples) / n,
+    "runs": sum(any(v.verdict in _RAN for v in s.verdicts) for s in samples) / n,
+    "passes_a_test": sum(any(v.accepted for v in s.verdicts) for s in samples) / n,
+    "passes_all": sum(s.passed for s in samples) / n,
+    "test_pass_fraction": sum(
+      sum(v.accepted for v in s.verdicts) / max(s.num_tests, 1) for s in samples
+    )
+    / n,
+  }
 
 
 def build(
@@ -61,6 +87,7 @@ def build(
     "benchmark": benchmark.name,
     "k": k,
     **metrics.summary(list(correct.values())),
+    "rates": sample_rates(results),
     "extraction_rule": extraction,
     "grading_rule": benchmark.grading,
     # Samples failed by the judge's fault (sandbox trouble), not the program's: should be 0.

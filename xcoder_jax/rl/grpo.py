@@ -283,6 +283,8 @@ class GRPOTrainer(loop.Trainer):
       reward_mean=float(rewards.mean()),
       reward_std=float(rewards.std()),
       pass_rate=float(pass_fraction.mean()),
+      # rollouts whose program was judged at all (X-Coder's reward: the rest scored -2)
+      parsed_rate=float(np.mean([getattr(x, "status", "judged") == "judged" for x in scores])),
       solve_none=float(np.mean(pass_fraction.max(axis=1) == 0)),
       solve_all=float(np.mean(pass_fraction.min(axis=1) == 1)),
       response_length_mean=float(lengths.mean()),
