@@ -49,6 +49,7 @@ from launch import quickstart_report as report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASES = ("synthsmith", "sft", "rl", "leaks", "export", "eval")
+RUN_FORMAT = 2  # raise when phases or their outputs change: older run directories are refused
 SFT_SEQ_LEN = 512  # the demo's prompts and golden answers fit whole: the closing fence is learned
 # The tiny model's GRPO rate (X-Coder's 7B: 4e-7). Measured on the demo (docs/quickstart.md):
 # at 3e-5..5e-5 24 steps change nothing beyond noise, at 1e-4 the reward drifts down.
@@ -97,6 +98,23 @@ NEEDS = {
 }
 
 
+def read_summary() -> dict:
+  """The run directory's summary (phases already done); a run made by a quickstart of another
+  format (other phases, data or settings) is refused rather than mixed with this one."""
+  path = run_path("summary.json")
+  if not os.path.exists(path):
+    return {"format": RUN_FORMAT, "phases": {}}
+  with open(path) as f:
+    summary = json.load(f)
+  if summary.get("format") != RUN_FORMAT:
+    raise common.UserError(
+      f"--run_dir={_RUN_DIR.value} holds a run of another quickstart version (format "
+      f"{summary.get('format', 1)}, this one writes {RUN_FORMAT}); delete it or pass a new "
+      "--run_dir"
+    )
+  return summary
+
+
 def check_flags() -> list[str]:
   """The phases in recipe order; refuses what would fail later, before anything is written."""
   unknown = [name for name in _PHASES.value if name not in PHASES]
@@ -135,7 +153,9 @@ def synthsmith_phase() -> dict:
   from configs.synthsmith import demo
   from data_pipeline import pipeline
 
-  report = pipeline.run(demo.get_config(), run_path("synthsmith"))
+  config = demo.get_config()
+  config.redo_changed = True  # a run dir of an older demo: its stages are redone (seconds)
+  report = pipeline.run(config, run_path("synthsmith"))
   if report.get("unfinished"):
     stage = report["unfinished"]["stage"]
     raise SystemExit(f"SynthSmith left items to retry at stage {stage}; rerun the same command")
@@ -300,15 +320,13 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   _quiet()
-  phases = check_flags()  # a common.UserError: one line, exit status 2, nothing written
+  # A common.UserError from either: one line, exit status 2, nothing written.
+  summary = read_summary()  # refuses a run directory of another quickstart format
+  phases = check_flags()
   from xcoder_jax.fileio import write_json_atomic
 
   os.makedirs(run_path(), exist_ok=True)
   summary_path = run_path("summary.json")
-  summary = {"phases": {}}
-  if os.path.exists(summary_path):
-    with open(summary_path) as f:
-      summary = json.load(f)
   summary["run_dir"] = run_path()
   for number, phase in enumerate(phases, 1):
     print(f"[{number}/{len(phases)}] {phase}: ", end="", flush=True)

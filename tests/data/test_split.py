@@ -110,3 +110,8 @@ def test_sft_training_skips_held_out_records_and_evaluation_reads_only_them(tmp_
   assert examples("train") == 6  # train and unmarked records
   assert examples("eval") == 6  # held-out and unmarked records
   assert examples("train", train_on_heldout=True) == 9
+  heldout = [{**r, "split": "heldout"} for r in load_demo_records()[:3]]
+  shards.write_shards(heldout, str(tmp_path / "heldout"))
+  config.update(train_files=str(tmp_path / "heldout"), train_on_heldout=False, num_epochs=0)
+  with pytest.raises(ValueError, match="held-out records .* are skipped by training.*train_on"):
+    next(make_sft_iterator(config, "train", 0, 1))  # endless: every record skipped, stops

@@ -39,6 +39,12 @@ def test_every_consumer_reads_one_split(demo_run):
   assert not {p["task_id"] for p in pairs if p["split"] == "train"} & held
 
 
+def _reworded(statement: str) -> str:
+  """Another word after every 15th: a third of the statement's 5-grams are broken."""
+  words = statement.split(" ")
+  return " ".join(w + (" indeed" if i % 15 == 14 else "") for i, w in enumerate(words))
+
+
 def test_the_leak_check_is_clean_on_training_outputs_and_catches_planted_tasks(
   cli, demo_run, tmp_path
 ):
@@ -51,7 +57,7 @@ def test_the_leak_check_is_clean_on_training_outputs_and_catches_planted_tasks(
     {"id": "planted-solution", "query": "Solve it.", "response": held[0]["golden_solution"]},
     {
       "id": "planted-paraphrase",
-      "query": "Here is a task. " + held[1]["statement"].replace(".", ";", 1),
+      "query": "Here is a task. " + _reworded(held[1]["statement"]),
       "response": "```python\nprint(0)\n```",
     },
   ]

@@ -120,3 +120,8 @@ def test_user_errors_name_the_fix_and_write_nothing(tmp_path, args, message):
   result = _quickstart(tmp_path / "file")
   assert result.returncode == 2 and "is a file" in result.stderr
   assert (tmp_path / "file").read_text() == ""
+  (tmp_path / "old").mkdir()
+  (tmp_path / "old" / "summary.json").write_text('{"phases": {}}')  # an older quickstart's
+  result = _quickstart(tmp_path / "old", "--phases=sft")
+  assert result.returncode == 2 and "another quickstart version (format 1" in result.stderr
+  assert os.listdir(tmp_path / "old") == ["summary.json"]

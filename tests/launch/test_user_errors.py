@@ -58,7 +58,7 @@ def _split_inputs(root):
     for i in range(3)
   ]
   heldout = [{**r, "split": "heldout", "metadata": {"source": "synthsmith"}} for r in sft]
-  shards.write_shards(heldout, str(root / "heldout_sft"))
+  shards.write_shards(heldout, str(root / "heldout_sft"), extra_manifest={"split": "heldout"})
   (root / "heldout_sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in heldout))
   task = {"prompt": "Add.", "kind": "stdio", "tests": [{"input": "1 2", "output": "3"}]}
   task.update(difficulty=0.5, num_candidates=3, source="synthsmith")
@@ -194,16 +194,16 @@ CASES = {
   "train every record held out": (
     "train",
     [SFT, "--workdir={tmp}/w", "--config.data.train_files={bad}/heldout_sft"],
-    ["held-out records (split 'heldout') are skipped", "data.train_on_heldout=True"],
+    ["the records are held out", "data.train_on_heldout=True"],
   ),
   "evaluate synthsmith without held-out tasks": (
     "evaluate",
-    ["--benchmark=synthsmith", "--data={bad}/train_only/rl", "--samples={tmp}/s.jsonl"],
+    ["--benchmark=synthsmith", "--data={bad}/train_only/rl", "--samples=s", "--output={tmp}/o"],
     ["holds no held-out tasks", "heldout_fraction"],
   ),
   "evaluate synthsmith output older than the split": (
     "evaluate",
-    ["--benchmark=synthsmith", "--data={bad}/presplit", "--samples={tmp}/s.jsonl"],
+    ["--benchmark=synthsmith", "--data={bad}/presplit", "--samples=s", "--output={tmp}/o"],
     ["no held-out split", "rerun python -m launch.synthsmith"],
   ),
   "make_shards every record held out": (

@@ -243,6 +243,7 @@ def make_pair_iterator(
   otherwise one ordered pass with a padded last batch. The iterator's
   `get_state`/`set_state` give exact resume."""
   paths, source = shards_lib.open_shards(files, "DPO", "pairs")
+  split.check_manifests(paths, role, cfg.train_on_heldout, f"DPO pairs {paths[:3]}")
   tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
   keep = split.SplitFilter(role, len(source), f"DPO pairs {paths[:3]}", cfg.train_on_heldout)
   keep(json.loads(source[0]))  # a pair predating the split fails now, not mid-step

@@ -277,6 +277,8 @@ def _build(
     )
   host_batch = gbs // process_count
   files = _files_for(cfg, split)
+  role = split_lib.TRAIN if split == "train" else "eval"
+  split_lib.check_manifests(files, role, bool(cfg.train_on_heldout), f"SFT data {files[:3]}")
   tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
   try:
     source = grain.sources.ArrayRecordDataSource(files)
@@ -308,7 +310,7 @@ def _build(
     n,
     process_index,
     process_count,
-    split_lib.TRAIN if is_train else "eval",
+    role,
     bool(cfg.train_on_heldout),
   )
   if is_train and cfg.train_on_heldout:

@@ -124,6 +124,7 @@ def make_prompt_iterator(
   held-out tasks unless `allow_heldout`; "eval" reads held-out ones); `get_state`/`set_state`
   for resume."""
   paths, source = open_shards(files, "RL")
+  split.check_manifests(paths, role, allow_heldout, f"RL tasks {paths[:3]}")
   keep = split.SplitFilter(role, len(source), f"RL tasks {paths[:3]}", allow_heldout)
   keep(_Decode().map(source[0]))  # a record predating the split fails now, not mid-step
   ds = grain.MapDataset.source(source).shuffle(seed=seed)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -196,6 +198,24 @@ def keeps(
   raise ValueError(f"role must be 'train' or 'eval', got {role!r}")
 
 
+def check_manifests(files: list[str], role: str, allow_heldout: bool, what: str) -> None:
+  """Refuses, before anything is read, shards whose manifests all say they hold only the
+  side of the split that ``role`` skips (SynthSmith writes each side to its own directory
+  and names it in the manifest); records are still filtered one by one as they are read."""
+  skipped = HELDOUT if role == TRAIN else TRAIN
+  if role == TRAIN and allow_heldout:
+    return
+  sides = set()
+  for directory in sorted({os.path.dirname(os.path.abspath(f)) for f in files}):
+    try:
+      with open(os.path.join(directory, "manifest.json")) as f:
+        sides.add(json.load(f).get(FIELD))
+    except (OSError, ValueError):
+      return  # no (readable) manifest: the records decide
+  if sides == {skipped}:
+    raise SplitError(SplitFilter(role, len(files), what)._nothing_left(count=False))
+
+
 def warn_training_on_heldout(what: str) -> None:
   """The loud line of every consumer told to train on held-out records."""
   from absl import logging
@@ -232,14 +252,15 @@ class SplitFilter:
           raise SplitError(self._nothing_left())
     return kept
 
-  def _nothing_left(self) -> str:
+  def _nothing_left(self, count: bool = True) -> str:
+    records = f"all {self.num_records} records" if count else "the records"
     if self.role == TRAIN:
       return (
-        f"{self.what}: all {self.num_records} records are held out (split 'heldout'), nothing "
-        "is left to train on; point data.train_files at training data (SynthSmith's DIR/sft, "
-        "DIR/rl or DIR/dpo), or set data.train_on_heldout=True to train on them anyway"
+        f"{self.what}: {records} are held out (split 'heldout'), nothing is left to train on; "
+        "point data.train_files at training data (SynthSmith's DIR/sft, DIR/rl or DIR/dpo), "
+        "or set data.train_on_heldout=True to train on them anyway"
       )
     return (
-      f"{self.what}: all {self.num_records} records of data.eval_files are training records "
-      "(split 'train'); point data.eval_files at held-out data (SynthSmith's DIR/heldout/...)"
+      f"{self.what}: {records} of data.eval_files are training records (split 'train'); "
+      "point data.eval_files at held-out data (SynthSmith's DIR/heldout/...)"
     )

@@ -137,10 +137,6 @@ def run(
 
 def _run_locked(config, workdir, make_trainer) -> dict[str, Any]:
   config = resolve_tokenizer(config)
-  if jax.process_index() == 0:  # what this run trains on, for readers such as the leak check
-    write_json_atomic(
-      os.path.join(workdir, CONFIG_FILE), json.loads(config.to_json_best_effort()), indent=1
-    )
   mesh = mesh_from_config(config)
   model_config = init.model_config_from(config)
   tokenizer = load_tokenizer(config.data.tokenizer)
@@ -195,6 +191,11 @@ def _train(context: RunContext, trainer: Trainer, abstract_params: Any) -> dict[
     context.state_shardings, context.optimizer, abstract_params
   )
   restored = checkpointer.restore(abstract, trainer.updates_per_step)
+  if jax.process_index() == 0:  # what this run trains on (the leak check reads it); written
+    # once the run is known to fit the work directory, so a refused run changes nothing
+    write_json_atomic(
+      os.path.join(workdir, CONFIG_FILE), json.loads(config.to_json_best_effort()), indent=1
+    )
   if restored is not None:
     state, start = restored
     logging.info("resumed from step %d in %s", start, checkpointer.directory)
