@@ -153,6 +153,8 @@ def load_heldout(directories: Iterable[str]) -> HeldOut:
 
   tasks, settings = [], None
   for directory in directories:
+    if not os.path.isdir(directory):
+      raise FileNotFoundError(f"{directory}: no such SynthSmith output directory")
     for out in synthsmith_outputs(directory):
       splits_file = os.path.join(out, "work", "splits.json")
       if not os.path.isfile(splits_file):
