@@ -42,7 +42,7 @@ def _runs_in(workdir: str) -> list[str]:
   return [d for d in found if os.path.isfile(os.path.join(d, CONFIG_FILE))]
 
 
-def _recorded_inputs(workdir: str) -> list[tuple[str, str, bool]]:
+def recorded_inputs(workdir: str) -> list[tuple[str, str, bool]]:
   """(name, train_files, train_on_heldout) of each run recorded under a work directory."""
   from xcoder_jax.train.loop import CONFIG_FILE
 
@@ -61,9 +61,10 @@ def _recorded_inputs(workdir: str) -> list[tuple[str, str, bool]]:
 
 
 def _files(spec: str) -> list[str]:
-  from xcoder_jax.data import readers
+  from xcoder_jax.data import readers, shards
 
-  return [f for f in readers.expand_inputs(spec, what="training input") if not f.endswith(".json")]
+  files = readers.expand_inputs(spec, what="training input")
+  return [f for f in files if os.path.basename(f) != shards.MANIFEST]
 
 
 def check(heldout_dirs: list[str], inputs: list[tuple[str, str, bool]]) -> dict:
@@ -102,7 +103,7 @@ def _inputs_from_flags() -> tuple[list[str], list[tuple[str, str, bool]]]:
     raise common.UserError("give the held-out side: --heldout=SYNTHSMITH_DIR or --run=RUN")
   inputs = [(spec, spec, False) for spec in _TRAIN.value]
   for workdir in workdirs:
-    inputs += _recorded_inputs(workdir)
+    inputs += recorded_inputs(workdir)
   if not inputs:
     raise common.UserError("no training input: give --train, --workdir or --run")
   return heldout, inputs

@@ -20,7 +20,7 @@ def leaks_phase(run_dir: str) -> dict:
   from launch import check_split
 
   runs = [os.path.join(run_dir, name) for name in ("sft", "rl")]
-  inputs = [row for workdir in runs for row in check_split._recorded_inputs(workdir)]
+  inputs = [row for workdir in runs for row in check_split.recorded_inputs(workdir)]
   report = check_split.check([os.path.join(run_dir, "synthsmith")], inputs)
   from xcoder_jax.fileio import write_json_atomic
 

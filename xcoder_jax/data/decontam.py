@@ -164,7 +164,7 @@ def load_heldout(directories: Iterable[str]) -> HeldOut:
       with open(splits_file) as f:
         settings = json.load(f)["settings"]
       held = os.path.join(out, split_lib.HELDOUT, "rl")
-      tasks += [r for r in read_records(shards.shard_files(held))]
+      tasks.extend(read_records(shards.shard_files(held)))
   if settings is None:
     raise split_lib.SplitError("no SynthSmith output directory given for the held-out tasks")
   return HeldOut(tasks, settings["ngram"], settings["near_duplicate_overlap"])
@@ -172,10 +172,10 @@ def load_heldout(directories: Iterable[str]) -> HeldOut:
 
 def read_records(paths: Iterable[str]) -> Iterator[dict[str, Any]]:
   """JSON records of ArrayRecord shards or JSONL/Parquet files."""
-  from xcoder_jax.data import readers
+  from xcoder_jax.data import readers, shards
 
   for path in paths:
-    if path.endswith(".array_record") or ".array_record-" in os.path.basename(path):
+    if shards.SHARD_SUFFIX in os.path.basename(path):
       from array_record.python.array_record_module import ArrayRecordReader
 
       reader = ArrayRecordReader(path)
