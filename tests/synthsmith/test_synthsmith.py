@@ -126,10 +126,12 @@ def test_recorded_run_replays_byte_identical(tmp_path):
   config.teacher.concurrency = 1
   config.teacher.record_to = str(tmp_path / "recording.jsonl")
   config.validate_on_seeds = False
+  config.configs.num_configs = 12  # a quarter of the demo: the property holds at any size
   recorded = pipeline.run(config, str(tmp_path / "recorded"))
   replay = demo.get_config()
   replay.teacher.replay_file = config.teacher.record_to
   replay.validate_on_seeds = False
+  replay.configs.num_configs = 12
   replayed = pipeline.run(replay, str(tmp_path / "replayed"))
   assert recorded["funnel"] == replayed["funnel"]
   assert shard_bytes(str(tmp_path / "recorded")) == shard_bytes(str(tmp_path / "replayed"))
@@ -138,6 +140,7 @@ def test_recorded_run_replays_byte_identical(tmp_path):
 def test_hosts_split_the_seeds(tmp_path):
   config = demo.get_config()
   config.validate_on_seeds = False
+  config.configs.num_configs = 12  # the split is of the seeds: a few tasks per host suffice
   counts = [pipeline.run(config, str(tmp_path), i, 2)["funnel"][0]["out"] for i in range(2)]
   assert sum(counts) == 6 and all(counts)
   assert os.path.exists(tmp_path / "host00001of00002" / "report.json")
