@@ -17,8 +17,9 @@ fails at least one. One pair record (JSON; ``OUT/dpo/`` shards and ``OUT/dpo_sam
 responses). A task where no candidate fails can give no pair: it is counted in the funnel as
 ``no_failing_candidate``. An empty or whitespace-only response is never a side of a pair
 (counted as ``candidate:empty_response``): it holds no code to prefer or reject, and an empty
-completion gives the DPO loss nothing to learn from. ``pairs_only`` rebuilds the pairs of an existing output directory
-from its stored stages, without the teacher and without verifying again.
+completion gives the DPO loss nothing to learn from. ``pairs_only`` rebuilds the pairs of an
+existing output directory from its stored stages, without the teacher and without verifying
+again.
 """
 
 from __future__ import annotations

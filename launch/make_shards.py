@@ -175,9 +175,10 @@ def convert(
   # Filled while the records stream: write_shards adds it to the manifest after the last one.
   extra = {"inputs": [os.path.abspath(f) for f in files], "kind": kind}
   if filter_ is not None:
-    stream = filter(filter_.keeps, stream)
+    report = lambda: extra.update(decontamination=filter_.report())  # noqa: E731
+    stream = _then(filter(filter_.keeps, stream), report)
   manifest = shards.write_shards(
-    _then(stream, lambda: extra.update(decontamination=filter_.report()) if filter_ else None),
+    stream,
     output,
     num_shards,
     prefix=prefix,

@@ -108,14 +108,26 @@ def _fingerprint(files: list[str], settings: dict) -> str:
   return digest.hexdigest()[:16]
 
 
-def _weight_files(workdir: str) -> list[str]:
-  """The newest checkpoint's model files of a work directory."""
-  from xcoder_jax.checkpoint import checkpoint_root
+def _model(run_dir: str, model: str) -> tuple[list[str], Callable]:
+  """(weight files, engine builder) of one evaluated model: GRPO's exported HF directory (the
+  artifact users take away), or SFT's newest checkpoint. The engine runs in process on one
+  device (a dozen held-out tasks x k rows would not split over the 8-device mesh)."""
+  from xcoder_jax import checkpoint
+  from xcoder_jax.data import load_tokenizer
+  from xcoder_jax.hf import load_hf
+  from xcoder_jax.rollout.in_process import InProcessEngine
 
-  root = checkpoint_root(workdir)
-  newest = max(int(n) for n in os.listdir(root) if n.isdigit())
-  model_dir = os.path.join(root, str(newest))
-  return [os.path.join(d, f) for d, _, names in os.walk(model_dir) for f in names]
+  if model == "grpo":
+    hf_dir = os.path.join(run_dir, "hf")
+    tokenizer = load_tokenizer(hf_dir)
+    build = lambda: (InProcessEngine(load_hf(hf_dir), tokenizer), tokenizer)  # noqa: E731
+    return glob.glob(os.path.join(hf_dir, "*.safetensors")), build
+  workdir = os.path.join(run_dir, MODELS[model])
+  root = checkpoint.checkpoint_root(workdir)
+  newest = os.path.join(root, str(max(int(n) for n in os.listdir(root) if n.isdigit())))
+  tokenizer = load_tokenizer(checkpoint.assets_dir(workdir))
+  build = lambda: (InProcessEngine(checkpoint.load_model(workdir)[0], tokenizer), tokenizer)  # noqa: E731
+  return [os.path.join(d, f) for d, _, names in os.walk(newest) for f in names], build
 
 
 def _samples(problems, sampling, k: int, samples_file: str, engine_of: Callable) -> dict:
@@ -151,27 +163,6 @@ def _samples(problems, sampling, k: int, samples_file: str, engine_of: Callable)
   return {**done, **new}
 
 
-def _engine_of(run_dir: str, model: str) -> Callable:
-  """Builds the in-process engine of one evaluated model, on one device (a dozen held-out
-  tasks x k rows would not split over the 8-device mesh): GRPO's exported HF directory (the
-  artifact users take away), SFT's checkpoint."""
-
-  def build():
-    from xcoder_jax import checkpoint
-    from xcoder_jax.data import load_tokenizer
-    from xcoder_jax.hf import load_hf
-    from xcoder_jax.rollout.in_process import InProcessEngine
-
-    if model == "grpo":
-      hf_dir = os.path.join(run_dir, "hf")
-      return InProcessEngine(load_hf(hf_dir), load_tokenizer(hf_dir)), load_tokenizer(hf_dir)
-    workdir = os.path.join(run_dir, MODELS[model])
-    tokenizer = load_tokenizer(checkpoint.assets_dir(workdir))
-    return InProcessEngine(checkpoint.load_model(workdir)[0], tokenizer), tokenizer
-
-  return build
-
-
 def eval_phase(run_dir: str, k: int, max_new_tokens: int) -> dict:
   """Both checkpoints on the held-out split: avg@k, pass@k and the intermediate rates."""
   from xcoder_jax import fileio, judge
@@ -184,14 +175,10 @@ def eval_phase(run_dir: str, k: int, max_new_tokens: int) -> dict:
   settings.update(max_new_tokens=max_new_tokens, k=k)
   os.makedirs(os.path.join(run_dir, "eval_samples"), exist_ok=True)
   judge_pool, models = judge.Judge(), {}
-  for model, workdir in MODELS.items():
-    weights = (
-      glob.glob(os.path.join(run_dir, "hf", "*.safetensors"))
-      if model == "grpo"
-      else _weight_files(os.path.join(run_dir, workdir))
-    )
+  for model in MODELS:
+    weights, engine_of = _model(run_dir, model)
     samples_file = os.path.join(run_dir, "eval_samples", f"{_fingerprint(weights, settings)}.jsonl")
-    responses = _samples(benchmark.problems, sampling, k, samples_file, _engine_of(run_dir, model))
+    responses = _samples(benchmark.problems, sampling, k, samples_file, engine_of)
     report = evaluate(
       benchmark, responses, k, judge_pool, progress=False, model=model, samples=samples_file
     )

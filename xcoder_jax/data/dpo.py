@@ -243,10 +243,10 @@ def make_pair_iterator(
   otherwise one ordered pass with a padded last batch. The iterator's
   `get_state`/`set_state` give exact resume."""
   paths, source = shards_lib.open_shards(files, "DPO", "pairs")
-  split.check_manifests(paths, role, cfg.train_on_heldout, f"DPO pairs {paths[:3]}")
   tok = tokenizer_lib.load_tokenizer(cfg.tokenizer)
-  keep = split.SplitFilter(role, len(source), f"DPO pairs {paths[:3]}", cfg.train_on_heldout)
-  keep(json.loads(source[0]))  # a pair predating the split fails now, not mid-step
+  keep = split.shard_filter(
+    paths, source, json.loads, role, cfg.train_on_heldout, f"DPO pairs {paths[:3]}"
+  )
   ds = grain.MapDataset.source(source).filter(lambda data: keep(json.loads(data)))
   if train:
     ds = ds.shuffle(seed=int(cfg.shuffle_seed))

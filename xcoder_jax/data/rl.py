@@ -124,9 +124,9 @@ def make_prompt_iterator(
   held-out tasks unless `allow_heldout`; "eval" reads held-out ones); `get_state`/`set_state`
   for resume."""
   paths, source = open_shards(files, "RL")
-  split.check_manifests(paths, role, allow_heldout, f"RL tasks {paths[:3]}")
-  keep = split.SplitFilter(role, len(source), f"RL tasks {paths[:3]}", allow_heldout)
-  keep(_Decode().map(source[0]))  # a record predating the split fails now, not mid-step
+  keep = split.shard_filter(
+    paths, source, _Decode().map, role, allow_heldout, f"RL tasks {paths[:3]}"
+  )
   ds = grain.MapDataset.source(source).shuffle(seed=seed)
   ds = ds.repeat(num_epochs if num_epochs > 0 else None)
   ds = ds[process_index::process_count].map(_Decode()).filter(keep).to_iter_dataset()

@@ -78,9 +78,6 @@ class OverlapIndex:
     self._sizes: dict[str, int] = {}
     self._keys_of: dict[Any, list[str]] = collections.defaultdict(list)
 
-  def __len__(self) -> int:
-    return len(self._sizes)
-
   def add(self, key: str, items: set) -> None:
     if key in self._sizes or not items:
       return
@@ -213,7 +210,33 @@ def check_manifests(files: list[str], role: str, allow_heldout: bool, what: str)
     except (OSError, ValueError):
       return  # no (readable) manifest: the records decide
   if sides == {skipped}:
-    raise SplitError(SplitFilter(role, len(files), what)._nothing_left(count=False))
+    raise SplitError(_nothing_left(role, what, "the records"))
+
+
+def shard_filter(
+  paths: list[str], source, decode, role: str, allow_heldout: bool, what: str
+) -> SplitFilter:
+  """The filter of one set of shards (``source[i]`` raw, ``decode`` it to a record): their
+  manifests are checked before anything is read, and the first record now, so that shards
+  predating the split fail at the start rather than mid-step."""
+  check_manifests(paths, role, allow_heldout, what)
+  keep = SplitFilter(role, len(source), what, allow_heldout)
+  keep(decode(source[0]))
+  return keep
+
+
+def _nothing_left(role: str, what: str, records: str) -> str:
+  """Why nothing is left for ``role`` to read, and the setting that changes it."""
+  if role == TRAIN:
+    return (
+      f"{what}: {records} are held out (split 'heldout'), nothing is left to train on; point "
+      "data.train_files at training data (SynthSmith's DIR/sft, DIR/rl or DIR/dpo), or set "
+      "data.train_on_heldout=True to train on them anyway"
+    )
+  return (
+    f"{what}: {records} of data.eval_files are training records (split 'train'); point "
+    "data.eval_files at held-out data (SynthSmith's DIR/heldout/...)"
+  )
 
 
 def warn_training_on_heldout(what: str) -> None:
@@ -249,18 +272,5 @@ class SplitFilter:
       else:
         self._skipped.add(str(record.get("id")))
         if len(self._skipped) >= self.num_records:
-          raise SplitError(self._nothing_left())
+          raise SplitError(_nothing_left(self.role, self.what, f"all {self.num_records} records"))
     return kept
-
-  def _nothing_left(self, count: bool = True) -> str:
-    records = f"all {self.num_records} records" if count else "the records"
-    if self.role == TRAIN:
-      return (
-        f"{self.what}: {records} are held out (split 'heldout'), nothing is left to train on; "
-        "point data.train_files at training data (SynthSmith's DIR/sft, DIR/rl or DIR/dpo), "
-        "or set data.train_on_heldout=True to train on them anyway"
-      )
-    return (
-      f"{self.what}: {records} of data.eval_files are training records (split 'train'); "
-      "point data.eval_files at held-out data (SynthSmith's DIR/heldout/...)"
-    )
