@@ -118,15 +118,17 @@ def check_engine(url: str, model, tokenizer) -> dict:
   """Greedy tokens equal the in-process sampler's; log-probs agree; seeds reproduce."""
   import numpy as np
 
-  from xcoder_jax.rollout import InProcessEngine, SamplingParams, make_engine
+  from xcoder_jax.rollout import SamplingParams, make_engine
+  from xcoder_jax.rollout.engine import EngineContext
 
   prompts = [
     tokenizer.encode(text)
     for text in ["def add(a, b):", "Read n and print n squared.", "Binary search finds"]
   ]
   greedy = SamplingParams(max_new_tokens=16, temperature=0.0)
-  served = make_engine("openai", server_url=url, model=SERVED_NAME)
-  local = InProcessEngine(model, tokenizer, max_batch=len(prompts))
+  served = make_engine("openai", {"server_url": url, "model": SERVED_NAME})
+  context = EngineContext(tokenizer=tokenizer, load_model=lambda: model)
+  local = make_engine("in_process", {"max_batch": len(prompts)}, context)
   try:
     theirs = [group[0] for group in served.generate(prompts, greedy)]
     ours = [group[0] for group in local.generate(prompts, greedy)]

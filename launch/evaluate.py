@@ -69,12 +69,15 @@ _ENGINE = flags.DEFINE_string(
 _SERVER_URL = flags.DEFINE_string(
   "server_url",
   None,
-  "Server(s) of the sglang engine (comma-separated) or of the openai engine (an "
-  "OpenAI-compatible server such as vLLM; --model is then the served model name and "
-  "--tokenizer the model's tokenizer directory).",
+  "The engine's server_url setting: the sglang engine's servers (comma-separated) or the "
+  "openai engine's OpenAI-compatible server such as vLLM (--model is then the served model "
+  "name and --tokenizer the model's tokenizer directory).",
 )
 _ENGINE_ARGS = flags.DEFINE_multi_string(
-  "engine_arg", [], "Extra engine constructor argument KEY=VALUE (VALUE parsed as JSON if it can)."
+  "engine_arg",
+  [],
+  "An engine setting KEY=VALUE (VALUE parsed as JSON if it can), e.g. concurrency=16; the "
+  "settings are each engine's `defaults`.",
 )
 _TOKENIZER = flags.DEFINE_string("tokenizer", None, "Tokenizer directory; default: the model's.")
 _SAMPLES_OUT = flags.DEFINE_string(
@@ -106,34 +109,28 @@ def _check_flags() -> None:
     raise EvalInputError(f"--output: directory {directory!r} does not exist; create it first")
 
 
-def _engine_kwargs(tokenizer) -> dict:
-  """Constructor arguments of the chosen engine: the in-process sampler takes the model
-  itself, server-backed engines take addresses (and the openai engine the served name)."""
-  if _ENGINE.value == "in_process":
-    kwargs = {"model": _load_model(_MODEL.value), "tokenizer": tokenizer}
-  elif _ENGINE.value == "sglang":
-    kwargs = {"urls": _server_url().split(",")}
-  elif _ENGINE.value == "openai":
-    kwargs = {"server_url": _server_url(), "model": _MODEL.value}
-  else:
-    kwargs = {"model": _MODEL.value}
-    if _SERVER_URL.value:
-      kwargs["server_url"] = _SERVER_URL.value
+def _engine(tokenizer):
+  """The chosen engine, built as every caller builds one: its settings (--server_url and
+  --engine_arg over the engine's defaults) and what this command offers (the tokenizer,
+  --model as a model to load or as the name a server serves it under)."""
+  from xcoder_jax.rollout.engine import EngineContext, make_engine
+
+  settings = {"server_url": _SERVER_URL.value} if _SERVER_URL.value else {}
   for item in _ENGINE_ARGS.value:
     key, sep, value = item.partition("=")
     if not sep:
       raise EvalInputError(f"--engine_arg={item!r}: write KEY=VALUE")
     try:
-      kwargs[key] = json.loads(value)
+      settings[key] = json.loads(value)
     except json.JSONDecodeError:
-      kwargs[key] = value
-  return kwargs
-
-
-def _server_url() -> str:
-  if not _SERVER_URL.value:
-    raise EvalInputError(f"--engine={_ENGINE.value} needs --server_url=http://HOST:PORT")
-  return _SERVER_URL.value
+      settings[key] = value
+  context = EngineContext(
+    tokenizer=tokenizer, load_model=lambda: _load_model(_MODEL.value), model_name=_MODEL.value
+  )
+  try:
+    return make_engine(_ENGINE.value, settings, context)
+  except (ValueError, TypeError) as error:
+    raise EvalInputError(f"--engine={_ENGINE.value}: {error}") from None
 
 
 def _load_model(path: str):
@@ -177,7 +174,7 @@ def _sampling():
 def _generate(problems, k: int, path: str, sampling) -> dict[str, list[str]]:
   """k samples per problem, resuming from the problems ``path`` already completes."""
   from xcoder_jax.eval.generation import generate
-  from xcoder_jax.rollout.engine import ENGINES, make_engine
+  from xcoder_jax.rollout.engine import ENGINES
 
   if _ENGINE.value not in ENGINES:
     raise EvalInputError(f"--engine: {ENGINES.unknown_message(_ENGINE.value)}")
@@ -194,7 +191,7 @@ def _generate(problems, k: int, path: str, sampling) -> dict[str, list[str]]:
   todo = [problem for problem in problems if problem.question_id not in done]
   if not todo:
     return done
-  engine = make_engine(_ENGINE.value, **_engine_kwargs(tokenizer))
+  engine = _engine(tokenizer)
   try:
     fileio.write_jsonl_atomic(  # drop partial problems: they are generated again
       path,

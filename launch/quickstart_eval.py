@@ -115,18 +115,21 @@ def _model(run_dir: str, model: str) -> tuple[list[str], Callable]:
   from xcoder_jax import checkpoint
   from xcoder_jax.data import load_tokenizer
   from xcoder_jax.hf import load_hf
-  from xcoder_jax.rollout.in_process import InProcessEngine
+  from xcoder_jax.rollout.engine import EngineContext, make_engine
+
+  def builder(tokenizer, load_model) -> Callable:
+    context = EngineContext(tokenizer=tokenizer, load_model=load_model)
+    return lambda: (make_engine("in_process", {}, context), tokenizer)
 
   if model == "grpo":
     hf_dir = os.path.join(run_dir, "hf")
-    tokenizer = load_tokenizer(hf_dir)
-    build = lambda: (InProcessEngine(load_hf(hf_dir), tokenizer), tokenizer)  # noqa: E731
+    build = builder(load_tokenizer(hf_dir), lambda: load_hf(hf_dir))
     return glob.glob(os.path.join(hf_dir, "*.safetensors")), build
   workdir = os.path.join(run_dir, MODELS[model])
   root = checkpoint.checkpoint_root(workdir)
   newest = os.path.join(root, str(max(int(n) for n in os.listdir(root) if n.isdigit())))
   tokenizer = load_tokenizer(checkpoint.assets_dir(workdir))
-  build = lambda: (InProcessEngine(checkpoint.load_model(workdir)[0], tokenizer), tokenizer)  # noqa: E731
+  build = builder(tokenizer, lambda: checkpoint.load_model(workdir)[0])
   return [os.path.join(d, f) for d, _, names in os.walk(newest) for f in names], build
 
 

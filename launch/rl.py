@@ -20,7 +20,6 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from configs.rl import base
-from configs.sft import base as sft_base
 from launch import common
 from xcoder_jax.data.shards import shard_files
 from xcoder_jax.rl import grpo, toy
@@ -70,28 +69,9 @@ def warm_start(config: ml_collections.ConfigDict, workdir: str) -> ml_collection
   if not warmup.train_files:
     raise ValueError("warmup.sft_steps > 0 needs --config.warmup.train_files=SHARDS")
   warm_dir = os.path.join(workdir, "warmup")
-  sft_config = sft_base.get_config()
-  for section in ("model", "init", "mesh"):
-    sft_config[section] = ml_collections.ConfigDict(config[section].to_dict())
-  sft_config.data.update(
-    train_files=warmup.train_files,
-    eval_files="",
-    tokenizer=config.data.tokenizer,
-    seq_len=warmup.seq_len,
-    global_batch_size=warmup.global_batch_size,
-    num_epochs=0,
-  )
-  sft_config.optimizer.update(lr=warmup.lr, schedule="constant", warmup_ratio=0.0)
-  sft_config.train.update(
-    steps=warmup.sft_steps,
-    log_every=max(1, warmup.sft_steps // 4),
-    save_every=warmup.sft_steps,
-    keep=1,
-    progress_bar=config.train.progress_bar,
-  )
   if not has_step(warm_dir, warmup.sft_steps):
     logging.info("warm-up: %d SFT steps in %s", warmup.sft_steps, warm_dir)
-    sft.train(sft_config, warm_dir)
+    sft.train(base.warmup_sft_config(config), warm_dir)
   config = ml_collections.ConfigDict(config.to_dict())
   config.init.update(source="checkpoint", path=warm_dir)
   return config

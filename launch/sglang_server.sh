@@ -17,7 +17,8 @@
 #     --host HOST --port PORT --tp-size TP --weight-version 0 --mem-fraction-static 0.8
 # SGLANG_RETURN_ORIGINAL_LOGPROB=1 makes meta_info.output_token_logprobs the raw (untempered)
 # log-probabilities GRPO's ratio needs. The trainer then points the engine at it:
-#   rollout.engine="sglang", urls=["http://HOST:PORT"], export_dir=<storage the server reads>.
+#   --config.rollout.engine=sglang --config.rollout.sglang.server_url=http://HOST:PORT
+#   --config.rollout.sglang.sync_dir=<storage the server reads>.
 set -euo pipefail
 
 MODEL=${1:?usage: launch/sglang_server.sh HF_DIR [PORT] [TP]}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPORT_ROOTS = ("xcoder_jax", "data_pipeline", "launch")
+IMPORT_ROOTS = ("xcoder_jax", "data_pipeline", "launch", "configs")
 SIZE_ROOTS = ("xcoder_jax", "data_pipeline", "launch", "configs", "benchmarks")
 SOURCE_SUFFIXES = (".py", ".sh", ".sbatch")
 MAX_LINES = 500
@@ -205,6 +205,22 @@ def test_the_import_scan_resolves_every_form_of_import(tmp_path, edges):
   assert ("xcoder_jax.train.sft", "xcoder_jax.data") in edges  # runs data/__init__.py
 
 
+LIBRARIES = ("xcoder_jax", "data_pipeline")
+ENTRY_POINTS = ("configs", "launch")
+
+
+def test_library_code_never_imports_configs_or_launchers(edges):
+  """Configs and launchers sit on top: they may import the library, never the other way, so a
+  library module works with any config and from any entry point."""
+  upward = [
+    f"{a} -> {b}  ({':'.join(map(str, where))})"
+    for (a, b), where in sorted(edges.items())
+    if a.split(".")[0] in LIBRARIES and b.split(".")[0] in ENTRY_POINTS
+  ]
+  assert ("launch.rl", "configs.rl.base") in edges  # the scan sees configs at all
+  assert not upward, "library modules importing configs/ or launch/:\n" + "\n".join(upward)
+
+
 def test_no_import_cycles(edges):
   cycles = import_cycles(edges)
   assert not cycles, (
@@ -291,9 +307,7 @@ def _rl_config(section, key, name):
   "module,registry,section,key",
   [
     ("xcoder_jax.train.init", "INIT_SOURCES", "init", "source"),
-    ("xcoder_jax.train.loss", "LOSSES", "train", "loss"),
     ("xcoder_jax.rollout.engine", "ENGINES", "rollout", "engine"),
-    ("xcoder_jax.rl", "REWARD_FUNCTIONS", "rl", "reward"),
     ("xcoder_jax.rl", "ADVANTAGE_ESTIMATORS", "rl", "advantage"),
     ("xcoder_jax.rl", "POLICY_LOSSES", "rl", "policy_loss"),
     ("xcoder_jax.rl", "AGGREGATIONS", "rl", "loss_agg"),

@@ -22,7 +22,7 @@ from jax.sharding import Mesh
 from xcoder_jax import sharding
 from xcoder_jax.fileio import atomic_write, write_json_atomic
 from xcoder_jax.hf.io import copy_tokenizer_files
-from xcoder_jax.models.build import abstract_model
+from xcoder_jax.models.build import abstract_model, model_from_params
 from xcoder_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xcoder_jax.models.qwen import Qwen
 
@@ -187,7 +187,7 @@ def load_model(
   root = checkpoint_root(path)
   config = read_model_config(root).replace(**config_overrides)
   mesh = mesh or sharding.make_mesh(devices=jax.local_devices()[:1])
-  graphdef, abstract = abstract_model(config, mesh)
+  target = nnx.to_pure_dict(abstract_model(config, mesh)[1])
   with ocp.CheckpointManager(
     root, item_names=(MODEL_ITEM,), options=ocp.CheckpointManagerOptions(read_only=True)
   ) as manager:
@@ -199,7 +199,6 @@ def load_model(
       )
     restored = manager.restore(
       step,
-      args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardRestore(nnx.to_pure_dict(abstract))}),
+      args=ocp.args.Composite(**{MODEL_ITEM: ocp.args.StandardRestore(target)}),
     )
-  nnx.replace_by_pure_dict(abstract, restored[MODEL_ITEM])
-  return nnx.merge(graphdef, abstract), step
+  return model_from_params(config, restored[MODEL_ITEM], mesh), step

@@ -31,7 +31,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.optimizer.schedule = "cosine"
   c.optimizer.warmup_ratio = 0.1
   c.optimizer.weight_decay = 0.0
-  c.train.loss = "dpo"
   return c
 
 

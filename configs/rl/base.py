@@ -11,6 +11,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs.sft import base as sft_base
+from xcoder_jax.rollout.engine import config_sections
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -54,19 +55,14 @@ def get_config() -> ml_collections.ConfigDict:
       num_minibatches=4,  # optimizer updates per pass over the step's rollouts
       ppo_epochs=1,
       dynamic_sampling=False,  # mask groups whose rewards are all equal
-      reward="xcoder",  # xcoder_jax.rl.REWARD_FUNCTIONS
       max_tests=10,  # tests sampled per rollout
       eval_prompts=64,  # held-out tasks per evaluation
     )
   )
-  c.rollout = ml_collections.ConfigDict(
-    dict(
-      engine="in_process",  # xcoder_jax.rollout.engine.ENGINES
-      server_urls="",  # sglang: comma-separated http://HOST:PORT of the rollout servers
-      sync_dir="",  # sglang: shared directory the policy is exported to for reloads
-      timeout_s=3600.0,  # sglang: one /generate request
-    )
-  )
+  # rollout.engine names one of xcoder_jax.rollout.ENGINES; rollout.<engine> holds its settings
+  # (each engine's `defaults`, documented in its module): in_process.max_batch,
+  # sglang.server_url / sync_dir / timeout_s / ..., openai.server_url / model / ...
+  c.rollout = config_sections()
   c.judge = ml_collections.ConfigDict(dict(time_limit_s=10.0, memory_mb=256, workers=0))
   c.warmup = ml_collections.ConfigDict(
     dict(
@@ -82,12 +78,38 @@ def get_config() -> ml_collections.ConfigDict:
   c.optimizer.warmup_ratio = 0.0
   c.optimizer.weight_decay = 0.01
   c.optimizer.clip_norm = 1.0
-  c.train.loss = "grpo"
   c.train.steps = 200
   c.train.log_every = 1
   c.train.save_every = 10
   c.train.loss_chunk = 2048
   return c
+
+
+def warmup_sft_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The SFT config of an RL config's warm-up: its model, init, mesh and tokenizer, the
+  `warmup` section's data, steps and constant learning rate, no evaluation, one checkpoint."""
+  warmup = config.warmup
+  sft = sft_base.get_config()
+  for section in ("model", "init", "mesh"):
+    sft[section] = ml_collections.ConfigDict(config[section].to_dict())
+  sft.data.update(
+    train_files=warmup.train_files,
+    eval_files="",
+    tokenizer=config.data.tokenizer,
+    seq_len=warmup.seq_len,
+    global_batch_size=warmup.global_batch_size,
+    num_epochs=0,
+  )
+  sft.optimizer.update(lr=warmup.lr, schedule="constant", warmup_ratio=0.0)
+  steps = warmup.sft_steps
+  sft.train.update(
+    steps=steps,
+    log_every=max(1, steps // 4),
+    save_every=steps,
+    keep=1,
+    progress_bar=config.train.progress_bar,
+  )
+  return sft
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

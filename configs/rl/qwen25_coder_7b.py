@@ -7,8 +7,8 @@ rollouts from SGLang servers that reload the policy from disk after every step.
   python -m launch.rl --config=configs/rl/qwen25_coder_7b.py --workdir=/ckpt/xcoder-rl \
     --config.init.path=/ckpt/xcoder-sft \
     --config.data.train_files='/data/xcoder-rl/*.array_record' \
-    --config.rollout.server_urls=http://node1:30000,http://node2:30000 \
-    --config.rollout.sync_dir=/shared/xcoder-rl-sync
+    --config.rollout.sglang.server_url=http://node1:30000,http://node2:30000 \
+    --config.rollout.sglang.sync_dir=/shared/xcoder-rl-sync
 """
 
 from configs.rl import base

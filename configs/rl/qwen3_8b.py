@@ -4,7 +4,7 @@ starting policy (0.01), repetition penalty 1.15, entropy bonus 0.001, constant l
 
   python -m launch.rl --config=configs/rl/qwen3_8b.py --workdir=/ckpt/xcoder-rl-qwen3 \
     --config.init.path=/ckpt/xcoder-sft-qwen3 --config.data.train_files='/data/rl/*' \
-    --config.rollout.server_urls=http://node1:30000 --config.rollout.sync_dir=/shared/sync
+    --config.rollout.sglang.server_url=http://node1:30000 --config.rollout.sglang.sync_dir=/shared/sync
 """
 
 from configs.rl import base

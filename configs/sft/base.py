@@ -54,7 +54,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.train = ml_collections.ConfigDict(
     dict(
       steps=1000,
-      loss="sft_cross_entropy",
       grad_accum=1,
       loss_chunk=2048,
       log_every=10,

@@ -1,6 +1,5 @@
-"""Re-writes the demo DPO pairs asset (the tiny DPO config trains on it).
-
-  python -m data_pipeline.demo.dpo_pairs
+"""Re-writes the demo DPO pairs asset (the tiny DPO config trains on it;
+`python -m launch.demo_assets --dpo_pairs`).
 
 Runs the SynthSmith demo (configs/synthsmith/demo.py, replayed teacher) in a scratch
 directory and writes every pair of both sides of its split (OUT/dpo and OUT/heldout/dpo),
@@ -13,8 +12,8 @@ import os
 import tempfile
 
 import grain
+import ml_collections
 
-from configs.synthsmith import demo as demo_config
 from data_pipeline import outputs, pipeline
 from xcoder_jax import fileio
 from xcoder_jax.data import shards, split
@@ -41,14 +40,10 @@ def write_asset(run_dir: str, path: str = ASSET) -> int:
   return len(pairs)
 
 
-def main() -> None:
+def rewrite_asset(config: ml_collections.ConfigDict) -> int:
+  """Runs the demo `config` in a scratch directory; returns how many pairs it wrote."""
   with tempfile.TemporaryDirectory() as scratch:
-    config = demo_config.get_config()
+    config = ml_collections.ConfigDict(config.to_dict())
     config.validate_on_seeds = False  # the pairs come from the generated tasks only
     pipeline.run(config, scratch)
-    count = write_asset(scratch)
-  print(f"wrote {count} demo DPO pairs to {ASSET}")
-
-
-if __name__ == "__main__":
-  main()
+    return write_asset(scratch)

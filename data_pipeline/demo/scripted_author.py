@@ -1,7 +1,7 @@
 """THE SCRIPTED DEMO AUTHOR: a deterministic stand-in that wrote the demo's teacher recording.
 
 It is not a language model and never runs in the demo itself: the demo replays what this
-script answered once (``python -m data_pipeline.demo.record``). Its answers come from
+script answered once (``python -m launch.demo_assets --recording``). Its answers come from
 hand-written material (task_bank.py, task_bank_short*.py and the tables below) and include
 deliberately wrong, crashing and malformed answers, so that parsing, validation and voting are
 exercised.

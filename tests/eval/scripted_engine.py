@@ -11,6 +11,11 @@ ANSWER = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
 @ENGINES.register("scripted")
 class ScriptedEngine(RolloutEngine):
   calls: list = []  # (prompt texts, sampling) per generate call, across instances
+  defaults = {"answer": ANSWER, "as_tokens": False, "fail": False}
+
+  @classmethod
+  def from_config(cls, section, context):
+    return cls(context.model_name, section.answer, section.as_tokens, section.fail)
 
   def __init__(self, model, answer=ANSWER, as_tokens=False, fail=False):
     self.model, self.answer, self.as_tokens, self.fail = model, answer, as_tokens, fail

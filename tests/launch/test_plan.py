@@ -1,6 +1,7 @@
 """launch.plan: analytic memory and time against hand computations, XLA's own figure for the
 tiny model, and the command line's JSON contract and exit status."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from configs.sft import tiny
 from xcoder_jax.planning import plan as plan_lib
 from xcoder_jax.planning import setting as setting_lib
 from xcoder_jax.planning import xla_check
+from xcoder_jax.rl.layout import BatchLayout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 F32 = 4
@@ -74,6 +76,28 @@ def test_grpo_plan_counts_its_passes_and_the_in_process_kv_cache():
   phases = plan["phase_bytes_per_device"]
   assert set(phases) == {"train_step", "logprob_pass", "rollout"}
   assert plan["peak_bytes_per_device"] == max(phases.values())
+
+
+RL_CONFIGS = sorted(
+  n[:-3] for n in os.listdir(os.path.join(ROOT, "configs", "rl")) if n.endswith(".py")
+)
+
+
+@pytest.mark.parametrize("name", RL_CONFIGS)
+def test_planner_and_trainer_read_every_batch_figure_from_one_layout(name):
+  """The GRPO trainer shapes its step from `BatchLayout.from_config`; the planner must hold
+  that very layout and derive nothing of its own, on every shipped RL config."""
+  config = importlib.import_module(f"configs.rl.{name}").get_config()
+  layout = BatchLayout.from_config(config).check(1, config.train.loss_chunk)
+  setting = setting_lib.from_config(config, setting_lib.default_devices(config))
+  assert setting.layout == layout
+  assert (setting.rows, setting.seq_len) == (layout.minibatch_rows, layout.seq_len)
+  assert setting.micro_rows == layout.micro_rows == layout.minibatch_rows // config.train.grad_accum
+  assert setting.updates_per_step == layout.updates_per_step
+  assert layout.updates_per_step == config.rl.ppo_epochs * config.rl.num_minibatches
+  assert setting.forward_passes == layout.forward_passes
+  assert dict(setting.batch_fields) == layout.fields
+  assert setting.rollout_in_process == (config.rollout.engine == "in_process")
 
 
 def test_replicated_micro_batch_is_reported_and_paid_in_time():

@@ -113,7 +113,7 @@ def test_sigkill_mid_run_resumes_with_the_same_rewards(trained, tmp_path):
   "override,message",
   [
     ("--config.data.train_files=/no/such/shards", "rl: error: shard file '/no/such/shards'"),
-    ("--config.rl.reward=no_such_reward", "rl: error: rl.reward: unknown reward function"),
+    ("--config.rl.advantage=no_such", "rl: error: rl.advantage: unknown advantage estimator"),
   ],
 )
 def test_launch_rl_refuses_bad_input_in_one_line(tmp_path, override, message):

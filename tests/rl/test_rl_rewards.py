@@ -77,19 +77,23 @@ def test_test_sampling_is_deterministic_and_bounded():
   assert len(others) == 4
   assert rl.sample_tests(7, 10, seed=0, step=3, rollout=5) == list(range(7))
 
-  tests = [{"input": f"{i}\n", "output": f"{i}\n"} for i in range(25)]
+  task = {"tests": [{"input": f"{i}\n", "output": f"{i}\n"} for i in range(25)], "kind": "stdio"}
   fake = AcceptingJudge()
-  columns = dict(judge=fake, tests=[tests] * 3, kind=["stdio"] * 3, fn_name=[None] * 3, step=7)
+  reward = lambda **extra: rl.xcoder_reward([task] * 3, completions, judge=fake, step=7, **extra)
   completions = [answer("print(input())\n")] * 3
-  assert rl.REWARD_FUNCTIONS.get("xcoder")(["q"] * 3, completions, **columns) == [5.0] * 3
+  assert reward() == [5.0] * 3
   assert len(fake.batches) == 1 and all(len(s.tests) == 10 for s in fake.batches[0])
   assert fake.batches[0][0].time_limit_s == 10.0 and fake.batches[0][0].memory_mb == 256
   first = [[t.input for t in s.tests] for s in fake.batches[0]]
   assert len({tuple(inputs) for inputs in first}) == 3  # each rollout its own sample
-  rl.REWARD_FUNCTIONS.get("xcoder")(["q"] * 3, completions, **columns)  # a resumed step
+  reward()  # a resumed step
   assert [[t.input for t in s.tests] for s in fake.batches[1]] == first
-  rl.REWARD_FUNCTIONS.get("xcoder")(["q"] * 3, completions, **columns, rollout_index=[2, 1, 0])
+  reward(rollout_index=[2, 1, 0])
   assert [[t.input for t in s.tests] for s in fake.batches[2]] == first[::-1]
+  reward(options=rl.RewardOptions(max_tests=4, time_limit_s=2.0, memory_mb=64, seed=1))
+  assert all(
+    len(s.tests) == 4 and (s.time_limit_s, s.memory_mb) == (2.0, 64) for s in fake.batches[3]
+  )
 
 
 def test_xcoder_reward_with_the_real_judge_in_one_batch():
@@ -104,12 +108,10 @@ def test_xcoder_reward_with_the_real_judge_in_one_batch():
     (answer(ADD) + "```python\nimport sys\nsys.exit(1)\n```", STDIO_TESTS, "stdio", None, 0.0),
   ]
   counting = CountingJudge()
-  scores = rl.judge_rollouts(
+  scores = rl.xcoder_reward(
+    [{"tests": r[1], "kind": r[2], "fn_name": r[3]} for r in rows],
     [r[0] for r in rows],
     judge=counting,
-    tests=[r[1] for r in rows],
-    kind=[r[2] for r in rows],
-    fn_name=[r[3] for r in rows],
     step=0,
   )
   assert [s.reward for s in scores] == [r[4] for r in rows]
@@ -130,6 +132,4 @@ def test_task_tests_become_judge_test_cases():
   with pytest.raises(ValueError, match="JSON list"):
     tasks.graded_submission("x", [{"input": "3", "output": "9"}], "function", "square")
   with pytest.raises(ValueError, match="no tests"):
-    rl.judge_rollouts(
-      ["a"], judge=AcceptingJudge(), tests=[[]], kind=["stdio"], fn_name=[None], step=0
-    )
+    rl.xcoder_reward([{"tests": [], "kind": "stdio"}], ["a"], judge=AcceptingJudge(), step=0)

@@ -9,8 +9,9 @@ from test_sampler import CONFIG, MAX_NEW, PROMPTS
 from xcoder_jax.checkpoint import model_state
 from xcoder_jax.data.tokenizer import load_tokenizer
 from xcoder_jax.models.build import create_model
-from xcoder_jax.rollout import ENGINES, InProcessEngine, Sampler, SamplingParams, make_engine
+from xcoder_jax.rollout import InProcessEngine, Sampler, SamplingParams, make_engine
 from xcoder_jax.rollout import sampler as sampler_lib
+from xcoder_jax.rollout.engine import EngineContext
 
 # Two prompts x n=2: the batch shape test_sampler already compiled.
 SAMPLING = SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=5, n=2)
@@ -27,15 +28,16 @@ def models():
 
 
 def test_registered_and_grouped_by_prompt(models, tokenizer):
-  engine = make_engine("in_process", model=models[0], tokenizer=tokenizer)
-  assert isinstance(engine, InProcessEngine) and "in_process" in ENGINES
+  context = EngineContext(tokenizer=tokenizer, load_model=lambda: models[0], weights_version=3)
+  engine = make_engine("in_process", {}, context)
+  assert isinstance(engine, InProcessEngine) and engine.weights_version == 3
   assert engine.generate([], SAMPLING) == []
   groups = engine.generate(PROMPTS[:2], SAMPLING)
   flat = Sampler(models[0], tokenizer).generate(PROMPTS[:2], SAMPLING)
   assert [len(g) for g in groups] == [2, 2]
   assert [c.tokens for g in groups for c in g] == [c.tokens for c in flat]
   assert [g[0].prompt_tokens for g in groups] == [len(p) for p in PROMPTS[:2]]
-  chunked = InProcessEngine(models[0], tokenizer, max_batch=2).generate(PROMPTS[:2], SAMPLING)
+  chunked = make_engine("in_process", {"max_batch": 2}, context).generate(PROMPTS[:2], SAMPLING)
   assert [[c.tokens for c in g] for g in chunked] == [[c.tokens for c in g] for g in groups]
 
 

@@ -23,13 +23,17 @@ import numpy as np
 import pytest
 import torch
 
+from configs.rl import tiny as rl_tiny
 from data_pipeline.teacher import make_teacher
+from launch import rl as rl_launch
 from xcoder_jax.checkpoint import model_state
 from xcoder_jax.data.tokenizer import TINY_VOCAB_SIZE, load_tokenizer
+from xcoder_jax.fileio import read_jsonl
 from xcoder_jax.hf import from_hf_config, load_hf
 from xcoder_jax.hf.config import read_hf_config
+from xcoder_jax.rl import grpo
 from xcoder_jax.rollout import SamplingParams, api_fields
-from xcoder_jax.rollout.engine import ENGINES, make_engine
+from xcoder_jax.rollout.engine import ENGINES, EngineContext, make_engine
 from xcoder_jax.rollout.sglang_client import (
   SGLangEngine,
   SGLangError,
@@ -116,16 +120,12 @@ def url(models):
 @pytest.fixture(scope="module")
 def engine(url, models, tmp_path_factory):
   model_dir = models["a"][0]
-  engine = make_engine(
-    "sglang",
-    urls=[url],
-    model_config=from_hf_config(read_hf_config(model_dir)),
-    export_dir=str(tmp_path_factory.mktemp("exports")),
-    tokenizer_dir=model_dir,
-    export_dtype="float32",
-    keep_exports=1,
-    prompts_per_request=4,
+  settings = {"server_url": url, "sync_dir": str(tmp_path_factory.mktemp("exports"))}
+  settings.update(export_dtype="float32", keep_exports=1, prompts_per_request=4)
+  context = EngineContext(
+    model_config=from_hf_config(read_hf_config(model_dir)), tokenizer_dir=model_dir
   )
+  engine = make_engine("sglang", settings, context)
   yield engine
   engine.close()
 
@@ -287,7 +287,7 @@ def test_stop_strings_and_repetition_penalty_through_the_client(engine, models, 
 def test_openai_engine_reads_token_ids_and_raw_logprobs_from_completions(url, models, greedy_a):
   """The `openai` engine (vLLM, hosted servers) on /v1/completions: token-id prompts, exact
   ids via return_tokens_as_token_ids, transformers' greedy tokens and log-probs."""
-  engine = make_engine("openai", server_url=url, model="tiny", concurrency=2)
+  engine = make_engine("openai", {"server_url": url, "model": "tiny", "concurrency": 2})
   groups = engine.generate(PROMPTS, GREEDY)
   engine.close()
   for prompt, tokens, [completion] in zip(PROMPTS, greedy_a, groups):
@@ -446,3 +446,37 @@ def test_update_weights_from_disk_switches_generations_to_the_new_weights(
   engine.update_weights(params["a"], 2)
   assert os.listdir(engine.export_dir) == ["weights_v000002"]
   assert [c.tokens for [c] in engine.generate(PROMPTS, GREEDY)] == greedy_a
+
+
+SHIPPED_ENGINES = sorted(n for n in ENGINES if ENGINES.get(n).__module__.startswith("xcoder_jax."))
+
+
+@pytest.mark.parametrize("name", SHIPPED_ENGINES)
+def test_grpo_takes_a_step_with_every_engine_or_refuses_it_at_config_check(
+  name, url, models, tmp_path
+):
+  """Each engine is built from its own config section; one that cannot take new weights is
+  refused before any work, naming the engines that can. Runs last in this module: the sglang
+  case leaves the server on the policy's first export (model "a" in float32, unchanged)."""
+  config = rl_tiny.get_config()
+  config.init.update(source="hf", path=models["a"][0])
+  config.warmup.sft_steps = 0
+  config.rl.update(prompts_per_step=4, num_generations=2, num_minibatches=1, max_new_tokens=8)
+  config.train.update(steps=1, loss_chunk=56, progress_bar=False, async_checkpoint=False)
+  config.rollout.engine = name
+  section = config.rollout[name]
+  for key, value in (("server_url", url), ("sync_dir", str(tmp_path / "sync"))):
+    if key in section:
+      section[key] = value
+  if "export_dtype" in section:
+    section.export_dtype = "float32"
+  if not ENGINES.get(name).syncs_weights:
+    with pytest.raises(ValueError, match=rf"rollout.engine='{name}' cannot serve GRPO: .*can: "):
+      grpo.check_config(config)
+    return
+  workdir = str(tmp_path / "run")
+  grpo.train(rl_launch.prepare(config, workdir), workdir)
+  [metrics] = read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+  assert metrics["step"] == 1 and np.isfinite(metrics["loss"])
+  # the engine sampled from the trainer's own weights: its log-probs are the trainer's
+  assert metrics["logprob_gap"] < 1e-3, metrics

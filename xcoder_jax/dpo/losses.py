@@ -28,7 +28,7 @@ side) weigh nothing. (`xcoder_jax.data.dpo` keeps at least one response token pe
 SFT's encoder refuses or drops a prompt that fills the row, and SynthSmith's pair builder
 refuses empty answers; the count watches batches built any other way.)
 
-`dpo_loss(config)` (registered as ``"dpo"`` in the train loop's `LOSSES`) scores the rows
+`dpo_loss(config)`, the DPO trainer's loss, scores the rows
 ``[chosen; rejected]`` of a pair batch in one forward pass and returns sums over pairs, so
 the step's single division makes every metric a mean over the pairs of the global batch,
 however many micro-batches it was accumulated from.
@@ -45,7 +45,7 @@ import jax.numpy as jnp
 from xcoder_jax.data.batch import BATCH_FIELDS
 from xcoder_jax.data.dpo import SIDES
 from xcoder_jax.registry import Registry
-from xcoder_jax.train.loss import LOSSES, LossOutput, sequence_logprobs
+from xcoder_jax.train.loss import LossOutput, sequence_logprobs
 
 
 class PairLogprobs(NamedTuple):
@@ -168,6 +168,3 @@ def dpo_loss(config) -> Callable:
     return out._replace(sums={**out.sums, "tokens": trained.astype(jnp.float32)})
 
   return loss_fn
-
-
-LOSSES.register("dpo", dpo_loss)

@@ -24,7 +24,6 @@ from xcoder_jax.data.shards import shard_files
 from xcoder_jax.dpo import losses, reference
 from xcoder_jax.train import init, loop
 from xcoder_jax.train.checkpointing import data_iterator_item
-from xcoder_jax.train.loss import LOSSES
 
 MEANS = ("reward_margin", "reward_accuracy", "chosen_reward", "rejected_reward")
 
@@ -34,9 +33,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   call it before any heavy work."""
   dpo, data = config.dpo, config.data
   losses.PREFERENCE_LOSSES.check(dpo.loss, "dpo.loss")
-  LOSSES.check(config.train.loss, "train.loss")
-  if config.train.loss != "dpo":
-    raise ValueError(f"train.loss={config.train.loss!r}; DPO trains with train.loss='dpo'")
   if dpo.reference not in reference.REFERENCE_MODES:
     raise ValueError(f"dpo.reference={dpo.reference!r}; choose one of {reference.REFERENCE_MODES}")
   if not dpo.beta > 0:
@@ -94,7 +90,7 @@ class DPOTrainer(loop.Trainer):
       for k, dtype in dpo_data.PAIR_FIELDS.items()
     }
     self._shardings = context.batch_shardings(self.batch_shapes)
-    self.loss_fn = LOSSES.get(config.train.loss)(config)
+    self.loss_fn = losses.dpo_loss(config)
     inputs = {k: v for k, v in self._shardings.items() if k not in dpo_data.REF_FIELDS}
     ref_sh = self._shardings["chosen_ref_logprob"]
     self._reference = jax.jit(

@@ -32,6 +32,15 @@ def abstract_model(config: ModelConfig, mesh: Mesh | None = None):
   return graphdef, state
 
 
+def model_from_params(config: ModelConfig, params: Any, mesh: Mesh | None = None) -> Qwen:
+  """The model holding `params`, a nested dict of arrays in the layout of checkpoint item
+  "model" (`nnx.to_pure_dict` of a model's state); `mesh` gives the abstract leaves their
+  shardings (the arrays keep their own)."""
+  graphdef, abstract = abstract_model(config, mesh)
+  nnx.replace_by_pure_dict(abstract, params)
+  return nnx.merge(graphdef, abstract)
+
+
 def create_model(config: ModelConfig, mesh: Mesh | None = None, seed: int = 0) -> Qwen:
   """Randomly initialised model; with a mesh each device materialises only its own shards."""
   if mesh is None:

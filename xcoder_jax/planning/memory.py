@@ -264,12 +264,12 @@ def kv_cache_bytes(setting: Setting) -> int:
   """The in-process sampler's cache (xcoder_jax.rollout.sampler): keys and values of every
   layer for all rollouts of a step in one batch, rows and prompt width rounded up to powers
   of two, rows sharded like the cache_batch rule, KV heads like activation_kv_heads."""
-  if setting.rollout is None:
+  if not setting.rollout_in_process:
     return 0
-  m, mesh, r = setting.model, abstract_mesh(setting), setting.rollout
-  rows = bucket(r.rows)
+  m, mesh, layout = setting.model, abstract_mesh(setting), setting.layout
+  rows = bucket(layout.rollouts)
   rows //= _factor("cache_batch", rows, mesh)
-  length = bucket(r.prompt_len, MIN_PROMPT_BUCKET) + r.max_new_tokens
+  length = bucket(layout.max_prompt_len, MIN_PROMPT_BUCKET) + layout.max_new_tokens
   kv_heads = m.num_kv_heads // _factor("activation_kv_heads", m.num_kv_heads, mesh)
   per_slot = 2 * m.num_layers * kv_heads * m.head_dim * np.dtype(m.dtype).itemsize + 2 * 4
   return rows * length * per_slot

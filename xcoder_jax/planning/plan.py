@@ -123,7 +123,7 @@ def make_plan(
     logprob_terms = memory.logprob_pass_terms(setting)
     phases["logprob_pass"] = resident + memory.activation_bytes(logprob_terms)
     plan["logprob_pass_terms"] = logprob_terms
-  if setting.rollout is not None:
+  if setting.rollout_in_process:
     plan["kv_cache_bytes_per_device"] = memory.kv_cache_bytes(setting)
     phases["rollout"] = resident + plan["kv_cache_bytes_per_device"]
   seconds = step_seconds(setting, plan["peak_flops_per_device"], mfu)
@@ -152,7 +152,11 @@ def make_plan(
 def compare(plan_numbers: dict[str, Any], xla: dict[str, dict[str, int]], setting: Setting):
   """XLA's totals next to the analytic ones for the same programs (the train step sees one
   mini-batch and no other phase), with their ratio analytic / XLA."""
-  one = dataclasses.replace(setting, minibatches=1)
+  one = setting
+  if setting.layout is not None:
+    one = dataclasses.replace(
+      setting, layout=dataclasses.replace(setting.layout, num_minibatches=1)
+    )
   state = plan_numbers["params_bytes_per_device"] + plan_numbers["optimizer_bytes_per_device"]
   analytic = {
     "train_step": state

@@ -16,23 +16,13 @@ import numpy as np
 from xcoder_jax import sharding
 from xcoder_jax.data.batch import BATCH_FIELDS
 from xcoder_jax.models import ModelConfig, get_preset
-from xcoder_jax.rl.grpo import TRAIN_FIELDS
-from xcoder_jax.rl.rollout_batch import ROW_FIELDS
+from xcoder_jax.rl.layout import BatchLayout
 from xcoder_jax.train import init
 
 # The paper's hardware for each kind of run (../shared/RECIPE.md): SFT on 128 x H20, GRPO on
 # 32 x H200. A config whose mesh sizes are all fixed plans for exactly that many devices.
 DEFAULT_DEVICES = {"sft": 128, "rl": 32}
 DEFAULT_HARDWARE = {"sft": "H20", "rl": "H200"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Rollout:
-  """In-process rollouts: one sampler batch of every rollout of a step on the training mesh."""
-
-  rows: int  # prompts_per_step x num_generations
-  prompt_len: int
-  max_new_tokens: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,15 +35,12 @@ class Setting:
   grad_accum: int
   loss_chunk: int
   steps: int  # loop steps (train.steps)
-  # GRPO: a loop step holds `minibatches` mini-batches of `rows` rows on the devices, runs a
-  # forward-only log-prob pass over each (two with a reference policy for the KL term), then
-  # `epochs` passes of one optimizer update per mini-batch. SFT: one batch, one update.
-  minibatches: int
-  epochs: int
-  reference: bool
   entropy: bool  # the loss also computes each position's entropy (GRPO's bonus)
   batch_fields: Mapping[str, np.dtype]
-  rollout: Rollout | None = None
+  # GRPO's step (mini-batches, epochs, log-prob passes); None for SFT: one batch, one update
+  layout: BatchLayout | None = None
+  # rollouts in process: one sampler batch of every rollout of a step on the training mesh
+  rollout_in_process: bool = False
 
   @property
   def devices(self) -> int:
@@ -64,13 +51,21 @@ class Setting:
     return self.rows // self.grad_accum
 
   @property
+  def minibatches(self) -> int:
+    return self.layout.num_minibatches if self.layout else 1
+
+  @property
+  def reference(self) -> bool:
+    return bool(self.layout and self.layout.reference)
+
+  @property
   def updates_per_step(self) -> int:
-    return self.minibatches * self.epochs
+    return self.layout.updates_per_step if self.layout else 1
 
   @property
   def forward_passes(self) -> int:
     """Forward-only passes over `rows` rows per loop step (GRPO's log-probs)."""
-    return 0 if self.kind == "sft" else self.minibatches * (1 + self.reference)
+    return self.layout.forward_passes if self.layout else 0
 
 
 def config_kind(config: ml_collections.ConfigDict) -> str:
@@ -134,30 +129,19 @@ def from_config(
       **common,
       rows=rows or config.data.global_batch_size,
       seq_len=seq_len or config.data.seq_len,
-      minibatches=1,
-      epochs=1,
-      reference=False,
       entropy=False,
       batch_fields=dict(BATCH_FIELDS),
     )
   else:
-    rl = config.rl
-    fields = TRAIN_FIELDS + ("old_logprobs",) + (("ref_logprobs",) if rl.kl_coef else ())
-    rollout = None
-    if config.rollout.engine == "in_process":
-      rollout = Rollout(
-        rl.prompts_per_step * rl.num_generations, rl.max_prompt_len, rl.max_new_tokens
-      )
+    layout = BatchLayout.from_config(config)
     setting = Setting(
       **common,
-      rows=rows or rl.prompts_per_step * rl.num_generations // rl.num_minibatches,
-      seq_len=seq_len or rl.max_prompt_len + rl.max_new_tokens,
-      minibatches=rl.num_minibatches,
-      epochs=rl.ppo_epochs,
-      reference=bool(rl.kl_coef),
+      rows=rows or layout.minibatch_rows,
+      seq_len=seq_len or layout.seq_len,
       entropy=True,
-      batch_fields={k: np.dtype(ROW_FIELDS.get(k, np.float32)) for k in fields},
-      rollout=rollout,
+      batch_fields=layout.fields,
+      layout=layout,
+      rollout_in_process=config.rollout.engine == "in_process",
     )
   _check(setting)
   return setting

@@ -21,9 +21,9 @@ from xcoder_jax import sharding
 from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.planning.setting import Setting
-from xcoder_jax.rl import grpo  # also registers the "grpo" loss
+from xcoder_jax.rl import grpo
 from xcoder_jax.train import step as step_lib
-from xcoder_jax.train.loss import LOSSES
+from xcoder_jax.train.loss import sft_loss
 from xcoder_jax.train.optimizer import make_optimizer
 
 
@@ -67,7 +67,7 @@ def compile_passes(
   optimizer, schedule = make_optimizer(config.optimizer, setting.steps)
   loss_config = ml_collections.ConfigDict(config.to_dict())
   loss_config.train.loss_chunk = setting.loss_chunk
-  loss_fn = LOSSES.get(LOSSES.check(config.train.loss, "train.loss"))(loss_config)
+  loss_fn = grpo.grpo_loss(loss_config) if setting.kind == "rl" else sft_loss(setting.loss_chunk)
   out = {}
   with sharding.use_mesh(mesh):
     graphdef, abstract = abstract_model(setting.model, mesh)

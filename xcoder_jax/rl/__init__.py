@@ -4,8 +4,7 @@ from xcoder_jax import rl
 advantages = rl.compute_advantages("grpo", rewards, group_size=8)  # numpy, host side
 config = rl.LossConfig().check()  # X-Coder's settings
 out = rl.policy_loss(config, log_probs, old_log_probs, advantages, mask, entropy=entropy)
-rewards = rl.REWARD_FUNCTIONS.get("xcoder")(prompts, completions, judge=judge, step=step,
-                                            tests=tests, kind=kind, fn_name=fn_name)
+rewards = rl.xcoder_reward(task_records, completions, judge=judge, step=step)
 """
 
 from xcoder_jax.rl.advantages import ADVANTAGE_ESTIMATORS, compute_advantages
@@ -13,7 +12,7 @@ from xcoder_jax.rl.aggregation import (
   AGGREGATIONS,
   aggregate,
   denominator,
-  micro_batch_denominator,
+  micro_batch_share,
 )
 from xcoder_jax.rl.losses import (
   KL_ESTIMATORS,
@@ -23,23 +22,24 @@ from xcoder_jax.rl.losses import (
   policy_loss,
   token_means,
 )
-from xcoder_jax.rl.rewards import REWARD_FUNCTIONS, RolloutScore, judge_rollouts, sample_tests
+from xcoder_jax.rl.rewards import RewardFn, RewardOptions, RolloutScore, sample_tests, xcoder_reward
 
 __all__ = [
   "ADVANTAGE_ESTIMATORS",
   "AGGREGATIONS",
   "KL_ESTIMATORS",
   "POLICY_LOSSES",
-  "REWARD_FUNCTIONS",
   "LossConfig",
   "LossOutput",
+  "RewardFn",
+  "RewardOptions",
   "RolloutScore",
   "aggregate",
   "compute_advantages",
   "denominator",
-  "judge_rollouts",
-  "micro_batch_denominator",
+  "micro_batch_share",
   "policy_loss",
   "sample_tests",
   "token_means",
+  "xcoder_reward",
 ]

@@ -6,7 +6,7 @@ with weights that depend only on the row's own mask (``seq-mean-token-mean`` wei
 cutting a sequence), the global value is ``sum over micro-batches of numerator / global
 denominator``: compute ``denominator(mask_of_the_whole_batch)`` once, pass it as the
 normaliser of every micro-batch, and sum their losses (and gradients). No mean of means. A
-step that adds up per-micro-batch denominators instead takes ``micro_batch_denominator``.
+step that adds up per-micro-batch denominators instead takes ``micro_batch_share``.
 
 Modes, as verl's ``agg_loss`` (volcengine/verl ``verl/trainer/ppo/core_algos.py`` at
 b178a3cd) names and computes them:
@@ -88,13 +88,11 @@ def denominator(mode: str, mask: jax.Array, norm_constant: float | None = None) 
   return token_weights(mode, mask, norm_constant)[1]
 
 
-def micro_batch_denominator(
-  mode: str, mask: jax.Array, norm_constant: float | None, micro_batches: int
-) -> jax.Array:
-  """This micro-batch's share of the whole batch's denominator, for a step that adds up the
-  shares of ``micro_batches`` micro-batches: token and sequence counts are its own, while
-  Dr.GRPO's constant is split evenly, so the shares add up to the constant at any split."""
-  own = denominator(mode, mask, norm_constant)
+def micro_batch_share(mode: str, own: jax.Array, micro_batches: int) -> jax.Array:
+  """A micro-batch's share of the whole batch's denominator, from its ``own`` denominator,
+  for a step that adds up the shares of ``micro_batches`` micro-batches: token and sequence
+  counts are its own, while Dr.GRPO's constant is split evenly, so the shares add up to the
+  constant at any split."""
   return own / micro_batches if mode == CONSTANT_NORMALISER else own
 
 

@@ -26,18 +26,16 @@ from xcoder_jax import judge as judge_lib
 from xcoder_jax import rl as rl_lib
 from xcoder_jax import sharding
 from xcoder_jax.data.rl import make_prompt_iterator
-from xcoder_jax.models.build import abstract_model
+from xcoder_jax.models.build import model_from_params
+from xcoder_jax.rl.layout import GAP_FIELDS, TRAIN_FIELDS, BatchLayout
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
-from xcoder_jax.rollout import engine as rollout_engines
+from xcoder_jax.rollout.engine import EngineContext, RolloutEngine, check_trainable, make_engine
 from xcoder_jax.rollout.types import SamplingParams
 from xcoder_jax.sharding import constrain
 from xcoder_jax.train import init, loop
 from xcoder_jax.train.checkpointing import data_iterator_item
-from xcoder_jax.train.loss import LOSSES, LossOutput, chunked_token_logprobs, sequence_logprobs
-from xcoder_jax.train.step import batch_axes
-
-TRAIN_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "advantages")
-GAP_FIELDS = ("inputs", "targets", "positions", "segment_ids", "loss_mask", "rollout_logprobs")
+from xcoder_jax.train.loss import LossOutput, chunked_token_logprobs, sequence_logprobs
+from xcoder_jax.train.step import batch_axes, join_micro_batches, split_micro_batches
 
 
 def loss_config(rl: ml_collections.ConfigDict) -> rl_lib.LossConfig:
@@ -59,9 +57,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   heavy work so that a typo costs nothing."""
   rl = config.rl
   rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
-  rl_lib.REWARD_FUNCTIONS.check(rl.reward, "rl.reward")
-  rollout_engines.ENGINES.check(config.rollout.engine, "rollout.engine")
-  LOSSES.check(config.train.loss, "train.loss")
+  check_trainable(config.rollout.engine, config.rollout.get(config.rollout.engine))
   rl_lib.POLICY_LOSSES.check(rl.policy_loss, "rl.policy_loss")
   rl_lib.AGGREGATIONS.check(rl.loss_agg, "rl.loss_agg")
   rl_lib.KL_ESTIMATORS.check(rl.kl_estimator, "rl.kl_estimator")
@@ -98,8 +94,8 @@ def grpo_loss(config: ml_collections.ConfigDict):
       ref_log_probs=batch.get("ref_logprobs"),
       normaliser=1.0,
     )
-    denominator = rl_lib.micro_batch_denominator(
-      settings.aggregation, mask, settings.norm_constant, config.train.grad_accum
+    denominator = rl_lib.micro_batch_share(
+      settings.aggregation, out.denominator, config.train.grad_accum
     )
     tokens = out.token_sums["tokens"]
     means = {k: (v, denominator) for k, v in out.terms.items()}
@@ -109,9 +105,6 @@ def grpo_loss(config: ml_collections.ConfigDict):
     return LossOutput(out.loss, denominator, sums=sums, means=means)
 
   return loss_fn
-
-
-LOSSES.register("grpo", grpo_loss)
 
 
 def behaviour_logprobs(graphdef, chunk: int, accum: int, temperature: float = 1.0):
@@ -135,10 +128,10 @@ def behaviour_logprobs(graphdef, chunk: int, accum: int, temperature: float = 1.
     return ours, (jnp.sum(gap), jnp.max(gap), jnp.sum(micro["loss_mask"]))
 
   def logprobs(params, batch):
-    split = jax.tree.map(lambda x: x.reshape(-1, accum, *x.shape[1:]).swapaxes(0, 1), batch)
-    ours, (total, worst, count) = jax.lax.map(lambda mb: one(params, mb), split)
-    ours = ours.swapaxes(0, 1).reshape(batch["loss_mask"].shape)
-    return ours, (jnp.sum(total), jnp.max(worst), jnp.sum(count))
+    ours, (total, worst, count) = jax.lax.map(
+      lambda mb: one(params, mb), split_micro_batches(batch, accum)
+    )
+    return join_micro_batches(ours), (jnp.sum(total), jnp.max(worst), jnp.sum(count))
 
   return logprobs
 
@@ -158,41 +151,25 @@ def update_metrics(fetched: list[Mapping[str, Any]]) -> dict[str, float]:
 class GRPOTrainer(loop.Trainer):
   name = "grpo"
 
-  def __init__(self, context: loop.RunContext):
+  def __init__(self, context: loop.RunContext, reward_fn: rl_lib.RewardFn = rl_lib.xcoder_reward):
     config = self.config = context.config
     check_config(config)
     rl = config.rl
     self.context = context
     self.tokenizer = context.tokenizer
     processes = jax.process_count()
-    if rl.prompts_per_step % processes:
-      raise ValueError(
-        f"rl.prompts_per_step={rl.prompts_per_step} must divide over {processes} hosts"
-      )
-    self.prompts_per_host = rl.prompts_per_step // processes
-    rows = rl.prompts_per_step * rl.num_generations
-    if rows % rl.num_minibatches or (rows // rl.num_minibatches) % config.train.grad_accum:
-      raise ValueError(
-        f"{rows} rollouts per step must split into rl.num_minibatches={rl.num_minibatches} "
-        f"mini-batches of a multiple of train.grad_accum={config.train.grad_accum} rows"
-      )
-    self.seq_len = rl.max_prompt_len + rl.max_new_tokens
-    if self.seq_len % min(config.train.loss_chunk, self.seq_len):
-      raise ValueError(
-        f"rl.max_prompt_len + rl.max_new_tokens = {self.seq_len} must be a multiple of "
-        f"train.loss_chunk={config.train.loss_chunk}"
-      )
-    self.updates_per_step = rl.ppo_epochs * rl.num_minibatches
-    shape = (rows // rl.num_minibatches, self.seq_len)
-    fields = TRAIN_FIELDS + ("old_logprobs",) + (("ref_logprobs",) if rl.kl_coef else ())
-    self.batch_shapes = {
-      k: jax.ShapeDtypeStruct(shape, ROW_FIELDS.get(k, np.float32)) for k in fields
-    }
+    layout = self.layout = BatchLayout.from_config(config).check(processes, config.train.loss_chunk)
+    self.prompts_per_host = layout.prompts_per_step // processes
+    self.seq_len = layout.seq_len
+    self.updates_per_step = layout.updates_per_step
+    shape = (layout.minibatch_rows, layout.seq_len)
+    self.batch_shapes = {k: jax.ShapeDtypeStruct(shape, d) for k, d in layout.fields.items()}
     # Every per-token array of a mini-batch ([rows, seq_len]) is sharded the same way.
     row_shape = jax.ShapeDtypeStruct(shape, np.float32)
-    self._shardings = context.batch_shardings({k: row_shape for k in {*ROW_FIELDS, *fields}})
-    self.loss_fn = LOSSES.get(config.train.loss)(config)
-    self.reward_fn = rl_lib.REWARD_FUNCTIONS.get(rl.reward)
+    self._shardings = context.batch_shardings({k: row_shape for k in {*ROW_FIELDS, *layout.fields}})
+    self.loss_fn = grpo_loss(config)
+    self.reward_fn = reward_fn
+    self.reward_options = rl_lib.RewardOptions.from_config(config)
     self.prompt_iter = make_prompt_iterator(
       config.data.train_files,
       self.prompts_per_host,
@@ -252,7 +229,7 @@ class GRPOTrainer(loop.Trainer):
     start = time.perf_counter()
     if self.engine is None:
       self.engine = self._make_engine(state.params, step)
-    elif self.engine.weights_version != step:
+    if self.engine.weights_version != step:  # servers start from weights of their own
       self.engine.update_weights(state.params, step)
     prompts = self._prompt_ids(records)
     sampling = SamplingParams(
@@ -297,30 +274,21 @@ class GRPOTrainer(loop.Trainer):
 
   def _rewards(self, records: list[dict], groups, step: int, n: int | None = None) -> list[float]:
     """Every rollout of the step scored in one call (one judge batch)."""
-    rl = self.config.rl
-    n = n or rl.num_generations
-    column = lambda key: [record.get(key) for record in records for _ in range(n)]
+    n = n or self.config.rl.num_generations
     first = jax.process_index() * self.prompts_per_host * n
     return self.reward_fn(
-      column("prompt"),
+      [record for record in records for _ in range(n)],
       [c.text for group in groups for c in group],
       judge=self.judge,
-      tests=column("tests"),
-      kind=column("kind"),
-      fn_name=column("fn_name"),
       step=step,
+      options=self.reward_options,
       rollout_index=list(range(first, first + len(records) * n)),
-      max_tests=rl.max_tests,
-      time_limit_s=self.config.judge.time_limit_s,
-      memory_mb=self.config.judge.memory_mb,
-      seed=rl.seed,
     )
 
   def _update(self, state, rows: dict[str, np.ndarray], train_step) -> dict[str, Any]:
     """Behaviour log-probs with the trainer's forward, then the PPO passes."""
-    rl = self.config.rl
     minibatches, gaps = [], []
-    for mb in split_minibatches(rows, rl.num_minibatches):
+    for mb in split_minibatches(rows, self.layout.num_minibatches):
       inputs = loop.global_batch(mb, {k: self._shardings[k] for k in {*GAP_FIELDS, *TRAIN_FIELDS}})
       old, gap = self._logprobs(state.params, {k: inputs[k] for k in GAP_FIELDS})
       gaps.append(gap)
@@ -332,7 +300,7 @@ class GRPOTrainer(loop.Trainer):
         ]
       minibatches.append(batch)
     device_metrics = []
-    for _ in range(rl.ppo_epochs):
+    for _ in range(self.layout.ppo_epochs):
       for batch in minibatches:
         state, m = train_step(state, batch)
         device_metrics.append(m)
@@ -373,48 +341,31 @@ class GRPOTrainer(loop.Trainer):
       "eval_pass_rate": float(np.mean([getattr(x, "pass_fraction", np.nan) for x in scores])),
     }
 
-  def _make_engine(self, params, version: int) -> rollout_engines.RolloutEngine:
-    """The in-process sampler shares the trainer's mesh and parameter arrays; SGLang
-    servers get the policy exported to rollout.sync_dir (HF format) and reload it."""
-    name, rollout = self.config.rollout.engine, self.config.rollout
-    if name == "in_process":
-      graphdef, abstract = abstract_model(self.context.model_config, self.context.mesh)
-      nnx.replace_by_pure_dict(abstract, params)
-      model = nnx.merge(graphdef, abstract)
-      return rollout_engines.make_engine(
-        name, model=model, tokenizer=self.tokenizer, mesh=self.context.mesh, weights_version=version
-      )
-    if not rollout.server_urls or not rollout.sync_dir:
-      raise ValueError(
-        f"rollout.engine={name!r} needs --config.rollout.server_urls=http://HOST:PORT,... and "
-        "--config.rollout.sync_dir=DIR (shared storage the servers can read)"
-      )
-    engine = rollout_engines.make_engine(
-      name,
-      urls=[u for u in rollout.server_urls.split(",") if u],
-      model_config=self.context.model_config,
-      export_dir=rollout.sync_dir,
-      tokenizer_dir=self.context.tokenizer_dir,
-      initial_version=-1,  # servers start from the SFT export; sync before the first rollout
-      timeout_s=rollout.timeout_s,
+  def _make_engine(self, params, version: int) -> RolloutEngine:
+    """The configured engine, given what it may need: the in-process sampler takes the live
+    parameters (on the trainer's mesh), server engines export them for their servers."""
+    name, context = self.config.rollout.engine, self.context
+    engine_context = EngineContext(
+      tokenizer=self.tokenizer,
+      load_model=lambda: model_from_params(context.model_config, params, context.mesh),
+      model_config=context.model_config,
+      tokenizer_dir=context.tokenizer_dir,
+      mesh=context.mesh,
+      weights_version=version,
     )
-    deadline = time.monotonic() + rollout.timeout_s  # servers may still be loading
-    while not engine.healthy():
-      if time.monotonic() > deadline:
-        raise RuntimeError(
-          f"rollout servers {rollout.server_urls} not healthy after {rollout.timeout_s:.0f} s"
-        )
-      logging.warning("waiting for rollout servers %s", rollout.server_urls)
-      time.sleep(10)
-    engine.update_weights(params, version)
-    return engine
+    return make_engine(name, self.config.rollout.get(name), engine_context)
 
   def close(self):
     if self.engine is not None:
       self.engine.close()
 
 
-def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Runs (or resumes) GRPO in `workdir`; returns the last logged metrics."""
+def train(
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  reward_fn: rl_lib.RewardFn = rl_lib.xcoder_reward,
+) -> dict[str, Any]:
+  """Runs (or resumes) GRPO in `workdir` with `reward_fn` (see xcoder_jax/rl/rewards.py);
+  returns the last logged metrics."""
   logging.info("GRPO in %s", workdir)
-  return loop.run(config, workdir, GRPOTrainer)
+  return loop.run(config, workdir, lambda context: GRPOTrainer(context, reward_fn))

@@ -116,6 +116,7 @@ class LossOutput(NamedTuple):
   loss: jax.Array  # scalar to differentiate: pg - entropy_coef * entropy + kl_coef * kl
   terms: dict[str, jax.Array]  # pg_loss, entropy, kl_loss: aggregated and normalised as loss
   token_sums: dict[str, jax.Array]  # sums over valid tokens, and "tokens" (their count)
+  denominator: jax.Array  # the aggregation's own denominator of this (micro-)batch
 
 
 def policy_loss(
@@ -179,7 +180,7 @@ def policy_loss(
     terms["kl_loss"] = reduce(kl)
     token_sums["kl"] = jnp.sum(kl)
     loss = loss + config.kl_coef * terms["kl_loss"]
-  return LossOutput(loss, terms, token_sums)
+  return LossOutput(loss, terms, token_sums, own)
 
 
 def token_means(token_sums: dict) -> dict[str, float]:

@@ -1,29 +1,47 @@
-"""Reward functions: plain callables in a registry, Tunix style.
+"""X-Coder's reward, a plain callable (Tunix style), and the options it is judged with.
 
-A reward function is ``fn(prompts, completions, **columns) -> list[float]``, one float per
-completion (judged rewards return ``RolloutScore`` floats that also carry the pass fraction). The trainer calls it ONCE per step with every rollout of the step (prompts
-repeated n times, all rollouts of prompt 0 first) and the task columns repeated alongside,
-plus ``judge`` (an ``xcoder_jax.judge.Judge``), ``step`` (the RL step) and, optionally,
-``rollout_index`` (each rollout's stable index within the step; default: its position). A
-judged reward sends all its programs in ONE ``judge.run(batch)`` call, so the judge's pool
-stays busy for the whole step; functions that need no judge ignore it via ``**columns``.
+A reward function is ``fn(tasks, completions, *, judge, step, options, rollout_index=None)
+-> list[float]``, one float per completion, where ``tasks[i]`` is the task record of
+completion i (its ``tests``, ``kind``, ``fn_name``; the RL schema in xcoder_jax/data/rl.py).
+The GRPO trainer calls it ONCE per step with every rollout of the step (all rollouts of
+prompt 0 first); ``rollout_index`` is each rollout's stable index within the step (default:
+its position), so a resumed step samples the same tests. A judged reward sends all its
+programs in ONE ``judge.run(batch)`` call, so the judge's pool stays busy for the whole step,
+and returns ``RolloutScore`` floats that also carry the pass fraction. Another reward is
+passed to ``grpo.train(..., reward_fn=...)``.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 
+import ml_collections
 import numpy as np
 
 from xcoder_jax.judge import extract, tasks
 from xcoder_jax.judge.types import Outcome
-from xcoder_jax.registry import Registry
 
 RewardFn = Callable[..., list[float]]
-REWARD_FUNCTIONS: Registry[RewardFn] = Registry("reward function")
 PASS_REWARD = 5.0  # X-Coder: reward = 5 x the fraction of sampled tests passed
 FORMAT_PENALTY = -2.0  # no python block after the reasoning, or code that does not parse
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardOptions:
+  """How rollouts are judged: at most `max_tests` tests per rollout, drawn from `seed`, the
+  step and the rollout's index, each run under the judge's limits."""
+
+  max_tests: int = 10
+  time_limit_s: float = 10.0
+  memory_mb: int = 256
+  seed: int = 0
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> RewardOptions:
+    return cls(
+      config.rl.max_tests, config.judge.time_limit_s, config.judge.memory_mb, config.rl.seed
+    )
 
 
 class RolloutScore(float):
@@ -54,50 +72,46 @@ def sample_tests(num_tests: int, max_tests: int, seed: int, step: int, rollout: 
   return sorted(int(i) for i in rng.choice(num_tests, size=max_tests, replace=False))
 
 
-def judge_rollouts(
+def xcoder_reward(
+  tasks_of_rollouts: Sequence[Mapping],
   completions: Sequence[str],
   *,
   judge,
-  tests: Sequence[Sequence[dict]],
-  kind: Sequence[str],
-  fn_name: Sequence[str | None],
   step: int,
+  options: RewardOptions = RewardOptions(),
   rollout_index: Sequence[int] | None = None,
-  max_tests: int = 10,
-  time_limit_s: float = 10.0,
-  memory_mb: int = 256,
-  seed: int = 0,
 ) -> list[RolloutScore]:
   """X-Coder's reward with the details behind it (pass fraction, why no code was judged).
 
   The program is the last python block after the reasoning; an answer without one, still
-  inside ``<think>``, or whose code does not parse scores ``FORMAT_PENALTY``; otherwise
-  ``PASS_REWARD`` x the fraction of at most ``max_tests`` sampled tests passed.
+  inside ``<think>``, or whose code does not parse scores ``FORMAT_PENALTY`` (-2); otherwise
+  ``PASS_REWARD`` (5) x the fraction of at most ``options.max_tests`` sampled tests passed,
+  so pass fraction = max(reward, 0) / 5.
   """
   indices = range(len(completions)) if rollout_index is None else rollout_index
-  columns = {"tests": tests, "kind": kind, "fn_name": fn_name, "rollout_index": indices}
-  for name, column in columns.items():
+  for name, column in (("tasks", tasks_of_rollouts), ("rollout_index", indices)):
     if len(column) != len(completions):
-      raise ValueError(f"column {name} has {len(column)} rows for {len(completions)} completions")
+      raise ValueError(f"{len(column)} {name} for {len(completions)} completions")
   scores: list[RolloutScore | None] = [None] * len(completions)
   batch, owners = [], []
-  for row, (text, rollout) in enumerate(zip(completions, indices)):
-    if not tests[row]:
+  for row, (task, text, rollout) in enumerate(zip(tasks_of_rollouts, completions, indices)):
+    tests = task.get("tests")
+    if not tests:
       raise ValueError(f"rollout {rollout}: its task has no tests to grade against")
     try:
       code = extract.extract_last_python_block(text)
     except extract.ParseError as error:
       scores[row] = RolloutScore(FORMAT_PENALTY, 0.0, error.reason)
       continue
-    chosen = sample_tests(len(tests[row]), max_tests, seed, step, rollout)
+    chosen = sample_tests(len(tests), options.max_tests, options.seed, step, rollout)
     batch.append(
       tasks.graded_submission(
         code,
-        [tests[row][i] for i in chosen],
-        kind[row],
-        fn_name[row],
-        time_limit_s,
-        memory_mb,
+        [tests[i] for i in chosen],
+        task.get("kind", "stdio"),
+        task.get("fn_name"),
+        options.time_limit_s,
+        options.memory_mb,
       )
     )
     owners.append(row)
@@ -107,15 +121,3 @@ def judge_rollouts(
     fraction = result.pass_fraction
     scores[row] = RolloutScore(PASS_REWARD * fraction, fraction, "judged", errors)
   return scores
-
-
-_XCODER_OPTIONS = frozenset(inspect.signature(judge_rollouts).parameters) - {"completions"}
-
-
-@REWARD_FUNCTIONS.register("xcoder")
-def xcoder(prompts: Sequence[str], completions: Sequence[str], **columns) -> list[float]:
-  """X-Coder's reward: 5 x the pass fraction over at most 10 sampled tests, -2 without a
-  parseable last python block (so pass fraction = max(reward, 0) / 5). Takes the keyword
-  arguments of ``judge_rollouts``; other task columns are ignored."""
-  options = {name: value for name, value in columns.items() if name in _XCODER_OPTIONS}
-  return judge_rollouts(completions, **options)

@@ -17,7 +17,7 @@ from flax import nnx
 
 from xcoder_jax.models.build import param_path
 from xcoder_jax.models.qwen import Qwen
-from xcoder_jax.rollout.engine import ENGINES, RolloutEngine
+from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
 from xcoder_jax.rollout.sampler import Sampler
 from xcoder_jax.rollout.types import Completion, SamplingParams
 
@@ -34,6 +34,21 @@ class InProcessEngine(RolloutEngine):
   calls, with the same results, since every row has its own seed. Prompt i of a `generate`
   call uses seed `sampling.seed + i`, its n samples `SamplingParams.samples()`.
   """
+
+  defaults = {"max_batch": 0}  # rows (prompts x n) per sampler call; 0: no limit
+  syncs_weights = True
+
+  @classmethod
+  def from_config(cls, section, context: EngineContext) -> InProcessEngine:
+    if context.load_model is None or context.tokenizer is None:
+      raise ValueError("the in_process engine needs the policy model and its tokenizer")
+    return cls(
+      context.load_model(),
+      context.tokenizer,
+      context.mesh,
+      max_batch=section.max_batch or None,
+      weights_version=context.weights_version,
+    )
 
   def __init__(
     self,

@@ -20,7 +20,7 @@ import concurrent.futures
 from collections.abc import Sequence
 from typing import Any
 
-from xcoder_jax.rollout.engine import ENGINES, RolloutEngine
+from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
 from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion, SamplingParams, token_prompts
 
@@ -85,6 +85,32 @@ class OpenAIEngine(RolloutEngine):
   `server_url`: the server's address with or without the trailing /v1. `model`: the served
   model name (vLLM's --served-model-name); `api_key` for hosted endpoints.
   """
+
+  defaults = {
+    "server_url": "",  # http://HOST:PORT, with or without /v1
+    "model": "",  # the served model's name; "": the caller's model name, else "default"
+    "api_key": "",
+    "concurrency": 8,  # requests in flight
+    "timeout_s": 600.0,  # one request
+    "max_retries": 3,
+  }
+
+  @classmethod
+  def cannot_train(cls, section) -> str:
+    return "the OpenAI API has no weight update (serve each export anew for evaluation)"
+
+  @classmethod
+  def from_config(cls, section, context: EngineContext) -> OpenAIEngine:
+    if not section.server_url:
+      raise ValueError("the openai engine needs a server: set its server_url (http://HOST:PORT)")
+    return cls(
+      section.server_url,
+      model=section.model or context.model_name or "default",
+      api_key=section.api_key,
+      concurrency=section.concurrency,
+      timeout_s=section.timeout_s,
+      max_retries=section.max_retries,
+    )
 
   def __init__(
     self,

@@ -38,10 +38,13 @@ import itertools
 import os
 import re
 import shutil
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from xcoder_jax.rollout.engine import ENGINES, RolloutEngine
+from absl import logging
+
+from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
 from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion, SamplingParams, token_prompts
 
@@ -131,6 +134,56 @@ class SGLangEngine(RolloutEngine):
   export. `initial_version`: the version the servers start with.
   """
 
+  defaults = {
+    "server_url": "",  # http://HOST:PORT of each server, comma-separated
+    "sync_dir": "",  # training: storage every server reads; the policy is exported there
+    "export_dtype": "bfloat16",
+    "keep_exports": 2,
+    "prompts_per_request": 32,
+    "requests_per_server": 4,
+    "timeout_s": 3600.0,  # one request; also how long servers may take to come up
+    "seeded": False,  # one row per sample with its own seed (see the module docstring)
+  }
+  syncs_weights = True
+
+  @classmethod
+  def cannot_train(cls, section) -> str:
+    if section.server_url and section.sync_dir:
+      return ""
+    return (
+      "set --config.rollout.sglang.server_url=http://HOST:PORT,... and "
+      "--config.rollout.sglang.sync_dir=DIR (storage the servers can read)"
+    )
+
+  @classmethod
+  def from_config(cls, section, context: EngineContext) -> SGLangEngine:
+    """Waits up to `timeout_s` for the servers to answer (they may still be loading). The
+    servers' weights are unknown (-1): a trainer syncs before its first rollout."""
+    urls = [url for url in section.server_url.split(",") if url]
+    if not urls:
+      raise ValueError("the sglang engine needs its server_url (http://HOST:PORT,...)")
+    engine = cls(
+      urls,
+      model_config=context.model_config,
+      export_dir=section.sync_dir or None,
+      tokenizer_dir=context.tokenizer_dir,
+      export_dtype=section.export_dtype,
+      keep_exports=section.keep_exports,
+      initial_version=-1,
+      prompts_per_request=section.prompts_per_request,
+      requests_per_server=section.requests_per_server,
+      timeout_s=section.timeout_s,
+      seeded=section.seeded,
+    )
+    deadline = time.monotonic() + section.timeout_s
+    while not engine.healthy():
+      if time.monotonic() > deadline:
+        engine.close()
+        raise SGLangError(f"rollout servers {urls} not healthy after {section.timeout_s:.0f} s")
+      logging.warning("waiting for rollout servers %s", urls)
+      time.sleep(min(10.0, section.timeout_s / 10))
+    return engine
+
   def __init__(
     self,
     urls: str | Sequence[str],
@@ -208,6 +261,7 @@ class SGLangEngine(RolloutEngine):
   def update_weights(self, params: Any, version: int) -> None:
     """Exports `params` (checkpoint item "model", or a Qwen model) and reloads every server."""
     import jax
+    from flax import nnx
     from jax.experimental import multihost_utils
 
     if self.model_config is None or not self.export_dir:
@@ -217,8 +271,13 @@ class SGLangEngine(RolloutEngine):
     from xcoder_jax.hf import save_hf
 
     path = os.path.join(os.path.abspath(self.export_dir), EXPORT_NAME.format(version))
+    from xcoder_jax.models.build import model_from_params
+
+    model = (
+      params if isinstance(params, nnx.Module) else model_from_params(self.model_config, params)
+    )
     save_hf(
-      _as_model(self.model_config, params),
+      model,
       path,
       dtype=self.export_dtype,
       tokenizer_dir=self.tokenizer_dir,
@@ -246,17 +305,3 @@ class SGLangEngine(RolloutEngine):
 
   def close(self) -> None:
     self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _as_model(config, params: Any):
-  """A Qwen model holding `params` (nested dict of checkpoint item "model"), or `params` itself."""
-  from flax import nnx
-
-  from xcoder_jax.models.build import abstract_model
-  from xcoder_jax.models.qwen import Qwen
-
-  if isinstance(params, Qwen):
-    return params
-  graphdef, state = abstract_model(config)
-  nnx.replace_by_pure_dict(state, params)
-  return nnx.merge(graphdef, state)

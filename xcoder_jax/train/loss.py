@@ -7,22 +7,20 @@ back, so full-vocabulary logits never exist for the whole batch.
 A loss function maps (model, batch) to a `LossOutput`: a numerator and a denominator that
 are SUMS over the rows it saw. The step adds them up over micro-batches and divides once, so
 the loss owns its normalisation (SFT: over the global batch's response tokens; a sequence-mean
-loss: over sequences; DPO: over pairs) and gradient accumulation never changes it. Losses are
-registered by name in `LOSSES` as factories `make(config) -> loss_fn`; configs pick one with
-`train.loss`.
+loss: over sequences; DPO: over pairs) and gradient accumulation never changes it. Each
+trainer names its own loss (SFT `sft_loss`, GRPO `grpo.grpo_loss`, DPO `dpo.losses.dpo_loss`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from xcoder_jax.models.qwen import Qwen
-from xcoder_jax.registry import Registry
 
 
 class LossOutput(NamedTuple):
@@ -37,7 +35,6 @@ class LossOutput(NamedTuple):
 
 
 LossFn = Callable[[nnx.Module, Mapping[str, jax.Array]], LossOutput]
-LOSSES: Registry[Callable[[Any], LossFn]] = Registry("loss function")
 
 
 def chunked_token_logprobs(
@@ -113,6 +110,3 @@ def sft_loss(chunk: int) -> LossFn:
     return LossOutput(total, count, sums={"loss_tokens": count, "tokens": tokens})
 
   return loss_fn
-
-
-LOSSES.register("sft_cross_entropy", lambda config: sft_loss(config.train.loss_chunk))

@@ -19,7 +19,7 @@ from xcoder_jax.data import make_demo_shards, make_sft_iterator
 from xcoder_jax.data.batch import BATCH_FIELDS
 from xcoder_jax.train import loop
 from xcoder_jax.train.checkpointing import data_iterator_item
-from xcoder_jax.train.loss import LOSSES
+from xcoder_jax.train.loss import LossFn, sft_loss
 
 DEMO_DATA = "demo"  # data.train_files / eval_files value: the bundled demo set
 DEMO_EVAL_SHARDS = 1  # of 4 demo shards, held out for evaluation
@@ -53,9 +53,10 @@ def resolve_data_files(
 class SFTTrainer(loop.Trainer):
   name = "sft"
 
-  def __init__(self, context: loop.RunContext):
+  def __init__(self, context: loop.RunContext, loss_fn: LossFn | None = None):
+    """`loss_fn`: another loss over the same batches (default: SFT's cross-entropy)."""
     self.config = context.config
-    self.loss_fn = LOSSES.get(LOSSES.check(self.config.train.loss, "train.loss"))(self.config)
+    self.loss_fn = loss_fn or sft_loss(self.config.train.loss_chunk)
     shape = (self.config.data.global_batch_size, self.config.data.seq_len)
     self.batch_shapes = {k: jax.ShapeDtypeStruct(shape, dtype) for k, dtype in BATCH_FIELDS.items()}
     self._shardings = context.batch_shardings(self.batch_shapes)
@@ -85,6 +86,10 @@ class SFTTrainer(loop.Trainer):
     return {"eval_loss": total / max(count, 1.0)}
 
 
-def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Runs (or resumes) SFT in `workdir`; returns the last logged metrics."""
-  return loop.run(resolve_data_files(config, workdir), workdir, SFTTrainer)
+def train(
+  config: ml_collections.ConfigDict, workdir: str, loss_fn: LossFn | None = None
+) -> dict[str, Any]:
+  """Runs (or resumes) SFT in `workdir` (with another `loss_fn` over the same batches when
+  given); returns the last logged metrics."""
+  make_trainer = lambda context: SFTTrainer(context, loss_fn)  # noqa: E731
+  return loop.run(resolve_data_files(config, workdir), workdir, make_trainer)

@@ -62,6 +62,18 @@ def state_shardings(
   return TrainState(replicated, params_shardings, opt_shardings)
 
 
+def split_micro_batches(batch, micro_batches: int):
+  """[rows, ...] leaves -> [micro_batches, rows / micro_batches, ...]. Micro-batch i takes
+  rows i, i + A, i + 2A, ...: with the batch sharded by rows each device keeps its own rows,
+  where contiguous blocks would move data every step."""
+  return jax.tree.map(lambda x: x.reshape(-1, micro_batches, *x.shape[1:]).swapaxes(0, 1), batch)
+
+
+def join_micro_batches(micro):
+  """The inverse of `split_micro_batches`: rows back in their batch order."""
+  return jax.tree.map(lambda x: x.swapaxes(0, 1).reshape(-1, *x.shape[2:]), micro)
+
+
 def make_train_step(
   graphdef: nnx.GraphDef,
   optimizer: optax.GradientTransformation,
@@ -83,9 +95,7 @@ def make_train_step(
     if grad_accum == 1:
       (_, out), grads = grad_fn(state.params, batch)
     else:
-      # Micro-batch i takes rows i, i + A, i + 2A, ...: with the batch sharded by rows each
-      # device keeps its own rows, where contiguous blocks would move data every step.
-      micro = jax.tree.map(lambda x: x.reshape(-1, grad_accum, *x.shape[1:]).swapaxes(0, 1), batch)
+      micro = split_micro_batches(batch, grad_accum)
 
       def accumulate(carry, mb):
         mb = {k: sharding.constrain(v, batch_axes(v.ndim)) for k, v in mb.items()}
