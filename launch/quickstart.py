@@ -278,7 +278,7 @@ def rl_phase() -> dict:
     "steps": steps,
     "rollouts_per_step": f"{_RL_PROMPTS.value} tasks x {_RL_GROUP.value} samples",
     "max_prompt_len": prompt_len,
-    "reward": f"{config.rl.reward} (X-Coder's: 5 x pass fraction of <= 10 tests, -2 no code)",
+    "reward": "xcoder (X-Coder's: 5 x pass fraction of <= 10 tests, -2 no code)",
     "reward_quarters": quarters,
     # first and last quarter means of the share of rollouts with parseable code and of the
     # share of tests passed: what the reward's rise is made of

@@ -62,9 +62,14 @@ def test_a_run_holds_no_capabilities_and_its_server_is_init():
   assert terminals == "/dev/pts/0 ['0', 'ptmx']", terminals
 
 
+RUN_SECONDS = 300  # the sleeping run: far longer than the killer can take to find it
+
+
 def _kill_zygote_once_a_run_is_running(engine):
-  """bubblewrap, the zygote, its sandbox's server, the server's run: then kill the first two."""
-  deadline = time.monotonic() + 30
+  """bubblewrap, the zygote, its sandbox's server, the server's run: then kill the first two.
+  Waits as long as the run lasts (it cannot end by itself before the test's limit), so a busy
+  machine only makes the test slower, never lets the run finish before the kill."""
+  deadline = time.monotonic() + RUN_SECONDS
   while time.monotonic() < deadline:
     pids = engine.zygote_pids()
     servers = [server for pid in pids[1:] for server in sandbox.children(pid)]
@@ -80,7 +85,9 @@ def test_a_zygote_dying_mid_run_is_the_judges_error_not_the_programs():
     engine.warm_up()
     killer = threading.Thread(target=_kill_zygote_once_a_run_is_running, args=(engine,))
     killer.start()
-    sleeper = judge.Submission("import time\ntime.sleep(3)\n", [T("", "")], time_limit_s=5)
+    sleeper = judge.Submission(
+      f"import time\ntime.sleep({RUN_SECONDS})\n", [T("", "")], time_limit_s=RUN_SECONDS
+    )
     [result] = engine.run([sleeper])
     killer.join()
   assert result.verdicts[0].verdict == "judge_error", result.verdicts[0]
