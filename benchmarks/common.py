@@ -87,6 +87,7 @@ def kernel_skip_reason(kernel: str, backend: str) -> str | None:
 
 # The ~50M-parameter Qwen2-style config both frameworks run in the benchmarks.
 CONFIG = ModelConfig(
+  family="qwen2",
   vocab_size=32000,
   hidden_size=512,
   intermediate_size=1408,
@@ -94,7 +95,6 @@ CONFIG = ModelConfig(
   num_heads=8,
   num_kv_heads=2,
   head_dim=64,
-  qkv_bias=True,
   rope_theta=10000.0,
   dtype="float32",
   max_position_embeddings=1024,

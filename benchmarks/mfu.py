@@ -42,6 +42,7 @@ from xcoder_jax.train.metrics import device_peak_flops  # noqa: E402
 
 # Qwen2.5-1.5B's shapes (1.54B parameters): the 1B-class model of the GPU/TPU table.
 ONE_B = ModelConfig(
+  family="qwen2",
   vocab_size=151936,
   hidden_size=1536,
   intermediate_size=8960,
@@ -50,7 +51,6 @@ ONE_B = ModelConfig(
   num_kv_heads=2,
   head_dim=128,
   tie_embeddings=True,
-  qkv_bias=True,
   dtype="bfloat16",
 )
 SIZES = {

@@ -49,9 +49,7 @@ _VLLM = flags.DEFINE_string(
 )
 
 # Token ids only: no tokenizer, no stop tokens, nothing decoded.
-_IDS_ONLY = types.SimpleNamespace(
-  pad_id=0, eos_id=None, end_of_turn_id=None, decode=lambda ids, skip_special_tokens: ""
-)
+_IDS_ONLY = types.SimpleNamespace(pad_id=0, stop_ids=(), decode=lambda ids, skip_special_tokens: "")
 
 _VLLM_SCRIPT = textwrap.dedent(
   """

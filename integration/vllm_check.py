@@ -51,7 +51,7 @@ def export_tiny_qwen2(path: str):
   from xcoder_jax.models.build import create_model
   from xcoder_jax.models.config import PRESETS
 
-  config = dataclasses.replace(PRESETS["tiny"], qk_norm=False, qkv_bias=True, eos_token_id=2)
+  config = dataclasses.replace(PRESETS["tiny"], family="qwen2", eos_token_id=2)
   model = create_model(config, seed=0)
   save_hf(model, path, dtype="float32", tokenizer_dir=TINY_TOKENIZER_DIR, overwrite=True)
   return model

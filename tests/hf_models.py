@@ -1,11 +1,12 @@
-"""Tiny random Qwen2 / Qwen3 checkpoints made with transformers (the reference implementation)."""
+"""Tiny random Qwen2 / Qwen3 / Llama checkpoints made with transformers (the reference)."""
 
 import torch
 import transformers
 
 
 def make_hf_model(family: str, tied: bool, seed: int = 0, **overrides):
-  """A random transformers model of the given family; qwen2 has q/k/v biases, qwen3 q/k norms."""
+  """A random transformers model of the given family; qwen2 has q/k/v biases, qwen3 q/k norms,
+  llama neither (head_dim 16 from hidden_size / heads)."""
   torch.manual_seed(seed)
   common = dict(
     vocab_size=256,
@@ -24,9 +25,12 @@ def make_hf_model(family: str, tied: bool, seed: int = 0, **overrides):
   if family == "qwen2":
     config = transformers.Qwen2Config(rope_theta=10000.0, **common)
     model = transformers.Qwen2ForCausalLM(config)
-  else:
+  elif family == "qwen3":
     config = transformers.Qwen3Config(head_dim=32, rope_theta=1_000_000.0, **common)
     model = transformers.Qwen3ForCausalLM(config)
+  else:
+    config = transformers.LlamaConfig(rope_theta=10000.0, **common)
+    model = transformers.LlamaForCausalLM(config)
   with torch.no_grad():  # random norms and biases, so a wrong mapping cannot hide behind 1s and 0s
     for name, param in model.named_parameters():
       if name.endswith("norm.weight") or name.endswith(".bias"):

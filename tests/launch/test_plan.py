@@ -1,6 +1,7 @@
 """launch.plan: analytic memory and time against hand computations, XLA's own figure for the
 tiny model, and the command line's JSON contract and exit status."""
 
+import glob
 import importlib
 import json
 import os
@@ -19,6 +20,13 @@ from xcoder_jax.rl.layout import BatchLayout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 F32 = 4
+# Every runnable SFT and RL config the project ships (what launch.plan sizes).
+SHIPPED = sorted(
+  os.path.relpath(path, ROOT)
+  for kind in ("sft", "rl")
+  for path in glob.glob(os.path.join(ROOT, "configs", kind, "*.py"))
+  if os.path.basename(path) not in ("base.py", "__init__.py")
+)
 
 
 def _tiny(**mesh):
@@ -78,16 +86,11 @@ def test_grpo_plan_counts_its_passes_and_the_in_process_kv_cache():
   assert plan["peak_bytes_per_device"] == max(phases.values())
 
 
-RL_CONFIGS = sorted(
-  n[:-3] for n in os.listdir(os.path.join(ROOT, "configs", "rl")) if n.endswith(".py")
-)
-
-
-@pytest.mark.parametrize("name", RL_CONFIGS)
-def test_planner_and_trainer_read_every_batch_figure_from_one_layout(name):
+@pytest.mark.parametrize("path", [p for p in SHIPPED if p.startswith("configs/rl/")])
+def test_planner_and_trainer_read_every_batch_figure_from_one_layout(path):
   """The GRPO trainer shapes its step from `BatchLayout.from_config`; the planner must hold
   that very layout and derive nothing of its own, on every shipped RL config."""
-  config = importlib.import_module(f"configs.rl.{name}").get_config()
+  config = importlib.import_module(path[:-3].replace("/", ".")).get_config()
   layout = BatchLayout.from_config(config).check(1, config.train.loss_chunk)
   setting = setting_lib.from_config(config, setting_lib.default_devices(config))
   assert setting.layout == layout
@@ -123,6 +126,22 @@ def test_xla_memory_analysis_agrees_with_the_estimate():
   state = plan["params_bytes_per_device"] + plan["optimizer_bytes_per_device"] + 4  # + step
   assert checked["argument"] == state + batch  # the sharded state and batch, exactly
   assert 0.8 < checked["ratio"] < 1.25  # measured 1.09
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_every_shipped_config_is_planned_and_fits(path):
+  """As `python -m launch.plan --config=PATH` plans it: the config's devices and hardware."""
+  config = importlib.import_module(path[:-3].replace("/", ".")).get_config()
+  setting = setting_lib.from_config(config, setting_lib.default_devices(config))
+  plan = plan_lib.make_plan(config, setting, setting_lib.DEFAULT_HARDWARE[setting.kind], 0.4)
+  assert plan["fits"] and plan["total_hours"] > 0, plan["warnings"]
+
+
+def test_the_llama_preset_is_among_the_shipped_configs():
+  assert "configs/sft/llama31_8b.py" in SHIPPED
+  config = importlib.import_module("configs.sft.llama31_8b").get_config()
+  model = setting_lib.from_config(config, 128).model
+  assert (model.family, model.rope_type, model.num_layers) == ("llama", "llama3", 32)
 
 
 def _run(*args):

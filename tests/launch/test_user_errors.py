@@ -44,6 +44,8 @@ def bad(tmp_path_factory):
   (root / "hf_truncated" / "model.safetensors").write_bytes(b"\x10\x00\x00")
   (root / "hf_bad_json").mkdir()
   (root / "hf_bad_json" / "config.json").write_text('{"architectures": [')
+  (root / "hf_mistral").mkdir()
+  (root / "hf_mistral" / "config.json").write_text('{"model_type": "mistral", "vocab_size": 256}')
   _split_inputs(root)
   return root
 
@@ -174,6 +176,11 @@ CASES = {
     "import_hf",
     ["--hf_dir={bad}/hf_bad_json", "--output={tmp}/ckpt"],
     ["hf_bad_json/config.json", "not valid JSON"],
+  ),
+  "import_hf unknown model_type": (
+    "import_hf",
+    ["--hf_dir={bad}/hf_mistral", "--output={tmp}/ckpt"],
+    ["unsupported architecture 'mistral'", "qwen2 (Qwen2ForCausalLM", "llama (LlamaForCausalLM"],
   ),
   "import_hf missing directory": (
     "import_hf",

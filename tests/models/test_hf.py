@@ -160,7 +160,7 @@ def _rewrite_tensors(path, edit):
 @pytest.mark.parametrize(
   "changes,message",
   [
-    ({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}, "unsupported architecture"),
+    ({"architectures": None, "model_type": "gemma"}, "unsupported architecture 'gemma'.*llama"),
     ({"use_sliding_window": True}, "sliding"),
     ({"rope_parameters": {"rope_type": "longrope", "rope_theta": 1e6, "factor": 4.0}}, "rope type"),
     (

@@ -1,5 +1,7 @@
 """The decoder itself: sharded execution, packing, KV-cache decoding, kernels and options."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +13,7 @@ from xcoder_jax.models import KVCache, ModelConfig, get_preset
 from xcoder_jax.models.build import create_model
 
 CONFIG = get_preset("tiny", vocab_size=512, num_layers=2)
-QWEN2 = CONFIG.replace(qk_norm=False, qkv_bias=True, tie_embeddings=False)
+QWEN2 = CONFIG.replace(family="qwen2", tie_embeddings=False)
 
 
 def _tokens(batch=8, length=24, seed=0, vocab=512):
@@ -203,6 +205,7 @@ def test_presets_have_published_shapes():
   assert abs(get_preset("qwen3-8b").num_params() / 1e9 - 8.19) < 0.05
   assert abs(get_preset("qwen2.5-coder-0.5b").num_params() / 1e9 - 0.494) < 0.01
   assert abs(get_preset("qwen3-0.6b").num_params() / 1e9 - 0.596) < 0.01
+  assert abs(get_preset("llama3.1-8b").num_params() / 1e9 - 8.03) < 0.01
 
 
 @pytest.mark.parametrize(
@@ -211,7 +214,9 @@ def test_presets_have_published_shapes():
     (dict(num_kv_heads=3), "multiple of num_kv_heads"),
     (dict(head_dim=33), "even"),
     (dict(remat_policy="sometimes"), "remat_policy"),
-    (dict(attention_impl="flashy"), "attention_impl"),
+    (dict(family="mistral"), "unknown family 'mistral'; supported: qwen2 .*llama"),
+    (dict(rope_type="longrope"), "rope_type='longrope'"),
+    (dict(rope_type="llama3", rope_factor=8.0), "needs rope_original_max_position"),
   ],
 )
 def test_invalid_configs_name_the_problem(changes, message):
@@ -221,5 +226,11 @@ def test_invalid_configs_name_the_problem(changes, message):
 
 def test_config_json_round_trip_and_unknown_keys():
   assert ModelConfig.from_json(CONFIG.to_json()) == CONFIG
+  # model_config.json of a checkpoint written before families and rope_type
+  old = {k: v for k, v in json.loads(QWEN2.to_json()).items() if not k.startswith(("rope_", "fam"))}
+  old.update(rope_theta=QWEN2.rope_theta, qkv_bias=True, qk_norm=False, yarn_factor=4.0)
+  old["yarn_original_max_position"] = 32768
+  yarn = dict(rope_type="yarn", rope_factor=4.0, rope_original_max_position=32768)
+  assert ModelConfig.from_json(json.dumps(old)) == QWEN2.replace(**yarn)
   with pytest.raises(ValueError, match="unknown model config keys"):
     ModelConfig.from_json('{"hidden": 3}')

@@ -27,10 +27,11 @@ def yarn_model(tmp_path_factory):
 def test_yarn_logits_match_transformers_and_survive_export(yarn_model, tmp_path):
   model, path = yarn_model
   ours = load_hf(path, dtype="float32")
-  assert (ours.config.yarn_factor, ours.config.yarn_original_max_position) == (4.0, 16)
+  assert (ours.config.rope_type, ours.config.rope_factor) == ("yarn", 4.0)
+  assert ours.config.rope_original_max_position == 16
   want = hf_logits(model, TOKENS)
   assert np.abs(np.asarray(ours(TOKENS)) - want).max() < 1e-4  # plain RoPE: 2e-3 off
-  plain = load_hf(path, dtype="float32", yarn_factor=1.0)  # YaRN really changes the logits
+  plain = load_hf(path, dtype="float32", rope_type="default")  # YaRN really changes the logits
   assert np.abs(np.asarray(plain(TOKENS)) - want).max() > 1e-3
   out = save_hf(ours, str(tmp_path / "export"), dtype="float32")
   with open(f"{out}/config.json") as f:

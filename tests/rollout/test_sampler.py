@@ -18,6 +18,7 @@ from xcoder_jax.rollout import sampler as sampler_lib
 
 MAX_NEW = 8
 CONFIG = ModelConfig(
+  family="qwen3",
   vocab_size=4096,
   hidden_size=64,
   intermediate_size=128,
@@ -25,7 +26,6 @@ CONFIG = ModelConfig(
   num_heads=4,
   num_kv_heads=2,
   head_dim=16,
-  qk_norm=True,
   dtype="float32",
 )
 PROMPTS = [[5, 17, 300], list(range(40, 51)), list(range(900, 916))]  # 3, 11, 16 tokens

@@ -214,7 +214,8 @@ def test_bad_input_gives_a_clear_error(tmp_path, override, message):
 
 
 def test_training_starts_from_an_hf_directory(tmp_path):
-  """init.source=hf: with lr 0 the trained checkpoint exports back to the same tensors."""
+  """init.source=hf: with lr 0 the trained checkpoint exports back to the same tensors (a
+  Llama with llama3 RoPE scaling: the family and its rope settings survive the checkpoint)."""
   import torch
   from safetensors import safe_open
 
@@ -223,7 +224,9 @@ def test_training_starts_from_an_hf_directory(tmp_path):
   from hf_models import make_hf_model
 
   hf = tmp_path / "hf"
-  make_hf_model("qwen3", tied=True, vocab_size=4096).save_pretrained(hf)
+  rope = {"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0, "low_freq_factor": 1.0}
+  rope |= {"high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+  make_hf_model("llama", tied=True, vocab_size=4096, rope_parameters=rope).save_pretrained(hf)
   load_tokenizer("tiny").save_pretrained(str(hf))
   workdir = tmp_path / "run"
   _run(
@@ -255,3 +258,4 @@ def test_training_starts_from_an_hf_directory(tmp_path):
     assert sorted(a.keys()) == sorted(b.keys())
     assert all(torch.equal(a.get_tensor(k), b.get_tensor(k)) for k in a.keys())
   assert (tmp_path / "out" / "tokenizer.json").is_file()  # the model's own tokenizer
+  assert json.loads((tmp_path / "out" / "config.json").read_text())["rope_parameters"] == rope

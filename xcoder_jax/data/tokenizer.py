@@ -8,6 +8,12 @@ environment, ``trim_blocks``/``lstrip_blocks``, ``loopcontrols``, ``tojson``,
 ``raise_exception``, ``strftime_now``; special-token strings and extra keyword arguments such as
 ``enable_thinking`` are visible to the template).
 
+Where generation stops and an SFT response ends come from the tokenizer's own files, never
+from a model family: the end of turn is the special token the chat template closes an
+assistant message with (``<|im_end|>`` for Qwen, ``<|eot_id|>`` for Llama 3, even where
+``eos_token`` is the base model's ``<|endoftext|>``), else ``eos_token``; the stop ids are
+those two plus ``generation_config.json``'s ``eos_token_id`` list.
+
 The tiny tokenizer is a byte-level BPE (Qwen2-style pre-tokenizer: digits split one by one)
 with 4096 entries, the ``tiny`` model preset's vocabulary, trained on ``assets/tiny_corpus.txt``
 and the demo data. Special tokens: ``<|endoftext|>`` (id 0, padding), ``<|im_start|>`` (1),
@@ -24,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from xcoder_jax.models.families import CHATML_TEMPLATE
+
 _ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 TINY_TOKENIZER_DIR = os.path.join(_ASSETS, "tiny_tokenizer")
 TINY_CORPUS = os.path.join(_ASSETS, "tiny_corpus.txt")  # handwritten part of its training text
@@ -36,14 +44,8 @@ QWEN_SPLIT_PATTERN = (
   r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
   r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-# ChatML as Qwen writes it, without Qwen's default system prompt (keeps tiny examples short).
-TINY_CHAT_TEMPLATE = (
-  "{%- for message in messages %}"
-  "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-  "{%- endfor %}"
-  "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
-END_OF_TURN = "<|im_end|>"
+TINY_CHAT_TEMPLATE = CHATML_TEMPLATE  # Qwen's chat format
+_PROBE = "xcoder-end-of-turn-probe"  # an assistant message whose closing token is looked for
 
 
 def _token_str(value: Any) -> str | None:
@@ -92,10 +94,11 @@ class Tokenizer:
     config: Mapping[str, Any] | None = None,
     chat_template: str | None = None,
     source: str = "<memory>",
+    generation_eos_ids: Sequence[int] = (),
   ):
-    self._init(tokenizer_json, dict(config or {}), chat_template, source)
+    self._init(tokenizer_json, dict(config or {}), chat_template, source, generation_eos_ids)
 
-  def _init(self, tokenizer_json, config, chat_template, source):
+  def _init(self, tokenizer_json, config, chat_template, source, generation_eos_ids):
     from tokenizers import Tokenizer as _Tok
 
     self._json = tokenizer_json
@@ -103,25 +106,46 @@ class Tokenizer:
     self.config = config
     self.chat_template = chat_template
     self.source = source
+    self.generation_eos_ids = tuple(generation_eos_ids)
     self._compiled = None
     self.special_tokens = {
       k: _token_str(config.get(k)) for k in ("bos_token", "eos_token", "pad_token", "unk_token")
     }
     eos = self.special_tokens["eos_token"]
     pad = self.special_tokens["pad_token"]
-    # The end of an assistant turn: <|im_end|> for every Qwen (base models' eos is
-    # <|endoftext|>, yet their chat template closes turns with <|im_end|>).
-    eot = END_OF_TURN if self._tok.token_to_id(END_OF_TURN) is not None else eos
+    eot = self._closing_token() or eos
     self.end_of_turn = eot
     self.end_of_turn_id = self._tok.token_to_id(eot) if eot is not None else None
     self.eos_id = self._tok.token_to_id(eos) if eos is not None else self.end_of_turn_id
     if self.eos_id is None:
       raise ValueError(f"tokenizer {source}: no eos token; set eos_token in tokenizer_config.json")
+    # What generation stops at: eos, the end of a turn, and generation_config.json's list.
+    stops = {self.eos_id, *self.generation_eos_ids}
+    if self.end_of_turn_id is not None:
+      stops.add(self.end_of_turn_id)
+    self.stop_ids = tuple(sorted(stops))
     self.pad_id = self._tok.token_to_id(pad) if pad is not None else None
     if self.pad_id is None:
       self.pad_id = self._tok.token_to_id("<|endoftext|>")
     if self.pad_id is None:
       self.pad_id = self.eos_id
+
+  def _closing_token(self) -> str | None:
+    """The special token right after an assistant message the template renders (skipping
+    whitespace, as DeepSeek-Coder's template puts a newline before <|EOT|>); None without a
+    template, or when the template puts none there."""
+    import jinja2
+
+    if self.chat_template is None:
+      return None
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _PROBE}]
+    try:
+      text = self.apply_chat_template(chat)
+    except jinja2.TemplateError:
+      return None
+    rest = text[text.find(_PROBE) + len(_PROBE) :].lstrip() if _PROBE in text else ""
+    added = (t.content for t in self._tok.get_added_tokens_decoder().values())
+    return max((t for t in added if rest.startswith(t)), key=len, default=None)
 
   def __getstate__(self):
     return {
@@ -129,10 +153,17 @@ class Tokenizer:
       "config": self.config,
       "chat_template": self.chat_template,
       "source": self.source,
+      "generation_eos_ids": self.generation_eos_ids,
     }
 
   def __setstate__(self, state):
-    self._init(state["json"], state["config"], state["chat_template"], state["source"])
+    self._init(
+      state["json"],
+      state["config"],
+      state["chat_template"],
+      state["source"],
+      state["generation_eos_ids"],
+    )
 
   @property
   def vocab_size(self) -> int:
@@ -199,7 +230,7 @@ class Tokenizer:
   def __repr__(self):
     return (
       f"Tokenizer({self.source!r}, vocab_size={self.vocab_size}, eos_id={self.eos_id}, "
-      f"pad_id={self.pad_id})"
+      f"stop_ids={list(self.stop_ids)}, pad_id={self.pad_id})"
     )
 
 
@@ -247,7 +278,19 @@ def load_tokenizer(spec: str) -> Tokenizer:
         config.setdefault(k, v)
   template = _read_chat_template(directory, config)
   config.pop("chat_template", None)
-  return Tokenizer(tokenizer_json, config, template, source=directory if spec != TINY else TINY)
+  source = directory if spec != TINY else TINY
+  return Tokenizer(tokenizer_json, config, template, source, _generation_eos_ids(directory))
+
+
+def _generation_eos_ids(directory: str) -> list[int]:
+  """generation_config.json's eos_token_id (an id or a list: Llama 3.1 Instruct stops at
+  <|end_of_text|>, <|eom_id|> and <|eot_id|>); [] without the file."""
+  path = os.path.join(directory, "generation_config.json")
+  if not os.path.isfile(path):
+    return []
+  with open(path, encoding="utf-8") as f:
+    ids = json.load(f).get("eos_token_id")
+  return [ids] if isinstance(ids, int) else list(ids or [])
 
 
 def train_tiny_tokenizer(texts: Sequence[str], vocab_size: int = TINY_VOCAB_SIZE):

@@ -7,8 +7,8 @@ import os
 from typing import Any
 
 from xcoder_jax.models.config import ModelConfig
+from xcoder_jax.models.families import FAMILIES, Family, family_of_hf
 
-ARCHITECTURES = {"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
 _DTYPE_NAMES = {
   "float32": "float32",
   "bfloat16": "bfloat16",
@@ -17,34 +17,46 @@ _DTYPE_NAMES = {
   "torch.bfloat16": "bfloat16",
   "torch.float16": "float16",
 }
+# The rope parameters each scaling reads: (HF key, ModelConfig field).
+_ROPE_PARAMS = {
+  "linear": (("factor", "rope_factor"),),
+  "yarn": (
+    ("factor", "rope_factor"),
+    ("original_max_position_embeddings", "rope_original_max_position"),
+  ),
+  "llama3": (
+    ("factor", "rope_factor"),
+    ("original_max_position_embeddings", "rope_original_max_position"),
+    ("low_freq_factor", "rope_low_freq_factor"),
+    ("high_freq_factor", "rope_high_freq_factor"),
+  ),
+}
 
 
 class HFConfigError(ValueError):
   """A Hugging Face config that this project cannot represent faithfully."""
 
 
-def _family(hf: dict[str, Any]) -> str:
-  archs = hf.get("architectures") or []
-  for family, arch in ARCHITECTURES.items():
-    if arch in archs or (not archs and hf.get("model_type") == family):
-      return family
-  raise HFConfigError(
-    f"unsupported architecture {archs or hf.get('model_type')!r}: supported are "
-    f"{sorted(ARCHITECTURES.values())} (Qwen2, Qwen2.5, Qwen2.5-Coder, Qwen3 dense models)"
-  )
+def _family(hf: dict[str, Any]) -> Family:
+  try:
+    family = family_of_hf(hf)
+    family.check(hf)
+  except ValueError as error:
+    raise HFConfigError(str(error)) from None
+  return family
 
 
-def rope_of(hf: dict[str, Any]) -> dict[str, Any]:
+def rope_of(hf: dict[str, Any], family: Family) -> dict[str, Any]:
   """RoPE fields of ModelConfig from either the legacy `rope_theta`/`rope_scaling` keys or the
-  newer `rope_parameters`: plain RoPE, or YaRN with transformers' default ramp."""
+  newer `rope_parameters`: plain RoPE, or a scaling the family's checkpoints use."""
   params = hf.get("rope_parameters") or {}
   scaling = hf.get("rope_scaling") or {}
   rope = {**scaling, **params}
-  rope_type = rope.get("rope_type") or rope.get("type")
-  if rope_type not in (None, "default", "yarn"):
+  rope_type = rope.get("rope_type") or rope.get("type") or "default"
+  if rope_type not in family.rope_types:
     raise HFConfigError(
-      f"rope type {rope_type!r} (RoPE scaling) is not supported; only the default rotary "
-      "embedding and 'yarn' are implemented"
+      f"rope type {rope_type!r} (RoPE scaling) is not supported for {family.name}; "
+      f"implemented: {', '.join(family.rope_types)}"
     )
   theta = params.get("rope_theta", hf.get("rope_theta"))
   if theta is None:
@@ -52,7 +64,6 @@ def rope_of(hf: dict[str, Any]) -> dict[str, Any]:
       "config.json has neither rope_theta nor rope_parameters.rope_theta; "
       "refusing to guess the RoPE base"
     )
-  fields = {"rope_theta": float(theta)}
   if rope_type == "yarn":
     custom = {
       k: rope[k]
@@ -64,29 +75,26 @@ def rope_of(hf: dict[str, Any]) -> dict[str, Any]:
         f"yarn with non-default settings {custom or {'truncate': False}} is not supported; "
         "only factor and original_max_position_embeddings are"
       )
-    fields["yarn_factor"] = float(rope["factor"])
-    fields["yarn_original_max_position"] = int(
-      rope.get("original_max_position_embeddings") or hf.get("max_position_embeddings", 32768)
-    )
+  original = rope.get("original_max_position_embeddings") or hf.get("max_position_embeddings")
+  rope["original_max_position_embeddings"] = original  # transformers' fallback too
+  fields = {"rope_theta": float(theta), "rope_type": rope_type}
+  for key, field in _ROPE_PARAMS.get(rope_type, ()):
+    if rope.get(key) is None:
+      raise HFConfigError(f"rope type {rope_type!r} without {key!r} in config.json")
+    fields[field] = (int if key == "original_max_position_embeddings" else float)(rope[key])
   return fields
 
 
 def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
   """Builds a ModelConfig from a parsed config.json, refusing what it cannot reproduce."""
   family = _family(hf)
-  if hf.get("use_sliding_window"):
-    raise HFConfigError(
-      "use_sliding_window=true is not supported (sliding-window attention "
-      "is not implemented); set it to false if the checkpoint allows"
-    )
   if hf.get("hidden_act", "silu") != "silu":
     raise HFConfigError(f"hidden_act {hf['hidden_act']!r} is not supported; expected 'silu'")
-  if family == "qwen3" and hf.get("attention_bias"):
-    raise HFConfigError("Qwen3 with attention_bias=true is not supported")
   try:
     heads = hf["num_attention_heads"]
     dtype = _DTYPE_NAMES.get(str(hf.get("dtype") or hf.get("torch_dtype") or "bfloat16"))
     fields = dict(
+      family=family.name,
       vocab_size=hf["vocab_size"],
       hidden_size=hf["hidden_size"],
       intermediate_size=hf["intermediate_size"],
@@ -94,11 +102,9 @@ def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
       num_heads=heads,
       num_kv_heads=hf.get("num_key_value_heads") or heads,
       head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
-      **rope_of(hf),
+      **rope_of(hf, family),
       rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
       tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-      qkv_bias=family == "qwen2",
-      qk_norm=family == "qwen3",
       max_position_embeddings=hf.get("max_position_embeddings", 32768),
       bos_token_id=hf.get("bos_token_id"),
       eos_token_id=_first(hf.get("eos_token_id")),
@@ -106,7 +112,7 @@ def from_hf_config(hf: dict[str, Any], **overrides: Any) -> ModelConfig:
     )
   except KeyError as error:
     raise HFConfigError(
-      f"config.json has no {error.args[0]!r}; it is not a complete Qwen2/Qwen3 config"
+      f"config.json has no {error.args[0]!r}; it is not a complete {family.name} config"
     ) from None
   fields.update(overrides)
   return ModelConfig(**fields)
@@ -118,12 +124,10 @@ def _first(value):
 
 def to_hf_config(config: ModelConfig, dtype: str) -> dict[str, Any]:
   """config.json content; writes the RoPE base under both keys old and new readers use."""
-  if config.qkv_bias and config.qk_norm:
-    raise HFConfigError("a model with both q/k/v biases and q/k norms has no HF architecture")
-  family = config.family
+  family = FAMILIES[config.family]
   hf = {
-    "architectures": [ARCHITECTURES[family]],
-    "model_type": family,
+    "architectures": [family.architecture],
+    "model_type": family.name,
     "vocab_size": config.vocab_size,
     "hidden_size": config.hidden_size,
     "intermediate_size": config.intermediate_size,
@@ -138,9 +142,7 @@ def to_hf_config(config: ModelConfig, dtype: str) -> dict[str, Any]:
     "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
     "rope_scaling": None,
     "tie_word_embeddings": config.tie_embeddings,
-    "use_sliding_window": False,
-    "sliding_window": None,
-    "max_window_layers": config.num_layers,
+    **family.exported,
     "attention_dropout": 0.0,
     "initializer_range": 0.02,
     "use_cache": True,
@@ -149,13 +151,11 @@ def to_hf_config(config: ModelConfig, dtype: str) -> dict[str, Any]:
     "torch_dtype": dtype,
     "dtype": dtype,
   }
-  if config.yarn_factor != 1.0:
-    yarn = {"factor": config.yarn_factor}
-    yarn["original_max_position_embeddings"] = config.yarn_original_max_position
-    hf["rope_parameters"] = {"rope_type": "yarn", "rope_theta": config.rope_theta, **yarn}
-    hf["rope_scaling"] = {"rope_type": "yarn", "type": "yarn", **yarn}
-  if family == "qwen3":
-    hf["attention_bias"] = False
+  if config.rope_type != "default":
+    params = {key: getattr(config, field) for key, field in _ROPE_PARAMS[config.rope_type]}
+    hf["rope_parameters"] = {"rope_type": config.rope_type, "rope_theta": config.rope_theta}
+    hf["rope_parameters"].update(params)
+    hf["rope_scaling"] = {"rope_type": config.rope_type, "type": config.rope_type, **params}
   return hf
 
 

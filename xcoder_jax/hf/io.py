@@ -1,4 +1,5 @@
-"""Import Hugging Face Qwen checkpoints into sharded NNX models, and export them back.
+"""Import Hugging Face checkpoints (any family of models/families.py) into sharded NNX models,
+and export them back.
 
 Import reads tensor by tensor, and each device reads only its own shard of each tensor
 (`jax.make_array_from_callback` over memory-mapped safetensors), so the checkpoint is never
@@ -167,7 +168,7 @@ def _validate(tensors: SafetensorsDir, expected: dict[str, tuple[int, ...]], tie
 
 
 def load_hf(hf_dir: str, mesh: Mesh | None = None, **config_overrides: Any) -> Qwen:
-  """A Qwen model with the weights of an HF directory, sharded over `mesh` when given."""
+  """A model with the weights of an HF directory, sharded over `mesh` when given."""
   config = from_hf_config(read_hf_config(hf_dir), **config_overrides)
   tensors = SafetensorsDir(hf_dir)
   mappings = {m.path: m for m in weights.tensor_mappings(config)}

@@ -1,8 +1,11 @@
-"""The Qwen2 / Qwen2.5 / Qwen3 decoder in Flax NNX, readable top to bottom.
+"""The decoder of every supported family (Qwen2 / Qwen2.5 / Qwen3, Llama) in Flax NNX,
+readable top to bottom.
 
-One module covers the family: Qwen2 adds biases to the q/k/v projections, Qwen3 instead
-RMS-normalises each query and key head. Everything else is shared: grouped-query attention,
-rotate-half RoPE, a SwiGLU MLP, pre-norm residual blocks, tied or untied embeddings.
+One module covers them all; the config's family row (models/families.py) switches the two
+differences: Qwen2 adds biases to the q/k/v projections, Qwen3 instead RMS-normalises each
+query and key head, Llama does neither. Everything else is shared: grouped-query attention,
+rotate-half RoPE (plain or scaled, models/rope.py), a SwiGLU MLP, pre-norm residual blocks,
+tied or untied embeddings.
 
 Layer parameters are stacked on a leading "layers" axis, so the same weights can be run with
 `jax.lax.scan` (fast compiles at depth) or a Python loop. Every parameter and activation names
@@ -24,7 +27,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from xcoder_jax.models import context_parallel
-from xcoder_jax.models.attention import Segments
+from xcoder_jax.models.attention import ATTENTION_KERNELS, Segments
 from xcoder_jax.models.config import ModelConfig
 from xcoder_jax.models.remat import remat, tag
 from xcoder_jax.models.rope import rope_frequencies
@@ -121,9 +124,15 @@ def rms_norm(x: Array, weight: Array, eps: float) -> Array:
 
 
 def rope_tables(positions: Array, config: ModelConfig) -> tuple[Array, Array]:
-  """cos and sin of shape [batch, length, head_dim] for rotate-half RoPE (YaRN when set)."""
+  """cos and sin of shape [batch, length, head_dim] for rotate-half RoPE (scaled when set)."""
   inv_freq, scale = rope_frequencies(
-    config.head_dim, config.rope_theta, config.yarn_factor, config.yarn_original_max_position
+    config.head_dim,
+    config.rope_theta,
+    config.rope_type,
+    config.rope_factor,
+    config.rope_original_max_position,
+    config.rope_low_freq_factor,
+    config.rope_high_freq_factor,
   )
   freqs = positions.astype(jnp.float32)[..., None] * inv_freq
   angles = jnp.concatenate([freqs, freqs], axis=-1)
@@ -187,9 +196,10 @@ def decoder_block(
 
 
 class Qwen(nnx.Module):
-  """Decoder-only language model of the Qwen2/Qwen3 family."""
+  """Decoder-only language model of any supported family (the name is historical)."""
 
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    ATTENTION_KERNELS.check(config.attention_impl, "attention_impl")
     self.config = config
     e, v = config.hidden_size, config.vocab_size
     self.embed = nnx.Param(

@@ -121,7 +121,7 @@ def sample_tokens(
 
 
 class Sampler:
-  """Generates from a Qwen model; one compilation per padded shape, shared by every Sampler
+  """Generates from a decoder; one compilation per padded shape, shared by every Sampler
   of the same architecture.
 
   With a mesh (given, or active at construction) the batch and the cache are sharded over the
@@ -133,9 +133,7 @@ class Sampler:
     self.tokenizer = tokenizer
     self.mesh = mesh if mesh is not None else sharding.current_mesh()
     self.graphdef, self.state = nnx.split(model)
-    self.default_stop_ids = sorted(
-      {i for i in (tokenizer.eos_id, tokenizer.end_of_turn_id) if i is not None}
-    )
+    self.default_stop_ids = list(tokenizer.stop_ids)
 
   def generate(
     self,
