@@ -15,6 +15,7 @@ from launch import common
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SFT = "--config=configs/sft/tiny.py"
+RL = "--config=configs/rl/tiny.py"
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,31 @@ CASES = {
     ["--config=configs/rl/tiny.py", "--workdir={tmp}/w", "--config.rl.prompts_per_step=-2"],
     ["rl.prompts_per_step=-2 must be positive"],
   ),
+  "rl missing task shards": (
+    "rl",
+    [RL, "--workdir={tmp}/w", "--config.data.train_files=/no/such/shards"],
+    ["shard file '/no/such/shards'"],
+  ),
+  "rl unknown advantage estimator": (
+    "rl",
+    [RL, "--workdir={tmp}/w", "--config.rl.advantage=no_such"],
+    ["rl.advantage: unknown advantage estimator 'no_such'", "grpo"],
+  ),
+  "rl engine without weight updates": (
+    "rl",
+    [RL, "--workdir={tmp}/w", "--config.rollout.engine=openai"],
+    ["rollout.engine='openai' cannot serve GRPO", "engines that can: in_process, sglang"],
+  ),
+  "rl sglang engine without servers": (
+    "rl",
+    [RL, "--workdir={tmp}/w", "--config.rollout.engine=sglang"],
+    ["--config.rollout.sglang.server_url=", "--config.rollout.sglang.sync_dir="],
+  ),
+  "train missing shard files": (
+    "train",
+    [SFT, "--workdir={tmp}/w", "--config.data.train_files=/nonexistent/shard-*.array_record"],
+    ["/nonexistent"],
+  ),
   "dpo unknown config key": (
     "dpo",
     ["--config=configs/dpo/tiny.py", "--workdir={tmp}/w", "--config.dpo.nosuch=1"],
@@ -242,6 +268,13 @@ def test_user_error_is_one_line_with_exit_status_2(cli, bad, tmp_path, case):
   result = cli(launcher, *(a.format(tmp=tmp_path, bad=bad) for a in args))
   result.assert_user_error(*expected)
   assert not os.path.exists(tmp_path / "w" / "checkpoints")
+
+
+def test_a_record_longer_than_seq_len_is_named_with_the_fix(cli, tmp_path):
+  """Found while packing, after the run started: still one line and exit 2."""
+  args = [f"--workdir={tmp_path}/w", "--config.data.seq_len=8", "--config.train.progress_bar=False"]
+  result = cli("train", SFT, *args)
+  result.assert_user_error("but seq_len is 8", "raise data.seq_len above")
 
 
 def test_debug_shows_the_traceback(cli, tmp_path):

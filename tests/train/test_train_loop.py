@@ -1,7 +1,8 @@
-"""The SFT loop as users run it: learning, exact resume after SIGKILL, multi-host, bad input."""
+"""The SFT loop as users run it: learning, exact resume after SIGKILL, fallbacks, multi-host."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,10 @@ import time
 import numpy as np
 import pytest
 
+from configs.sft import tiny
 from xcoder_jax import checkpoint
+from xcoder_jax.checkpoint import CheckpointMismatchError
+from xcoder_jax.train import sft
 
 from ports import free_port
 
@@ -50,16 +54,34 @@ def _metrics(workdir):
     return [json.loads(line) for line in f]
 
 
+def _train(workdir, **overrides):
+  """The tiny SFT config trained in this process; `overrides` by dotted key."""
+  config = tiny.get_config()
+  config.train.progress_bar = False
+  for key, value in overrides.items():
+    section, name = key.split(".")
+    config[section][name] = value
+  return sft.train(config, str(workdir))
+
+
+def _export(workdir, output):
+  _run(
+    [
+      sys.executable,
+      "-m",
+      "launch.export_hf",
+      f"--checkpoint={workdir}",
+      f"--output={output}",
+      "--dtype=float32",
+    ]
+  )
+
+
 def test_tiny_config_learns_and_exports(tmp_path):
   workdir = tmp_path / "run"
-  _run(
-    _train_cmd(
-      workdir,
-      "--config.train.steps=40",
-      "--config.train.log_every=5",
-      "--config.train.eval_every=20",
-    )
-  )
+  # A subprocess on one device: on two cores the 8 virtual devices of this process are slower.
+  steps = ["--config.train.steps=40", "--config.train.log_every=5", "--config.train.eval_every=20"]
+  _run(_train_cmd(workdir, *steps))
   metrics = _metrics(workdir)
   assert [m["step"] for m in metrics] == list(range(5, 41, 5))
   assert metrics[-1]["loss"] < 0.7 * metrics[0]["loss"], metrics
@@ -67,16 +89,7 @@ def test_tiny_config_learns_and_exports(tmp_path):
   assert "eval_loss" in metrics[3] and "eval_loss" in metrics[-1]
   assert metrics[-1]["eval_loss"] < metrics[3]["eval_loss"] + 0.5
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir / "tensorboard"))
-  _run(
-    [
-      sys.executable,
-      "-m",
-      "launch.export_hf",
-      f"--checkpoint={workdir}",
-      f"--output={tmp_path / 'hf'}",
-      "--dtype=float32",
-    ]
-  )
+  _export(workdir, tmp_path / "hf")
   assert (tmp_path / "hf" / "model.safetensors").is_file()
   assert (tmp_path / "hf" / "tokenizer.json").is_file()  # the tiny tokenizer travels along
 
@@ -93,9 +106,12 @@ def _wait_for_step(workdir, step, proc, timeout=300):
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+  """The shared loop's one SIGKILL test (every trainer resumes through it; GRPO and DPO check
+  their own state with an in-process resume): killed after a checkpoint, rerun, each step
+  logged once with the uninterrupted run's losses."""
   common = [
-    "--config.train.steps=16",
-    "--config.train.save_every=8",
+    "--config.train.steps=8",
+    "--config.train.save_every=4",
     "--config.train.log_every=1",
     "--config.train.eval_every=0",
   ]
@@ -109,22 +125,29 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     stderr=subprocess.PIPE,
     text=True,
   )
-  _wait_for_step(interrupted, 8, proc)
+  _wait_for_step(interrupted, 4, proc)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   _run(_train_cmd(interrupted, *common))
   straight, resumed = _metrics(tmp_path / "straight"), _metrics(interrupted)
-  assert [m["step"] for m in resumed] == list(range(1, 17))  # each step logged once
+  assert [m["step"] for m in resumed] == list(range(1, 9))  # each step logged once
   for a, b in zip(straight, resumed):
     assert a["step"] == b["step"]
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-6, err_msg=f"step {a['step']}")
     assert a["loss_tokens"] == b["loss_tokens"] and a["tokens"] == b["tokens"]
 
 
-def test_corrupt_latest_checkpoint_falls_back_and_is_kept(tmp_path):
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+  """A tiny run with checkpoints at steps 4 and 8: copied by tests that damage or reuse it."""
+  workdir = tmp_path_factory.mktemp("saved") / "run"
+  _train(workdir, **{"train.steps": 8, "train.save_every": 4, "train.log_every": 4})
+  return workdir
+
+
+def test_corrupt_latest_checkpoint_falls_back_and_is_kept(saved, tmp_path, caplog):
   workdir = tmp_path / "run"
-  common = ["--config.train.steps=8", "--config.train.save_every=4", "--config.train.log_every=4"]
-  _run(_train_cmd(workdir, *common))
+  shutil.copytree(saved, workdir)
   latest = workdir / "checkpoints" / "8"
   for root, _, files in os.walk(latest / "model"):
     for name in files:
@@ -132,28 +155,24 @@ def test_corrupt_latest_checkpoint_falls_back_and_is_kept(tmp_path):
       if os.path.getsize(path) > 1000:
         with open(path, "r+b") as f:
           f.truncate(os.path.getsize(path) // 2)
-  result = _run(_train_cmd(workdir, *common, "--config.train.steps=10"))
-  assert "step 8" in result.stderr and "failed to restore" in result.stderr
+  _train(workdir, **{"train.steps": 10, "train.save_every": 4, "train.log_every": 4})
+  assert "checkpoint step 8" in caplog.text and "failed to restore" in caplog.text
   quarantined = os.listdir(workdir / "corrupt_checkpoints")
   assert len(quarantined) == 1 and quarantined[0].startswith("8-")
   steps = [m["step"] for m in _metrics(workdir)]
   assert steps == [4, 8, 10]  # resumed at 4: step 8 redone, logged once
 
 
-def test_checkpoint_of_another_setup_stops_the_run_and_is_kept(tmp_path):
+def test_checkpoint_of_another_setup_stops_the_run_and_is_kept(saved, tmp_path):
   workdir = tmp_path / "run"
-  common = ["--config.train.steps=4", "--config.train.save_every=2", "--config.train.log_every=2"]
-  _run(_train_cmd(workdir, *common))
+  shutil.copytree(saved, workdir)
   before = sorted(os.listdir(workdir / "checkpoints"))
   # No clipping changes the optimizer state's layout: that is not corruption.
-  result = _run(
-    _train_cmd(workdir, *common, "--config.train.steps=6", "--config.optimizer.clip_norm=0"),
-    check=False,
-  )
-  assert result.returncode != 0 and "different opt_state layout" in result.stderr
+  with pytest.raises(CheckpointMismatchError, match="different opt_state layout"):
+    _train(workdir, **{"train.steps": 10, "optimizer.clip_norm": 0.0})
   assert sorted(os.listdir(workdir / "checkpoints")) == before
   assert not (workdir / "corrupt_checkpoints").exists()
-  assert [m["step"] for m in _metrics(workdir)] == [2, 4]
+  assert [m["step"] for m in _metrics(workdir)] == [4, 8]
 
 
 def test_two_processes_train_and_write_one_restorable_checkpoint(tmp_path):
@@ -199,20 +218,6 @@ def test_two_processes_train_and_write_one_restorable_checkpoint(tmp_path):
   assert jax.process_count() == 1
 
 
-@pytest.mark.parametrize(
-  "override,message",
-  [
-    ("--config.train.stepz=3", "stepz"),
-    ("--config.data.train_files=/nonexistent/shard-*.array_record", "/nonexistent"),
-    ("--config.data.seq_len=8", "seq_len"),
-  ],
-)
-def test_bad_input_gives_a_clear_error(tmp_path, override, message):
-  result = _run(_train_cmd(tmp_path / "run", "--config.train.steps=2", override), check=False)
-  assert result.returncode != 0
-  assert message in result.stderr, result.stderr[-3000:]
-
-
 def test_training_starts_from_an_hf_directory(tmp_path):
   """init.source=hf: with lr 0 the trained checkpoint exports back to the same tensors (a
   Llama with llama3 RoPE scaling: the family and its rope settings survive the checkpoint)."""
@@ -229,28 +234,10 @@ def test_training_starts_from_an_hf_directory(tmp_path):
   make_hf_model("llama", tied=True, vocab_size=4096, rope_parameters=rope).save_pretrained(hf)
   load_tokenizer("tiny").save_pretrained(str(hf))
   workdir = tmp_path / "run"
-  _run(
-    _train_cmd(
-      workdir,
-      "--config.init.source=hf",
-      f"--config.init.path={hf}",
-      "--config.data.tokenizer=",
-      "--config.optimizer.lr=0",
-      "--config.train.steps=2",
-      "--config.train.log_every=1",
-      "--config.train.eval_every=0",
-    )
-  )
-  _run(
-    [
-      sys.executable,
-      "-m",
-      "launch.export_hf",
-      f"--checkpoint={workdir}",
-      f"--output={tmp_path / 'out'}",
-      "--dtype=float32",
-    ]
-  )
+  settings = [f"--config.init.path={hf}", "--config.init.source=hf", "--config.data.tokenizer="]
+  settings += ["--config.optimizer.lr=0", "--config.train.steps=2", "--config.train.eval_every=0"]
+  _run(_train_cmd(workdir, *settings))
+  _export(workdir, tmp_path / "out")
   with (
     safe_open(hf / "model.safetensors", "pt") as a,
     safe_open(tmp_path / "out" / "model.safetensors", "pt") as b,
