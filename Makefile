@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test lint format install system-deps bench integration clean
+.PHONY: quickstart test test-fast lint format install system-deps bench integration clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,11 @@ format: install
 
 test: lint
 	$(PY) -m pytest -q tests
+
+# The edit-test loop (under 3 minutes on 2 cores): everything but the tests marked `slow`
+# (whole runs, SIGKILL resumes, multi-process and end-to-end checks). CI runs `make test`.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
 
 # Opt-in, not part of `make test`: our HTTP clients (rollout engine, evaluation, SynthSmith's
 # teacher) against a real vLLM server (CPU build) on a tiny model we export; minutes to start.

@@ -265,6 +265,7 @@ def read_shards(directory):
   return [json.loads(src[i]) for i in range(len(src))]
 
 
+@pytest.mark.slow
 def test_make_shards_cli_jsonl_round_trip(tmp_path):
   rows = [
     {"query": f"question {i}", "response": f"answer {i}", "difficulty": i % 3} for i in range(10)

@@ -220,6 +220,7 @@ def test_state_restore_continues_exactly(shard_dir):
   assert fresh.epoch == it.epoch == 1
 
 
+@pytest.mark.slow
 def test_worker_processes_complete_deterministic_and_restorable(shard_dir):
   """worker_count=2: every example once; a restored iterator continues the same stream."""
   cfg = cfg_for(shard_dir, worker_count=2, drop_remainder=False)

@@ -52,6 +52,7 @@ def trained(tmp_path_factory):
   return pairs_file, workdir, read_jsonl(os.path.join(workdir, "metrics.jsonl"))
 
 
+@pytest.mark.slow
 def test_tiny_config_learns_to_prefer_the_verified_answers(trained):
   _, workdir, metrics = trained
   assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
@@ -66,6 +67,7 @@ def test_tiny_config_learns_to_prefer_the_verified_answers(trained):
   assert os.path.isfile(os.path.join(workdir, "reference_logprobs", "train", "complete-p0"))
 
 
+@pytest.mark.slow
 def test_a_resumed_run_repeats_the_uninterrupted_one_exactly(trained, tmp_path):
   """Resume from a mid-run checkpoint (the shared loop's SIGKILL test covers the kill itself:
   tests/train/test_train_loop.py): data position, optimizer and the stored reference table."""

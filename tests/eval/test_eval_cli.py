@@ -35,6 +35,7 @@ def data_file(tmp_path_factory):
   return lcb_data.write(tmp_path_factory.mktemp("cli") / "test.jsonl", records)
 
 
+@pytest.mark.slow
 def test_scores_a_samples_file(tmp_path, data_file):
   answers = {
     "abc001_a": [
@@ -92,6 +93,7 @@ def test_scores_a_samples_file(tmp_path, data_file):
   assert not (tmp_path / "never.json").exists()
 
 
+@pytest.mark.slow
 def test_generates_through_a_rollout_engine_and_resumes(tmp_path, data_file):
   out, samples = tmp_path / "gen.json", tmp_path / "gen.samples.jsonl"
   args = [

@@ -66,6 +66,7 @@ def outcomes(verdicts):
   return [v.verdict.value for v in verdicts]
 
 
+@pytest.mark.slow
 def test_fork_bomb(engine, host):
   source = (
     "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
@@ -274,6 +275,7 @@ def test_process_count_limit_is_enforced(engine, host):
   assert 0 < int(verdicts[0].stdout) < judge.RunLimits().max_processes
 
 
+@pytest.mark.slow
 def test_orphans_are_reaped_during_the_run(engine, host):
   # The server is the sandbox's init, so it inherits every orphan ("cmd &" in a shell);
   # those that exit must not pile up as zombies against the process limit. 60 orphans, more

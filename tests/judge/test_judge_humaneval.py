@@ -107,6 +107,7 @@ def engine():
   return judge.Judge()
 
 
+@pytest.mark.slow
 def test_canonical_solutions_pass(engine, problems):
   assert len(problems) == 164
   results = engine.run(
@@ -116,6 +117,7 @@ def test_canonical_solutions_pass(engine, problems):
   assert not failed
 
 
+@pytest.mark.slow
 def test_behaviour_changing_mutants_fail(engine, problems):
   candidates = []  # (problem, mutant source)
   for problem in problems:

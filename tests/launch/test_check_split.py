@@ -5,6 +5,8 @@ make_shards removes what the check would flag."""
 import json
 import os
 
+import pytest
+
 from configs.dpo.tiny import DEMO_PAIRS
 from xcoder_jax.data import decontam, rl, shards
 from xcoder_jax.eval import load_benchmark
@@ -25,6 +27,7 @@ def _ids(iterator, limit: int = 100) -> set[str]:
   return {record["id"] for batch, _ in zip(iterator, range(limit)) for record in batch}
 
 
+@pytest.mark.slow
 def test_every_consumer_reads_one_split(demo_run):
   out, _ = demo_run
   held = _heldout_ids(out)

@@ -40,6 +40,7 @@ def _tree(path: str) -> dict[str, bytes]:
   return out
 
 
+@pytest.mark.slow
 def test_float32_round_trip_is_exact_by_default(cli, hf_dir, tmp_path):
   assert cli("import_hf", f"--hf_dir={hf_dir}", f"--output={tmp_path / 'ckpt'}").code in (0, None)
   result = cli("export_hf", f"--checkpoint={tmp_path / 'ckpt'}", f"--output={tmp_path / 'out'}")

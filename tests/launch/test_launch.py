@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 import transformers
 from safetensors import safe_open
@@ -25,6 +26,7 @@ def _run(*args, check=True):
   return result
 
 
+@pytest.mark.slow
 def test_import_then_export_cli_round_trip(tmp_path):
   model = make_hf_model("qwen3", tied=False).to(torch.bfloat16)
   model.save_pretrained(tmp_path / "hf")
@@ -57,6 +59,7 @@ def test_import_then_export_cli_round_trip(tmp_path):
   )
 
 
+@pytest.mark.slow
 def test_help_documents_every_flag():
   for module, names in [
     ("launch.import_hf", ["--hf_dir", "--output", "--param_dtype", "--mesh_fsdp"]),

@@ -11,6 +11,8 @@ import time
 import pytest
 import transformers
 
+pytestmark = pytest.mark.slow  # minutes in all: not in `make test-fast`
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PHASES = ["synthsmith", "sft", "rl", "leaks", "export", "eval"]
 SMALLEST = [

@@ -85,6 +85,7 @@ def sharded_step(tiny_setup, mesh):
   return jax.jit(jax.value_and_grad(loss), in_shardings=(param_sh, batch_sh))
 
 
+@pytest.mark.slow
 def test_sequence_sharded_loss_and_gradients_equal_single_device(tiny_setup):
   _, _, params, batch, (want_loss, want_grads) = tiny_setup
   mesh = mesh_of("sequence4")

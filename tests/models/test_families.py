@@ -138,6 +138,7 @@ def test_llama3_tokenizer_ends_turns_and_stops_where_its_files_say(llama):
   assert tokens[0] == BOS and ours.decode(tokens[mask == 1]) == CHAT[1]["content"] + "<|eot_id|>"
 
 
+@pytest.mark.slow
 def test_sft_loss_and_gradients_match_transformers(llama):
   path, theirs = llama
   tokenizer = load_tokenizer(path)

@@ -164,6 +164,7 @@ def test_cudnn_kernel_off_gpu_says_so():
     model(_tokens(1, 4))
 
 
+@pytest.mark.slow
 def test_scan_remat_and_loop_agree_in_value_and_gradient():
   tokens = _tokens(2, 16)
 

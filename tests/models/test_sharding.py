@@ -102,6 +102,7 @@ _WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_agree_with_one(tmp_path):
   script = tmp_path / "worker.py"
   script.write_text(_WORKER)

@@ -15,6 +15,8 @@ from xcoder_jax.rl import grpo
 from xcoder_jax.rl.rollout_batch import build_rows, split_minibatches
 from xcoder_jax.rollout.types import Completion
 
+pytestmark = pytest.mark.slow  # minutes in all: not in `make test-fast`
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 8
 SAVE_EVERY = 4

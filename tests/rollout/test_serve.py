@@ -451,6 +451,7 @@ def test_update_weights_from_disk_switches_generations_to_the_new_weights(
 SHIPPED_ENGINES = sorted(n for n in ENGINES if ENGINES.get(n).__module__.startswith("xcoder_jax."))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_ENGINES)
 def test_grpo_takes_a_step_with_every_engine_or_refuses_it_at_config_check(
   name, url, models, tmp_path

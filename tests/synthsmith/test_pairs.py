@@ -210,6 +210,7 @@ def test_pairs_only_rebuilds_pairs_without_teacher_or_vote(demo_run, finished_co
   assert json.load(open(os.path.join(finished_copy, "report.json"))) == report
 
 
+@pytest.mark.slow
 def test_pairs_only_regrades_an_older_run_to_the_same_pairs(demo_run, finished_copy):
   """A directory written before verification kept per-candidate outcomes: its candidates are
   graded again on the verified tests, through the command line, to the very same pairs."""

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
 from configs.data import data_config
@@ -88,6 +89,7 @@ def test_rerun_resumes_without_teacher_calls(demo_run):
   assert shard_bytes(out) == before
 
 
+@pytest.mark.slow
 def test_kill_during_solutions_then_resume_matches(demo_run, tmp_path):
   reference, _ = demo_run
   out = str(tmp_path / "killed")
@@ -120,6 +122,7 @@ def test_kill_during_solutions_then_resume_matches(demo_run, tmp_path):
   assert shard_bytes(out) == shard_bytes(reference)
 
 
+@pytest.mark.slow
 def test_recorded_run_replays_byte_identical(tmp_path):
   config = demo.get_config()
   config.teacher.backend = "scripted_demo_author"
@@ -146,6 +149,7 @@ def test_hosts_split_the_seeds(tmp_path):
   assert os.path.exists(tmp_path / "host00001of00002" / "report.json")
 
 
+@pytest.mark.slow
 def test_teacher_outage_stops_the_run_and_a_rerun_finishes_it(demo_run, tmp_path):
   """An outage mid-stage leaves its items unstored and the stage unfinished; later stages do
   not run on the partial output, and the rerun retries them and matches a clean run."""

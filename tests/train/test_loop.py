@@ -46,6 +46,7 @@ def _config(grad_accum):
   return c
 
 
+@pytest.mark.slow
 def test_a_trainers_own_loss_trains_through_the_shared_loop(tmp_path):
   runs = {}
   for accum in (1, 2):

@@ -18,6 +18,8 @@ from xcoder_jax.train import sft
 
 from ports import free_port
 
+pytestmark = pytest.mark.slow  # minutes in all: not in `make test-fast`
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = "configs/sft/tiny.py"
 

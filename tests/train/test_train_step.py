@@ -160,6 +160,7 @@ def test_gradient_accumulation_equals_one_big_batch():
     np.testing.assert_allclose(a, b, atol=2e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ici", [{"fsdp": 4, "tensor": 2}, {"data": 2, "fsdp": 2, "tensor": 2}])
 def test_sharded_step_matches_single_device(ici):
   batch = _rows(_examples(n=24), 32, packed=True)
