@@ -39,13 +39,15 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# One pytest worker per core (pytest-xdist), a test file per worker at a time, so a module's
+# shared fixtures are made once; files with slow tests are handed out first (tests/conftest.py).
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --dist loadfile tests
 
 # The edit-test loop (under 3 minutes on 2 cores): everything but the tests marked `slow`
 # (whole runs, SIGKILL resumes, multi-process and end-to-end checks). CI runs `make test`.
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow" tests
 
 # Opt-in, not part of `make test`: our HTTP clients (rollout engine, evaluation, SynthSmith's
 # teacher) against a real vLLM server (CPU build) on a tiny model we export; minutes to start.

@@ -3,6 +3,8 @@ capabilities, nothing carried from one solution to the next; the zygote itself c
 it dies, and goes away with the Judge."""
 
 import errno
+import fcntl
+import gc
 import os
 import signal
 import threading
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from xcoder_jax import judge
-from xcoder_jax.judge import sandbox
+from xcoder_jax.judge import pool, sandbox
 from xcoder_jax.judge.harness import libc
 from xcoder_jax.judge.sandbox import wait_for_no_processes
 
@@ -129,3 +131,23 @@ def test_a_forked_process_lets_go_of_the_zygotes():
       os._exit(0 if zygote._control is None else 1)
     assert os.waitpid(pid, 0)[1] == 0
     assert zygote._control is not None  # the parent still has it
+
+
+def test_judges_alive_together_never_share_a_worker_uid():
+  """Two judges on one host (a trainer's and an evaluation's, two test suites) lease distinct
+  uids, so neither RLIMIT_NPROC nor per-uid process counts mix their runs; a gone judge's
+  uids are free again."""
+  first, second = judge.Judge(workers=2), judge.Judge(workers=2)
+  if first.worker_uids()[0] is None:
+    pytest.skip("not root: workers keep the judge's own uid")
+  assert set(first.worker_uids()).isdisjoint(second.worker_uids())
+  freed = second.worker_uids()
+  del second
+  gc.collect()
+  for uid in freed:  # nobody holds them now
+    with open(os.path.join(pool.LEASE_DIR, str(uid))) as lease:
+      fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  third = judge.Judge(workers=2)
+  assert set(third.worker_uids()).isdisjoint(first.worker_uids())
+  first.close()
+  third.close()

@@ -1,14 +1,16 @@
 """The judge's front door: a pool of workers, one host uid each, judging batches."""
 
 import concurrent.futures
+import fcntl
 import os
 import queue
+import tempfile
 import weakref
 from collections.abc import Sequence
 
 from xcoder_jax.judge.compile_cache import CompileCache, shared_compile_cache
 from xcoder_jax.judge.runner import RunLimits, SubmissionRunner, validate
-from xcoder_jax.judge.sandbox import SandboxConfig
+from xcoder_jax.judge.sandbox import JudgeError, SandboxConfig
 from xcoder_jax.judge.types import Submission, SubmissionResult
 from xcoder_jax.judge.zygote import Zygote
 
@@ -16,8 +18,9 @@ from xcoder_jax.judge.zygote import Zygote
 class Judge:
   """Judges batches of submissions on every core.
 
-  Each worker owns a host uid (``uid_base + i`` when the judge runs as root), so that
-  RLIMIT_NPROC is enforced and a run's processes are easy to find. A worker judges one
+  Each worker owns a host uid (from ``uid_base`` on, when the judge runs as root), so that
+  RLIMIT_NPROC is enforced and a run's processes are easy to find; no other Judge on the
+  host, in this process or another, holds the same uid (see ``lease_uids``). A worker judges one
   submission at a time in its own sandbox, forked by the worker's zygote (started on first
   use, kept until ``close``): one warm interpreter per submission, a fork per test.
   Use it as a context manager or call ``close``; a Judge that is garbage collected, or
@@ -41,10 +44,14 @@ class Judge:
     self.prefork = prefork
     # C++ binaries by source; by default one cache for every Judge of this process.
     self.compile_cache = compile_cache or shared_compile_cache()
+    self._uids: list[int | None] = [None] * self.workers
+    leases: list[int] = []
+    if os.geteuid() == 0 and not self.config.unsafe_no_sandbox:
+      self._uids, leases = lease_uids(self.config.uid_base, self.workers)
     # Worker slot i: host uid worker_uids()[i] and its zygote, one thread at a time.
-    self._zygotes = [Zygote(self.config, uid) for uid in self.worker_uids()]
+    self._zygotes = [Zygote(self.config, uid) for uid in self._uids]
     self._free_slots = _slot_queue(self.workers)
-    self._finalizer = weakref.finalize(self, _close_all, self._zygotes)
+    self._finalizer = weakref.finalize(self, _close_all, self._zygotes, leases)
     _live_judges.add(self)
 
   def close(self) -> None:
@@ -68,9 +75,8 @@ class Judge:
     return [pid for zygote in self._zygotes for pid in zygote.pids()]
 
   def worker_uids(self) -> list[int | None]:
-    if os.geteuid() != 0 or self.config.unsafe_no_sandbox:
-      return [None] * self.workers
-    return [self.config.uid_base + index for index in range(self.workers)]
+    """Each worker's host uid (None when the judge is not root: no uid switch)."""
+    return list(self._uids)
 
   def run(self, batch: Sequence[Submission]) -> list[SubmissionResult]:
     """Judges every submission; results come back in the batch's order. Overlapping calls
@@ -99,9 +105,43 @@ def _slot_queue(workers: int) -> queue.Queue:
   return slots
 
 
-def _close_all(zygotes: list[Zygote]) -> None:
+def _close_all(zygotes: list[Zygote], leases: Sequence[int] = ()) -> None:
   for zygote in zygotes:
     zygote.close()
+  for fd in leases:  # only when the Judge is gone: a closed Judge keeps its uids
+    os.close(fd)
+
+
+LEASE_DIR = os.path.join(tempfile.gettempdir(), "xcoder_judge_uids")
+LEASE_SPAN = 1000  # uids tried from uid_base on
+
+
+def lease_uids(base: int, count: int) -> tuple[list[int], list[int]]:
+  """(uids, lock fds): `count` host uids from `base` on that no other Judge holds, each held by
+  an exclusive flock on LEASE_DIR/<uid> until its fd closes (the Judge collected or its process
+  gone, so a killed run leaves no stale lease). Two judges on one host (a trainer's and an
+  evaluation's, or two test suites) never share a uid, so neither RLIMIT_NPROC nor the
+  processes counted per uid mix their runs."""
+  os.makedirs(LEASE_DIR, mode=0o700, exist_ok=True)
+  uids: list[int] = []
+  fds: list[int] = []
+  for uid in range(base, base + LEASE_SPAN):
+    fd = os.open(os.path.join(LEASE_DIR, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      os.close(fd)
+      continue
+    uids.append(uid)
+    fds.append(fd)
+    if len(uids) == count:
+      return uids, fds
+  for fd in fds:
+    os.close(fd)
+  raise JudgeError(
+    f"no {count} free judge uids in {base}..{base + LEASE_SPAN - 1} (other judges hold them); "
+    "close some judges or choose another SandboxConfig.uid_base"
+  )
 
 
 def _forget_in_child() -> None:

@@ -90,7 +90,7 @@ class SandboxConfig:
   bwrap: str = "bwrap"
   extra_ro_paths: tuple[str, ...] = ()  # e.g. an interpreter installed outside /usr
   tmpfs_mb: int = 256  # the only writable space: private run dirs and the C++ build
-  uid_base: int = 62000  # worker i runs as host uid uid_base + i (when the judge is root)
+  uid_base: int = 62000  # workers run as free host uids from here on (when the judge is root)
   unsafe_no_sandbox: bool = False  # runs without any isolation: only for trusted code
 
   def check(self) -> None:

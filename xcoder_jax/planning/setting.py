@@ -133,7 +133,7 @@ def from_config(
       batch_fields=dict(BATCH_FIELDS),
     )
   else:
-    layout = BatchLayout.from_config(config)
+    layout = BatchLayout.from_config(config).check(loss_chunk=train.loss_chunk)
     setting = Setting(
       **common,
       rows=rows or layout.minibatch_rows,
