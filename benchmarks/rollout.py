@@ -13,7 +13,17 @@ batch x memory bandwidth / weight bytes tokens/s; the bandwidth is measured here
 of a large numpy copy and a jitted sum). Also reports XLA's account of our decode loop's KV
 cache (whole-cache copies per step must be 0). Ends with one JSON line.
 
+--workload=grpo looks like a GRPO step instead: --batch prompts of --grpo_prompt_len tokens,
+each sampled --generations times, every answer with its own length drawn from a log-normal
+(median --new_tokens / 8, capped at --new_tokens: a short wrong answer next to a long right
+one). A row's length is its own token limit here, standing in for the stop token a trained
+model would sample (a random model's stop tokens would be noise); transformers `generate` has
+no per-row limit, so it decodes every row to the longest, as it does with stop tokens, and
+only the drawn tokens count as useful. Reported: useful tokens/s, seconds per GRPO batch and
+prefill tokens computed / requested (1.0 while every row prefills its own prompt).
+
   python benchmarks/rollout.py [--repeats=3] [--torch_threads=N] [--vllm_python=/work/vllm-venv/bin/python]
+  python benchmarks/rollout.py --workload=grpo [--repeats=1]
 """
 
 from __future__ import annotations
@@ -36,11 +46,17 @@ from absl import app, flags  # noqa: E402
 from benchmarks.common import CONFIG, matmul_peak_flops, time_call, torch_qwen_model  # noqa: E402
 from xcoder_jax.hf import load_hf  # noqa: E402
 from xcoder_jax.rollout import Sampler, SamplingParams  # noqa: E402
+from xcoder_jax.rollout.sampler import MIN_PROMPT_BUCKET, bucket  # noqa: E402
 
 _BATCH = flags.DEFINE_integer("batch", 8, "Prompts per generation.")
 _PROMPT = flags.DEFINE_integer("prompt_len", 32, "Tokens per prompt.")
 _NEW = flags.DEFINE_integer("new_tokens", 128, "Tokens generated per prompt.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed generations per side (median reported).")
+_WORKLOAD = flags.DEFINE_enum(
+  "workload", "equal", ["equal", "grpo"], "equal: every row --new_tokens; grpo: see above."
+)
+_GENERATIONS = flags.DEFINE_integer("generations", 8, "grpo: samples per prompt.")
+_GRPO_PROMPT = flags.DEFINE_integer("grpo_prompt_len", 512, "grpo: tokens per prompt.")
 _TORCH_THREADS = flags.DEFINE_integer(
   "torch_threads", 0, "torch intra-op threads; 0: as many as XLA's CPU pool (one per core)"
 )
@@ -59,19 +75,19 @@ _VLLM_SCRIPT = textwrap.dedent(
   def main():
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
-    model_dir, batch, prompt_len, new, repeats = sys.argv[1], *map(int, sys.argv[2:])
+    model_dir, repeats, spec = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+    prompts, lengths = spec["prompts"], spec["lengths"]
     llm = LLM(model=model_dir, skip_tokenizer_init=True, dtype="float32",
-              max_model_len=prompt_len + new, enforce_eager=True, seed=0)
-    ids = np.random.RandomState(0).randint(0, 32000, (batch, prompt_len)).tolist()
-    prompts = [TokensPrompt(prompt_token_ids=p) for p in ids]
-    params = SamplingParams(max_tokens=new, min_tokens=new, ignore_eos=True, temperature=1.0,
-                            detokenize=False)
+              max_model_len=len(prompts[0]) + max(lengths), enforce_eager=True, seed=0)
+    prompts = [TokensPrompt(prompt_token_ids=p) for p in prompts]
+    params = [SamplingParams(max_tokens=n, min_tokens=n, ignore_eos=True, temperature=1.0,
+                             detokenize=False, seed=i) for i, n in enumerate(lengths)]
     times = []
     for _ in range(repeats + 1):  # the first is warm-up
       start = time.perf_counter()
       out = llm.generate(prompts, params, use_tqdm=False)
       times.append(time.perf_counter() - start)
-      assert all(len(o.outputs[0].token_ids) == new for o in out)
+      assert [len(o.outputs[0].token_ids) for o in out] == lengths
     print("RESULT " + json.dumps({"seconds": statistics.median(times[1:])}))
 
   if __name__ == "__main__":
@@ -95,14 +111,14 @@ def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> dict[str, float]
   return result
 
 
-def run_vllm(python: str, model_dir: str) -> float:
-  """Median seconds of vLLM's CPU build generating the same batch, in its own environment."""
-  args = [_BATCH.value, _PROMPT.value, _NEW.value, _REPEATS.value]
+def run_vllm(python: str, model_dir: str, rows: list[list[int]], lengths: list[int]) -> float:
+  """Median seconds of vLLM's CPU build generating the same rows, in its own environment."""
+  spec = json.dumps({"prompts": rows, "lengths": lengths})
   with tempfile.NamedTemporaryFile("w", suffix=".py") as script:
     script.write(_VLLM_SCRIPT)
     script.flush()
     done = subprocess.run(
-      [python, script.name, model_dir, *map(str, args)],
+      [python, script.name, model_dir, str(_REPEATS.value), spec],
       capture_output=True,
       text=True,
       env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
@@ -114,15 +130,27 @@ def run_vllm(python: str, model_dir: str) -> float:
   return json.loads(lines[-1][len("RESULT ") :])["seconds"]
 
 
+def workload() -> tuple[np.ndarray, list[int]]:
+  """(prompt rows [rows, prompt_len], each row's answer length) of the chosen workload."""
+  rng = np.random.RandomState(0)
+  if _WORKLOAD.value == "equal":
+    prompts = rng.randint(0, CONFIG.vocab_size, (_BATCH.value, _PROMPT.value))
+    return prompts, [_NEW.value] * _BATCH.value
+  prompts = rng.randint(0, CONFIG.vocab_size, (_BATCH.value, _GRPO_PROMPT.value))
+  rows = np.repeat(prompts, _GENERATIONS.value, axis=0)  # a group's samples share the prompt
+  drawn = rng.lognormal(np.log(_NEW.value / 8), 1.0, len(rows))
+  return rows, np.clip(np.round(drawn), 1, _NEW.value).astype(int).tolist()
+
+
 def main(argv):
   del argv
   import torch
 
   threads = _TORCH_THREADS.value or len(os.sched_getaffinity(0))
   torch.set_num_threads(threads)
-  batch, new = _BATCH.value, _NEW.value
-  prompts = np.random.RandomState(0).randint(0, CONFIG.vocab_size, (batch, _PROMPT.value))
-  n_tokens = batch * new
+  prompts, lengths = workload()
+  batch, prompt_len, new = len(prompts), prompts.shape[1], max(lengths)
+  n_tokens = sum(lengths)  # useful new tokens: a row's tokens past its own end do not count
 
   reference = torch_qwen_model()
   torch_prompts = torch.as_tensor(prompts, dtype=torch.long)
@@ -139,7 +167,7 @@ def main(argv):
       min_new_tokens=new,
       pad_token_id=0,
     )
-    assert out.shape == (batch, _PROMPT.value + new)
+    assert out.shape == (batch, prompt_len + new)
 
   # The baseline before any JAX work: once XLA's thread pool has run in this process, torch's
   # OpenMP threads on the same cores slow down up to 10x on a busy machine.
@@ -149,18 +177,22 @@ def main(argv):
   with tempfile.TemporaryDirectory() as model_dir:
     reference.save_pretrained(model_dir)
     model = load_hf(model_dir, dtype="float32")
-    vllm_s = run_vllm(_VLLM.value, model_dir) if _VLLM.value else None
+    rows = prompts.tolist()
+    vllm_s = run_vllm(_VLLM.value, model_dir, rows, lengths) if _VLLM.value else None
 
   sampler = Sampler(model, _IDS_ONLY)
-  params = SamplingParams(max_new_tokens=new, temperature=1.0, seed=0)
-  rows = prompts.tolist()
+  params = [
+    SamplingParams(max_new_tokens=n, temperature=1.0, seed=i) for i, n in enumerate(lengths)
+  ]
 
   def ours():
     completions = sampler.generate(rows, params)
-    assert all(c.completion_tokens == new for c in completions)
+    assert [c.completion_tokens for c in completions] == lengths
 
   ours_s = time_call(ours, _REPEATS.value)
-  cache = sampler.decode_memory(rows, params)
+  cache = sampler.decode_memory(rows, SamplingParams(max_new_tokens=new, temperature=1.0))
+  # Every row prefills its whole (padded) prompt today: computed over requested.
+  prefill_share = bucket(batch) * bucket(prompt_len, MIN_PROMPT_BUCKET) / (batch * prompt_len)
 
   bandwidth = memory_bandwidth()
   peak = matmul_peak_flops()
@@ -169,8 +201,9 @@ def main(argv):
 
   print(
     f"Qwen2-style {CONFIG.num_params() / 1e6:.1f}M params ({weight_bytes / 1e6:.0f} MB fp32), "
-    f"batch {batch} x {_PROMPT.value}-token prompts, {new} new tokens at temperature 1, "
-    f"{jax.device_count()} {jax.default_backend()} device(s), torch threads {threads}"
+    f"workload {_WORKLOAD.value}: {batch} rows x {prompt_len}-token prompts, new tokens per row "
+    f"{min(lengths)}..{new} (median {int(np.median(lengths))}, {n_tokens} useful) at temperature "
+    f"1, {jax.device_count()} {jax.default_backend()} device(s), torch threads {threads}"
   )
   print(
     f"memory bandwidth: {bandwidth['peak'] / 1e9:.1f} GB/s (numpy copy "
@@ -181,9 +214,12 @@ def main(argv):
   if vllm_s is not None:
     rows_out.append(("vLLM (CPU build)", vllm_s))
   width = max(len(name) for name, _ in rows_out) + 2
-  print(f"{'':{width}s}{'tokens/s':>10s}{'of bound':>10s}")
+  print(f"{'':{width}s}{'tokens/s':>10s}{'of bound':>10s}{'seconds':>9s}")
   for name, seconds in rows_out:
-    print(f"{name:{width}s}{n_tokens / seconds:10.1f}{n_tokens / seconds / bound:10.1%}")
+    print(
+      f"{name:{width}s}{n_tokens / seconds:10.1f}{n_tokens / seconds / bound:10.1%}{seconds:9.2f}"
+    )
+  print(f"prefill tokens computed / requested: ours {prefill_share:.2f}, transformers 1.00")
   print(
     f"decode loop KV cache: {cache['cache_bytes'] / 1e6:.1f} MB, whole-cache copies "
     f"{cache['cache_copies']}, aliased to the output {cache['aliased_bytes'] / 1e6:.1f} MB, "
@@ -191,6 +227,7 @@ def main(argv):
   )
   result = {
     "benchmark": "rollout",
+    "workload": _WORKLOAD.value,
     "ours_tokens_per_s": round(n_tokens / ours_s, 1),
     "baseline_tokens_per_s": round(n_tokens / theirs_s, 1),
     "ratio": round(theirs_s / ours_s, 3),
@@ -202,8 +239,12 @@ def main(argv):
     "decode_cache_copies": cache["cache_copies"],
     "params_m": round(CONFIG.num_params() / 1e6, 1),
     "batch": batch,
-    "prompt_len": _PROMPT.value,
+    "prompt_len": prompt_len,
     "new_tokens": new,
+    "useful_tokens": n_tokens,
+    "ours_seconds_per_batch": round(ours_s, 3),
+    "baseline_seconds_per_batch": round(theirs_s, 3),
+    "prefill_tokens_computed_share": round(prefill_share, 3),
   }
   if vllm_s is not None:
     result["vllm_tokens_per_s"] = round(n_tokens / vllm_s, 1)
