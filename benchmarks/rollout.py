@@ -20,7 +20,7 @@ one). A row's length is its own token limit here, standing in for the stop token
 model would sample (a random model's stop tokens would be noise); transformers `generate` has
 no per-row limit, so it decodes every row to the longest, as it does with stop tokens, and
 only the drawn tokens count as useful. Reported: useful tokens/s, seconds per GRPO batch and
-prefill tokens computed / requested (1.0 while every row prefills its own prompt).
+prefill tokens computed / requested (1/8 when a group's 8 rows prefill their prompt once).
 
   python benchmarks/rollout.py [--repeats=3] [--torch_threads=N] [--vllm_python=/work/vllm-venv/bin/python]
   python benchmarks/rollout.py --workload=grpo [--repeats=1]
@@ -46,7 +46,6 @@ from absl import app, flags  # noqa: E402
 from benchmarks.common import CONFIG, matmul_peak_flops, time_call, torch_qwen_model  # noqa: E402
 from xcoder_jax.hf import load_hf  # noqa: E402
 from xcoder_jax.rollout import Sampler, SamplingParams  # noqa: E402
-from xcoder_jax.rollout.sampler import MIN_PROMPT_BUCKET, bucket  # noqa: E402
 
 _BATCH = flags.DEFINE_integer("batch", 8, "Prompts per generation.")
 _PROMPT = flags.DEFINE_integer("prompt_len", 32, "Tokens per prompt.")
@@ -191,8 +190,8 @@ def main(argv):
 
   ours_s = time_call(ours, _REPEATS.value)
   cache = sampler.decode_memory(rows, SamplingParams(max_new_tokens=new, temperature=1.0))
-  # Every row prefills its whole (padded) prompt today: computed over requested.
-  prefill_share = bucket(batch) * bucket(prompt_len, MIN_PROMPT_BUCKET) / (batch * prompt_len)
+  # Prompt tokens prefilled (distinct prompts, padding included) over those asked for.
+  prefill_share = sampler.prefill_tokens["computed"] / sampler.prefill_tokens["requested"]
 
   bandwidth = memory_bandwidth()
   peak = matmul_peak_flops()

@@ -300,3 +300,26 @@ def test_decode_step_updates_the_cache_in_place(sampler):
   memory = sampler.decode_memory(PROMPTS, GREEDY)
   assert memory["cache_copies"] == 0
   assert memory["aliased_bytes"] >= memory["cache_bytes"]
+
+
+def test_rows_sharing_a_prompt_prefill_it_once_and_equal_rows_run_alone(sampler):
+  """GRPO's group: n samples of a prompt prefill it once (the counter says so), yet each row
+  samples exactly what it samples alone, with log-probs within 1e-5."""
+  params = SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=5, n=4)
+  prompts = [PROMPTS[1], PROMPTS[0]]
+  before = dict(sampler.prefill_tokens)
+  shared = sampler.generate(prompts, params)
+  computed = sampler.prefill_tokens["computed"] - before["computed"]
+  requested = sampler.prefill_tokens["requested"] - before["requested"]
+  assert requested == 4 * sum(map(len, prompts))
+  assert computed == 2 * 16  # two distinct prompts of one 16-token bucket, not eight rows
+  rows = [
+    (prompt, row)
+    for i, prompt in enumerate(prompts)
+    for row in dataclasses.replace(params, seed=params.seed + i).samples()
+  ]
+  assert len({tuple(c.tokens) for c in shared}) > 1  # the samples differ
+  for (prompt, row), together in zip(rows, shared, strict=True):
+    [alone] = sampler.generate([prompt], [row])
+    assert alone.tokens == together.tokens
+    np.testing.assert_allclose(alone.logprobs, together.logprobs, atol=1e-5)

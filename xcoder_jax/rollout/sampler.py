@@ -2,7 +2,10 @@
 
 Prompts are left-padded to a bucketed length (segment id 0 on padding, positions counting from
 0 at each prompt's first real token), so every row's last prompt token sits in the same column
-and one jitted prefill fills the cache for the whole batch. A jitted `lax.while_loop` then
+and one jitted prefill fills the cache for the whole batch. Rows with the same prompt (the `n`
+samples of a request, GRPO's group, a repeated prompt) prefill it once: the prefill runs over
+the distinct prompts and every row then takes its prompt's cache rows and last logits
+(`Sampler.prefill_tokens` counts computed against requested). A jitted `lax.while_loop` then
 decodes one token per step until every row has finished or a step limit is reached; the loop
 state (KV cache included) is donated from call to call and the cache is written in place.
 
@@ -22,10 +25,10 @@ Conventions (what RL and the teacher rely on):
   `STOP_CHECK_STEPS` steps (the same compiled loop, run to a later step each time); after each
   chunk their new text is checked and a matching row is marked finished.
 
-One compilation of the prefill and one of the decode loop per (batch bucket, prompt bucket,
-max_new_tokens), shared by every Sampler of the same architecture: batch sizes and prompt
-lengths are rounded up to powers of two (prompts to at least 16), per-row stop-id lists are
-padded to at least 8.
+One compilation of the decode loop per (batch bucket, prompt bucket, max_new_tokens), and of
+the prefill per those and the bucket of distinct prompts, shared by every Sampler of the same
+architecture: batch sizes, distinct-prompt counts and prompt lengths are rounded up to powers
+of two (prompts to at least 16), per-row stop-id lists are padded to at least 8.
 """
 
 from __future__ import annotations
@@ -134,6 +137,9 @@ class Sampler:
     self.mesh = mesh if mesh is not None else sharding.current_mesh()
     self.graphdef, self.state = nnx.split(model)
     self.default_stop_ids = list(tokenizer.stop_ids)
+    # prompt tokens prefilled (padding included) and asked for (each row's own prompt), summed
+    # over this Sampler's calls: computed / requested is the sharing ratio
+    self.prefill_tokens = {"computed": 0, "requested": 0}
 
   def generate(
     self,
@@ -183,6 +189,8 @@ class Sampler:
     inputs, device_rows = self._pack(prompts, rows)
     max_new_tokens = max(r.max_new_tokens for r in rows)
     static = dict(graphdef=self.graphdef, pad_id=self.tokenizer.pad_id)
+    self.prefill_tokens["computed"] += inputs["tokens"].size
+    self.prefill_tokens["requested"] += sum(map(len, prompts))
     loop = _prefill(self.state, **inputs, rows=device_rows, max_new_tokens=max_new_tokens, **static)
     stops = _StopStrings(self.tokenizer, rows)
     halt = np.zeros(len(device_rows.limits), bool)
@@ -253,13 +261,23 @@ class Sampler:
     return sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
 
   def _pack(self, prompts, rows) -> tuple[dict[str, np.ndarray], _Rows]:
-    """Left-pads prompts and lays out per-row parameters in bucketed numpy arrays."""
-    batch, width = bucket(len(prompts)), bucket(max(map(len, prompts)), MIN_PROMPT_BUCKET)
+    """Left-pads the distinct prompts and lays out per-row parameters in bucketed numpy
+    arrays; `source[i]` is row i's prompt among the distinct ones (filler rows: the first)."""
+    distinct: dict[tuple[int, ...], int] = {}
+    source = np.zeros(bucket(len(prompts)), np.int32)
+    for i, prompt in enumerate(prompts):
+      source[i] = distinct.setdefault(tuple(prompt), len(distinct))
+    batch, width = len(source), bucket(max(map(len, prompts)), MIN_PROMPT_BUCKET)
     pad = self.tokenizer.pad_id
-    tokens = np.full((batch, width), pad, np.int32)
-    segment_ids = np.zeros((batch, width), np.int32)
-    positions = np.zeros((batch, width), np.int32)
+    tokens = np.full((bucket(len(distinct)), width), pad, np.int32)
+    segment_ids = np.zeros(tokens.shape, np.int32)
+    positions = np.zeros(tokens.shape, np.int32)
     segment_ids[:, -1] = 1  # filler rows hold one pad token; their limit of 0 keeps them idle
+    for prompt, j in distinct.items():
+      n = len(prompt)
+      tokens[j, width - n :] = prompt
+      segment_ids[j, width - n :] = 1
+      positions[j, width - n :] = np.arange(n)
     prompt_lengths = np.ones(batch, np.int32)
     limits = np.zeros(batch, np.int32)
     temperature = np.zeros(batch, np.float32)
@@ -270,15 +288,11 @@ class Sampler:
     stops = [sorted(set(self.default_stop_ids) | set(r.stop_token_ids)) for r in rows]
     stop_ids = np.full((batch, bucket(max(map(len, stops)), 8)), -1, np.int32)  # -1: no stop
     for i, (prompt, row) in enumerate(zip(prompts, rows)):
-      n = len(prompt)
-      tokens[i, width - n :] = prompt
-      segment_ids[i, width - n :] = 1
-      positions[i, width - n :] = np.arange(n)
-      prompt_lengths[i], limits[i] = n, row.max_new_tokens
+      prompt_lengths[i], limits[i] = len(prompt), row.max_new_tokens
       temperature[i], top_p[i], top_k[i] = row.temperature, row.top_p, row.top_k
       penalty[i], seeds[i] = row.repetition_penalty, row.seed & 0xFFFFFFFF
       stop_ids[i, : len(stops[i])] = stops[i]
-    inputs = dict(tokens=tokens, segment_ids=segment_ids, positions=positions)
+    inputs = dict(tokens=tokens, segment_ids=segment_ids, positions=positions, source=source)
     return inputs, _Rows(
       prompt_lengths, limits, temperature, top_p, top_k, penalty, seeds, stop_ids
     )
@@ -334,22 +348,42 @@ class _StopStrings:
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "pad_id", "max_new_tokens"))
 def _prefill(
-  state, tokens, segment_ids, positions, rows: _Rows, *, graphdef, pad_id: int, max_new_tokens: int
+  state,
+  tokens,
+  segment_ids,
+  positions,
+  source,
+  rows: _Rows,
+  *,
+  graphdef,
+  pad_id: int,
+  max_new_tokens: int,
 ) -> _Loop:
-  """Fills the cache with the prompts and samples every row's first token.
+  """Fills the cache with the distinct prompts (`tokens` [distinct, width]), gives row i the
+  cache rows and last logits of prompt `source[i]`, and samples every row's first token.
 
   Module-level with the graphdef static, so every Sampler of one architecture (say, a new one
   per RL weight update) shares the compiled functions.
   """
-  batch, width = tokens.shape
-  COMPILED_SHAPES[("prefill", batch, width, max_new_tokens)] += 1  # runs only while tracing
+  (distinct, width), batch = tokens.shape, source.shape[0]
+  COMPILED_SHAPES[("prefill", batch, width, max_new_tokens, distinct)] += 1  # while tracing
   model = nnx.merge(graphdef, state)
   tokens = sharding.constrain(tokens, ("activation_batch", None))
-  cache = _constrain_cache(KVCache.create(model.config, batch, width + max_new_tokens))
+  cache = _constrain_cache(KVCache.create(model.config, distinct, width + max_new_tokens))
   # Prefill all but the last column and drop those logits, so XLA never computes the
-  # [batch, width, vocab] projection; then the last column, every row's last prompt token.
+  # [batch, width, vocab] projection; then the last column, every prompt's last token.
   _, cache = model.decode(tokens[:, :-1], positions[:, :-1], cache, segment_ids[:, :-1])
   logits, cache = model.decode(tokens[:, -1:], positions[:, -1:], cache, segment_ids[:, -1:])
+  cache = _constrain_cache(
+    KVCache(
+      cache.k[:, source],
+      cache.v[:, source],
+      cache.segment_ids[source],
+      cache.positions[source],
+      cache.index,
+    )
+  )
+  logits, tokens, segment_ids = logits[source], tokens[source], segment_ids[source]
   vocab = logits.shape[-1]
   in_prompt = jnp.where(segment_ids > 0, tokens, vocab)  # padding goes out of range: dropped
   seen = (

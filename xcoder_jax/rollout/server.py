@@ -282,7 +282,7 @@ class NativeApi:
           "finish_reason": finish_reason(completion),
           "prompt_tokens": completion.prompt_tokens,
           "completion_tokens": completion.completion_tokens,
-          "cached_tokens": 0,  # no prefix cache: every prompt is prefilled afresh
+          "cached_tokens": 0,  # no prefix cache across calls (a batch prefills a prompt once)
           "weight_version": version,
           "e2e_latency": time.monotonic() - started,
         }
