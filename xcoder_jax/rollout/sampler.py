@@ -37,6 +37,7 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -257,6 +258,14 @@ class Sampler:
       cache_copies=len(copies),
     )
 
+  def _batch_shards(self) -> int:
+    """Devices the batch is split over (the `activation_batch` rule on this mesh)."""
+    if self.mesh is None:
+      return 1
+    spec = tuple(sharding.logical_to_spec(("activation_batch",), mesh=self.mesh)) or (None,)
+    axes = spec[0] or ()
+    return math.prod(self.mesh.shape[a] for a in ((axes,) if isinstance(axes, str) else axes))
+
   def _on_mesh(self):
     return sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
 
@@ -268,8 +277,10 @@ class Sampler:
     for i, prompt in enumerate(prompts):
       source[i] = distinct.setdefault(tuple(prompt), len(distinct))
     batch, width = len(source), bucket(max(map(len, prompts)), MIN_PROMPT_BUCKET)
+    # at least one distinct row per batch shard, so the prefill splits over the mesh as before
+    prefill_rows = min(batch, max(bucket(len(distinct)), self._batch_shards()))
     pad = self.tokenizer.pad_id
-    tokens = np.full((bucket(len(distinct)), width), pad, np.int32)
+    tokens = np.full((prefill_rows, width), pad, np.int32)
     segment_ids = np.zeros(tokens.shape, np.int32)
     positions = np.zeros(tokens.shape, np.int32)
     segment_ids[:, -1] = 1  # filler rows hold one pad token; their limit of 0 keeps them idle
