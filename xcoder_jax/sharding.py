@@ -281,6 +281,13 @@ def spec_axes(spec: PartitionSpec, dim: int) -> tuple[str, ...]:
   return () if entry is None else (entry,) if isinstance(entry, str) else tuple(entry)
 
 
+def shard_count(name: str, mesh, size: int | None = None) -> int:
+  """Devices the logical axis `name` splits over on `mesh` (an abstract one will do; 1 when
+  replicated); with `size`, also 1 where the rules replicate a dimension the axes do not divide."""
+  spec = logical_to_spec((name,), None if size is None else (size,), mesh)
+  return math.prod(mesh.shape[axis] for axis in spec_axes(spec, 0))
+
+
 def _is_variable(x: Any) -> bool:
   return isinstance(x, nnx.Variable)
 

@@ -92,28 +92,21 @@ class Local:
     return self.rows * self.length
 
 
-def _factor(name: str, size: int, mesh) -> int:
-  spec = sharding.logical_to_spec((name,), (size,), mesh)
-  axes = spec[0] if len(spec) else None
-  axes = (axes,) if isinstance(axes, str) else tuple(axes or ())
-  return math.prod(mesh.shape[a] for a in axes)
-
-
 def local_shapes(setting: Setting, rows: int | None = None) -> Local:
   """Per-device shapes of a [rows, seq_len] batch (default: one micro-batch)."""
   mesh, m = abstract_mesh(setting), setting.model
   rows = setting.micro_rows if rows is None else rows
-  batch = _factor("activation_batch", rows, mesh)
-  length = _factor("activation_length", setting.seq_len, mesh)
-  heads = _factor("activation_heads", m.num_heads, mesh)
+  batch = sharding.shard_count("activation_batch", mesh, rows)
+  length = sharding.shard_count("activation_length", mesh, setting.seq_len)
+  heads = sharding.shard_count("activation_heads", mesh, m.num_heads)
   return Local(
     rows=rows // batch,
     length=setting.seq_len // length,
     keys=setting.seq_len,
     heads=m.num_heads // heads,
-    kv_heads=m.num_kv_heads // _factor("activation_kv_heads", m.num_kv_heads, mesh),
-    mlp=m.intermediate_size // _factor("activation_mlp", m.intermediate_size, mesh),
-    vocab=m.vocab_size // _factor("activation_vocab", m.vocab_size, mesh),
+    kv_heads=m.num_kv_heads // sharding.shard_count("activation_kv_heads", mesh, m.num_kv_heads),
+    mlp=m.intermediate_size // sharding.shard_count("activation_mlp", mesh, m.intermediate_size),
+    vocab=m.vocab_size // sharding.shard_count("activation_vocab", mesh, m.vocab_size),
     batch_shards=batch,
     length_shards=length,
     tensor_shards=heads,
@@ -268,8 +261,8 @@ def kv_cache_bytes(setting: Setting) -> int:
     return 0
   m, mesh, layout = setting.model, abstract_mesh(setting), setting.layout
   rows = bucket(layout.rollouts)
-  rows //= _factor("cache_batch", rows, mesh)
+  rows //= sharding.shard_count("cache_batch", mesh, rows)
   length = bucket(layout.max_prompt_len, MIN_PROMPT_BUCKET) + layout.max_new_tokens
-  kv_heads = m.num_kv_heads // _factor("activation_kv_heads", m.num_kv_heads, mesh)
+  kv_heads = m.num_kv_heads // sharding.shard_count("activation_kv_heads", mesh, m.num_kv_heads)
   per_slot = 2 * m.num_layers * kv_heads * m.head_dim * np.dtype(m.dtype).itemsize + 2 * 4
   return rows * length * per_slot

@@ -160,7 +160,6 @@ class GRPOTrainer(loop.Trainer):
     processes = jax.process_count()
     layout = self.layout = BatchLayout.from_config(config).check(processes, config.train.loss_chunk)
     self.prompts_per_host = layout.prompts_per_step // processes
-    self.seq_len = layout.seq_len
     self.updates_per_step = layout.updates_per_step
     shape = (layout.minibatch_rows, layout.seq_len)
     self.batch_shapes = {k: jax.ShapeDtypeStruct(shape, d) for k, d in layout.fields.items()}
@@ -247,7 +246,7 @@ class GRPOTrainer(loop.Trainer):
     rewards = np.asarray(scores, np.float32).reshape(len(records), rl.num_generations)
     reward_s = time.perf_counter() - start - rollout_s
     advantages = rl_lib.compute_advantages(rl.advantage, rewards)
-    rows = build_rows(prompts, groups, advantages, self.seq_len, self.tokenizer.pad_id)
+    rows = build_rows(prompts, groups, advantages, self.layout.seq_len, self.tokenizer.pad_id)
     solved_all = rewards.min(axis=1) == rewards.max(axis=1)
     if rl.dynamic_sampling:  # groups whose rewards are all equal teach nothing: mask them
       rows["loss_mask"] *= np.repeat(~solved_all, rl.num_generations)[:, None]

@@ -37,7 +37,6 @@ import collections
 import contextlib
 import dataclasses
 import functools
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -258,14 +257,6 @@ class Sampler:
       cache_copies=len(copies),
     )
 
-  def _batch_shards(self) -> int:
-    """Devices the batch is split over (the `activation_batch` rule on this mesh)."""
-    if self.mesh is None:
-      return 1
-    spec = tuple(sharding.logical_to_spec(("activation_batch",), mesh=self.mesh)) or (None,)
-    axes = spec[0] or ()
-    return math.prod(self.mesh.shape[a] for a in ((axes,) if isinstance(axes, str) else axes))
-
   def _on_mesh(self):
     return sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
 
@@ -278,7 +269,8 @@ class Sampler:
       source[i] = distinct.setdefault(tuple(prompt), len(distinct))
     batch, width = len(source), bucket(max(map(len, prompts)), MIN_PROMPT_BUCKET)
     # at least one distinct row per batch shard, so the prefill splits over the mesh as before
-    prefill_rows = min(batch, max(bucket(len(distinct)), self._batch_shards()))
+    shards = sharding.shard_count("activation_batch", self.mesh) if self.mesh is not None else 1
+    prefill_rows = min(batch, max(bucket(len(distinct)), shards))
     pad = self.tokenizer.pad_id
     tokens = np.full((prefill_rows, width), pad, np.int32)
     segment_ids = np.zeros(tokens.shape, np.int32)
