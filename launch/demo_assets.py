@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from configs.synthsmith import demo as demo_config
+from launch import common
 
 _RECORDING = flags.DEFINE_bool("recording", False, "Re-author the demo's teacher recording.")
 _DPO_PAIRS = flags.DEFINE_bool("dpo_pairs", False, "Re-write the demo DPO pairs asset.")
@@ -20,7 +21,7 @@ _DPO_PAIRS = flags.DEFINE_bool("dpo_pairs", False, "Re-write the demo DPO pairs 
 def main(argv):
   del argv
   if not (_RECORDING.value or _DPO_PAIRS.value):
-    raise app.UsageError("say what to re-author: --recording, --dpo_pairs or both")
+    raise common.UserError("say what to re-author: --recording, --dpo_pairs or both")
   from data_pipeline import demo
   from data_pipeline.demo import dpo_pairs, record
 
@@ -33,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main, "demo_assets")

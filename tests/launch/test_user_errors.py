@@ -254,6 +254,7 @@ CASES = {
     ["--heldout={bad}/presplit", "--train={bad}/heldout_sft"],
     ["no train/held-out split", "rerun python -m launch.synthsmith"],
   ),
+  "demo_assets nothing asked": ("demo_assets", [], ["--recording, --dpo_pairs or both"]),
   "quickstart unknown phase": (
     "quickstart",
     ["--run_dir={tmp}/q", "--phases=sft,nope"],
