@@ -38,7 +38,9 @@ _WEIGHT_VERSION = flags.DEFINE_string(
   "weight_version", "default", "Weight version reported until an update sets another."
 )
 _MAX_BATCH = flags.DEFINE_integer(
-  "max_batch", 64, "Most sequences (prompts x n) decoded together in one generation."
+  "max_batch",
+  64,
+  "Decode slots: most rows (prompts x n) decoding at once; more requests queue for a slot.",
 )
 _MAX_WAIT_S = flags.DEFINE_float(
   "max_wait_s", 0.02, "How long the first waiting request waits for others to share its batch."

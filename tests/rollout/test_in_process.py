@@ -10,7 +10,7 @@ from xcoder_jax.checkpoint import model_state
 from xcoder_jax.data.tokenizer import load_tokenizer
 from xcoder_jax.models.build import create_model
 from xcoder_jax.rollout import InProcessEngine, Sampler, SamplingParams, make_engine
-from xcoder_jax.rollout import sampler as sampler_lib
+from xcoder_jax.rollout import slots as slots_lib
 from xcoder_jax.rollout.engine import EngineContext
 
 # Two prompts x n=2: the batch shape test_sampler already compiled.
@@ -37,18 +37,20 @@ def test_registered_and_grouped_by_prompt(models, tokenizer):
   assert [len(g) for g in groups] == [2, 2]
   assert [c.tokens for g in groups for c in g] == [c.tokens for c in flat]
   assert [g[0].prompt_tokens for g in groups] == [len(p) for p in PROMPTS[:2]]
-  chunked = make_engine("in_process", {"max_batch": 2}, context).generate(PROMPTS[:2], SAMPLING)
-  assert [[c.tokens for c in g] for g in chunked] == [[c.tokens for c in g] for g in groups]
+  two_slots = make_engine("in_process", {"max_batch": 2}, context)
+  assert [[c.tokens for c in g] for g in two_slots.generate(PROMPTS[:2], SAMPLING)] == [
+    [c.tokens for c in g] for g in groups
+  ]
 
 
 def test_update_weights_changes_generations_without_recompiling(models, tokenizer):
   first, second = models
   engine = InProcessEngine(first, tokenizer, weights_version=3)
   before = engine.generate(PROMPTS[:2], SAMPLING)
-  compiled = dict(sampler_lib.COMPILED_SHAPES)
+  compiled = dict(slots_lib.COMPILED_SHAPES)
   engine.update_weights(model_state(second), version=4)
   after = engine.generate(PROMPTS[:2], SAMPLING)
-  assert sampler_lib.COMPILED_SHAPES == compiled  # same shapes, new values: no new trace
+  assert slots_lib.COMPILED_SHAPES == compiled  # same shapes, new values: no new trace
   assert engine.weights_version == 4
   reference = Sampler(second, tokenizer).generate(PROMPTS[:2], SAMPLING)
   assert [c.tokens for g in after for c in g] == [c.tokens for c in reference]

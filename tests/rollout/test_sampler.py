@@ -2,6 +2,7 @@
 left padding, per-row stops (tokens and strings), seeded sampling, n samples per prompt,
 top-k/top-p, repetition penalty, a bounded number of compiles and a cache updated in place."""
 
+import collections
 import dataclasses
 
 import jax
@@ -13,8 +14,8 @@ from xcoder_jax import sharding
 from xcoder_jax.data.tokenizer import load_tokenizer
 from xcoder_jax.models import ModelConfig
 from xcoder_jax.models.build import create_model
-from xcoder_jax.rollout import RequestBatcher, Sampler, SamplingParams
-from xcoder_jax.rollout import sampler as sampler_lib
+from xcoder_jax.rollout import RequestBatcher, Sampler, SamplingParams, continuous, sampling
+from xcoder_jax.rollout import slots as slots_lib
 
 MAX_NEW = 8
 CONFIG = ModelConfig(
@@ -167,24 +168,21 @@ def test_top_k_one_and_tiny_top_p_are_greedy(sampler):
   assert top_k.tokens == top_p.tokens == greedy.tokens
 
 
-def compiled(max_new_tokens):
-  """(function, batch, width) -> traces, for the shapes with this many new tokens."""
-  return {k[:3]: v for k, v in sampler_lib.COMPILED_SHAPES.items() if k[3] == max_new_tokens}
-
-
 def test_compilations_are_bounded_by_buckets(model, tokenizer):
-  """Fresh Samplers share the compiled functions; only a new padded shape compiles."""
+  """Fresh Samplers share the compiled functions; only a new padded shape compiles, once."""
   params = SamplingParams(max_new_tokens=5, temperature=0.0)  # a length no other test uses
   Sampler(model, tokenizer).generate([[1, 2], list(range(3, 12)), [7] * 5], params)
+  seen = collections.Counter(slots_lib.COMPILED_SHAPES)
   Sampler(model, tokenizer).generate([list(range(100, 116)), [9], [4] * 13], params)
   Sampler(model, tokenizer).generate([[6] * 7, [8] * 2, [3], [11] * 4], params)  # 4 rows: same
-  assert compiled(5) == {("prefill", 4, 16): 1, ("decode", 4, 16): 1}
-  Sampler(model, tokenizer).generate([[5] * 17, [1], [2]], params)
-  assert compiled(5) == {
-    ("prefill", 4, 16): 1,
-    ("decode", 4, 16): 1,
-    ("prefill", 4, 32): 1,
-    ("decode", 4, 32): 1,
+  assert slots_lib.COMPILED_SHAPES == seen
+  Sampler(model, tokenizer).generate([[5] * 17, [1], [2]], params)  # a wider prompt bucket
+  new = slots_lib.COMPILED_SHAPES - seen
+  assert set(new.values()) == {1}
+  assert {k[:3] for k in new if k[0] != "prefill"} == {
+    ("empty", 8, 32),
+    ("insert", 8, 32),
+    ("decode", 8, 32),
   }
 
 
@@ -204,7 +202,7 @@ def test_stop_strings_end_at_the_completing_token_and_cut_the_text(sampler, toke
   """A stop string spanning tokens 3 and 4 is found across a chunk boundary (chunks of 3
   steps): tokens keep the completing token, the text ends before the stop string, and rows
   without a matching stop string are untouched."""
-  monkeypatch.setattr(sampler_lib, "STOP_CHECK_STEPS", 3)
+  monkeypatch.setattr(continuous, "STOP_CHECK_STEPS", 3)
   free = sampler.generate(PROMPTS, GREEDY)
   row = free[1].tokens
   before = tokenizer.decode(row[:4], skip_special_tokens=True)
@@ -256,7 +254,7 @@ def test_repetition_penalty_by_hand():
   """Seen tokens: positive logits divided by the penalty, negative ones multiplied."""
   logits = jnp.array([[2.0, -1.0, 0.5, -3.0], [2.0, -1.0, 0.5, -3.0]])
   seen = jnp.array([[True, True, False, False], [False, False, True, True]])
-  out = sampler_lib.apply_repetition_penalty(logits, seen, jnp.array([2.0, 4.0]))
+  out = sampling.apply_repetition_penalty(logits, seen, jnp.array([2.0, 4.0]))
   np.testing.assert_allclose(out, [[1.0, -2.0, 0.5, -3.0], [2.0, -1.0, 0.125, -12.0]])
 
 
@@ -307,10 +305,10 @@ def test_rows_sharing_a_prompt_prefill_it_once_and_equal_rows_run_alone(sampler)
   samples exactly what it samples alone, with log-probs within 1e-5."""
   params = SamplingParams(max_new_tokens=MAX_NEW, temperature=1.0, seed=5, n=4)
   prompts = [PROMPTS[1], PROMPTS[0]]
-  before = dict(sampler.prefill_tokens)
+  before = dataclasses.replace(sampler.stats)
   shared = sampler.generate(prompts, params)
-  computed = sampler.prefill_tokens["computed"] - before["computed"]
-  requested = sampler.prefill_tokens["requested"] - before["requested"]
+  computed = sampler.stats.prefill_computed - before.prefill_computed
+  requested = sampler.stats.prefill_requested - before.prefill_requested
   assert requested == 4 * sum(map(len, prompts))
   assert computed == 2 * 16  # two distinct prompts of one 16-token bucket, not eight rows
   rows = [
@@ -323,3 +321,68 @@ def test_rows_sharing_a_prompt_prefill_it_once_and_equal_rows_run_alone(sampler)
     [alone] = sampler.generate([prompt], [row])
     assert alone.tokens == together.tokens
     np.testing.assert_allclose(alone.logprobs, together.logprobs, atol=1e-5)
+
+
+def _alone(sampler, prompt, row):
+  [completion] = sampler.generate([prompt], [row])
+  return completion
+
+
+def test_rows_joining_a_running_batch_sample_what_they_sample_alone(model, tokenizer, sampler):
+  """Two slots, six rows of different lengths: rows take a slot when one frees up, mid-way
+  through the others, and still sample (greedy or seeded) exactly what they sample alone."""
+  rows = [
+    SamplingParams(max_new_tokens=limit, temperature=temperature, seed=seed)
+    for limit, temperature, seed in [
+      (2, 1.0, 1),
+      (MAX_NEW, 0.0, 0),
+      (3, 1.0, 2),
+      (5, 1.0, 3),
+      (1, 0.0, 0),
+      (4, 1.0, 4),
+    ]
+  ]
+  prompts = [PROMPTS[i % len(PROMPTS)] for i in range(len(rows))]
+  narrow = Sampler(model, tokenizer, max_slots=2, min_slots=1)
+  joined = narrow.generate(prompts, rows)
+  assert narrow.stats.slot_steps <= 2 * sum(r.max_new_tokens for r in rows)  # two slots, ever
+  for prompt, row, completion in zip(prompts, rows, joined, strict=True):
+    alone = _alone(sampler, prompt, row)
+    assert completion.tokens == alone.tokens and len(alone.tokens) == row.max_new_tokens
+    np.testing.assert_allclose(completion.logprobs, alone.logprobs, atol=1e-5)
+
+
+def test_a_batch_shrinks_as_rows_finish_without_changing_them(model, tokenizer):
+  """Seven short rows and one long one: the shrinking batch keeps its slots busier than a
+  static batch of eight and gives the same tokens and log-probs."""
+  rows = [
+    SamplingParams(max_new_tokens=1 if i < 7 else MAX_NEW, temperature=1.0, seed=i)
+    for i in range(8)
+  ]
+  prompts = [PROMPTS[i % len(PROMPTS)] for i in range(8)]
+  static, shrinking = Sampler(model, tokenizer), Sampler(model, tokenizer, min_slots=1)
+  expected, got = static.generate(prompts, rows), shrinking.generate(prompts, rows)
+  for a, b in zip(expected, got, strict=True):
+    assert a.tokens == b.tokens
+    np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
+  static_share = static.stats.summary()["slot_occupancy"]
+  assert shrinking.stats.summary()["slot_occupancy"] > 2 * static_share
+
+
+def test_a_row_longer_than_the_cache_is_refused_naming_both_numbers(model, tokenizer):
+  sampler = Sampler(model, tokenizer, max_length=20)
+  with pytest.raises(ValueError, match=r"prompt of 16 tokens plus max_new_tokens=8 .* 20-token"):
+    sampler.generate([list(range(1, 17))], SamplingParams(max_new_tokens=8))
+
+
+def test_the_prompt_cache_serves_a_repeated_prompt_until_the_weights_change(model, tokenizer):
+  sampler = Sampler(model, tokenizer, prompt_cache_bytes=1 << 30)
+  params = SamplingParams(max_new_tokens=2, temperature=1.0, seed=9)
+  first = sampler.generate([PROMPTS[0]], params)
+  computed = sampler.stats.prefill_computed
+  again = sampler.generate([PROMPTS[0]], params)
+  assert sampler.stats.prefill_computed == computed  # served from the cache
+  assert [c.tokens for c in again] == [c.tokens for c in first]
+  sampler.state = sampler.state  # new weights (here the same): the cache is stale
+  sampler.generate([PROMPTS[0]], params)
+  assert sampler.stats.prefill_computed == 2 * computed

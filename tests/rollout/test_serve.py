@@ -52,6 +52,7 @@ MAX_NEW = 8
 PROMPTS = [[5, 17, 300], list(range(40, 51)), [900, 901, 902, 903, 904], [7, 8]]
 GREEDY = SamplingParams(max_new_tokens=MAX_NEW, temperature=0.0)
 EOS = 2  # the tiny tokenizer's <|im_end|>: eos and end of turn
+SLOTS = 4  # the server's decode slots: bursts of more requests queue for them
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,7 @@ def url(models):
         f"--model={model_dir}",
         f"--port={port}",
         "--max_wait_s=0.3",
+        f"--max_batch={SLOTS}",
         f"--compilation_cache_dir={COMPILE_CACHE}",
       ],
       cwd=ROOT,
@@ -421,6 +423,34 @@ def test_concurrent_requests_share_batches_and_get_their_own_rows(url, engine, g
   assert results == greedy_a
   after = call(url, "/get_server_info", method="GET")[1]["batches_run"]
   assert after - before < len(PROMPTS)  # some requests were decoded together
+
+
+def test_a_burst_of_four_times_the_slots_queues_and_every_row_gets_its_own_answer(url, greedy_a):
+  """16 concurrent clients, 4 slots, answers of 1..MAX_NEW tokens: rows join the running
+  batch as others leave it, nobody deadlocks, and each greedy answer is its prompt's greedy
+  continuation cut at its own limit."""
+  info = call(url, "/get_server_info", method="GET")[1]
+  assert info["max_running_requests"] == SLOTS
+  clients = 4 * SLOTS
+  limits = [1 + i % MAX_NEW for i in range(clients)]
+  results, start = [None] * clients, threading.Barrier(clients)
+
+  def ask(i):
+    start.wait()
+    body = {
+      "input_ids": PROMPTS[i % len(PROMPTS)],
+      "sampling_params": {"max_new_tokens": limits[i], "temperature": 0.0},
+    }
+    results[i] = call(url, "/generate", body)[1]["output_ids"]
+
+  threads = [threading.Thread(target=ask, args=(i,)) for i in range(clients)]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join(timeout=120)
+  assert not any(t.is_alive() for t in threads)
+  for i, tokens in enumerate(results):
+    assert tokens == greedy_a[i % len(PROMPTS)][: limits[i]]
 
 
 def test_update_weights_from_disk_switches_generations_to_the_new_weights(

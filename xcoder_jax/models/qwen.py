@@ -38,13 +38,15 @@ BATCH, LENGTH, EMBED = "activation_batch", "activation_length", "activation_embe
 
 
 class KVCache(NamedTuple):
-  """Keys and values of every layer for decoding; slot `index` is the next one written."""
+  """Keys and values of every layer for decoding; slot `index` is the next one written: one
+  column for the whole batch, or one per row ([batch]) when rows advance on their own (the
+  sampler's continuous batching)."""
 
   k: Array  # [layers, batch, length, kv_heads, head_dim]
   v: Array
   segment_ids: Array  # [batch, length]; 0 marks an empty slot
   positions: Array  # [batch, length]
-  index: Array  # scalar int32
+  index: Array  # int32, scalar or [batch]
 
   @classmethod
   def create(cls, config: ModelConfig, batch: int, length: int) -> KVCache:
@@ -147,6 +149,20 @@ def apply_rope(x: Array, cos: Array, sin: Array) -> Array:
   return x * cos + rotated * sin
 
 
+def write_columns(buffer: Array, new: Array, index: Array, layer: Array | int | None = None):
+  """`buffer[layer, b, index + t] = new[b, t]` (no `layer`: `buffer[b, index + t]`) in place:
+  one slice update when every row writes at the same column (scalar `index`), a scatter when
+  each row has its own ([batch])."""
+  lead = () if layer is None else (layer,)
+  if index.ndim == 0:
+    start = (*lead, 0, index) + (0,) * (new.ndim - 2)
+    return jax.lax.dynamic_update_slice(buffer, new[(None,) * len(lead)], start)
+  batch, length = new.shape[:2]
+  rows = jnp.arange(batch)[:, None]
+  columns = index[:, None] + jnp.arange(length)[None]
+  return buffer.at[(*lead, rows, columns)].set(new, mode="drop")
+
+
 def decoder_block(
   config: ModelConfig,
   p: dict[str, Array],
@@ -176,10 +192,7 @@ def decoder_block(
   q, k, v = constrain(q, heads), constrain(k, kv_heads), constrain(v, kv_heads)
   q, k, v = tag(q, "query_proj"), tag(k, "key_proj"), tag(v, "value_proj")
   if kv is not None:
-    start = (layer, 0, index, 0, 0)
-    kv = tuple(
-      jax.lax.dynamic_update_slice(c, n[None].astype(c.dtype), start) for c, n in zip(kv, (k, v))
-    )
+    kv = tuple(write_columns(c, n.astype(c.dtype), index, layer) for c, n in zip(kv, (k, v)))
     k, v = (jax.lax.dynamic_index_in_dim(c, layer, keepdims=False) for c in kv)
   attn = context_parallel.attend(q, k.astype(dtype), v.astype(dtype), segments, config)
   attn = tag(attn, "attention")
@@ -231,9 +244,8 @@ class Qwen(nnx.Module):
   ) -> tuple[Array, KVCache]:
     """Prefill or extend `cache` with `tokens` (written at slot cache.index); returns logits."""
     positions, segment_ids = _defaults(tokens, positions, segment_ids)
-    start = (0, cache.index)
-    key_segments = jax.lax.dynamic_update_slice(cache.segment_ids, segment_ids, start)
-    key_positions = jax.lax.dynamic_update_slice(cache.positions, positions, start)
+    key_segments = write_columns(cache.segment_ids, segment_ids, cache.index)
+    key_positions = write_columns(cache.positions, positions, cache.index)
     hidden, (k, v) = self._run(
       tokens, positions, segment_ids, key_positions, key_segments, (cache.k, cache.v, cache.index)
     )

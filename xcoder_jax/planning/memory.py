@@ -44,7 +44,7 @@ from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.models.qwen import layer_param_shapes
 from xcoder_jax.planning.setting import Setting
-from xcoder_jax.rollout.sampler import MIN_PROMPT_BUCKET, bucket
+from xcoder_jax.rollout.continuous import MIN_PROMPT_BUCKET, bucket
 from xcoder_jax.train import step as step_lib
 
 F32 = 4

@@ -8,7 +8,6 @@ prefill and decode loop are reused as they are: a weight update never recompiles
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,12 +29,13 @@ def _is_variable(x: Any) -> bool:
 class InProcessEngine(RolloutEngine):
   """Samples from `model`'s parameters in this process, on `mesh` (default: the active one).
 
-  `max_batch` caps the rows (prompts x n) of one sampler call; larger requests run in several
-  calls, with the same results, since every row has its own seed. Prompt i of a `generate`
-  call uses seed `sampling.seed + i`, its n samples `SamplingParams.samples()`.
+  `max_batch` caps the rows (prompts x n) decoding at once: the sampler's slots; more rows
+  wait for a free slot (continuous batching), with the same results, since every row has its
+  own seed. Prompt i of a `generate` call uses seed `sampling.seed + i`, its n samples
+  `SamplingParams.samples()`.
   """
 
-  defaults = {"max_batch": 0}  # rows (prompts x n) per sampler call; 0: no limit
+  defaults = {"max_batch": 0}  # decode slots (rows at once); 0: every row of a call
   syncs_weights = True
 
   @classmethod
@@ -60,8 +60,7 @@ class InProcessEngine(RolloutEngine):
   ):
     if max_batch is not None and max_batch < 1:
       raise ValueError(f"max_batch must be >= 1 or None (no limit), got {max_batch}")
-    self.sampler = Sampler(model, tokenizer, mesh)
-    self.max_batch = max_batch
+    self.sampler = Sampler(model, tokenizer, mesh, max_slots=max_batch)
     self._version = weights_version
 
   @property
@@ -76,12 +75,7 @@ class InProcessEngine(RolloutEngine):
         "the engine's parameters were deleted (donated to a train step?); call "
         "update_weights(params, version) with the live parameters before generate"
       )
-    rows = [dataclasses.replace(sampling, seed=sampling.seed + i) for i in range(len(prompts))]
-    per_call = max(1, len(prompts) if self.max_batch is None else self.max_batch // sampling.n)
-    flat: list[Completion] = []
-    for start in range(0, len(prompts), per_call):
-      end = start + per_call
-      flat += self.sampler.generate(prompts[start:end], rows[start:end])
+    flat = self.sampler.generate(prompts, sampling)
     return [flat[i : i + sampling.n] for i in range(0, len(flat), sampling.n)]
 
   def update_weights(self, params: Any, version: int) -> None:

@@ -1,13 +1,13 @@
-"""Batched text generation on the model's KV cache, the way MaxText and Tunix samplers work.
+"""Text generation on the model's KV cache with continuous batching, the way serving engines
+(vLLM, SGLang, JetStream) keep an accelerator busy.
 
-Prompts are left-padded to a bucketed length (segment id 0 on padding, positions counting from
-0 at each prompt's first real token), so every row's last prompt token sits in the same column
-and one jitted prefill fills the cache for the whole batch. Rows with the same prompt (the `n`
-samples of a request, GRPO's group, a repeated prompt) prefill it once: the prefill runs over
-the distinct prompts and every row then takes its prompt's cache rows and last logits
-(`Sampler.prefill_tokens` counts computed against requested). A jitted `lax.while_loop` then
-decodes one token per step until every row has finished or a step limit is reached; the loop
-state (KV cache included) is donated from call to call and the cache is written in place.
+Every row (one sample of one prompt) goes through a decode slot of a `continuous.SlotBatch`:
+rows wait, take a slot when one is free, and leave it the step they finish, so a long answer
+does not hold short ones' slots and finished rows stop costing decode work (the batch shrinks
+by powers of two as it empties). Prompts are prefilled once per distinct prompt (the `n`
+samples of a request, GRPO's group) and kept in a prompt cache while rows still need them
+(longer with `prompt_cache_bytes`). `Sampler.stats` counts what was computed against what
+was asked for: prefill tokens, slot occupancy, cache bytes per live token.
 
 Conventions (what RL and the teacher rely on):
 - `Completion.tokens` includes the stop token when a stop token ended the row (GRPO must
@@ -18,17 +18,17 @@ Conventions (what RL and the teacher rely on):
   GRPO's ratio needs. The token itself is drawn from the penalised, tempered, filtered
   distribution.
 - Sampling is per row: each row has its own temperature, top-p, top-k, repetition penalty,
-  stops, token limit and seed. A row's random stream is `fold_in(key(seed), step)`, so its
-  sample does not depend on which other requests share the batch (one shared SamplingParams
-  gives prompt i the seed `seed + i`; `n` samples of a request get `SamplingParams.samples`).
-- Stop strings are matched on the host: rows with stop strings decode in chunks of
-  `STOP_CHECK_STEPS` steps (the same compiled loop, run to a later step each time); after each
-  chunk their new text is checked and a matching row is marked finished.
+  stops, token limit and seed. A row's random stream is `fold_in(key(seed), step)`, step
+  counting its own tokens, so its sample does not depend on which other requests share the
+  batch or when it joined (one shared SamplingParams gives prompt i the seed `seed + i`; `n`
+  samples of a request get `SamplingParams.samples`).
+- Stop strings are matched on the host after each decode chunk of at most `STOP_CHECK_STEPS`
+  steps; a matching row ends at the token that completed the string.
 
-One compilation of the decode loop per (batch bucket, prompt bucket, max_new_tokens), and of
-the prefill per those and the bucket of distinct prompts, shared by every Sampler of the same
-architecture: batch sizes, distinct-prompt counts and prompt lengths are rounded up to powers
-of two (prompts to at least 16), per-row stop-id lists are padded to at least 8.
+Compilations are bounded by buckets: slot counts, prompt widths (at least 16), newcomers per
+insert and distinct prompts per prefill are powers of two, stop-id lists at least 8 wide;
+one decode loop per (slots, width, max_new_tokens), shared by every Sampler of the same
+architecture.
 """
 
 from __future__ import annotations
@@ -36,110 +36,127 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import functools
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from xcoder_jax import sharding
-from xcoder_jax.models.qwen import KVCache, Qwen
+from xcoder_jax.models.qwen import Qwen
+from xcoder_jax.rollout import slots as slots_lib
+from xcoder_jax.rollout.continuous import MIN_PROMPT_BUCKET, Request, SlotBatch, bucket
 from xcoder_jax.rollout.types import Completion, SamplingParams
 
-MIN_PROMPT_BUCKET = 16
-STOP_CHECK_STEPS = 32  # decode steps between host-side stop-string checks
-# (function, batch, prompt width, max_new_tokens) -> times traced; each trace is a compilation.
-COMPILED_SHAPES: collections.Counter = collections.Counter()
+MIN_SLOTS = 8  # a batch shrinks no further: below this a decode step costs about the same
 
 
-class _Rows(NamedTuple):
-  """Per-row sampling parameters on the device."""
+@dataclasses.dataclass
+class SamplerStats:
+  """What a Sampler computed against what it was asked for, summed over its calls."""
 
-  prompt_lengths: jax.Array  # [batch]
-  limits: jax.Array  # [batch] max new tokens (0 for filler rows)
-  temperature: jax.Array
-  top_p: jax.Array
-  top_k: jax.Array
-  repetition_penalty: jax.Array
-  seeds: jax.Array  # [batch] uint32
-  stop_ids: jax.Array  # [batch, stops]; -1 pads
+  prefill_computed: int = 0  # prompt tokens prefilled, padding included
+  prefill_requested: int = 0  # every row's own prompt tokens
+  slot_steps: int = 0  # decode steps x slots
+  live_slot_steps: int = 0  # decode steps x slots holding an unfinished row
+  cache_bytes: int = 0  # KV cache bytes, summed over decode chunks
+  live_tokens: int = 0  # tokens the rows held in it, summed over the same chunks
 
-
-class _Loop(NamedTuple):
-  """The decode loop's carry, handed back and forth between the prefill and decode calls."""
-
-  step: jax.Array  # tokens sampled so far (the same for every row)
-  cache: KVCache
-  last_token: jax.Array  # [batch]
-  tokens: jax.Array  # [batch, max_new_tokens]
-  logprobs: jax.Array  # [batch, max_new_tokens]
-  lengths: jax.Array  # [batch] tokens kept per row
-  finished: jax.Array  # [batch] bool
-  stopped: jax.Array  # [batch] bool: finished by a stop token
-  seen: jax.Array  # [batch, vocab] bool: in the prompt or output (repetition penalty)
+  def summary(self) -> dict[str, float]:
+    ratio = lambda a, b: a / b if b else 0.0  # noqa: E731
+    return {
+      "prefill_tokens_computed_share": ratio(self.prefill_computed, self.prefill_requested),
+      "slot_occupancy": ratio(self.live_slot_steps, self.slot_steps),
+      "cache_bytes_per_live_token": ratio(self.cache_bytes, self.live_tokens),
+    }
 
 
-def bucket(n: int, minimum: int = 1) -> int:
-  """The power of two >= max(n, minimum): bounds the number of compiled shapes."""
-  return max(minimum, 1 << max(0, n - 1).bit_length())
+class PromptCache:
+  """Prefilled prompts by (token ids, width): a prompt asked for again while its entry lives
+  is not prefilled again. Entries that waiting rows need are kept; the others are kept up to
+  `budget_bytes`, least recently used out first (0: dropped once no row waits for them)."""
 
+  def __init__(self, budget_bytes: int = 0):
+    self.budget_bytes = budget_bytes
+    self.entries: collections.OrderedDict = collections.OrderedDict()  # key -> (block, row, bytes)
 
-def _filter_top_k_top_p(logits: jax.Array, top_k: jax.Array, top_p: jax.Array) -> jax.Array:
-  """Masks (to -inf) the tokens outside each row's top-k and nucleus (top-p) sets."""
-  descending = -jnp.sort(-logits, axis=-1)
-  rank = jnp.arange(logits.shape[-1])
-  keep = (top_k[:, None] <= 0) | (rank[None] < top_k[:, None])
-  probs = jax.nn.softmax(jnp.where(keep, descending, -jnp.inf), axis=-1)
-  keep &= (jnp.cumsum(probs, axis=-1) - probs) < top_p[:, None]  # the first token always stays
-  cutoff = jnp.take_along_axis(descending, keep.sum(-1, keepdims=True) - 1, axis=-1)
-  return jnp.where(logits >= cutoff, logits, -jnp.inf)  # ties with the cutoff stay in
+  def lookup(
+    self,
+    keys: Sequence[Hashable],
+    prefill: Callable[[list], slots_lib.Prompts],
+    keep: set,
+  ) -> list[tuple[slots_lib.Prompts, int]]:
+    """(block, row) for every key; the missing ones are prefilled together, once each."""
+    missing = list(dict.fromkeys(k for k in keys if k not in self.entries))
+    if missing:
+      block = prefill([k[0] for k in missing])
+      row_bytes = sum(x.nbytes for x in block) // block.tokens.shape[0]
+      for j, key in enumerate(missing):
+        self.entries[key] = (block, j, row_bytes)
+    found = []
+    for key in keys:
+      self.entries.move_to_end(key)
+      found.append(self.entries[key][:2])
+    total = sum(entry[2] for entry in self.entries.values())
+    for key in list(self.entries):
+      if total <= self.budget_bytes:
+        break
+      if key not in keep:
+        total -= self.entries.pop(key)[2]
+    return found
 
-
-def apply_repetition_penalty(logits: jax.Array, seen: jax.Array, penalty: jax.Array) -> jax.Array:
-  """Seen tokens' logits: positive ones divided by the row's penalty, negative multiplied."""
-  penalty = penalty[:, None]
-  return jnp.where(seen, jnp.where(logits > 0, logits / penalty, logits * penalty), logits)
-
-
-def sample_tokens(
-  logits: jax.Array, keys: jax.Array, temperature: jax.Array, top_k: jax.Array, top_p: jax.Array
-) -> jax.Array:
-  """Per-row tokens from float32 logits [batch, vocab]; temperature 0 rows take the argmax.
-
-  An inverse-CDF draw (one uniform per row, as torch.multinomial does): on XLA:CPU it costs a
-  fifth of Gumbel-max sampling, which draws and takes two logs of a number per vocabulary
-  entry. The uniform is taken in (0, 1], so a zero-probability token is never drawn.
-  """
-  scaled = logits / jnp.maximum(temperature, 1e-6)[:, None]
-  filtering = jnp.any((top_k > 0) | (top_p < 1))
-  scaled = jax.lax.cond(filtering, _filter_top_k_top_p, lambda x, *_: x, scaled, top_k, top_p)
-  cdf = jnp.cumsum(jax.nn.softmax(scaled, axis=-1), axis=-1)
-  draw = (1.0 - jax.vmap(jax.random.uniform)(keys)) * cdf[:, -1]
-  sampled = jnp.minimum(jnp.sum(cdf < draw[:, None], axis=-1), logits.shape[-1] - 1)
-  return jnp.where(temperature > 0, sampled, jnp.argmax(logits, axis=-1)).astype(jnp.int32)
+  def clear(self) -> None:
+    self.entries.clear()
 
 
 class Sampler:
-  """Generates from a decoder; one compilation per padded shape, shared by every Sampler
-  of the same architecture.
+  """Generates from a decoder; compilations are shared by every Sampler of one architecture.
 
-  With a mesh (given, or active at construction) the batch and the cache are sharded over the
+  With a mesh (given, or active at construction) the slots and the cache are sharded over the
   data axes by the `cache_batch` / `activation_batch` rules. `state` (the model's nnx.State)
-  may be replaced by one of the same structure, shapes and shardings without recompiling.
+  may be replaced by one of the same structure, shapes and shardings without recompiling
+  (the prompt cache is emptied). `max_slots` bounds the rows decoding at once (None: every
+  row of a call); `max_length` the prompt plus new tokens of one row (default: the model's
+  maximum position).
   """
 
-  def __init__(self, model: Qwen, tokenizer, mesh: jax.sharding.Mesh | None = None):
+  def __init__(
+    self,
+    model: Qwen,
+    tokenizer,
+    mesh: jax.sharding.Mesh | None = None,
+    *,
+    max_slots: int | None = None,
+    min_slots: int = MIN_SLOTS,
+    prompt_cache_bytes: int = 0,
+    max_length: int | None = None,
+  ):
+    if max_slots is not None and max_slots < 1:
+      raise ValueError(f"max_slots must be >= 1 or None (every row at once), got {max_slots}")
     self.tokenizer = tokenizer
     self.mesh = mesh if mesh is not None else sharding.current_mesh()
-    self.graphdef, self.state = nnx.split(model)
+    self.graphdef, state = nnx.split(model)
+    self.model_config = model.config
+    self.max_slots, self.min_slots = max_slots, min_slots
+    self.max_length = max_length or model.config.max_position_embeddings
     self.default_stop_ids = list(tokenizer.stop_ids)
-    # prompt tokens prefilled (padding included) and asked for (each row's own prompt), summed
-    # over this Sampler's calls: computed / requested is the sharing ratio
-    self.prefill_tokens = {"computed": 0, "requested": 0}
+    self.prompt_cache = PromptCache(prompt_cache_bytes)
+    self.stats = SamplerStats()
+    self.batch_shards = (
+      sharding.shard_count("activation_batch", self.mesh) if self.mesh is not None else 1
+    )
+    self.state = state
+
+  @property
+  def state(self):
+    return self._state
+
+  @state.setter
+  def state(self, value) -> None:
+    self._state = value
+    self.prompt_cache.clear()  # prefilled with the old weights
 
   def generate(
     self,
@@ -158,12 +175,46 @@ class Sampler:
       params = [dataclasses.replace(params, seed=params.seed + i) for i in range(len(prompts))]
     if len(params) != len(prompts):
       raise ValueError(f"{len(prompts)} prompts but {len(params)} SamplingParams")
-    if any(len(p) == 0 for p in prompts):
+    rows = [(prompt, row) for prompt, request in zip(prompts, params) for row in request.samples()]
+    requests = [self.request(i, prompt, row) for i, (prompt, row) in enumerate(rows)]
+    batch = self.new_batch(requests)
+    for request in requests:
+      batch.add(request)
+    results: list[Completion | None] = [None] * len(requests)
+    with self.on_mesh():
+      while batch.busy:
+        for request, completion in batch.run():
+          results[request.key] = completion
+    return results
+
+  def request(self, key: Hashable, prompt: Sequence[int], params: SamplingParams) -> Request:
+    """One row, checked: a prompt and `params.max_new_tokens` must fit `max_length`."""
+    if params.n != 1:
+      raise ValueError(f"a row takes n=1, got n={params.n}; use SamplingParams.samples()")
+    if len(prompt) == 0:
       raise ValueError("empty prompt: every prompt needs at least one token")
-    expanded = [(list(p), row) for p, request in zip(prompts, params) for row in request.samples()]
-    prompts, rows = [p for p, _ in expanded], [r for _, r in expanded]
-    with self._on_mesh():
-      return self._run(prompts, rows)
+    if len(prompt) + params.max_new_tokens > self.max_length:
+      raise ValueError(
+        f"a prompt of {len(prompt)} tokens plus max_new_tokens={params.max_new_tokens} does "
+        f"not fit the sampler's {self.max_length}-token rows; shorten one of them"
+      )
+    stop_ids = sorted(set(self.default_stop_ids) | set(params.stop_token_ids))
+    return Request(key, [int(t) for t in prompt], params, stop_ids)
+
+  def new_batch(
+    self, requests: Sequence[Request], round_up: bool = False, max_slots: int | None = None
+  ) -> SlotBatch:
+    """A slot batch shaped for `requests` (`round_up`: new-token limit to a power of two, so
+    that later requests fit it too), with at most `max_slots` (default: the Sampler's)."""
+    max_new_tokens = max(r.params.max_new_tokens for r in requests)
+    return SlotBatch(
+      self,
+      width=bucket(max(len(r.prompt) for r in requests), MIN_PROMPT_BUCKET),
+      max_new_tokens=bucket(max_new_tokens) if round_up else max_new_tokens,
+      stop_width=bucket(max(len(r.stop_ids) for r in requests), 8),
+      max_slots=max_slots or self.max_slots,
+      min_slots=self.min_slots,
+    )
 
   def generate_text(
     self,
@@ -184,69 +235,42 @@ class Sampler:
     """The completion's text: without its stop token, special tokens skipped (as SGLang does)."""
     return self.tokenizer.decode(tokens[:-1] if stopped else tokens, skip_special_tokens=True)
 
-  def _run(self, prompts: list[list[int]], rows: list[SamplingParams]) -> list[Completion]:
-    """Prefill, then decode (in chunks while stop strings are pending); one row per prompt."""
-    inputs, device_rows = self._pack(prompts, rows)
-    max_new_tokens = max(r.max_new_tokens for r in rows)
-    static = dict(graphdef=self.graphdef, pad_id=self.tokenizer.pad_id)
-    self.prefill_tokens["computed"] += inputs["tokens"].size
-    self.prefill_tokens["requested"] += sum(map(len, prompts))
-    loop = _prefill(self.state, **inputs, rows=device_rows, max_new_tokens=max_new_tokens, **static)
-    stops = _StopStrings(self.tokenizer, rows)
-    halt = np.zeros(len(device_rows.limits), bool)
-    done = 1  # the prefill sampled the first token
-    while done < max_new_tokens:
-      done = min(done + STOP_CHECK_STEPS, max_new_tokens) if stops.pending else max_new_tokens
-      loop = _decode(self.state, loop, done, halt, device_rows, **static)
-      if stops.pending:
-        halt = stops.check(
-          *jax.device_get((loop.tokens, loop.lengths, loop.stopped, loop.finished))
-        )
-      if np.all(jax.device_get(loop.finished) | halt):
-        break
-    tokens, logprobs, lengths, stopped = jax.device_get(
-      (loop.tokens, loop.logprobs, loop.lengths, loop.stopped)
+  def completion(self, request: Request, tokens, logprobs, length, stopped, match) -> Completion:
+    """A finished row's Completion (`match`: tokens kept and the stop string, if one ended it)."""
+    if match is not None:
+      n, matched = match
+      text = self.decode_text(tokens[:n].tolist(), False)
+      text = text[: text.find(matched)] if matched in text else text
+    else:
+      n = length
+      matched = int(tokens[n - 1]) if stopped else None
+      text = self.decode_text(tokens[:n].tolist(), stopped)
+    return Completion(
+      tokens[:n].tolist(),
+      logprobs[:n].tolist(),
+      "length" if matched is None else "stop",
+      len(request.prompt),
+      n,
+      text,
+      matched,
     )
-    results = []
-    for i, prompt in enumerate(prompts):
-      if i in stops.matches:
-        n, matched = stops.matches[i]
-        text = self.decode_text(tokens[i, :n].tolist(), False)
-        text = text[: text.find(matched)] if matched in text else text
-      else:
-        n = int(lengths[i])
-        matched = int(tokens[i, n - 1]) if stopped[i] else None
-        text = self.decode_text(tokens[i, :n].tolist(), bool(stopped[i]))
-      results.append(
-        Completion(
-          tokens[i, :n].tolist(),
-          logprobs[i, :n].tolist(),
-          "length" if matched is None else "stop",
-          len(prompt),
-          n,
-          text,
-          matched,
-        )
-      )
-    return results
 
   def decode_memory(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> dict:
-    """How the compiled decode loop for this batch holds the KV cache, from XLA itself: the
+    """How the compiled decode loop for these rows holds the KV cache, from XLA itself: the
     cache's bytes, the loop's temporary and input-aliased bytes, and the number of
     instructions that copy a whole cache-shaped buffer (0 when the cache is updated in place).
     """
-    rows = [dataclasses.replace(params, n=1)] * len(prompts)
-    inputs, device_rows = self._pack([list(p) for p in prompts], rows)
-    static = dict(graphdef=self.graphdef, pad_id=self.tokenizer.pad_id)
-    halt = np.zeros(len(device_rows.limits), bool)
-    with self._on_mesh():
-      loop = _prefill(
-        self.state, **inputs, rows=device_rows, max_new_tokens=params.max_new_tokens, **static
-      )
-      compiled = _decode.lower(
-        self.state, loop, params.max_new_tokens, halt, device_rows, **static
+    requests = [self.request(i, p, dataclasses.replace(params, n=1)) for i, p in enumerate(prompts)]
+    batch = self.new_batch(requests)
+    for request in requests:
+      batch.add(request)
+    with self.on_mesh():
+      batch.fill()
+      halt = np.zeros(batch.size, bool)
+      compiled = slots_lib.decode.lower(
+        self.state, batch.state, 1, 0, halt, graphdef=self.graphdef, pad_id=self.tokenizer.pad_id
       ).compile()
-    k = loop.cache.k
+    k = batch.state.cache.k
     copy = re.compile(r"= \w+\[" + ",".join(map(str, k.shape)) + r"\]\S* copy\(")
     copies = [line for line in compiled.as_text().splitlines() if copy.search(line)]
     analysis = compiled.memory_analysis()
@@ -257,210 +281,5 @@ class Sampler:
       cache_copies=len(copies),
     )
 
-  def _on_mesh(self):
+  def on_mesh(self):
     return sharding.use_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
-
-  def _pack(self, prompts, rows) -> tuple[dict[str, np.ndarray], _Rows]:
-    """Left-pads the distinct prompts and lays out per-row parameters in bucketed numpy
-    arrays; `source[i]` is row i's prompt among the distinct ones (filler rows: the first)."""
-    distinct: dict[tuple[int, ...], int] = {}
-    source = np.zeros(bucket(len(prompts)), np.int32)
-    for i, prompt in enumerate(prompts):
-      source[i] = distinct.setdefault(tuple(prompt), len(distinct))
-    batch, width = len(source), bucket(max(map(len, prompts)), MIN_PROMPT_BUCKET)
-    # at least one distinct row per batch shard, so the prefill splits over the mesh as before
-    shards = sharding.shard_count("activation_batch", self.mesh) if self.mesh is not None else 1
-    prefill_rows = min(batch, max(bucket(len(distinct)), shards))
-    pad = self.tokenizer.pad_id
-    tokens = np.full((prefill_rows, width), pad, np.int32)
-    segment_ids = np.zeros(tokens.shape, np.int32)
-    positions = np.zeros(tokens.shape, np.int32)
-    segment_ids[:, -1] = 1  # filler rows hold one pad token; their limit of 0 keeps them idle
-    for prompt, j in distinct.items():
-      n = len(prompt)
-      tokens[j, width - n :] = prompt
-      segment_ids[j, width - n :] = 1
-      positions[j, width - n :] = np.arange(n)
-    prompt_lengths = np.ones(batch, np.int32)
-    limits = np.zeros(batch, np.int32)
-    temperature = np.zeros(batch, np.float32)
-    top_p = np.ones(batch, np.float32)
-    top_k = np.zeros(batch, np.int32)
-    penalty = np.ones(batch, np.float32)
-    seeds = np.zeros(batch, np.uint32)
-    stops = [sorted(set(self.default_stop_ids) | set(r.stop_token_ids)) for r in rows]
-    stop_ids = np.full((batch, bucket(max(map(len, stops)), 8)), -1, np.int32)  # -1: no stop
-    for i, (prompt, row) in enumerate(zip(prompts, rows)):
-      prompt_lengths[i], limits[i] = len(prompt), row.max_new_tokens
-      temperature[i], top_p[i], top_k[i] = row.temperature, row.top_p, row.top_k
-      penalty[i], seeds[i] = row.repetition_penalty, row.seed & 0xFFFFFFFF
-      stop_ids[i, : len(stops[i])] = stops[i]
-    inputs = dict(tokens=tokens, segment_ids=segment_ids, positions=positions, source=source)
-    return inputs, _Rows(
-      prompt_lengths, limits, temperature, top_p, top_k, penalty, seeds, stop_ids
-    )
-
-
-class _StopStrings:
-  """Host-side stop-string matching over the decoded text of the rows that have stop strings.
-
-  After each decode chunk only a row's new tokens are checked, decoded together with the
-  `window` tokens before them (a stop string of c characters spans at most c tokens), as
-  SGLang checks a decoded tail. The first token whose text completes a stop string ends the
-  row there, whatever the row sampled after it within the chunk.
-  """
-
-  def __init__(self, tokenizer, rows: Sequence[SamplingParams]):
-    self.tokenizer = tokenizer
-    self.strings = {i: row.stop for i, row in enumerate(rows) if row.stop}
-    self.checked = dict.fromkeys(self.strings, 0)  # pending row -> tokens checked so far
-    self.matches: dict[int, tuple[int, str]] = {}  # row -> (tokens kept, matched string)
-
-  @property
-  def pending(self) -> bool:
-    return bool(self.checked)
-
-  def check(self, tokens, lengths, stopped, finished) -> np.ndarray:
-    """Checks the pending rows' new tokens; returns the rows to halt (every match so far)."""
-    for i in list(self.checked):
-      end = int(lengths[i]) - int(stopped[i])  # a stop token is never part of the text
-      match = self._first_match(i, tokens[i], self.checked[i], end)
-      if match is not None:
-        self.matches[i] = match
-      if match is not None or finished[i]:
-        del self.checked[i]
-      else:
-        self.checked[i] = end
-    halt = np.zeros(len(lengths), bool)
-    halt[list(self.matches)] = True
-    return halt
-
-  def _first_match(self, i: int, row: np.ndarray, start: int, end: int):
-    """(tokens kept, stop string) for the first token in [start, end) completing a match."""
-    low = max(0, start - max(map(len, self.strings[i])))
-
-    def earliest(stop: int) -> str | None:
-      text = self.tokenizer.decode(row[low:stop].tolist(), skip_special_tokens=True)
-      hits = [(text.find(s), k) for k, s in enumerate(self.strings[i]) if s in text]
-      return self.strings[i][min(hits)[1]] if hits else None
-
-    if end <= start or earliest(end) is None:
-      return None
-    return next((t, s) for t in range(start + 1, end + 1) if (s := earliest(t)) is not None)
-
-
-@functools.partial(jax.jit, static_argnames=("graphdef", "pad_id", "max_new_tokens"))
-def _prefill(
-  state,
-  tokens,
-  segment_ids,
-  positions,
-  source,
-  rows: _Rows,
-  *,
-  graphdef,
-  pad_id: int,
-  max_new_tokens: int,
-) -> _Loop:
-  """Fills the cache with the distinct prompts (`tokens` [distinct, width]), gives row i the
-  cache rows and last logits of prompt `source[i]`, and samples every row's first token.
-
-  Module-level with the graphdef static, so every Sampler of one architecture (say, a new one
-  per RL weight update) shares the compiled functions.
-  """
-  (distinct, width), batch = tokens.shape, source.shape[0]
-  COMPILED_SHAPES[("prefill", batch, width, max_new_tokens, distinct)] += 1  # while tracing
-  model = nnx.merge(graphdef, state)
-  tokens = sharding.constrain(tokens, ("activation_batch", None))
-  cache = _constrain_cache(KVCache.create(model.config, distinct, width + max_new_tokens))
-  # Prefill all but the last column and drop those logits, so XLA never computes the
-  # [batch, width, vocab] projection; then the last column, every prompt's last token.
-  _, cache = model.decode(tokens[:, :-1], positions[:, :-1], cache, segment_ids[:, :-1])
-  logits, cache = model.decode(tokens[:, -1:], positions[:, -1:], cache, segment_ids[:, -1:])
-  cache = _constrain_cache(
-    KVCache(
-      cache.k[:, source],
-      cache.v[:, source],
-      cache.segment_ids[source],
-      cache.positions[source],
-      cache.index,
-    )
-  )
-  logits, tokens, segment_ids = logits[source], tokens[source], segment_ids[source]
-  vocab = logits.shape[-1]
-  in_prompt = jnp.where(segment_ids > 0, tokens, vocab)  # padding goes out of range: dropped
-  seen = (
-    jnp.zeros((batch, vocab), bool).at[jnp.arange(batch)[:, None], in_prompt].set(True, mode="drop")
-  )
-  start = _Loop(
-    jnp.zeros((), jnp.int32),
-    cache,
-    jnp.zeros(batch, jnp.int32),
-    jnp.full((batch, max_new_tokens), pad_id, jnp.int32),
-    jnp.zeros((batch, max_new_tokens), jnp.float32),
-    jnp.zeros(batch, jnp.int32),
-    rows.limits <= 0,
-    jnp.zeros(batch, bool),
-    seen,
-  )
-  return _emit(start, logits[:, -1], rows, pad_id)
-
-
-@functools.partial(jax.jit, static_argnames=("graphdef", "pad_id"), donate_argnames=("loop",))
-def _decode(state, loop: _Loop, until, halt, rows: _Rows, *, graphdef, pad_id: int) -> _Loop:
-  """Decodes one token per step until step `until` or every row is finished (`halt` rows
-  are finished first). `until` is traced: running to a later step does not recompile."""
-  batch, max_new_tokens = loop.tokens.shape
-  width = loop.cache.k.shape[2] - max_new_tokens
-  COMPILED_SHAPES[("decode", batch, width, max_new_tokens)] += 1  # runs only while tracing
-  model = nnx.merge(graphdef, state)
-
-  def keep_going(loop: _Loop) -> jax.Array:
-    return (loop.step < until) & ~jnp.all(loop.finished)
-
-  def decode_step(loop: _Loop) -> _Loop:
-    position = (rows.prompt_lengths + loop.step - 1)[:, None]
-    step_logits, cache = model.decode(
-      loop.last_token[:, None], position, loop.cache, jnp.ones_like(position)
-    )
-    return _emit(loop._replace(cache=_constrain_cache(cache)), step_logits[:, 0], rows, pad_id)
-
-  return jax.lax.while_loop(keep_going, decode_step, loop._replace(finished=loop.finished | halt))
-
-
-def _emit(loop: _Loop, logits: jax.Array, rows: _Rows, pad_id: int) -> _Loop:
-  """Samples the next token of every live row from its logits and records it."""
-  keys = jax.vmap(jax.random.key)(rows.seeds)
-  step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, loop.step)
-  penalized = apply_repetition_penalty(logits, loop.seen, rows.repetition_penalty)
-  token = sample_tokens(penalized, step_keys, rows.temperature, rows.top_k, rows.top_p)
-  logprob = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), token[:, None], -1)[:, 0]
-  live = ~loop.finished
-  token = jnp.where(live, token, pad_id)
-  stopped = live & jnp.any(token[:, None] == rows.stop_ids, axis=-1)
-  lengths = loop.lengths + live
-  seen = loop.seen.at[jnp.arange(token.shape[0]), token].set(True)
-  return _Loop(
-    loop.step + 1,
-    loop.cache,
-    token,
-    loop.tokens.at[:, loop.step].set(token),
-    loop.logprobs.at[:, loop.step].set(jnp.where(live, logprob, 0.0)),
-    lengths,
-    loop.finished | stopped | (lengths >= rows.limits),
-    loop.stopped | stopped,
-    sharding.constrain(seen, ("activation_batch", "activation_vocab")),
-  )
-
-
-def _constrain_cache(cache: KVCache) -> KVCache:
-  """Shards the cache over the batch (a no-op without a mesh)."""
-  kv = (None, "cache_batch", "cache_length", "activation_kv_heads", None)
-  slots = ("cache_batch", "cache_length")
-  return KVCache(
-    sharding.constrain(cache.k, kv),
-    sharding.constrain(cache.v, kv),
-    sharding.constrain(cache.segment_ids, slots),
-    sharding.constrain(cache.positions, slots),
-    cache.index,
-  )

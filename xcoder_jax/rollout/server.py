@@ -17,7 +17,9 @@ answer shapes (read from SGLang's `io_struct.py`, `http_server.py`, `tokenizer_m
 - `/flush_cache`, `/health`, `/health_generate`, `/get_model_info`, `/get_server_info`, and
   the OpenAI-compatible `/v1/...` routes of `openai_api.py`.
 
-Concurrent requests are gathered into one batched generation by `RequestBatcher`. Sample j of
+Concurrent requests share decode slots through `RequestBatcher` (continuous batching: a
+request joins the running batch within one decode chunk, at most `max_batch` rows decode at
+once, the rest queue). Sample j of
 a prompt is drawn with seed `sampling_seed + j` (a fresh seed per prompt when none is given),
 so a seeded request is reproducible whatever else shares its batch. Bad requests get HTTP 400
 `{"error": {"message": ...}}`; SGLang sampling fields the sampler lacks are refused with 400
@@ -42,7 +44,7 @@ from aiohttp import web
 from xcoder_jax.data.tokenizer import load_tokenizer
 from xcoder_jax.hf import from_hf_config, load_hf
 from xcoder_jax.hf.config import read_hf_config
-from xcoder_jax.rollout import sampler as sampler_lib
+from xcoder_jax.rollout import slots as slots_lib
 from xcoder_jax.rollout.api_fields import (
   GENERATE_FIELDS,
   NEUTRAL_GENERATE_FIELDS,
@@ -347,7 +349,7 @@ class NativeApi:
         "max_running_requests": s.batcher.max_batch,
         "max_wait_s": s.batcher.max_wait_s,
         "batches_run": s.batcher.batches_run,
-        "compiled_shapes": sum(sampler_lib.COMPILED_SHAPES.values()),
+        "compiled_shapes": sum(slots_lib.COMPILED_SHAPES.values()),
         "version": "xcoder-jax",
       }
     )
