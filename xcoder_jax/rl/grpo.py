@@ -265,6 +265,8 @@ class GRPOTrainer(loop.Trainer):
       solve_all=float(np.mean(pass_fraction.min(axis=1) == 1)),
       response_length_mean=float(lengths.mean()),
       response_length_max=float(lengths.max()),
+      rollout_tokens_per_s=float(lengths.sum() / rollout_s),
+      **{f"rollout_{name}": value for name, value in self.engine.metrics().items()},
       rollout_seconds=rollout_s,
       reward_seconds=reward_s,
       train_seconds=time.perf_counter() - start - rollout_s - reward_s,

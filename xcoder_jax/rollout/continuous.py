@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 from collections.abc import Hashable, Sequence
+
 import jax
 import numpy as np
 

@@ -87,6 +87,11 @@ class RolloutEngine(abc.ABC):
   def weights_version(self) -> int:
     """The version of the weights the next `generate` samples from."""
 
+  def metrics(self) -> dict[str, float]:
+    """What the last `generate` measured inside the engine (the in-process sampler: prefill
+    sharing, slot occupancy, cache bytes per live token); {} when it measures nothing."""
+    return {}
+
   def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
     """Releases servers, threads or device memory the engine holds."""
 

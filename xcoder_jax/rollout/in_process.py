@@ -8,6 +8,7 @@ prefill and decode loop are reused as they are: a weight update never recompiles
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from flax import nnx
 from xcoder_jax.models.build import param_path
 from xcoder_jax.models.qwen import Qwen
 from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
-from xcoder_jax.rollout.sampler import Sampler
+from xcoder_jax.rollout.sampler import Sampler, SamplerStats
 from xcoder_jax.rollout.types import Completion, SamplingParams
 
 
@@ -61,6 +62,7 @@ class InProcessEngine(RolloutEngine):
     if max_batch is not None and max_batch < 1:
       raise ValueError(f"max_batch must be >= 1 or None (no limit), got {max_batch}")
     self.sampler = Sampler(model, tokenizer, mesh, max_slots=max_batch)
+    self._last_stats = SamplerStats()
     self._version = weights_version
 
   @property
@@ -75,8 +77,13 @@ class InProcessEngine(RolloutEngine):
         "the engine's parameters were deleted (donated to a train step?); call "
         "update_weights(params, version) with the live parameters before generate"
       )
+    before = dataclasses.replace(self.sampler.stats)
     flat = self.sampler.generate(prompts, sampling)
+    self._last_stats = self.sampler.stats.since(before)
     return [flat[i : i + sampling.n] for i in range(0, len(flat), sampling.n)]
+
+  def metrics(self) -> dict[str, float]:
+    return self._last_stats.summary()
 
   def update_weights(self, params: Any, version: int) -> None:
     """`params`: the checkpoint item "model" layout (a nested dict of arrays) or an

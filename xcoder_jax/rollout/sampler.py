@@ -64,6 +64,12 @@ class SamplerStats:
   cache_bytes: int = 0  # KV cache bytes, summed over decode chunks
   live_tokens: int = 0  # tokens the rows held in it, summed over the same chunks
 
+  def since(self, before: SamplerStats) -> SamplerStats:
+    """What was counted after `before` (a copy of these stats taken earlier)."""
+    return SamplerStats(
+      *(getattr(self, f.name) - getattr(before, f.name) for f in dataclasses.fields(self))
+    )
+
   def summary(self) -> dict[str, float]:
     ratio = lambda a, b: a / b if b else 0.0  # noqa: E731
     return {
