@@ -78,12 +78,16 @@ def test_grpo_plan_counts_its_passes_and_the_in_process_kv_cache():
   assert plan["step_flops"] == pytest.approx(flops)
   assert plan["reference_params_bytes_per_device"] == plan["params_bytes_per_device"]
   # keys and values of 4 layers x 2 KV heads x 64 dims (float32) + int32 segment / position
-  # ids, for 64 rows over 8 devices and 64 (prompt bucket) + 16 slots
-  per_slot = 2 * m.num_layers * 2 * 64 * F32 + 2 * 4
-  assert plan["kv_cache_bytes_per_device"] == 8 * (64 + 16) * per_slot
+  # ids per column: 64 decode slots of 64 (prompt bucket) + 16 columns and the 8 prefilled
+  # prompts of 64 columns, over 8 devices
+  per_column = 2 * m.num_layers * 2 * 64 * F32 + 2 * 4
+  assert plan["kv_cache_bytes_per_device"] == (64 * (64 + 16) + 8 * 64) // 8 * per_column
   phases = plan["phase_bytes_per_device"]
   assert set(phases) == {"train_step", "logprob_pass", "rollout"}
   assert plan["peak_bytes_per_device"] == max(phases.values())
+  config.rollout.in_process.max_batch = 20  # at most 16 slots (a power of two), the rest queue
+  _, capped = _plan(config)
+  assert capped["kv_cache_bytes_per_device"] == (16 * (64 + 16) + 8 * 64) // 8 * per_column
 
 
 @pytest.mark.parametrize("path", [p for p in SHIPPED if p.startswith("configs/rl/")])

@@ -44,7 +44,9 @@ from xcoder_jax.models.attention import FUSED_KERNEL_BACKENDS
 from xcoder_jax.models.build import abstract_model
 from xcoder_jax.models.qwen import layer_param_shapes
 from xcoder_jax.planning.setting import Setting
-from xcoder_jax.rollout.continuous import MIN_PROMPT_BUCKET, bucket
+from xcoder_jax.rollout import continuous
+from xcoder_jax.rollout.continuous import bucket
+from xcoder_jax.rollout.sampler import MIN_SLOTS
 from xcoder_jax.train import step as step_lib
 
 F32 = 4
@@ -254,15 +256,20 @@ def logprob_pass_terms(setting: Setting) -> dict[str, int]:
 
 
 def kv_cache_bytes(setting: Setting) -> int:
-  """The in-process sampler's cache (xcoder_jax.rollout.sampler): keys and values of every
-  layer for all rollouts of a step in one batch, rows and prompt width rounded up to powers
-  of two, rows sharded like the cache_batch rule, KV heads like activation_kv_heads."""
+  """The in-process sampler's caches (xcoder_jax.rollout.continuous): the decode slots (every
+  rollout of a step, or `rollout.in_process.max_batch` of them, as a power of two), each
+  holding prompt width + max_new_tokens columns, plus the prefilled prompts (one per prompt
+  of the step, prompt width only) they are inserted from; keys and values of every layer,
+  rows sharded like the cache_batch rule, KV heads like activation_kv_heads."""
   if not setting.rollout_in_process:
     return 0
   m, mesh, layout = setting.model, abstract_mesh(setting), setting.layout
-  rows = bucket(layout.rollouts)
-  rows //= sharding.shard_count("cache_batch", mesh, rows)
-  length = bucket(layout.max_prompt_len, MIN_PROMPT_BUCKET) + layout.max_new_tokens
+  shards = sharding.shard_count("cache_batch", mesh)
+  limits = continuous.slot_limits(setting.rollout_max_slots, MIN_SLOTS, shards)
+  slots = continuous.first_slots(layout.rollouts, limits)
+  prompts = bucket(layout.prompts_per_step, shards)
+  width = bucket(layout.max_prompt_len, continuous.MIN_PROMPT_BUCKET)
   kv_heads = m.num_kv_heads // sharding.shard_count("activation_kv_heads", mesh, m.num_kv_heads)
-  per_slot = 2 * m.num_layers * kv_heads * m.head_dim * np.dtype(m.dtype).itemsize + 2 * 4
-  return rows * length * per_slot
+  per_token = 2 * m.num_layers * kv_heads * m.head_dim * np.dtype(m.dtype).itemsize + 2 * 4
+  columns = slots * (width + layout.max_new_tokens) + prompts * width
+  return columns // shards * per_token

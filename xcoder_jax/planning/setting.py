@@ -39,8 +39,10 @@ class Setting:
   batch_fields: Mapping[str, np.dtype]
   # GRPO's step (mini-batches, epochs, log-prob passes); None for SFT: one batch, one update
   layout: BatchLayout | None = None
-  # rollouts in process: one sampler batch of every rollout of a step on the training mesh
+  # rollouts in process: the sampler's slots on the training mesh, at most this many (None:
+  # every rollout of a step at once)
   rollout_in_process: bool = False
+  rollout_max_slots: int | None = None
 
   @property
   def devices(self) -> int:
@@ -142,6 +144,7 @@ def from_config(
       batch_fields=layout.fields,
       layout=layout,
       rollout_in_process=config.rollout.engine == "in_process",
+      rollout_max_slots=config.rollout.in_process.get("max_batch") or None,
     )
   _check(setting)
   return setting

@@ -36,6 +36,21 @@ def bucket(n: int, minimum: int = 1) -> int:
   return max(minimum, 1 << max(0, n - 1).bit_length())
 
 
+def slot_limits(max_slots: int | None, min_slots: int, shards: int) -> tuple[int, int | None]:
+  """(fewest, most) slots of a batch: powers of two that split evenly over the batch shards,
+  the most being the largest within `max_slots` (None: no cap)."""
+  if max_slots is not None:
+    max_slots = max(1 << (max_slots.bit_length() - 1), bucket(shards))
+    min_slots = min(min_slots, max_slots)
+  return bucket(max(min_slots, shards)), max_slots
+
+
+def first_slots(rows: int, limits: tuple[int, int | None]) -> int:
+  """The slots a batch starts with for `rows` rows (its largest size: it only shrinks after)."""
+  fewest, most = limits
+  return bucket(rows, fewest) if most is None else min(bucket(rows, fewest), most)
+
+
 @dataclasses.dataclass
 class Request:
   """One row: a prompt and its single-sample parameters; `key` is the caller's handle."""
@@ -65,11 +80,7 @@ class SlotBatch:
   ):
     self.sampler = sampler
     self.width, self.max_new_tokens, self.stop_width = width, max_new_tokens, stop_width
-    shards = sampler.batch_shards  # every slot count splits evenly over the batch shards
-    if max_slots is not None:  # the largest power of two within the cap
-      max_slots = max(1 << (max_slots.bit_length() - 1), bucket(shards))
-      min_slots = min(min_slots, max_slots)
-    self.min_slots, self.max_slots = bucket(max(min_slots, shards)), max_slots
+    self.min_slots, self.max_slots = slot_limits(max_slots, min_slots, sampler.batch_shards)
     self.waiting: collections.deque[Request] = collections.deque()
     self.occupant: list[Request | None] = []  # per slot
     self.state: slots_lib.Slots | None = None
@@ -145,10 +156,7 @@ class SlotBatch:
 
   def _resize(self) -> None:
     occupied = [s for s, r in enumerate(self.occupant) if r is not None]
-    demand = len(occupied) + len(self.waiting)
-    target = bucket(demand, self.min_slots)
-    if self.max_slots is not None:
-      target = min(target, self.max_slots)
+    target = first_slots(len(occupied) + len(self.waiting), (self.min_slots, self.max_slots))
     size = self.size
     if self.state is not None and (target == size or (size // 2 < target < size)):
       return  # big enough, and not yet half empty
