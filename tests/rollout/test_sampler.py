@@ -192,10 +192,19 @@ def test_sharded_sampler_matches_one_device(model, sampler, tokenizer):
   with sharding.use_mesh(mesh):
     sharded = create_model(CONFIG, mesh, seed=0)
     completions = Sampler(sharded, tokenizer).generate(PROMPTS, GREEDY)
+    # Twice the rows of the mesh's 4 batch shards, of different lengths: rows queue for the
+    # 4 slots, join the sharded batch mid-way and leave it as they finish.
+    rows = [dataclasses.replace(GREEDY, max_new_tokens=1 + i % MAX_NEW) for i in range(8)]
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(len(rows))]
+    queued = Sampler(sharded, tokenizer, max_slots=4).generate(prompts, rows)
   single = sampler.generate(PROMPTS, GREEDY)
   assert [c.tokens for c in completions] == [c.tokens for c in single]
   for a, b in zip(completions, single):
     np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
+  for i, c in enumerate(queued):
+    reference = single[i % len(PROMPTS)]
+    assert c.tokens == reference.tokens[: rows[i].max_new_tokens]
+    np.testing.assert_allclose(c.logprobs, reference.logprobs[: len(c.tokens)], atol=1e-5)
 
 
 def test_stop_strings_end_at_the_completing_token_and_cut_the_text(sampler, tokenizer, monkeypatch):
