@@ -1,0 +1,158 @@
+"""The judge as a service: the real `sandbox-fusion` client package against a real
+`launch.judge_serve` process, bad requests answered with a 422 naming the field, our batched
+`/judge` endpoint, a burst of concurrent clients, and the optional bearer token."""
+
+import asyncio
+import concurrent.futures
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+import sandbox_fusion as sf
+from aiohttp import test_utils
+
+from xcoder_jax.judge import Judge
+from xcoder_jax.judge.service import JudgeService
+
+from ports import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOUBLE_PY = "print(2 * int(input()))\n"
+DOUBLE_CPP = (
+  '#include <cstdio>\nint main() { long x; scanf("%ld", &x); printf("%ld\\n", 2 * x); }\n'
+)
+MAX_CODE = 4000
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+  port = free_port()
+  log_path = tmp_path_factory.mktemp("judge_serve") / "server.log"
+  with open(log_path, "w") as log:
+    process = subprocess.Popen(
+      [sys.executable, "-m", "launch.judge_serve", f"--port={port}", "--workers=2",
+       f"--max_code_bytes={MAX_CODE}", "--max_stdin_bytes=100000"],
+      cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+  address = f"http://127.0.0.1:{port}"
+  deadline = time.monotonic() + 60
+  while True:
+    try:
+      if requests.get(f"{address}/v1/ping", timeout=1).json() == "pong":
+        break
+    except requests.ConnectionError:
+      pass
+    if process.poll() is not None or time.monotonic() > deadline:
+      process.kill()
+      pytest.fail("launch.judge_serve did not come up:\n" + log_path.read_text()[-4000:])
+    time.sleep(0.1)
+  yield address
+  process.terminate()
+  try:
+    process.wait(timeout=30)
+  except subprocess.TimeoutExpired:
+    process.kill()
+
+
+def run(url, **fields):
+  return sf.run_code(sf.RunCodeRequest(**fields), endpoint=url, max_attempts=1)
+
+
+def test_the_sandbox_fusion_client_gets_sandbox_fusions_answers(url):
+  for language, code in (("python", DOUBLE_PY), ("cpp", DOUBLE_CPP)):
+    ok = run(url, code=code, language=language, stdin="21")
+    assert ok.status == sf.RunStatus.Success and ok.run_result.stdout == "42\n"
+    assert ok.run_result.status == sf.CommandRunStatus.Finished and ok.run_result.return_code == 0
+    assert (ok.compile_result is None) == (language == "python")
+    assert sf.summary_run_code_result(ok, sf.SummaryMapping()) == "Success"
+  crash = run(url, code="import sys\nprint('partial')\nsys.exit(3)", language="python")
+  assert crash.status == sf.RunStatus.Failed and crash.run_result.return_code == 3
+  assert crash.run_result.stdout == "partial\n"
+  broken = run(url, code="int main( {", language="cpp")
+  assert broken.run_result is None and broken.compile_result.return_code == 1
+  assert "error" in broken.compile_result.stderr
+  assert sf.summary_run_code_result(broken, sf.SummaryMapping(CompileFailed="CE")) == "CE"
+  syntax = run(url, code="def f(:", language="python")  # no compile step: a failed run
+  assert syntax.run_result.return_code == 1 and "SyntaxError" in syntax.run_result.stderr
+  slow = run(url, code="while True: pass", language="python", run_timeout=0.5)
+  assert slow.run_result.status == sf.CommandRunStatus.TimeLimitExceeded
+  # verl's sandbox reward sends memory_limit_MB; a program over it fails, never the server
+  hog = {
+    "code": "x = bytearray(400 << 20)\nprint(len(x))",
+    "language": "python",
+    "memory_limit_MB": 64,
+  }
+  answer = requests.post(f"{url}/run_code", json=hog, timeout=30).json()
+  assert answer["status"] == "Failed" and answer["run_result"]["return_code"] != 0
+
+
+@pytest.mark.parametrize(
+  ("body", "field"),
+  [
+    ("{not json", "body"),
+    ({"language": "python"}, "code"),
+    ({"code": 5, "language": "python"}, "code"),
+    ({"code": "print(1)", "language": "cobol"}, "language"),
+    ({"code": "#" * (MAX_CODE + 1), "language": "python"}, "code"),
+    ({"code": "print(1)", "language": "python", "stdin": "x" * 100001}, "stdin"),
+    ({"code": "print(1)", "language": "python", "run_timeout": -1}, "run_timeout"),
+    ({"code": "print(1)", "language": "python", "run_timeout": 1e9}, "run_timeout"),
+    ({"code": "print(1)", "language": "python", "compile_timeout": 0}, "compile_timeout"),
+    ({"code": "print(1)", "language": "python", "memory_limit_MB": True}, "memory_limit_MB"),
+    ({"code": "print(1)", "language": "python", "files": {"a.txt": "eA=="}}, "files"),
+  ],
+)
+def test_a_bad_request_gets_a_422_naming_its_field_and_the_server_keeps_serving(url, body, field):
+  send = {"data": body} if isinstance(body, str) else {"json": body}
+  answer = requests.post(f"{url}/run_code", timeout=30, **send)
+  assert answer.status_code == 422, answer.text
+  [detail] = answer.json()["detail"]
+  assert detail["loc"] == ["body", field] and field in detail["msg"]
+  assert requests.get(f"{url}/v1/ping", timeout=5).json() == "pong"
+
+
+def test_the_batched_endpoint_judges_one_program_on_many_tests(url):
+  tests = [
+    {"input": "1", "output": "2"},
+    {"input": "5", "output": "10"},
+    {"input": "7", "output": "15"},
+  ]
+  body = {"source": DOUBLE_CPP, "lang": "cpp", "tests": tests, "time_limit_s": 2}
+  answer = requests.post(f"{url}/judge", json=body, timeout=60).json()
+  assert [v["verdict"] for v in answer["verdicts"]] == ["accepted", "accepted", "wrong_answer"]
+  assert answer["pass_fraction"] == pytest.approx(2 / 3) and not answer["accepted"]
+  bad = requests.post(f"{url}/judge", json={**body, "tests": [{"input": "1"}]}, timeout=30)
+  assert bad.status_code == 422 and "output" in bad.json()["detail"][0]["msg"]
+
+
+def test_a_burst_of_concurrent_clients_each_gets_its_own_answer(url):
+  """32 clients at once through the client package (verl keeps up to 64 in flight)."""
+
+  def ask(i):
+    return run(url, code=DOUBLE_PY, language="python", stdin=str(i)).run_result.stdout
+
+  with concurrent.futures.ThreadPoolExecutor(32) as pool:
+    answers = list(pool.map(ask, range(32)))
+  assert answers == [f"{2 * i}\n" for i in range(32)]
+
+
+def test_with_a_token_only_requests_that_carry_it_are_judged():
+  async def scenario():
+    with Judge(workers=1) as judge:
+      server = test_utils.TestServer(JudgeService(judge, token="s3cret").app())
+      async with test_utils.TestClient(server) as client:
+        body = {"code": DOUBLE_PY, "language": "python", "stdin": "4"}
+        refused = await client.post("/run_code", json=body)
+        wrong = await client.post("/run_code", json=body, headers={"Authorization": "Bearer no"})
+        right = await client.post(
+          "/run_code", json=body, headers={"Authorization": "Bearer s3cret"}
+        )
+        ping = await client.get("/v1/ping")
+        return refused.status, wrong.status, right.status, await right.json(), ping.status
+
+  refused, wrong, right, answer, ping = asyncio.run(scenario())
+  assert (refused, wrong, right, ping) == (401, 401, 200, 200)
+  assert answer["run_result"]["stdout"] == "8\n"
