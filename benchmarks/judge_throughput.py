@@ -10,7 +10,8 @@ time limits), with the same number of workers on the same cores:
              zygote (started before the clock, as the naive pool's workers are), a warm
              interpreter per solution, a fork per test,
              C++ binaries cached by source, its default pool (two workers per core), and for
-             reference a single worker and (C++) the same without the compile cache.
+             reference a single worker and (C++) the same without the compile cache;
+  service    the same judge behind `launch.judge_serve`, sent over HTTP by the remote judge.
 Per core: runs/s divided by the cores, and runs per CPU-second actually used (this process and
 every process below it, sandboxes included: the benchmark adopts the sandboxes' orphaned pid 1s
 as a child subreaper and reaps them), which other jobs on a shared machine barely disturb.
@@ -28,13 +29,15 @@ import json
 import marshal
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
 
 from absl import app, flags  # noqa: E402
 
@@ -43,6 +46,7 @@ from xcoder_jax.judge import checkers, sandbox  # noqa: E402
 from xcoder_jax.judge.compile_cache import CompileCache  # noqa: E402
 from xcoder_jax.judge.harness import protocol  # noqa: E402
 from xcoder_jax.judge.harness.supervise import read_proc  # noqa: E402
+from xcoder_jax.judge.remote import RemoteJudge  # noqa: E402
 from xcoder_jax.judge.runner import RunLimits, SubmissionRunner  # noqa: E402
 from xcoder_jax.judge.zygote import Zygote  # noqa: E402
 
@@ -214,6 +218,37 @@ def judged(submissions: list[judge.Submission], cache_bytes: int = 256 << 20, **
   return {"runs_per_s": runs / elapsed, "cpu_ms_per_run": 1e3 * (_cpu_s() - cpu) / runs}
 
 
+def served(submissions: list[judge.Submission], workers: int) -> dict:
+  """Runs through a `launch.judge_serve` process with the same workers, sent over HTTP by
+  the remote judge (`judge.backend=remote`): what the service's hop costs. Its CPU is not
+  counted (the server is reaped after the clock stops), so only runs/s compare."""
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+  command = [sys.executable, "-m", "launch.judge_serve", f"--port={port}", f"--workers={workers}"]
+  server = subprocess.Popen(
+    command, cwd=_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
+  try:
+    deadline = time.monotonic() + 60
+    while True:  # up once it answers (its workers are warmed before it listens)
+      try:
+        remote = RemoteJudge([f"http://127.0.0.1:{port}"], attempts=1)
+        break
+      except ValueError:
+        if time.monotonic() > deadline:
+          raise
+        time.sleep(0.2)
+    started = time.perf_counter()
+    results = remote.run(submissions)
+    elapsed = time.perf_counter() - started
+  finally:
+    server.terminate()
+    server.wait(timeout=30)
+  assert all(r.accepted for r in results)
+  return {"runs_per_s": sum(len(r.verdicts) for r in results) / elapsed}
+
+
 def _best(measurements: list[dict]) -> dict:
   """The fastest repeat's throughput and the median CPU cost per run."""
   return {
@@ -236,6 +271,7 @@ def measure(lang: str) -> dict:
     numbers[f"{name}_cpu_ms_per_run"] = measurement["cpu_ms_per_run"]
     numbers[f"{name}_runs_per_cpu_s"] = 1e3 / measurement["cpu_ms_per_run"]
   numbers["ours_1_worker_runs_per_s"] = judged(submissions, workers=1)["runs_per_s"]
+  numbers["service_runs_per_s"] = served(submissions, workers)["runs_per_s"]
   if lang == "python":
     numbers["no_prefork_runs_per_s"] = judged(submissions, prefork=False)["runs_per_s"]
   else:  # every copy compiled again, as the naive judge does
@@ -244,6 +280,7 @@ def measure(lang: str) -> dict:
     numbers["ours_no_cache_cpu_ms_per_run"] = uncached["cpu_ms_per_run"]
   numbers = {key: round(value, 2) for key, value in numbers.items()}
   numbers["ratio"] = round(numbers["ours_runs_per_s"] / numbers["naive_runs_per_s"], 2)
+  numbers["service_ratio"] = round(numbers["service_runs_per_s"] / numbers["ours_runs_per_s"], 2)
   numbers["cpu_ratio"] = round(numbers["naive_cpu_ms_per_run"] / numbers["ours_cpu_ms_per_run"], 2)
   numbers.update(runs=len(submissions) * _TESTS_PER_PROGRAM, workers=workers, cores=cores)
   return numbers
@@ -395,7 +432,9 @@ def main(argv: list[str]) -> None:
     ("judge, prefork, 1 worker", "ours_1_worker_runs_per_s"),
     (f"judge, prefork, {python['workers']} workers (ours)", "ours_runs_per_s"),
     ("judge, prefork, without the compile cache", "ours_no_cache_runs_per_s"),
+    ("the same judge as a service (launch.judge_serve, over HTTP)", "service_runs_per_s"),
     ("ratio ours / naive (runs/s)", "ratio"),
+    ("ratio service / in-process (runs/s)", "service_ratio"),
     (f"naive runs/s per core ({python['cores']} cores)", "naive_runs_per_s_per_core"),
     ("ours runs/s per core", "ours_runs_per_s_per_core"),
     ("naive CPU ms per run (all processes)", "naive_cpu_ms_per_run"),

@@ -63,7 +63,11 @@ def get_config() -> ml_collections.ConfigDict:
   # (each engine's `defaults`, documented in its module): in_process.max_batch,
   # sglang.server_url / sync_dir / timeout_s / ..., openai.server_url / model / ...
   c.rollout = config_sections()
-  c.judge = ml_collections.ConfigDict(dict(time_limit_s=10.0, memory_mb=256, workers=0))
+  # judge.backend: local (a Judge of `workers` in this process; 0: two per core) or remote
+  # (`launch.judge_serve` instances at judge.urls, comma-separated; judge.token if they ask one)
+  c.judge = ml_collections.ConfigDict(
+    dict(time_limit_s=10.0, memory_mb=256, workers=0, backend="local", urls="", token="")
+  )
   c.warmup = ml_collections.ConfigDict(
     dict(
       sft_steps=0,  # > 0: SFT this many steps on warmup.train_files first (WORKDIR/warmup)

@@ -7,7 +7,7 @@ import threading
 from absl import logging
 
 from data_pipeline.teacher.base import TEACHERS, Teacher, TeacherError
-from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
+from xcoder_jax.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion
 
 

@@ -1,25 +1,24 @@
 """The judge as a service: the real `sandbox-fusion` client package against a real
 `launch.judge_serve` process, bad requests answered with a 422 naming the field, our batched
-`/judge` endpoint, a burst of concurrent clients, and the optional bearer token."""
+`/judge` endpoint, a burst of concurrent clients, the optional bearer token, and the remote
+judge (the local judge's verdicts, failing over when an instance dies)."""
 
 import asyncio
 import concurrent.futures
-import os
-import subprocess
-import sys
-import time
+import threading
 
 import pytest
 import requests
 import sandbox_fusion as sf
 from aiohttp import test_utils
 
-from xcoder_jax.judge import Judge
+from xcoder_jax import judge
+from xcoder_jax.judge import Judge, Outcome, SpecialJudge, Submission
+from xcoder_jax.judge.remote import RemoteJudge, make_judge
 from xcoder_jax.judge.service import JudgeService
 
-from ports import free_port
+from judge_service import judge_service
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOUBLE_PY = "print(2 * int(input()))\n"
 DOUBLE_CPP = (
   '#include <cstdio>\nint main() { long x; scanf("%ld", &x); printf("%ld\\n", 2 * x); }\n'
@@ -28,33 +27,10 @@ MAX_CODE = 4000
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-  port = free_port()
-  log_path = tmp_path_factory.mktemp("judge_serve") / "server.log"
-  with open(log_path, "w") as log:
-    process = subprocess.Popen(
-      [sys.executable, "-m", "launch.judge_serve", f"--port={port}", "--workers=2",
-       f"--max_code_bytes={MAX_CODE}", "--max_stdin_bytes=100000"],
-      cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-  address = f"http://127.0.0.1:{port}"
-  deadline = time.monotonic() + 60
-  while True:
-    try:
-      if requests.get(f"{address}/v1/ping", timeout=1).json() == "pong":
-        break
-    except requests.ConnectionError:
-      pass
-    if process.poll() is not None or time.monotonic() > deadline:
-      process.kill()
-      pytest.fail("launch.judge_serve did not come up:\n" + log_path.read_text()[-4000:])
-    time.sleep(0.1)
-  yield address
-  process.terminate()
-  try:
-    process.wait(timeout=30)
-  except subprocess.TimeoutExpired:
-    process.kill()
+def url():
+  flags = (f"--max_code_bytes={MAX_CODE}", "--max_stdin_bytes=100000")
+  with judge_service(*flags) as (address, _):
+    yield address
 
 
 def run(url, **fields):
@@ -156,3 +132,51 @@ def test_with_a_token_only_requests_that_carry_it_are_judged():
   refused, wrong, right, answer, ping = asyncio.run(scenario())
   assert (refused, wrong, right, ping) == (401, 401, 200, 200)
   assert answer["run_result"]["stdout"] == "8\n"
+
+
+T = judge.TestCase
+CHECKER = "import sys\nsys.exit(0 if open(sys.argv[2]).read().split() == open(sys.argv[3]).read().split() else 1)\n"
+BATCH = [
+  Submission(DOUBLE_PY, [T("1", "2"), T("3", "7")]),
+  Submission(DOUBLE_CPP, [T("4", "8")], lang="cpp"),
+  Submission(
+    "def f(x):\n  return [x, x + 1]\n", [T(args=[1], expected=[1, 2])], kind="function", fn_name="f"
+  ),
+  Submission(DOUBLE_PY, [T("5")], capture_output=True),
+  Submission(DOUBLE_PY, [T("6", "12 ")], checker=SpecialJudge(CHECKER)),
+  Submission("int main( {", [T("1", "2")], lang="cpp"),
+]
+
+
+def test_a_remote_judge_gives_the_local_judges_verdicts(url):
+  with Judge(workers=2) as local_judge:
+    local = local_judge.run(BATCH)
+  remote = RemoteJudge([url]).run(BATCH)
+  summary = lambda results: [[(v.verdict, v.output) for v in r.verdicts] for r in results]  # noqa: E731
+  assert summary(remote) == summary(local)
+  assert [r.num_tests for r in remote] == [len(s.tests) for s in BATCH]
+  assert summary(remote)[3] == [(Outcome.ACCEPTED, "10\n")]  # capture mode: the output itself
+  with pytest.raises(ValueError, match="fn_name"):  # validated here, as a local judge does
+    RemoteJudge([url]).run([Submission("x = 1", [T(args=[1], expected=1)], kind="function")])
+
+
+def test_the_remote_judge_finishes_on_the_others_when_an_instance_dies(url, caplog):
+  slow = "import time\ntime.sleep(0.1)\n" + DOUBLE_PY
+  batch = [Submission(slow, [T(str(i), str(2 * i))]) for i in range(40)]
+  with judge_service() as (second, process):
+    remote = RemoteJudge([second, url], cooldown_s=60)
+    threading.Timer(0.5, process.kill).start()
+    results = remote.run(batch)
+  assert all(r.accepted for r in results) and len(results) == len(batch)
+  assert any("trying another" in r.getMessage() for r in caplog.records)  # it did fail over
+  with pytest.raises(ValueError, match="no judge service answers at http://127.0.0.1:"):
+    RemoteJudge([second])
+
+
+def test_make_judge_refuses_a_backend_that_does_not_match_its_urls():
+  with pytest.raises(ValueError, match="local, remote"):
+    make_judge("cluster")
+  with pytest.raises(ValueError, match="backend to remote"):
+    make_judge("local", "http://127.0.0.1:1")
+  with pytest.raises(ValueError, match="at least one URL"):
+    make_judge("remote", " , ")

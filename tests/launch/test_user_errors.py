@@ -158,6 +158,11 @@ CASES = {
     [RL, "--workdir={tmp}/w", "--config.rollout.engine=sglang"],
     ["--config.rollout.sglang.server_url=", "--config.rollout.sglang.sync_dir="],
   ),
+  "rl unknown judge backend": (
+    "rl",
+    [RL, "--workdir={tmp}/w", "--config.judge.backend=cluster"],
+    ["judge.backend='cluster'", "local, remote", "judge.urls="],
+  ),
   "train missing shard files": (
     "train",
     [SFT, "--workdir={tmp}/w", "--config.data.train_files=/nonexistent/shard-*.array_record"],

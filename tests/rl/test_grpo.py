@@ -15,6 +15,8 @@ from xcoder_jax.rl import grpo
 from xcoder_jax.rl.rollout_batch import build_rows, split_minibatches
 from xcoder_jax.rollout.types import Completion
 
+from judge_service import judge_service
+
 pytestmark = pytest.mark.slow  # minutes in all: not in `make test-fast`
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -94,3 +96,22 @@ def test_a_resumed_run_repeats_the_same_rewards(trained, tmp_path):
   for got, want in zip(resumed[SAVE_EVERY:], reference[SAVE_EVERY:], strict=True):
     assert got["reward_mean"] == want["reward_mean"], (got["step"], got, want)
     assert got["loss"] == pytest.approx(want["loss"], rel=1e-4, abs=1e-6)
+
+
+def test_rewards_judged_by_a_judge_service_equal_local_judging(trained, tmp_path):
+  """judge.backend=remote: two steps resumed from the mid-run checkpoint, judged by a real
+  `launch.judge_serve` process, score exactly what the in-process judge scored."""
+  reference_dir, reference, _ = trained
+  workdir = tmp_path / "run"
+  shutil.copytree(reference_dir, workdir)
+  for name in os.listdir(workdir / "checkpoints"):
+    if name.isdigit() and int(name) > SAVE_EVERY:
+      shutil.rmtree(workdir / "checkpoints" / name)
+  config = _config(steps=SAVE_EVERY + 2, save_every=SAVE_EVERY, keep=STEPS)
+  with judge_service() as (url, _):
+    config.judge.update(backend="remote", urls=url)
+    grpo.train(rl_launch.prepare(config, str(workdir)), str(workdir))
+  remote = read_jsonl(str(workdir / "metrics.jsonl"))[SAVE_EVERY:]
+  assert [m["step"] for m in remote] == [SAVE_EVERY + 1, SAVE_EVERY + 2]
+  for got, want in zip(remote, reference[SAVE_EVERY:], strict=False):
+    assert (got["reward_mean"], got["pass_rate"]) == (want["reward_mean"], want["pass_rate"])

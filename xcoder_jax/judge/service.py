@@ -33,7 +33,15 @@ from typing import Any
 from aiohttp import web
 
 from xcoder_jax.judge.pool import Judge
-from xcoder_jax.judge.types import Outcome, Submission, TestCase, TestKind, Verdict
+from xcoder_jax.judge.types import (
+  Outcome,
+  SpecialJudge,
+  Submission,
+  SubmissionResult,
+  TestCase,
+  TestKind,
+  Verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -179,34 +187,38 @@ def _command(status: str, verdict: Verdict | None, return_code, stdout: str, std
 
 
 def judge_submission(body: dict, limits: ServiceLimits) -> Submission:
-  """A `/judge` request: `source`, `lang`, `tests` (TESTS.jsonl records) and the optional
-  `Submission` fields `kind`, `fn_name`, `time_limit_s`, `memory_mb`, `checker`,
-  `early_exit`."""
+  """A `/judge` request (`submission_record`'s output): `source`, `lang`, `tests` (TESTS.jsonl
+  records; in capture mode without expected outputs) and the optional `Submission` fields
+  `kind`, `fn_name`, `time_limit_s`, `memory_mb`, `checker` (a name, or a special judge's
+  `{"source", "lang"}`), `early_exit`, `capture_output`."""
   source = _field(body, "source", str, check=_size(limits.max_code_bytes))
   lang = _field(body, "lang", str, "python", check=_language)
+  kinds = {t.value for t in TestKind}
   kind = _field(
     body,
     "kind",
     str,
     TestKind.STDIO.value,
-    check=lambda k: "" if k in {t.value for t in TestKind} else f"unknown kind {k!r}",
+    check=lambda k: "" if k in kinds else f"unknown kind {k!r}",
   )
-  records = _field(
-    body,
-    "tests",
-    list,
-    check=lambda t: "" if 0 < len(t) <= limits.max_tests else f"give 1..{limits.max_tests} tests",
-  )
+  capture = _field(body, "capture_output", bool, False)
+  count_ok = lambda t: "" if 0 < len(t) <= limits.max_tests else f"give 1..{limits.max_tests} tests"  # noqa: E731
   tests = []
-  for number, record in enumerate(records, 1):
+  for number, record in enumerate(_field(body, "tests", list, check=count_ok)):
     try:
-      tests.append(TestCase.from_json(record, kind, where=f"tests[{number - 1}]"))
+      tests.append(TestCase.from_json(record, kind, f"tests[{number}]", capture_output=capture))
     except ValueError as error:
       raise FieldError("tests", str(error)) from None
   stdin_bytes = sum(len(t.input.encode()) for t in tests)
   if stdin_bytes > limits.max_stdin_bytes:
     raise FieldError(
       "tests", f"inputs total {stdin_bytes} bytes, above the {limits.max_stdin_bytes}-byte limit"
+    )
+  checker = _field(body, "checker", (str, dict), "exact")
+  if isinstance(checker, dict):
+    checker = SpecialJudge(
+      _field(checker, "source", str, check=_size(limits.max_code_bytes)),
+      _field(checker, "lang", str, "python", check=_language),
     )
   return Submission(
     source,
@@ -216,9 +228,44 @@ def judge_submission(body: dict, limits: ServiceLimits) -> Submission:
     fn_name=_field(body, "fn_name", str, None),
     time_limit_s=float(_field(body, "time_limit_s", (int, float), 10.0, check=_seconds)),
     memory_mb=_field(body, "memory_mb", int, 256, check=_memory),
-    checker=_field(body, "checker", str, "exact"),
+    checker=checker,
     early_exit=_field(body, "early_exit", bool, False),
+    capture_output=capture,
   )
+
+
+def submission_record(submission: Submission) -> dict[str, Any]:
+  """The `/judge` request of a submission (`judge_submission`'s inverse)."""
+  kind = TestKind(submission.kind)
+  checker = submission.checker
+  if isinstance(checker, SpecialJudge):
+    checker = {"source": checker.source, "lang": checker.lang}
+  return {
+    "source": submission.source,
+    "lang": submission.lang,
+    "kind": kind.value,
+    "tests": [test.to_json(kind) for test in submission.tests],
+    "fn_name": submission.fn_name,
+    "time_limit_s": submission.time_limit_s,
+    "memory_mb": submission.memory_mb,
+    "checker": checker,
+    "early_exit": submission.early_exit,
+    "capture_output": submission.capture_output,
+  }
+
+
+def result_record(result: SubmissionResult) -> dict[str, Any]:
+  """The `/judge` answer."""
+  return {
+    "verdicts": [v.to_json() for v in result.verdicts],
+    "num_tests": result.num_tests,
+    "accepted": result.accepted,
+    "pass_fraction": result.pass_fraction,
+  }
+
+
+def result_from_record(record: dict) -> SubmissionResult:
+  return SubmissionResult([Verdict.from_json(v) for v in record["verdicts"]], record["num_tests"])
 
 
 class JudgeService:
@@ -253,14 +300,7 @@ class JudgeService:
       [result] = await self._run(submission)
     except ValueError as error:  # the judge's own validation (checker name, fn_name, ...)
       raise FieldError("request", str(error)) from None
-    return web.json_response(
-      {
-        "verdicts": [v.to_json() for v in result.verdicts],
-        "num_tests": result.num_tests,
-        "accepted": result.accepted,
-        "pass_fraction": result.pass_fraction,
-      }
-    )
+    return web.json_response(result_record(result))
 
   async def _run(self, submission: Submission):
     return await asyncio.get_running_loop().run_in_executor(None, self.judge.run, [submission])

@@ -22,10 +22,10 @@ from absl import logging
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xcoder_jax import judge as judge_lib
 from xcoder_jax import rl as rl_lib
 from xcoder_jax import sharding
 from xcoder_jax.data.rl import make_prompt_iterator
+from xcoder_jax.judge.remote import BACKENDS, make_judge
 from xcoder_jax.models.build import model_from_params
 from xcoder_jax.rl.layout import GAP_FIELDS, TRAIN_FIELDS, BatchLayout
 from xcoder_jax.rl.rollout_batch import ROW_FIELDS, build_rows, split_minibatches
@@ -58,6 +58,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   rl = config.rl
   rl_lib.ADVANTAGE_ESTIMATORS.check(rl.advantage, "rl.advantage")
   check_trainable(config.rollout.engine, config.rollout.get(config.rollout.engine))
+  if config.judge.backend not in BACKENDS:
+    raise ValueError(
+      f"judge.backend={config.judge.backend!r}: choose one of {', '.join(BACKENDS)} (remote: "
+      "judge.urls=http://HOST:PORT,... of `launch.judge_serve` instances)"
+    )
   rl_lib.POLICY_LOSSES.check(rl.policy_loss, "rl.policy_loss")
   rl_lib.AGGREGATIONS.check(rl.loss_agg, "rl.loss_agg")
   rl_lib.KL_ESTIMATORS.check(rl.kl_estimator, "rl.kl_estimator")
@@ -178,7 +183,12 @@ class GRPOTrainer(loop.Trainer):
       processes,
       allow_heldout=config.data.train_on_heldout,
     )
-    self.judge = judge_lib.Judge(workers=config.judge.workers or None)
+    self.judge = make_judge(
+      config.judge.backend,
+      config.judge.urls,
+      config.judge.workers or None,
+      token=config.judge.token or None,
+    )
     self.engine = None  # made at the first step, from the live parameters
     self._logprobs = self._compile_logprobs()
     self.ref_params = None
@@ -359,6 +369,7 @@ class GRPOTrainer(loop.Trainer):
   def close(self):
     if self.engine is not None:
       self.engine.close()
+    self.judge.close()
 
 
 def train(

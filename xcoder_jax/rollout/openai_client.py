@@ -20,8 +20,8 @@ import concurrent.futures
 from collections.abc import Sequence
 from typing import Any
 
+from xcoder_jax.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
-from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion, SamplingParams, token_prompts
 
 _TOKEN_ID_PREFIX = "token_id:"

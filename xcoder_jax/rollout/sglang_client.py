@@ -44,8 +44,8 @@ from typing import Any
 
 from absl import logging
 
+from xcoder_jax.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
-from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
 from xcoder_jax.rollout.types import Completion, SamplingParams, token_prompts
 
 EXPORT_NAME = "weights_v{:06d}"

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from xcoder_jax.rollout.http_json import JsonEndpoint, ServerError
+from xcoder_jax.http_json import JsonEndpoint, ServerError
 
 from ports import free_port
 
