@@ -186,8 +186,6 @@ def make_pairs(
 def pairs_only(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dict:
   """Rebuilds the pairs of a finished run from its stored solutions and verification (and
   the same deterministic de-duplication), then updates its report.json."""
-  from xcoder_jax import judge as judge_lib
-
   host_tag = f"host{host_index:05d}of{num_hosts:05d}" if num_hosts > 1 else ""
   out = os.path.join(output_dir, host_tag) if host_tag else output_dir
   work = os.path.join(out, "work")
@@ -206,7 +204,7 @@ def pairs_only(config, output_dir: str, host_index: int = 0, num_hosts: int = 1)
   splits = dedup.split_tasks(tasks, config.split, work)
   kept, _, _ = dedup.decontaminate_and_dedup(verified, config.dedup)
   # Started only for outputs that predate per-candidate outcomes.
-  judge_of = functools.cache(lambda: judge_lib.Judge(workers=config.judge_workers or None))
+  judge_of = functools.cache(lambda: verify.judge_from_config(config))
   result = make_pairs(kept, candidates, judge_of, config, out, host_tag, splits)
   with open(report_path) as f:
     report = json.load(f)

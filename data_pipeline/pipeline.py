@@ -140,8 +140,6 @@ def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dic
 
 def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   """The stages in order; raises _Unfinished after a stage that kept retriable items."""
-  from xcoder_jax import judge as judge_lib
-
   host_tag = f"host{host_index:05d}of{num_hosts:05d}" if num_hosts > 1 else ""
   out = os.path.join(output_dir, host_tag) if host_tag else output_dir
   work = os.path.join(out, "work")
@@ -184,7 +182,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   timed("seeds", report)
   teacher = make_teacher(config.teacher)
   teacher.check()
-  judge = judge_lib.Judge(workers=config.judge_workers or None)
+  judge = verify.judge_from_config(config)
   extractions, report = run_items(
     recorded("feature_extraction"),
     work,

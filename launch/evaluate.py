@@ -24,10 +24,11 @@ import os
 from absl import flags
 
 from launch import common
-from xcoder_jax import fileio, judge
+from xcoder_jax import fileio
 from xcoder_jax.eval import extraction, report, samples, scoring
 from xcoder_jax.eval.benchmarks import load_benchmark
 from xcoder_jax.eval.types import BENCHMARKS, EvalInputError, LoadOptions
+from xcoder_jax.judge.remote import make_judge
 
 _BENCHMARK = flags.DEFINE_string(
   "benchmark", None, f"Benchmark name: one of {', '.join(BENCHMARKS.names())}.", required=True
@@ -62,6 +63,13 @@ _TIME_LIMIT = flags.DEFINE_float(
 )
 _MEMORY = flags.DEFINE_integer("memory_mb", None, "Memory per run; default: the benchmark's.")
 _WORKERS = flags.DEFINE_integer("judge_workers", None, "Judge workers (default 2 per core).")
+_JUDGE_URLS = flags.DEFINE_string(
+  "judge_urls",
+  "",
+  "Judge on these `launch.judge_serve` instances (comma-separated URLs) instead of in this "
+  "process; the verdicts are the same.",
+)
+_JUDGE_TOKEN = flags.DEFINE_string("judge_token", None, "Bearer token of the judge services.")
 _MAX_PROBLEMS = flags.DEFINE_integer("max_problems", 0, "Keep the first N problems (0: all).")
 _ENGINE = flags.DEFINE_string(
   "engine", "in_process", "Rollout engine (xcoder_jax.rollout ENGINES)."
@@ -219,7 +227,9 @@ def _generate(problems, k: int, path: str, sampling) -> dict[str, list[str]]:
 
 def run() -> dict:
   _check_flags()
-  judge_pool = judge.Judge(workers=_WORKERS.value)  # no sandbox: stop before generating
+  backend = "remote" if _JUDGE_URLS.value else "local"
+  # no sandbox, or no service answering: stop before generating
+  judge_pool = make_judge(backend, _JUDGE_URLS.value, _WORKERS.value, token=_JUDGE_TOKEN.value)
   options = LoadOptions(
     time_limit_s=_TIME_LIMIT.value,
     memory_mb=_MEMORY.value,

@@ -11,6 +11,11 @@ def get_config():
   c.seeds = "seeds/*.jsonl"
   c.validate_on_seeds = True  # score voting against seeds' ground-truth tests
   c.judge_workers = 0  # 0: two per core
+  # local: a Judge in this process; remote: `launch.judge_serve` instances at judge_urls
+  # (comma-separated), judge_token if they ask for one. Same verdicts either way.
+  c.judge_backend = "local"
+  c.judge_urls = ""
+  c.judge_token = ""
   # Each stage's work file records the settings it ran with (its config section and the
   # teacher's model); a rerun with other settings stops naming them, unless redo_changed:
   # then the changed stages and every stage after them are redone (old files in work/superseded)

@@ -13,6 +13,8 @@ from xcoder_jax.data import load_tokenizer
 from xcoder_jax.eval import load_benchmark
 from xcoder_jax.eval.generation import EVAL_SAMPLING, generate
 
+from judge_service import judge_service
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The CLI with the test-only engine registered first (it exists in no other process).
@@ -57,14 +59,9 @@ def test_scores_a_samples_file(tmp_path, data_file):
     )
   )
   out = tmp_path / "out.json"
-  result = _run(
-    "--benchmark=livecodebench",
-    f"--data={data_file}",
-    f"--samples={samples}",
-    "--k=2",
-    "--window=v5",
-    f"--output={out}",
-  )
+  scoring = ["--benchmark=livecodebench", f"--data={data_file}", f"--samples={samples}"]
+  scoring += ["--k=2", "--window=v5"]
+  result = _run(*scoring, f"--output={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads(out.read_text())
   assert report["num_problems"] == 2 and report["k"] == 2
@@ -74,6 +71,10 @@ def test_scores_a_samples_file(tmp_path, data_file):
   assert report["problems"]["lc_pairs"]["verdicts"] == ["accepted", "no_code"]
   assert report["settings"]["window"] == "v5" and report["settings"]["end_date"] == "2025-02-01"
   assert "avg@2" in result.stdout and "overall" in result.stdout
+  with judge_service() as (url, _):  # the same verdicts when a judge service judges
+    served = _run(*scoring, f"--output={tmp_path / 'served.json'}", f"--judge_urls={url}")
+  assert served.returncode == 0, served.stderr[-3000:]
+  assert json.loads((tmp_path / "served.json").read_text())["problems"] == report["problems"]
 
   # user errors: one line naming the fix, status 2, nothing written
   bad = tmp_path / "bad.jsonl"

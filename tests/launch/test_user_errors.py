@@ -229,6 +229,12 @@ CASES = {
     ["--benchmark=nope", "--samples={tmp}/s.jsonl", "--output={tmp}/o.json"],
     ["nope", "livecodebench"],
   ),
+  "evaluate judge service not answering": (
+    "evaluate",
+    ["--benchmark=humaneval", "--samples={tmp}/s.jsonl", "--output={tmp}/o.json"]
+    + ["--judge_urls=http://127.0.0.1:9"],
+    ["no judge service answers at http://127.0.0.1:9", "launch.judge_serve"],
+  ),
   "train every record held out": (
     "train",
     [SFT, "--workdir={tmp}/w", "--config.data.train_files={bad}/heldout_sft"],
