@@ -4,8 +4,11 @@
 judge (the local judge's verdicts, failing over when an instance dies)."""
 
 import asyncio
+import collections
 import concurrent.futures
+import os
 import threading
+import time
 
 import pytest
 import requests
@@ -27,10 +30,33 @@ MAX_CODE = 4000
 
 
 @pytest.fixture(scope="module")
-def url():
+def served():
   flags = (f"--max_code_bytes={MAX_CODE}", "--max_stdin_bytes=100000")
-  with judge_service(*flags) as (address, _):
-    yield address
+  with judge_service(*flags) as (address, process):
+    yield address, process.pid
+
+
+@pytest.fixture(scope="module")
+def url(served):
+  return served[0]
+
+
+def descendants(pid: int) -> set[int]:
+  """Every live process below `pid` (from /proc)."""
+  children = collections.defaultdict(set)
+  for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+      with open(f"/proc/{entry}/stat") as stat:
+        parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+      continue
+    children[parent].add(int(entry))
+  found, todo = set(), [pid]
+  while todo:
+    for child in children[todo.pop()] - found:
+      found.add(child)
+      todo.append(child)
+  return found
 
 
 def run(url, **fields):
@@ -104,15 +130,24 @@ def test_the_batched_endpoint_judges_one_program_on_many_tests(url):
   assert bad.status_code == 422 and "output" in bad.json()["detail"][0]["msg"]
 
 
-def test_a_burst_of_concurrent_clients_each_gets_its_own_answer(url):
-  """32 clients at once through the client package (verl keeps up to 64 in flight)."""
+def test_64_concurrent_clients_each_get_their_own_answer_and_leave_no_process(served):
+  """64 clients at once through the client package (verl keeps up to 64 in flight), some
+  leaving a daemon behind: every answer is right, and afterwards the server holds the same
+  processes as before (its workers' zygotes), nothing the programs started."""
+  url, pid = served
+  idle = descendants(pid)
+  daemon = "import os, time\nif os.fork() == 0:\n  time.sleep(60)\n" + DOUBLE_PY
 
   def ask(i):
-    return run(url, code=DOUBLE_PY, language="python", stdin=str(i)).run_result.stdout
+    return run(url, code=daemon if i % 8 == 0 else DOUBLE_PY, language="python", stdin=str(i))
 
-  with concurrent.futures.ThreadPoolExecutor(32) as pool:
-    answers = list(pool.map(ask, range(32)))
-  assert answers == [f"{2 * i}\n" for i in range(32)]
+  with concurrent.futures.ThreadPoolExecutor(64) as pool:
+    answers = list(pool.map(ask, range(64)))
+  assert [a.run_result.stdout for a in answers] == [f"{2 * i}\n" for i in range(64)]
+  deadline = time.monotonic() + 10
+  while descendants(pid) != idle and time.monotonic() < deadline:
+    time.sleep(0.1)
+  assert descendants(pid) == idle
 
 
 def test_with_a_token_only_requests_that_carry_it_are_judged():
