@@ -376,6 +376,14 @@ def test_a_batch_shrinks_as_rows_finish_without_changing_them(model, tokenizer):
     np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
   static_share = static.stats.summary()["slot_occupancy"]
   assert shrinking.stats.summary()["slot_occupancy"] > 2 * static_share
+  # Four long rows, then three: both shrink 8 slots to 4, one compilation whatever the count.
+  long_rows = lambda n: [
+    dataclasses.replace(r, max_new_tokens=MAX_NEW if i < n else 1) for i, r in enumerate(rows)
+  ]  # noqa: E731
+  shrinking.generate(prompts, long_rows(4))
+  seen = collections.Counter(slots_lib.COMPILED_SHAPES)
+  shrinking.generate(prompts, long_rows(3))
+  assert slots_lib.COMPILED_SHAPES == seen
 
 
 def test_a_row_longer_than_the_cache_is_refused_naming_both_numbers(model, tokenizer):

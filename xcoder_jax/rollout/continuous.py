@@ -171,7 +171,8 @@ class SlotBatch:
       if self.state is None:
         self.state = slots_lib.empty(slots=target, stop_width=self.stop_width, **shape)
       else:
-        keep = np.asarray(occupied, np.int32)
+        keep = np.full(target, size, np.int32)  # out of range: an empty slot
+        keep[: len(occupied)] = occupied
         del shape["width"], shape["max_new_tokens"]
         self.state = slots_lib.resize(self.state, keep, size=target, **shape)
     self.occupant = [self.occupant[s] for s in occupied] + [None] * (target - len(occupied))
@@ -248,7 +249,7 @@ class SlotBatch:
       s for s, r in enumerate(self.occupant) if r is not None and r.stops and r.stops.pending
     ]
     if checking:
-      tokens = jax.device_get(self.state.tokens[np.asarray(checking)])
+      tokens = self._rows_of(self.state.tokens, checking)
       for row, slot in zip(tokens, checking):
         stops = self.occupant[slot].stops
         stops.check(row, int(lengths[slot]), bool(stopped[slot]), bool(finished[slot]))
@@ -260,8 +261,8 @@ class SlotBatch:
     ]
     if not done:
       return []
-    index = np.asarray(done)
-    tokens, logprobs = jax.device_get((self.state.tokens[index], self.state.logprobs[index]))
+    tokens = self._rows_of(self.state.tokens, done)
+    logprobs = self._rows_of(self.state.logprobs, done)
     results = []
     for slot, row_tokens, row_logprobs in zip(done, tokens, logprobs):
       request = self.occupant[slot]
@@ -276,6 +277,13 @@ class SlotBatch:
       )
       results.append((request, completion))
     return results
+
+  def _rows_of(self, array: jax.Array, slots: Sequence[int]) -> np.ndarray:
+    """`array[slots]` on the host; the index is padded to a power of two, so that the
+    gather compiles once per bucket, not once per count."""
+    index = np.zeros(bucket(len(slots)), np.int32)
+    index[: len(slots)] = slots
+    return jax.device_get(array[index])[: len(slots)]
 
   def _account(self, lengths, slot_steps: int, live_steps: int) -> None:
     """Adds this chunk's decode steps (all slots, live ones), its cache bytes and the tokens

@@ -221,9 +221,10 @@ def decode(state, slots: Slots, steps, exit_live, halt, *, graphdef, pad_id: int
 
 @functools.partial(jax.jit, static_argnames=("config", "size", "pad_id"))
 def resize(slots: Slots, keep, *, config: ModelConfig, size: int, pad_id: int) -> Slots:
-  """A batch of `size` slots whose first len(keep) hold slots `keep` of `slots`, in order;
-  the rest are empty. (Not donated: XLA cannot alias buffers of another shape; the caller
-  drops the old batch at once.)"""
+  """A batch of `size` slots: slot i holds old slot `keep[i]`, or is empty where `keep[i]` is
+  out of range (`keep` has `size` entries, so one compilation serves any number of live
+  slots). Not donated: XLA cannot alias buffers of another shape; the caller drops the old
+  batch at once."""
   count, max_new_tokens = slots.tokens.shape
   width = slots.cache.k.shape[2] - max_new_tokens
   COMPILED_SHAPES[("resize", count, width, max_new_tokens, size)] += 1
@@ -235,16 +236,21 @@ def resize(slots: Slots, keep, *, config: ModelConfig, size: int, pad_id: int) -
     stop_width=slots.rows.stop_ids.shape[1],
     pad_id=pad_id,
   )
-  moved = jnp.arange(keep.shape[0])
+  kept = keep < count
+
+  def pick(new: jax.Array, old: jax.Array, axis: int = 0) -> jax.Array:
+    moved = jnp.take(old, jnp.minimum(keep, count - 1), axis)
+    return jnp.where(kept.reshape((-1,) + (1,) * (old.ndim - axis - 1)), moved, new)
+
   cache = KVCache(
-    target.cache.k.at[:, moved].set(jnp.take(slots.cache.k, keep, 1)),
-    target.cache.v.at[:, moved].set(jnp.take(slots.cache.v, keep, 1)),
-    target.cache.segment_ids.at[moved].set(slots.cache.segment_ids[keep]),
-    target.cache.positions.at[moved].set(slots.cache.positions[keep]),
+    pick(target.cache.k, slots.cache.k, 1),
+    pick(target.cache.v, slots.cache.v, 1),
+    pick(target.cache.segment_ids, slots.cache.segment_ids),
+    pick(target.cache.positions, slots.cache.positions),
     target.cache.index,
   )
   per_slot = jax.tree.map(
-    lambda new, old: new.at[moved].set(old[keep]),
+    pick,
     target._replace(cache=None, slot_steps=None, live_steps=None),
     slots._replace(cache=None, slot_steps=None, live_steps=None),
   )
