@@ -13,6 +13,8 @@ from data_pipeline.stage import Dropped
 from xcoder_jax import judge
 from xcoder_jax.judge import checkers
 
+from judge_service import judge_service
+
 
 def cfg(**overrides):
   base = {"min_votes": 2, "min_agreement": 0.5, "held_out_every": 4, "min_tests": 2}
@@ -186,3 +188,25 @@ def test_golden_passes_every_stored_test_under_the_exact_checker():
     ]
   )
   assert result.accepted and len(record["tests"]) == 5
+
+
+def test_verification_on_a_judge_service_equals_local_verification():
+  """SynthSmith's judge_backend=remote (capture-mode voting runs included): the same labels,
+  golden solution and report as the in-process judge."""
+  from data_pipeline.records import Candidate, Task, TestInputs
+
+  double = "print(2 * int(input()))\n"
+  task = Task("t", "c", "codeforces", "stdio", None, "Double", "Print 2n.", {}, {})
+  codes = [double, double, "print(int(input()) + 2)\n", "import sys\nsys.exit(1)\n"]
+  candidates = [Candidate("t", i, "", code) for i, code in enumerate(codes)]
+  inputs = TestInputs("t", [f"{n}\n" for n in range(1, 5)], ["direct"] * 4)
+  config = cfg(min_candidates=2, time_limit_s=5.0, memory_mb=256)
+  local = verify.verify_task(judge.Judge(workers=2), config, task, candidates, inputs)
+  with judge_service() as (url, _):
+    settings = ml_collections.ConfigDict(
+      dict(judge_backend="remote", judge_urls=url, judge_workers=0, judge_token="")
+    )
+    remote = verify.verify_task(
+      verify.judge_from_config(settings), config, task, candidates, inputs
+    )
+  assert remote == local and local[0][0]["golden"]["code"] == double
