@@ -6,6 +6,8 @@ Point the `sandbox-fusion` client (`set_sandbox_endpoint("http://HOST:PORT")`) o
 sandbox reward (`sandbox_fusion_url=http://HOST:PORT/run_code`) at it. Endpoints and the
 deviations from SandboxFusion: xcoder_jax/judge/service.py. Binds to loopback unless told
 otherwise; with --token every request but /v1/ping needs `Authorization: Bearer SECRET`.
+Every output checker the project registers (the judge's own and evaluation's `livecodebench`)
+is known to the service, so a remote judge grades as a local one does.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main(argv):
   del argv
   from aiohttp import web
 
+  from xcoder_jax.eval import lcb_grading  # noqa: F401  (registers the `livecodebench` checker)
   from xcoder_jax.judge.pool import Judge
   from xcoder_jax.judge.service import JudgeService, ServiceLimits
 

@@ -48,6 +48,7 @@ class RemoteJudge:
       for url in urls
     ]
     self.attempts, self.in_flight, self.cooldown_s = attempts, in_flight, cooldown_s
+    self.workers = in_flight * len(urls)  # submissions judged at once (Judge.workers' sense)
     self._busy = [0] * len(urls)  # requests in flight per instance
     self._set_aside = [0.0] * len(urls)  # monotonic time until which an instance is skipped
     self._lock = threading.Lock()
@@ -65,7 +66,7 @@ class RemoteJudge:
     """Judges every submission; results come back in the batch's order."""
     for submission in batch:
       validate(submission)
-    workers = max(1, min(len(batch), self.in_flight * len(self.endpoints)))
+    workers = max(1, min(len(batch), self.workers))
     with concurrent.futures.ThreadPoolExecutor(workers) as executor:
       return list(executor.map(self._judge_one, batch))
 
