@@ -52,15 +52,15 @@ class RemoteJudge:
     self._busy = [0] * len(urls)  # requests in flight per instance
     self._set_aside = [0.0] * len(urls)  # monotonic time until which an instance is skipped
     self._lock = threading.Lock()
-    dead = [e.url for e in self.endpoints if not e.healthy("/v1/ping")]
+    dead = [i for i, e in enumerate(self.endpoints) if not e.healthy("/v1/ping")]
     if len(dead) == len(urls):
       raise ValueError(
-        f"no judge service answers at {', '.join(dead)}; start one with "
-        "`python -m launch.judge_serve --port=PORT` or fix judge.urls"
+        f"no judge service answers at {', '.join(e.url for e in self.endpoints)}; start one "
+        "with `python -m launch.judge_serve --port=PORT` or fix judge.urls"
       )
-    for url in dead:
-      log.warning("judge service %s does not answer; judging on the others", url)
-      self._set_aside[[e.url for e in self.endpoints].index(url)] = time.monotonic() + cooldown_s
+    for i in dead:
+      log.warning("judge service %s does not answer; judging on the others", self.endpoints[i].url)
+      self._set_aside[i] = time.monotonic() + cooldown_s
 
   def run(self, batch: Sequence[Submission]) -> list[SubmissionResult]:
     """Judges every submission; results come back in the batch's order."""

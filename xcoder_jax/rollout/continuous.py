@@ -160,21 +160,21 @@ class SlotBatch:
     size = self.size
     if self.state is not None and (target == size or (size // 2 < target < size)):
       return  # big enough, and not yet half empty
-    sampler = self.sampler
-    shape = dict(
-      config=sampler.model_config,
-      width=self.width,
-      max_new_tokens=self.max_new_tokens,
-      pad_id=sampler.tokenizer.pad_id,
-    )
-    with sampler.on_mesh():
+    config, pad_id = self.sampler.model_config, self.sampler.tokenizer.pad_id
+    with self.sampler.on_mesh():
       if self.state is None:
-        self.state = slots_lib.empty(slots=target, stop_width=self.stop_width, **shape)
+        self.state = slots_lib.empty(
+          config=config,
+          slots=target,
+          width=self.width,
+          max_new_tokens=self.max_new_tokens,
+          stop_width=self.stop_width,
+          pad_id=pad_id,
+        )
       else:
         keep = np.full(target, size, np.int32)  # out of range: an empty slot
         keep[: len(occupied)] = occupied
-        del shape["width"], shape["max_new_tokens"]
-        self.state = slots_lib.resize(self.state, keep, size=target, **shape)
+        self.state = slots_lib.resize(self.state, keep, config=config, size=target, pad_id=pad_id)
     self.occupant = [self.occupant[s] for s in occupied] + [None] * (target - len(occupied))
     self._halt = np.zeros(target, bool)
 
@@ -183,14 +183,13 @@ class SlotBatch:
     sampler = self.sampler
     keys = [(tuple(r.prompt), self.width) for _, r in admitted]
     waiting = {(tuple(r.prompt), self.width) for r in self.waiting}
-    blocks = sampler.prompt_cache.lookup(keys, lambda missing: self._prefill(missing), waiting)
-    by_block: dict[int, list[tuple[int, int, Request]]] = collections.defaultdict(list)
+    blocks = sampler.prompt_cache.lookup(keys, self._prefill, waiting)
+    by_block: dict[int, tuple[slots_lib.Prompts, list]] = {}  # id(block) -> block, members
     for (slot, request), (block, row) in zip(admitted, blocks):
-      by_block[id(block)].append((slot, row, request))
+      by_block.setdefault(id(block), (block, []))[1].append((slot, row, request))
       self.occupant[slot] = request
       self._halt[slot] = False
-    block_of = {id(block): block for block, _ in blocks}
-    for block_id, members in by_block.items():
+    for block, members in by_block.values():
       count = bucket(len(members))
       source = np.zeros(count, np.int32)
       targets = np.full(count, self.size, np.int32)  # out of range: a filler, dropped
@@ -199,7 +198,7 @@ class SlotBatch:
       rows = self._rows([r for _, _, r in members], count)
       with sampler.on_mesh():
         self.state = slots_lib.insert(
-          self.state, block_of[block_id], source, targets, rows, pad_id=sampler.tokenizer.pad_id
+          self.state, block, source, targets, rows, pad_id=sampler.tokenizer.pad_id
         )
     sampler.stats.prefill_requested += sum(len(r.prompt) for _, r in admitted)
 
@@ -244,27 +243,24 @@ class SlotBatch:
 
   def _harvest(self, finished, lengths, stopped) -> list[tuple[Request, Completion]]:
     """Checks stop strings, then frees the slots of finished rows and completes them."""
-    matches = {}
-    checking = [
-      s for s, r in enumerate(self.occupant) if r is not None and r.stops and r.stops.pending
-    ]
-    if checking:
-      tokens = self._rows_of(self.state.tokens, checking)
-      for row, slot in zip(tokens, checking):
-        stops = self.occupant[slot].stops
-        stops.check(row, int(lengths[slot]), bool(stopped[slot]), bool(finished[slot]))
-        if stops.match is not None:
-          matches[slot] = stops.match
-          self._halt[slot] = True  # the device stops it at the next decode
-    done = [
-      s for s, r in enumerate(self.occupant) if r is not None and (finished[s] or s in matches)
-    ]
-    if not done:
+    occupied = [s for s, r in enumerate(self.occupant) if r is not None]
+    checking = [s for s in occupied if self.occupant[s].stops and self.occupant[s].stops.pending]
+    ending = sorted(set(checking).union(s for s in occupied if finished[s]))
+    if not ending:
       return []
-    tokens = self._rows_of(self.state.tokens, done)
-    logprobs = self._rows_of(self.state.logprobs, done)
+    tokens = dict(zip(ending, self._rows_of(self.state.tokens, ending)))  # one fetch for both
+    matches = {}
+    for slot in checking:
+      stops = self.occupant[slot].stops
+      stops.check(tokens[slot], int(lengths[slot]), bool(stopped[slot]), bool(finished[slot]))
+      if stops.match is not None:
+        matches[slot] = stops.match
+        self._halt[slot] = True  # the device stops it at the next decode
+    done = [s for s in ending if finished[s] or s in matches]
+    logprobs = self._rows_of(self.state.logprobs, done) if done else []
     results = []
-    for slot, row_tokens, row_logprobs in zip(done, tokens, logprobs):
+    for slot, row_logprobs in zip(done, logprobs):
+      row_tokens = tokens[slot]
       request = self.occupant[slot]
       self.occupant[slot] = None
       completion = self.sampler.completion(

@@ -187,10 +187,9 @@ class Sampler:
     for request in requests:
       batch.add(request)
     results: list[Completion | None] = [None] * len(requests)
-    with self.on_mesh():
-      while batch.busy:
-        for request, completion in batch.run():
-          results[request.key] = completion
+    while batch.busy:
+      for request, completion in batch.run():
+        results[request.key] = completion
     return results
 
   def request(self, key: Hashable, prompt: Sequence[int], params: SamplingParams) -> Request:

@@ -176,14 +176,8 @@ def insert(slots: Slots, prompts: Prompts, source, targets, rows: Rows, *, pad_i
     slots.live_steps,
   )
   fresh = _emit(fresh, take(prompts.logits), pad_id)
-  merged = jax.tree.map(
-    lambda old, new: old.at[targets].set(new, mode="drop"),
-    slots._replace(cache=None, slot_steps=None, live_steps=None),
-    fresh._replace(cache=None, slot_steps=None, live_steps=None),
-  )
-  return _constrain(
-    merged._replace(cache=cache, slot_steps=slots.slot_steps, live_steps=slots.live_steps)
-  )
+  merged = _map_per_slot(lambda old, new: old.at[targets].set(new, mode="drop"), slots, fresh)
+  return _constrain(merged._replace(cache=cache))
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "pad_id"), donate_argnames=("slots",))
@@ -249,11 +243,7 @@ def resize(slots: Slots, keep, *, config: ModelConfig, size: int, pad_id: int) -
     pick(target.cache.positions, slots.cache.positions),
     target.cache.index,
   )
-  per_slot = jax.tree.map(
-    pick,
-    target._replace(cache=None, slot_steps=None, live_steps=None),
-    slots._replace(cache=None, slot_steps=None, live_steps=None),
-  )
+  per_slot = _map_per_slot(pick, target, slots)
   return _constrain(
     per_slot._replace(cache=cache, slot_steps=slots.slot_steps, live_steps=slots.live_steps)
   )
@@ -285,19 +275,23 @@ def _emit(slots: Slots, logits: jax.Array, pad_id: int) -> Slots:
   )
 
 
+def _map_per_slot(fn, slots: Slots, *others: Slots) -> Slots:
+  """`fn` over the per-slot arrays of `slots` (and of `others`, leaf by leaf); the cache and
+  the step counters are left out of the map and kept from `slots`."""
+  shared = dict(cache=None, slot_steps=None, live_steps=None)
+  mapped = jax.tree.map(fn, slots._replace(**shared), *(o._replace(**shared) for o in others))
+  return mapped._replace(
+    cache=slots.cache, slot_steps=slots.slot_steps, live_steps=slots.live_steps
+  )
+
+
 def _constrain(slots: Slots) -> Slots:
   """Shards every per-slot array over the batch axes (a no-op without a mesh)."""
-  per_slot = jax.tree.map(
-    lambda x: sharding.constrain(x, ("activation_batch",) + (None,) * (x.ndim - 1)),
-    slots._replace(cache=None, slot_steps=None, live_steps=None),
+  per_slot = _map_per_slot(
+    lambda x: sharding.constrain(x, ("activation_batch",) + (None,) * (x.ndim - 1)), slots
   )
   seen = sharding.constrain(slots.seen, ("activation_batch", "activation_vocab"))
-  return per_slot._replace(
-    cache=_constrain_cache(slots.cache),
-    seen=seen,
-    slot_steps=slots.slot_steps,
-    live_steps=slots.live_steps,
-  )
+  return per_slot._replace(cache=_constrain_cache(slots.cache), seen=seen)
 
 
 def _constrain_cache(cache: KVCache) -> KVCache:
