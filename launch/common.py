@@ -87,6 +87,18 @@ def _debug() -> bool:
   return _DEBUG.value if flags.FLAGS.is_parsed() else "--debug" in sys.argv
 
 
+@contextlib.contextmanager
+def listening(host: str, port: int):
+  """Around a server's start: a port already taken, or an address that is not this host's,
+  is the user's to fix, in one line."""
+  try:
+    yield
+  except OSError as error:
+    raise UserError(
+      f"cannot listen on {host}:{port} ({error.strerror or error}); choose another --port or --host"
+    ) from None
+
+
 def fail(name: str, message: str) -> None:
   """Ends the command with one line on stderr and exit status 2."""
   print(f"{name}: error: {' '.join(str(message).split())}", file=sys.stderr)

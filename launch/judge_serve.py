@@ -45,7 +45,7 @@ def main(argv):
     judge = Judge(workers=_WORKERS.value)
     judge.warm_up()
     limits = ServiceLimits(max_code_bytes=_MAX_CODE.value, max_stdin_bytes=_MAX_STDIN.value)
-  with judge:
+  with judge, common.listening(_HOST.value, _PORT.value):
     web.run_app(
       JudgeService(judge, limits, _TOKEN.value).app(),
       host=_HOST.value,

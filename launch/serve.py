@@ -85,15 +85,16 @@ def main(argv):
         max_wait_s=_MAX_WAIT_S.value,
         seed=_SEED.value,
       )
-  web.run_app(
-    make_app(server),
-    host=_HOST.value,
-    port=_PORT.value,
-    access_log=None,
-    print=lambda _: logging.info(
-      "serving %s on http://%s:%d", _MODEL.value, _HOST.value, _PORT.value
-    ),
-  )
+  with common.listening(_HOST.value, _PORT.value):
+    web.run_app(
+      make_app(server),
+      host=_HOST.value,
+      port=_PORT.value,
+      access_log=None,
+      print=lambda _: logging.info(
+        "serving %s on http://%s:%d", _MODEL.value, _HOST.value, _PORT.value
+      ),
+    )
 
 
 if __name__ == "__main__":

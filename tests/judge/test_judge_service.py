@@ -7,6 +7,8 @@ import asyncio
 import collections
 import concurrent.futures
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -27,6 +29,7 @@ DOUBLE_CPP = (
   '#include <cstdio>\nint main() { long x; scanf("%ld", &x); printf("%ld\\n", 2 * x); }\n'
 )
 MAX_CODE = 4000
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +218,12 @@ def test_make_judge_refuses_a_backend_that_does_not_match_its_urls():
     make_judge("local", "http://127.0.0.1:1")
   with pytest.raises(ValueError, match="at least one URL"):
     make_judge("remote", " , ")
+
+
+def test_a_port_already_taken_is_one_line_naming_the_fix(url):
+  port = url.rsplit(":", 1)[1]
+  command = [sys.executable, "-m", "launch.judge_serve", f"--port={port}", "--workers=1"]
+  done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2 and "Traceback" not in done.stderr
+  assert f"judge_serve: error: cannot listen on 127.0.0.1:{port}" in done.stderr
+  assert "choose another --port" in done.stderr
