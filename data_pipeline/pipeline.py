@@ -24,16 +24,14 @@ from data_pipeline import (
   features,
   outputs,
   settings,
-  solutions,
-  test_inputs,
   verify,
 )
 from data_pipeline import pairs as pairs_lib
 from data_pipeline import seeds as seeds_lib
-from data_pipeline import tasks as tasks_lib
-from data_pipeline.records import Candidate, Seed, Task, TestInputs
-from data_pipeline.stage import Dropped, StageReport, run_items
-from data_pipeline.teacher import TEACHERS, make_teacher
+from data_pipeline.items import ItemWork, verification_item
+from data_pipeline.records import Candidate, Task
+from data_pipeline.stage import LocalRunner, Runner, StageReport, run_items
+from data_pipeline.teacher import TEACHERS
 from xcoder_jax.data import split as split_lib
 from xcoder_jax.fileio import write_json_atomic
 
@@ -45,7 +43,9 @@ def _by_task(records: list[dict]) -> dict[str, list[dict]]:
   return grouped
 
 
-def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, StageReport]:
+def validate_on_seeds(
+  seed_list, work: ItemWork, runner: Runner, config, work_dir: str
+) -> tuple[dict, StageReport]:
   """Dual verification on seeds with ground-truth tests: teacher candidates vote on the real
   inputs; reports test-label accuracy and the golden solution's full-pass rate."""
   with_tests = [s for s in seed_list if len(s.tests) >= 2]
@@ -53,14 +53,9 @@ def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, St
     Task(f"seed-{s.id}", "", "codeforces", "stdio", None, s.id, s.statement, {}, {}).to_json()
     for s in with_tests
   ]
-  settings.record(work, settings.current(config), "seed_solutions")
+  settings.record(work_dir, settings.current(config), "seed_solutions")
   candidates, _ = run_items(
-    "seed_solutions",
-    work,
-    seed_tasks,
-    lambda t: t["id"],
-    lambda t: solutions.generate(teacher, config.solutions, t),
-    config.teacher.concurrency,
+    "seed_solutions", work_dir, seed_tasks, lambda t: t["id"], "generate_solutions", runner
   )
   grouped = _by_task(candidates)
   correct = total = full_pass = scored = 0
@@ -71,7 +66,7 @@ def validate_on_seeds(seed_list, teacher, judge, config, work) -> tuple[dict, St
       report.drops["too_few_candidates"] += 1
       continue
     outs = verify.run_candidates(
-      judge, Task.from_json(task_json), cands, [t["input"] for t in seed.tests], config.verify
+      work.judge, Task.from_json(task_json), cands, [t["input"] for t in seed.tests], config.verify
     )
     score = verify.score_against_truth(outs, [t["output"] for t in seed.tests], config.verify)
     correct, total = correct + score.labels_correct, total + score.labels_total
@@ -126,19 +121,32 @@ def _empty_tree_message(extraction: StageReport, work: str) -> str:
   )
 
 
-def run(config, output_dir: str, host_index: int = 0, num_hosts: int = 1) -> dict:
+def run(
+  config, output_dir: str, host_index: int = 0, num_hosts: int = 1, runner: Runner | None = None
+) -> dict:
   """Runs (or resumes) every stage; returns the report also written to report.json.
-  Raises ValueError for settings or inputs that cannot work and TeacherError when the
-  teacher fails its check; a teacher outage later returns the report with ``unfinished``."""
+  Items run on ``runner`` (default: threads of this process, ``teacher.concurrency``); the
+  global steps run here. Raises ValueError for settings or inputs that cannot work and
+  TeacherError when the teacher fails its check; a teacher outage later returns the report
+  with ``unfinished``."""
   validate(config, output_dir)
   try:
-    return _run(config, output_dir, host_index, num_hosts)
+    return _run(config, output_dir, host_index, num_hosts, runner)
   except _Unfinished as stop:
     write_json_atomic(stop.path, stop.result)
     return stop.result
 
 
-def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
+def _usage(work: ItemWork, runner: Runner) -> dict[str, dict[str, int]]:
+  """Teacher requests and tokens per stage, the driver's and the runner's workers' together."""
+  usage = collections.defaultdict(collections.Counter)
+  for counts in (work.teacher.usage, runner.teacher_usage()):
+    for stage, counter in counts.items():
+      usage[stage].update(counter)
+  return {stage: dict(c) for stage, c in sorted(usage.items())}
+
+
+def _run(config, output_dir: str, host_index: int, num_hosts: int, runner: Runner | None) -> dict:
   """The stages in order; raises _Unfinished after a stage that kept retriable items."""
   host_tag = f"host{host_index:05d}of{num_hosts:05d}" if num_hosts > 1 else ""
   out = os.path.join(output_dir, host_tag) if host_tag else output_dir
@@ -151,7 +159,8 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
     settings.record(work, stage_settings, name)
     return name
 
-  concurrency = config.teacher.concurrency
+  work_items = ItemWork(config)
+  runner = runner or LocalRunner(work_items, config.teacher.concurrency)
   funnel, timings, started = [], {}, time.perf_counter()
 
   def timed(name, report):
@@ -171,7 +180,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
             "retriable": report.retriable,
             "action": "rerun with the same --output to retry them",
           },
-          "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
+          "teacher_usage": _usage(work_items, runner),
         },
       )
 
@@ -180,16 +189,15 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   if not seed_list:
     raise ValueError(_no_seeds_message(patterns, report, num_hosts))
   timed("seeds", report)
-  teacher = make_teacher(config.teacher)
+  teacher = work_items.teacher
   teacher.check()
-  judge = verify.judge_from_config(config)
   extractions, report = run_items(
     recorded("feature_extraction"),
     work,
     [s.to_json() for s in seed_list],
     lambda s: s["id"],
-    lambda s: features.extract(teacher, config.features, Seed.from_json(s)),
-    concurrency,
+    "extract_features",
+    runner,
   )
   timed("feature_extraction", report)
   tree = features.build_tree(extractions)
@@ -202,53 +210,36 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   timed("feature_evolution", report)
   configs, report = feature_configs.sample_configs(tree, config.configs, f"{host_tag or 'cfg'}")
   timed("feature_configs", report)
+  by_id = lambda item: item["id"]
   task_list, report = run_items(
     recorded("task_generation"),
     work,
     [c.to_json() for c in configs],
-    lambda c: c["id"],
-    lambda c: tasks_lib.generate(teacher, config.tasks, c),
-    concurrency,
+    by_id,
+    "generate_task",
+    runner,
   )
   timed("task_generation", report)
   splits = dedup.split_tasks(task_list, config.split, work)
   candidates, report = run_items(
-    recorded("solutions"),
-    work,
-    task_list,
-    lambda t: t["id"],
-    lambda t: solutions.generate(teacher, config.solutions, t),
-    concurrency,
+    recorded("solutions"), work, task_list, by_id, "generate_solutions", runner
   )
   timed("solutions", report)
   inputs, report = run_items(
-    recorded("test_inputs"),
-    work,
-    task_list,
-    lambda t: t["id"],
-    lambda t: test_inputs.generate(teacher, judge, config.test_inputs, t),
-    concurrency,
+    recorded("test_inputs"), work, task_list, by_id, "generate_inputs", runner
   )
   timed("test_inputs", report)
 
   candidates_of, inputs_of = _by_task(candidates), _by_task(inputs)
-  ready = [t for t in task_list if t["id"] in inputs_of]
-  judge_runs = sum(
-    len(candidates_of[t["id"]]) * len(inputs_of[t["id"]][0]["inputs"]) for t in ready
+  ready = [
+    verification_item(t, candidates_of[t["id"]], inputs_of[t["id"]])
+    for t in task_list
+    if t["id"] in inputs_of
+  ]
+  judge_runs = sum(len(i["candidates"]) * len(i["inputs"]["inputs"]) for i in ready)
+  verified, report = run_items(
+    recorded("verification"), work, ready, lambda item: item["task"]["id"], "verify", runner
   )
-
-  def verify_one(task_json):
-    if not candidates_of[task_json["id"]]:
-      raise Dropped("no_candidates")
-    return verify.verify_task(
-      judge,
-      config.verify,
-      Task.from_json(task_json),
-      [Candidate.from_json(c) for c in candidates_of[task_json["id"]]],
-      TestInputs.from_json(inputs_of[task_json["id"]][0]),
-    )
-
-  verified, report = run_items(recorded("verification"), work, ready, lambda t: t["id"], verify_one)
   timed("verification", report)
   kept, report, contamination = dedup.decontaminate_and_dedup(verified, config.dedup)
   timed("dedup_decontam", report)
@@ -258,11 +249,13 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
   timed("shards", StageReport("shards", len(kept), num_written))
   dpo = None
   if config.pairs.enabled:
-    dpo = pairs_lib.make_pairs(kept, candidates, lambda: judge, config, out, host_tag, splits)
+    dpo = pairs_lib.make_pairs(
+      kept, candidates, lambda: work_items.judge, config, out, host_tag, splits
+    )
     timed(pairs_lib.STAGE, dpo.report)
   ground_truth = None
   if config.validate_on_seeds:
-    ground_truth, report = validate_on_seeds(seed_list, teacher, judge, config, work)
+    ground_truth, report = validate_on_seeds(seed_list, work_items, runner, config, work)
     timed("seed_validation", report)
   result = {
     "funnel": funnel,
@@ -274,7 +267,7 @@ def _run(config, output_dir: str, host_index: int, num_hosts: int) -> dict:
     },
     "ground_truth": ground_truth,
     "decontamination": contamination,
-    "teacher_usage": {stage: dict(c) for stage, c in sorted(teacher.usage.items())},
+    "teacher_usage": _usage(work_items, runner),
     "outputs": {
       "sft_records": manifests["train/sft"]["num_records"],
       "rl_records": manifests["train/rl"]["num_records"],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
-from collections.abc import Callable, Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
@@ -44,9 +45,10 @@ class Dropped(Exception):
 
 
 ItemFn = Callable[[Any], tuple[list[dict], dict[str, int]]]
+Result = tuple[list[dict], dict[str, int]] | None
 
 
-def _safe(process: ItemFn, item) -> tuple[list[dict], dict[str, int]] | None:
+def run_safely(process: ItemFn, item) -> Result:
   """Malformed teacher output and teacher failures become counted drops, never crashes;
   None (nothing to store) for a teacher outage, which the next run retries."""
   try:
@@ -59,15 +61,47 @@ def _safe(process: ItemFn, item) -> tuple[list[dict], dict[str, int]] | None:
     return None if error.retriable else ([], {"teacher_error": 1})
 
 
+class Runner(Protocol):
+  """Where a stage's items run. ``map`` yields (item, result) as each finishes, in any
+  order; ``teacher_usage`` counts the requests of teachers other than the driver's."""
+
+  def map(self, job: str, items: Sequence[Any]) -> Iterator[tuple[Any, Result]]: ...
+
+  def teacher_usage(self) -> dict[str, collections.Counter]: ...
+
+
+class LocalRunner:
+  """Items on ``concurrency`` threads of this process, with the driver's own ``ItemWork``
+  (``data_pipeline.items``): teacher calls wait on the network, the judge on its sandboxes."""
+
+  def __init__(self, work, concurrency: int = 1):
+    self.work, self.concurrency = work, concurrency
+
+  def map(self, job: str, items: Sequence[Any]) -> Iterator[tuple[Any, Result]]:
+    process = functools.partial(self.work.run, job)
+    if self.concurrency <= 1:
+      for item in items:
+        yield item, run_safely(process, item)
+      return
+    with concurrent.futures.ThreadPoolExecutor(self.concurrency) as pool:
+      futures = {pool.submit(run_safely, process, item): item for item in items}
+      for future in concurrent.futures.as_completed(futures):
+        yield futures[future], future.result()
+
+  def teacher_usage(self) -> dict[str, collections.Counter]:
+    return {}  # the driver's teacher did the work
+
+
 def run_items(
   name: str,
   work_dir: str,
   items: Sequence[Any],
   key_of: Callable[[Any], str],
-  process: ItemFn,
-  concurrency: int = 1,
+  job: str,
+  runner: Runner,
 ) -> tuple[list[dict], StageReport]:
-  """Runs ``process`` on every item not yet stored; returns all outputs in item order.
+  """Runs ``job`` on every item not yet stored; returns all outputs in item order, whatever
+  order the runner finished them in. Each result is stored as it arrives, on the driver.
 
   The stage is marked complete only when no item is left retriable (``report.retriable``)."""
   store = StageStore(work_dir, name)
@@ -78,26 +112,15 @@ def run_items(
       f"stage {name} is marked complete but {len(todo)} of its {len(items)} items are new (its "
       "inputs changed, e.g. edited seed files); use a new --output directory"
     )
-
-  def keep(item, result) -> None:
-    if result is None:
-      report.retriable += 1
-    else:
-      store.add(key_of(item), *result)
-
   with tqdm(
     total=len(items), initial=len(items) - len(todo), desc=name, unit="item", leave=False
   ) as bar:
-    if concurrency <= 1:
-      for item in todo:
-        keep(item, _safe(process, item))
-        bar.update()
-    else:
-      with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        futures = {pool.submit(_safe, process, item): item for item in todo}
-        for future in concurrent.futures.as_completed(futures):
-          keep(futures[future], future.result())
-          bar.update()
+    for item, result in runner.map(job, todo):
+      if result is None:
+        report.retriable += 1
+      else:
+        store.add(key_of(item), *result)
+      bar.update()
   if not report.retriable:
     store.mark_complete()
   outputs = []

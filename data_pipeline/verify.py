@@ -21,15 +21,16 @@ from xcoder_jax.judge import tasks
 from xcoder_jax.judge.types import Outcome, SubmissionResult, Verdict
 
 
-def judge_from_config(config):
-  """The judge a SynthSmith config asks for: local (`judge_workers`) or remote
-  (`judge_urls` of `launch.judge_serve` instances); verdicts are the same either way."""
+def judge_from_config(config, workers: int | None = None):
+  """The judge a SynthSmith config asks for: local (`judge_workers`, or ``workers`` when
+  given) or remote (`judge_urls` of `launch.judge_serve` instances); verdicts are the same
+  either way."""
   from xcoder_jax.judge.remote import make_judge  # lazily: it starts nothing on import either
 
   return make_judge(
     config.judge_backend,
     config.judge_urls,
-    config.judge_workers or None,
+    workers or config.judge_workers or None,
     token=config.judge_token or None,
   )
 

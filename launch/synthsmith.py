@@ -4,6 +4,7 @@
   python -m launch.synthsmith --config=configs/synthsmith/base.py --output=DIR \
       --config.seeds='seeds/*.parquet,more/*.jsonl' --config.teacher.base_url=http://HOST:30000/v1 \
       --shard_index=I --num_shards=N          # on each of N hosts
+  python -m launch.synthsmith --config=... --output=DIR --runner=ray [--ray_address=HEAD:6379]
 
 Writes DIR/sft and DIR/rl (ArrayRecord shards), DIR/{sft,rl}_sample.jsonl, DIR/report.json
 (the funnel: per stage `in`, `out` and drop reasons) and DIR/funnel.png. With --num_shards
@@ -12,6 +13,12 @@ command on the same DIR resumes: completed items are never redone. A rerun with 
 change results (e.g. --config.solutions.num_candidates) is refused naming them; add
 --config.redo_changed=True to redo the changed stages and those after them. The demo config
 replays a recorded teacher (data_pipeline/demo/teacher_recording.jsonl), so it runs offline.
+
+With --runner=ray the items of every stage go to a Ray cluster (one worker per node, each
+item to whichever node has a free thread; data_pipeline/ray_runner.py) while this process
+stores the results: the outputs are byte-identical to a local run's, a node lost mid-stage
+only gives its items in flight to the others, and a rerun after this process dies resumes.
+DIR must be on a file system every node sees when the teacher or seeds are files.
 
 Exit status: 0 done; 2 bad input or settings (one line on stderr); 3 the teacher failed its
 check before the first stage, or an outage left a stage unfinished: rerun the same command
@@ -63,6 +70,18 @@ _NUM_SHARDS = flags.DEFINE_integer(
   "num_shards", 1, "Number of hosts splitting the seeds.", lower_bound=1
 )
 TEACHER_FAILED = 3  # exit status: rerunning the same command resumes
+_RUNNER = flags.DEFINE_enum(
+  "runner",
+  "local",
+  ["local", "ray"],
+  "Where the items run: threads of this process (local) or the nodes of a Ray cluster (ray).",
+)
+_RAY_ADDRESS = flags.DEFINE_string(
+  "ray_address",
+  None,
+  "With --runner=ray: the cluster to join (HOST:PORT or 'auto'); unset, the one in "
+  "RAY_ADDRESS or else a new cluster on this machine.",
+)
 
 _PAIRS_ONLY = flags.DEFINE_bool(
   "pairs_only",
@@ -96,6 +115,17 @@ def _print_decontamination(report: dict) -> None:
   )
 
 
+def _run() -> dict:
+  if _PAIRS_ONLY.value:
+    return pairs.pairs_only(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+  if _RUNNER.value == "local":
+    return pipeline.run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+  from data_pipeline.ray_runner import RayRunner
+
+  with RayRunner(_CONFIG.value, _RAY_ADDRESS.value) as runner:
+    return pipeline.run(_CONFIG.value, _OUTPUT.value, runner=runner)
+
+
 def main(argv):
   del argv
   with common.user_errors("synthsmith"):
@@ -105,9 +135,13 @@ def main(argv):
       raise ValueError(
         f"--shard_index={_SHARD_INDEX.value} must be below --num_shards={_NUM_SHARDS.value}"
       )
+    if _RUNNER.value == "ray" and _NUM_SHARDS.value > 1:
+      raise ValueError(
+        "--runner=ray hands items to the cluster's nodes itself; drop --num_shards (one "
+        "command, on any node of the cluster)"
+      )
     try:
-      run = pairs.pairs_only if _PAIRS_ONLY.value else pipeline.run
-      report = run(_CONFIG.value, _OUTPUT.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+      report = _run()
     except TeacherError as error:
       print(f"synthsmith: error: {error}", file=sys.stderr)
       sys.exit(TEACHER_FAILED)

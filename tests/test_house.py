@@ -227,6 +227,20 @@ def test_no_import_cycles(edges):
 # ------------------------------------------------------------------------------ file size
 
 
+def test_launch_scripts_parse():
+  """The SLURM and TPU recipes cannot run here; ``bash -n`` at least catches a quote left
+  open (a mistake that once slipped into a recipe)."""
+  import subprocess
+
+  scripts = sorted(
+    path for suffix in (".sh", ".sbatch") for path in (ROOT / "launch").rglob(f"*{suffix}")
+  )
+  assert scripts
+  for script in scripts:
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, (script, result.stderr)
+
+
 def test_no_source_file_is_too_long():
   too_long = {}
   for root in SIZE_ROOTS:

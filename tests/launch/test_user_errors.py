@@ -188,6 +188,11 @@ CASES = {
     ["--config=configs/synthsmith/demo.py", "--output={tmp}/s", "--config.nosuch=1"],
     ["unknown config key 'nosuch'"],
   ),
+  "synthsmith ray runner with host shards": (
+    "synthsmith",
+    ["--config=configs/synthsmith/demo.py", "--output={tmp}/s", "--runner=ray", "--num_shards=2"],
+    ["--runner=ray hands items to the cluster's nodes itself", "drop --num_shards"],
+  ),
   "make_shards missing input": (
     "make_shards",
     ["--input={tmp}/none.jsonl", "--output={tmp}/shards"],

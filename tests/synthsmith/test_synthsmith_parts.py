@@ -346,9 +346,9 @@ def test_leetcode_inputs_must_be_json_argument_lists():
 
 
 def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
-  from data_pipeline import solutions
+  from data_pipeline.items import ItemWork
   from data_pipeline.records import Task
-  from data_pipeline.stage import run_items
+  from data_pipeline.stage import LocalRunner, run_items
 
   code = "```python\nprint(1)\n```"
   outage = {"on": True}
@@ -362,15 +362,12 @@ def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
   tasks = [
     Task(f"t{i}", "c", "codeforces", "stdio", None, "T", "s", {}, {}).to_json() for i in range(2)
   ]
-  config = ml_collections.ConfigDict({"num_candidates": 2, "sampling": {}})
+  config = ml_collections.ConfigDict({"solutions": {"num_candidates": 2, "sampling": {}}})
+  runner = LocalRunner(ItemWork(config, teacher))
 
   def run():
     return run_items(
-      "solutions",
-      str(tmp_path),
-      tasks,
-      lambda t: t["id"],
-      lambda t: solutions.generate(teacher, config, t),
+      "solutions", str(tmp_path), tasks, lambda t: t["id"], "generate_solutions", runner
     )
 
   outputs, report = run()
