@@ -105,12 +105,16 @@ def _print_decontamination(report: dict) -> None:
   if not found or "removed_from_training" not in found:
     return
   removed, rules = found["removed_from_training"], found["thresholds"]
+  per_benchmark = ", ".join(
+    f"{name} {count}" for name, count in sorted(found.get("removed_per_benchmark", {}).items())
+  )
   print(
     f"split: {found['training_tasks']} training / {found['heldout_tasks']} held-out tasks; "
     f"kept out of training: {removed['heldout']} held out (fraction "
     f"{rules['heldout_fraction']}), {removed['near_duplicate_of_heldout']} near-duplicates of "
     f"held-out tasks ({rules['heldout_near_duplicate']}), {removed['benchmark_overlap']} "
-    f"overlapping a benchmark ({rules['benchmark_overlap']}), {removed['near_duplicate_task']} "
+    f"overlapping a benchmark ({rules['benchmark_overlap']}"
+    f"{'; ' + per_benchmark if per_benchmark else ''}), {removed['near_duplicate_task']} "
     f"repeating a task ({rules['near_duplicate_task']})"
   )
 

@@ -64,6 +64,38 @@ def test_a_near_duplicate_of_a_held_out_task_joins_it():
   assert split.assign({**statements, "copy": paraphrase}, 0.25, 5, 0.999)["copy"].split == "train"
 
 
+def _brute_force_match(sets, items, at_least, contained):
+  best, score = None, 0.0
+  for key in sorted(sets):
+    size = len(sets[key]) if contained else min(len(items), len(sets[key]))
+    share = len(sets[key] & items) / size
+    if share > score:
+      best, score = key, share
+  return (best, score) if score >= at_least else (None, 0.0)
+
+
+@pytest.mark.parametrize("contained", [False, True])
+def test_overlap_index_prefix_filter_finds_exactly_what_comparing_every_set_finds(contained):
+  """Random sets over a skewed alphabet (common items shared by most sets, rare ones by few),
+  sizes from 1 to 40, thresholds including those where float rounding bites (0.6 of 5)."""
+  rng = random.Random(0)
+  alphabet = [f"c{i}" for i in range(8)] + [f"r{i}" for i in range(300)]
+
+  def draw(size):
+    return {alphabet[min(int(rng.expovariate(0.05)), len(alphabet) - 1)] for _ in range(size)}
+
+  sets = {f"k{i:03d}": draw(rng.randint(1, 40)) for i in range(120)}
+  index = split.OverlapIndex()
+  for key, items in sets.items():
+    index.add(key, items)
+  for at_least in (0.2, 0.5, 0.6, 0.8, 1.0):
+    for _ in range(150):
+      items = rng.choice([draw(rng.randint(1, 50)), set(rng.choice(list(sets.values())))])
+      items |= draw(rng.randint(0, 3))
+      got = index.best_match(items, at_least, contained)
+      assert got == _brute_force_match(sets, items, at_least, contained), (at_least, items)
+
+
 def test_consumers_keep_their_side_and_refuse_records_older_than_the_split():
   train, held, external = (
     {"id": "a", "split": "train"},

@@ -464,3 +464,40 @@ def test_openai_teacher_retries_a_malformed_answer_but_not_a_refused_request(cap
     httpd.server_close()
   assert "attempt 1/3 failed (malformed answer (KeyError: 'choices'))" in caplog.text
   assert not refused.value.retriable and len(posts) == 3 and teacher.down is None
+
+
+def test_near_duplicate_index_drops_exactly_what_pairwise_jaccard_drops():
+  """MinHash/LSH only proposes candidates: on statements and their edits (one word changed,
+  a sentence added, half rewritten), the tasks dropped are those whose exact Jaccard with an
+  earlier kept task reaches the threshold, the first of a group is the one kept, and
+  statements too short to have a shingle are kept."""
+  import random
+
+  from data_pipeline.dedup import NearDuplicateIndex
+  from data_pipeline.demo import task_bank
+  from xcoder_jax.data.split import ngrams
+
+  rng = random.Random(0)
+  texts = []
+  for task in task_bank.TASKS:
+    words = task["statement"].split()
+    texts.append(" ".join(words))
+    for changed in (1, len(words) // 8, len(words) // 2):
+      edit = list(words)
+      for i in rng.sample(range(len(edit)), changed):
+        edit[i] = f"edited{rng.randint(0, 10**6)}"
+      texts.append(" ".join(edit))
+    texts.append(" ".join(words) + " Print the answer on one line.")
+  texts += ["too short", "too short"]
+  rng.shuffle(texts)
+  index = NearDuplicateIndex(shingle_size=5, threshold=0.6)
+  kept_sets, expected, got = [], [], []
+  for i, text in enumerate(texts):
+    grams = ngrams(text, 5)
+    duplicate = any(len(grams & k) / max(1, len(grams | k)) >= 0.6 for k in kept_sets)
+    if not duplicate:
+      kept_sets.append(grams)
+    expected.append(duplicate)
+    got.append(index.duplicate_of(f"t{i:03d}", text) is not None)
+  assert got == expected
+  assert 10 < sum(got) < len(texts) - 10  # both kinds occur

@@ -126,13 +126,14 @@ class HeldOut:
       found.append(("task_id", rid, 1.0))
     prompts, answers = record_texts(record)
     for text in prompts:
-      match, share = self.statements.best_match(split_lib.ngrams(text, self.ngram), True)
+      grams = split_lib.ngrams(text, self.ngram)
+      match, share = self.statements.best_match(grams, self.near, contained=True)
       if share == 1.0:
         found.append(("prompt_exact", match, 1.0))
       elif share >= self.near:
         found.append(("prompt_near", match, round(share, 4)))
     lines = {line for text in answers for line in code_lines(text)}
-    match, share = self.solutions.best_match(lines, contained=True)
+    match, share = self.solutions.best_match(lines, SOLUTION_NEAR_LINES, contained=True)
     if share == 1.0:
       found.append(("solution_exact", match, 1.0))
     elif share >= SOLUTION_NEAR_LINES and match not in self._short_solutions:

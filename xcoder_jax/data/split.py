@@ -30,6 +30,7 @@ import collections
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -70,33 +71,64 @@ class OverlapIndex:
   """Sets of items (word n-grams, code lines) by key, for exact overlap lookups against all
   of them at once.
 
-  Exact, not MinHash: held-out sets are small (a few percent of the tasks), and an exact
-  answer keeps the split and the leak check free of sampling error.
+  Exact, not MinHash: an exact answer keeps the split and the leak check free of sampling
+  error. Fast at dataset scale by prefix filtering (as in set-similarity joins): order all
+  items by how many indexed sets hold them, rarest first; if a set X of size s shares at
+  least k items with another, its first s - k + 1 items include one of them. So a lookup
+  needs only the postings of rare items, never those of the boilerplate every statement
+  shares, and each candidate is then counted exactly.
   """
 
   def __init__(self):
-    self._sizes: dict[str, int] = {}
+    self._sets: dict[str, frozenset] = {}
     self._keys_of: dict[Any, list[str]] = collections.defaultdict(list)
+    self._prefixes: dict[float, dict[Any, list[str]]] = {}  # threshold -> item -> keys
 
   def add(self, key: str, items: set) -> None:
-    if key in self._sizes or not items:
+    if key in self._sets or not items:
       return
-    self._sizes[key] = len(items)
+    self._sets[key] = frozenset(items)
     for item in items:
       self._keys_of[item].append(key)
+    self._prefixes.clear()  # the rarity order changed
 
-  def best_match(self, items: set, contained: bool = False) -> tuple[str | None, float]:
+  def _prefix(self, items, at_least: float) -> list:
+    """The rarest items a set must share one of to reach ``at_least`` of its size (one
+    more than the bound needs, so float rounding never drops a match)."""
+    order = sorted(items, key=lambda item: (len(self._keys_of.get(item, ())), item))
+    return order[: len(order) - math.ceil(at_least * len(order)) + 2]
+
+  def _prefix_index(self, at_least: float) -> dict[Any, list[str]]:
+    if at_least not in self._prefixes:
+      index = collections.defaultdict(list)
+      for key in sorted(self._sets):
+        for item in self._prefix(self._sets[key], at_least):
+          index[item].append(key)
+      self._prefixes[at_least] = index
+    return self._prefixes[at_least]
+
+  def best_match(
+    self, items: set, at_least: float, contained: bool = False
+  ) -> tuple[str | None, float]:
     """(key, share) of the indexed set sharing the largest share with ``items`` (ties: the
-    smallest key); (None, 0.0) when none shares any. The share is of the smaller set (the
-    overlap coefficient), or with ``contained`` of the indexed set (how much of it
-    ``items`` contains)."""
-    shared = collections.Counter(key for item in items for key in self._keys_of.get(item, ()))
+    smallest key) when that share is at least ``at_least`` (> 0); else (None, 0.0). The
+    share is of the smaller set (the overlap coefficient), or with ``contained`` of the
+    indexed set (how much of it ``items`` contains)."""
+    if not 0 < at_least <= 1:
+      raise ValueError(f"at_least must be in (0, 1], got {at_least!r}")
+    prefix_index = self._prefix_index(at_least)
+    candidates = {key for item in items for key in prefix_index.get(item, ())}
+    if not contained:  # the smaller set may be ``items``: its own prefix meets the other
+      prefix = self._prefix(items, at_least)
+      candidates.update(key for item in prefix for key in self._keys_of.get(item, ()))
     best, score = None, 0.0
-    for key in sorted(shared):
-      size = self._sizes[key] if contained else min(len(items), self._sizes[key])
-      if shared[key] / size > score:
-        best, score = key, shared[key] / size
-    return best, score
+    for key in sorted(candidates):
+      other = self._sets[key]
+      size = len(other) if contained else min(len(items), len(other))
+      share = len(other.intersection(items)) / size
+      if share > score:
+        best, score = key, share
+    return (best, score) if score >= at_least else (None, 0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +170,7 @@ def assign(
     if drawn[tid]:
       result[tid] = Assignment(HELDOUT, "draw")
       continue
-    match, overlap = index.best_match(ngrams(text, ngram))
+    match, overlap = index.best_match(ngrams(text, ngram), near_duplicate_overlap)
     if match is not None and overlap >= near_duplicate_overlap:
       result[tid] = Assignment(HELDOUT, f"near_duplicate_of:{match}", round(overlap, 4))
     else:
