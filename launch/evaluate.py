@@ -9,6 +9,8 @@ r"""Evaluate a model (or samples produced elsewhere) on a code benchmark.
   # or from any OpenAI-compatible server (vLLM, hosted): --model is the served name
   python -m launch.evaluate --benchmark=humaneval --engine=openai \
       --server_url=http://HOST:8000 --model=NAME --tokenizer=TOKENIZER_DIR --output=OUT.json
+  # judge on a Ray cluster (one judge per node) instead of this machine
+  python -m launch.evaluate ... --runner=ray [--ray_address=HEAD:6379]
 
 LiveCodeBench is graded by lcb_runner's rules (xcoder_jax/eval/lcb_grading.py) with its code
 extraction unless --extraction=xcoder; OUT.json says which. Generated samples are appended to
@@ -70,6 +72,20 @@ _JUDGE_URLS = flags.DEFINE_string(
   "process; the verdicts are the same.",
 )
 _JUDGE_TOKEN = flags.DEFINE_string("judge_token", None, "Bearer token of the judge services.")
+_RUNNER = flags.DEFINE_enum(
+  "runner",
+  "local",
+  ["local", "ray"],
+  "Where the answers are judged: this process (or --judge_urls), or a Ray cluster (ray: one "
+  "judge per node, two sandboxes per node CPU or --judge_workers); the verdicts are the same. "
+  "Generation stays with --engine.",
+)
+_RAY_ADDRESS = flags.DEFINE_string(
+  "ray_address",
+  None,
+  "With --runner=ray: the cluster to join (HOST:PORT or 'auto'); unset, the one in "
+  "RAY_ADDRESS or else a new cluster on this machine.",
+)
 _MAX_PROBLEMS = flags.DEFINE_integer("max_problems", 0, "Keep the first N problems (0: all).")
 _ENGINE = flags.DEFINE_string(
   "engine", "in_process", "Rollout engine (xcoder_jax.rollout ENGINES)."
@@ -225,11 +241,8 @@ def _generate(problems, k: int, path: str, sampling) -> dict[str, list[str]]:
   return done
 
 
-def run() -> dict:
-  _check_flags()
-  backend = "remote" if _JUDGE_URLS.value else "local"
-  # no sandbox, or no service answering: stop before generating
-  judge_pool = make_judge(backend, _JUDGE_URLS.value, _WORKERS.value, token=_JUDGE_TOKEN.value)
+def _evaluate(judge_pool) -> dict:
+  """Loads the benchmark, generates (or reads) the answers and grades them on ``judge_pool``."""
   options = LoadOptions(
     time_limit_s=_TIME_LIMIT.value,
     memory_mb=_MEMORY.value,
@@ -258,14 +271,28 @@ def run() -> dict:
       samples=os.path.abspath(path),
       sampling={key: getattr(sampling, key) for key in SAMPLING_REPORTED},
     )
-  result = scoring.evaluate(
-    benchmark,
-    responses,
-    k,
-    judge_pool,
-    extraction=_EXTRACTION.value,
-    **extra,
+  return scoring.evaluate(
+    benchmark, responses, k, judge_pool, extraction=_EXTRACTION.value, **extra
   )
+
+
+def run() -> dict:
+  _check_flags()
+  if _RUNNER.value == "ray" and _JUDGE_URLS.value:
+    raise EvalInputError("give --runner=ray or --judge_urls, not both: each says where to judge")
+  backend = "ray" if _RUNNER.value == "ray" else "remote" if _JUDGE_URLS.value else "local"
+  # no sandbox, no service or no cluster answering: stop before generating
+  judge_pool = make_judge(
+    backend,
+    _JUDGE_URLS.value,
+    _WORKERS.value,
+    token=_JUDGE_TOKEN.value,
+    ray_address=_RAY_ADDRESS.value,
+  )
+  try:
+    result = _evaluate(judge_pool)
+  finally:
+    judge_pool.close()
   fileio.write_json_atomic(_OUTPUT.value, result)
   print(report.table(result))
   return result

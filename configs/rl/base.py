@@ -65,6 +65,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.rollout = config_sections()
   # judge.backend: local (a Judge of `workers` in this process; 0: two per core) or remote
   # (`launch.judge_serve` instances at judge.urls, comma-separated; judge.token if they ask one)
+  # or ray (a judge per node of the Ray cluster in RAY_ADDRESS; `workers` per node)
   c.judge = ml_collections.ConfigDict(
     dict(time_limit_s=10.0, memory_mb=256, workers=0, backend="local", urls="", token="")
   )

@@ -212,7 +212,7 @@ def test_the_remote_judge_finishes_on_the_others_when_an_instance_dies(url, capl
 
 
 def test_make_judge_refuses_a_backend_that_does_not_match_its_urls():
-  with pytest.raises(ValueError, match="local, remote"):
+  with pytest.raises(ValueError, match="local, remote, ray"):
     make_judge("cluster")
   with pytest.raises(ValueError, match="backend to remote"):
     make_judge("local", "http://127.0.0.1:1")

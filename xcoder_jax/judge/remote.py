@@ -25,7 +25,7 @@ from xcoder_jax.judge.service import result_from_record, submission_record
 from xcoder_jax.judge.types import Submission, SubmissionResult
 
 log = logging.getLogger(__name__)
-BACKENDS = ("local", "remote")
+BACKENDS = ("local", "remote", "ray")
 
 
 class RemoteJudge:
@@ -115,15 +115,21 @@ def make_judge(
   workers: int | None = None,
   timeout_s: float = 600.0,
   token: str | None = None,
-) -> Judge | RemoteJudge:
-  """A judge in this process (`local`, `workers` of them) or on services (`remote`, `urls`
-  comma-separated or a list)."""
+  ray_address: str | None = None,
+):
+  """A judge in this process (`local`, `workers` of them), on services (`remote`, `urls`
+  comma-separated or a list) or on the nodes of a Ray cluster (`ray`: `ray_address`, else
+  RAY_ADDRESS, else a new local cluster; `workers` per node, default two per node CPU)."""
   if backend not in BACKENDS:
     raise ValueError(f"unknown judge backend {backend!r}; choose one of {', '.join(BACKENDS)}")
   if isinstance(urls, str):
     urls = [u.strip() for u in urls.split(",") if u.strip()]
+  if backend != "remote" and urls:
+    raise ValueError(f"judge urls are set but the backend is {backend}; set the backend to remote")
   if backend == "local":
-    if urls:
-      raise ValueError("judge urls are set but the backend is local; set the backend to remote")
     return Judge(workers=workers)
+  if backend == "ray":
+    from xcoder_jax.judge.ray_judge import RayJudge  # Ray is an optional extra
+
+    return RayJudge(ray_address, workers)
   return RemoteJudge(urls, timeout_s=timeout_s, token=token)

@@ -61,7 +61,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.judge.backend not in BACKENDS:
     raise ValueError(
       f"judge.backend={config.judge.backend!r}: choose one of {', '.join(BACKENDS)} (remote: "
-      "judge.urls=http://HOST:PORT,... of `launch.judge_serve` instances)"
+      "judge.urls=http://HOST:PORT,... of `launch.judge_serve` instances; ray: the cluster in "
+      "RAY_ADDRESS)"
     )
   rl_lib.POLICY_LOSSES.check(rl.policy_loss, "rl.policy_loss")
   rl_lib.AGGREGATIONS.check(rl.loss_agg, "rl.loss_agg")

@@ -1,8 +1,9 @@
-"""SynthSmith on a real Ray cluster (a head and worker nodes on 127.0.0.1, one CPU each,
-started and stopped here): byte-identical to the local run, and still so when a node dies
-in the middle of a stage."""
+"""On a real Ray cluster (a head and worker nodes on 127.0.0.1, one CPU each, started and
+stopped here): SynthSmith byte-identical to the local run, still so when a node dies in the
+middle of a stage; evaluation judged on the cluster with the local verdicts."""
 
 import contextlib
+import glob
 import json
 import os
 import signal
@@ -119,3 +120,56 @@ def test_a_node_killed_mid_stage_loses_and_repeats_nothing(cluster, demo_run, tm
   keys = [json.loads(line)["key"] for line in open(tmp_path / "work" / "solutions.jsonl")]
   assert len(keys) == len(set(keys)) == 54  # each item stored once, none lost
   assert outputs(str(tmp_path)) == outputs(reference)
+
+
+def heldout_answers(run_dir) -> list[dict]:
+  """Two answers per held-out task of the demo: its golden solution, and a wrong program."""
+  from array_record.python.array_record_module import ArrayRecordReader
+
+  answers = []
+  for path in sorted(glob.glob(os.path.join(run_dir, "heldout", "rl", "*.array_record"))):
+    reader = ArrayRecordReader(path)
+    for task in map(json.loads, reader.read_all()):
+      for index, code in enumerate([task["golden_solution"], "print(0)"]):
+        response = f"```python\n{code}\n```"
+        answers.append({"question_id": task["id"], "sample_index": index, "response": response})
+    reader.close()
+  return answers
+
+
+def test_evaluation_judged_on_the_cluster_gives_the_local_verdicts(
+  cluster, demo_run, cli, tmp_path
+):
+  reference, _ = demo_run
+  samples = tmp_path / "samples.jsonl"
+  samples.write_text("".join(json.dumps(a) + "\n" for a in heldout_answers(reference)))
+  args = ["--benchmark=synthsmith", f"--data={reference}/heldout/rl", f"--samples={samples}"]
+  args += ["--k=2", "--judge_workers=1"]
+  reports = {}
+  for runner in ("local", "ray"):
+    out = tmp_path / f"{runner}.json"
+    result = cli("evaluate", *args, f"--output={out}", f"--runner={runner}")
+    assert result.code in (0, None), result.err[-2000:]
+    reports[runner] = json.loads(out.read_text())
+  verdicts = lambda r: {q: p["verdicts"] for q, p in r["problems"].items()}  # noqa: E731
+  assert verdicts(reports["ray"]) == verdicts(reports["local"])
+  assert reports["ray"]["num_problems"] >= 10 and 0 < reports["ray"]["avg_at_k"] < 1
+  assert ray.is_initialized()  # the cluster the test joined is left running for the others
+
+
+def test_ray_judge_returns_the_local_judges_results_in_batch_order(cluster):
+  from xcoder_jax import judge
+  from xcoder_jax.judge.ray_judge import RayJudge
+
+  batch = [
+    judge.Submission(f"print(int(input()) * {i})", tests=[judge.TestCase("3", str(3 * i))])
+    for i in range(12)
+  ] + [judge.Submission("print(", tests=[judge.TestCase("", "")])]
+  with RayJudge(workers=1) as remote, judge.Judge(workers=1) as local:
+    assert remote.workers == 2  # one sandbox on each of the two nodes
+    got, expected = remote.run(batch), local.run(batch)
+  verdicts = lambda results: [[v.verdict for v in r.verdicts] for r in results]  # noqa: E731
+  assert verdicts(got) == verdicts(expected)
+  assert verdicts(got)[-1] != [judge.Outcome.ACCEPTED] and verdicts(got)[0] == [
+    judge.Outcome.ACCEPTED
+  ]
