@@ -173,3 +173,45 @@ def test_ray_judge_returns_the_local_judges_results_in_batch_order(cluster):
   assert verdicts(got)[-1] != [judge.Outcome.ACCEPTED] and verdicts(got)[0] == [
     judge.Outcome.ACCEPTED
   ]
+
+
+def test_the_command_resumes_on_the_cluster_after_its_driver_is_killed(cluster, demo_run, tmp_path):
+  """`launch.synthsmith --runner=ray --ray_address=...` SIGKILLed mid-stage, then run again:
+  the second driver reuses every stored item and ends with the local run's outputs."""
+  import subprocess
+  import sys
+  import time
+
+  reference, _ = demo_run
+  out = tmp_path / "killed"
+  command = [
+    sys.executable,
+    "-m",
+    "launch.synthsmith",
+    "--config=configs/synthsmith/demo.py",
+    f"--output={out}",
+    "--runner=ray",
+    f"--ray_address={cluster.address}",
+  ]
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  driver = subprocess.Popen(
+    [*command, "--config.teacher.replay_latency_s=0.05"],
+    cwd=root,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+  )
+  solutions = out / "work" / "solutions.jsonl"
+  deadline_at = time.time() + 120
+  while time.time() < deadline_at and driver.poll() is None:
+    if solutions.exists() and len(solutions.read_text().splitlines()) >= 3:
+      break
+    time.sleep(0.02)
+  driver.kill()
+  driver.wait()
+  assert not (out / "work" / "solutions.done").exists()
+  stored = len(solutions.read_text().splitlines())
+  rerun = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  keys = [json.loads(line)["key"] for line in open(solutions)]
+  assert len(keys) == len(set(keys)) == 54 and stored >= 3  # stored items were not redone
+  assert outputs(str(out)) == outputs(reference)
