@@ -48,7 +48,9 @@ class RayRunner:
     self._pool = NodePool(
       NodeWorker, lambda cpus: (config, judge_workers(cpus)), config.teacher.concurrency, address
     )
-    self._usage: dict[int, dict[str, dict[str, int]]] = {}  # worker serial -> latest usage
+    # Worker serial -> its teacher's usage: counts only grow, so the largest of a worker's
+    # replies (which arrive in any order) is its latest.
+    self._usage: dict[int, dict[str, collections.Counter]] = {}
     logging.info("SynthSmith on Ray: %d nodes, %d threads each", self.nodes, self._pool.slots)
 
   @property
@@ -61,7 +63,9 @@ class RayRunner:
 
   def map(self, job: str, items: Sequence[Any]) -> Iterator[tuple[Any, Result]]:
     for (_, item), (result, usage), serial in self._pool.map("run", [(job, i) for i in items]):
-      self._usage[serial] = usage
+      known = self._usage.setdefault(serial, {})
+      for stage, counts in usage.items():
+        known[stage] = known.get(stage, collections.Counter()) | collections.Counter(counts)
       yield item, result
 
   def teacher_usage(self) -> dict[str, collections.Counter]:

@@ -16,6 +16,8 @@ from data_pipeline import pipeline
 # The driver on loopback too (else Ray gives it the routable address, unreachable from the
 # nodes on 127.0.0.1, and ray.init waits forever).
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# Ray's driver otherwise replaces builtins.print for good, under the other tests of this worker.
+os.environ["RAY_TQDM_PATCH_PRINT"] = "0"
 ray = pytest.importorskip("ray")  # the cluster extra; `make test` installs it
 from ray.cluster_utils import Cluster  # noqa: E402
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from xcoder_jax import judge
 from xcoder_jax.eval.types import Grader
+from xcoder_jax.judge.extract import parse_python
 
 TIME_LIMIT_S = 6.0  # lcb_runner's --timeout default (seconds per test)
 # lcb_runner imposes no memory limit (reliability_guard() is called without one); a sandbox
@@ -192,7 +193,7 @@ def lines_match(output: str, expected: str) -> bool:
 def _without_main_guard(code: str) -> str:
   """clean_if_name: unwraps a final ``if __name__ == '__main__':`` block."""
   try:
-    body = ast.parse(code).body
+    body = parse_python(code).body
     last = body[-1]
     if isinstance(last, ast.If) and ast.unparse(last.test).strip() == "__name__ == '__main__'":
       return ast.unparse(body[:-1]) + "\n" + ast.unparse(last.body)
@@ -206,7 +207,7 @@ def stdio_program(code: str) -> str | None:
   (lcb_runner then fails the sample)."""
   code = _without_main_guard(code)
   try:
-    body = ast.parse(code).body
+    body = parse_python(code).body
     imports = [stmt for stmt in body if isinstance(stmt, (ast.Import, ast.ImportFrom))]
     wrapped = ast.FunctionDef(
       name="wrapped_function",

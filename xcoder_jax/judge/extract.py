@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 
 THINK_BEGIN, THINK_END = "<think>", "</think>"
 # A fenced block tagged python / python3 / py (any case); untagged fences are not code
 # blocks, so sample input/output shown after the program never replaces it.
 PYTHON_BLOCK = re.compile(r"```(?:python3|python|py)[ \t]*\n(.*?)```", re.S | re.I)
+
+
+# CPython 3.11 keeps the AST converter's recursion depth in state its threads share, so
+# concurrent ast.parse calls can fail with a spurious "SystemError: AST constructor recursion
+# depth mismatch" (CPython gh-106905; seen with SynthSmith's concurrent teacher items).
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(code: str) -> ast.Module:
+  """``ast.parse``, one thread at a time (see ``_PARSE_LOCK``)."""
+  with _PARSE_LOCK:
+    return ast.parse(code)
 
 
 class ParseError(ValueError):
@@ -35,7 +48,7 @@ def answer_part(text: str) -> str:
 def check_syntax(code: str) -> str:
   """Returns ``code`` when it parses as Python; a null byte counts as a syntax error."""
   try:
-    ast.parse(code)
+    parse_python(code)
   except (SyntaxError, ValueError) as error:  # ValueError: source with null bytes
     raise ParseError("syntax_error", str(error)) from error
   return code
