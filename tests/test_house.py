@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import collections
 import importlib
+import json
 import re
 from pathlib import Path
 
@@ -225,6 +226,30 @@ def test_no_import_cycles(edges):
 
 
 # ------------------------------------------------------------------------------ file size
+
+
+def test_a_lazy_registry_entry_is_listed_refused_twice_and_imported_on_first_use():
+  from xcoder_jax.registry import Registry
+
+  registry = Registry("thing")
+  registry.register_lazy("decoder", "json:JSONDecoder")
+  assert registry.names() == ("decoder",) and "decoder" in registry and len(registry) == 1
+  with pytest.raises(ValueError, match="already registered"):
+    registry.register("decoder", object())
+  assert registry.get("decoder") is json.JSONDecoder
+  with pytest.raises(KeyError, match="choose one of decoder"):
+    registry.get("encoder")
+
+
+def test_synthsmith_workers_and_the_judge_start_without_jax():
+  """Every Ray worker and judge service imports these: JAX would add seconds to each."""
+  import subprocess
+  import sys
+
+  modules = ["data_pipeline.items", "data_pipeline.ray_runner", "xcoder_jax.judge.service"]
+  check = f"import sys; import {', '.join(modules)}; print('jax' in sys.modules)"
+  result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT)
+  assert result.stdout.strip() == "False", result.stderr[-2000:]
 
 
 def test_launch_scripts_parse():

@@ -8,6 +8,7 @@ and an unknown name fails with the list of known ones, so a typo is never silent
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -20,6 +21,14 @@ class Registry(Generic[T]):
   def __init__(self, kind: str):
     self.kind = kind
     self._entries: dict[str, T] = {}
+    self._lazy: dict[str, str] = {}  # name -> "module:attribute", imported on first get
+
+  def register_lazy(self, name: str, target: str) -> None:
+    """Registers ``name`` as the attribute of a module imported only when the entry is first
+    used ("package.module:Attribute"): a heavy entry (one that imports JAX) costs nothing to
+    processes that only list or check names. The module must not register ``name`` itself."""
+    self._check_new(name)
+    self._lazy[name] = target
 
   def register(self, name: str, entry: T | None = None):
     """`registry.register("name", obj)`, or `@registry.register("name")` as a decorator.
@@ -34,14 +43,20 @@ class Registry(Generic[T]):
 
     return decorator
 
-  def _add(self, name: str, entry: T) -> None:
+  def _check_new(self, name: str) -> None:
     if not isinstance(name, str) or not name:
       raise ValueError(f"{self.kind} names must be non-empty strings, got {name!r}")
-    if name in self._entries:
+    if name in self:
       raise ValueError(f"{self.kind} {name!r} is already registered")
+
+  def _add(self, name: str, entry: T) -> None:
+    self._check_new(name)
     self._entries[name] = entry
 
   def get(self, name: str) -> T:
+    if name in self._lazy:
+      module, attribute = self._lazy.pop(name).split(":")
+      self._entries[name] = getattr(importlib.import_module(module), attribute)
     try:
       return self._entries[name]
     except KeyError:
@@ -52,22 +67,22 @@ class Registry(Generic[T]):
 
   def check(self, name: str, setting: str = "") -> str:
     """Returns `name` if registered; otherwise raises ValueError naming the config `setting`."""
-    if name not in self._entries:
+    if name not in self:
       where = f"{setting}: " if setting else ""
       raise ValueError(where + self.unknown_message(name))
     return name
 
   def names(self) -> tuple[str, ...]:
-    return tuple(sorted(self._entries))
+    return tuple(sorted([*self._entries, *self._lazy]))
 
   def __contains__(self, name: object) -> bool:
-    return name in self._entries
+    return name in self._entries or name in self._lazy
 
   def __iter__(self) -> Iterator[str]:
     return iter(self.names())
 
   def __len__(self) -> int:
-    return len(self._entries)
+    return len(self._entries) + len(self._lazy)
 
   def __repr__(self) -> str:
     return f"Registry({self.kind!r}, {list(self.names())})"

@@ -17,7 +17,7 @@ from flax import nnx
 
 from xcoder_jax.models.build import param_path
 from xcoder_jax.models.qwen import Qwen
-from xcoder_jax.rollout.engine import ENGINES, EngineContext, RolloutEngine
+from xcoder_jax.rollout.engine import EngineContext, RolloutEngine
 from xcoder_jax.rollout.sampler import Sampler, SamplerStats
 from xcoder_jax.rollout.types import Completion, SamplingParams
 
@@ -26,7 +26,6 @@ def _is_variable(x: Any) -> bool:
   return isinstance(x, nnx.Variable)
 
 
-@ENGINES.register("in_process")
 class InProcessEngine(RolloutEngine):
   """Samples from `model`'s parameters in this process, on `mesh` (default: the active one).
 
