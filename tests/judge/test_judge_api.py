@@ -187,6 +187,41 @@ def test_expected_outputs_never_enter_the_sandbox(engine, monkeypatch):
   assert sent and not any(secret in message for message in sent)
 
 
+def test_files_in_and_out_of_a_run(engine):
+  """Files given with a test are in the run's directory (nested paths too); only regular
+  files the run leaves inside it come back: not a pipe, not a path through a symlink to
+  elsewhere. The test's JSON form carries both fields."""
+  import base64
+
+  b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+  code = (
+    "import os\nprint(open('in/deep/a.txt').read())\nos.mkfifo('pipe')\n"
+    "os.symlink('/usr', 'usr')\nopen('made.txt', 'w').write('made')"
+  )
+  test = judge.TestCase(
+    output="hello\n",
+    files={"in/deep/a.txt": b64("hello")},
+    fetch_files=("made.txt", "pipe", "usr/lib/os-release", "in/deep/a.txt"),
+  )
+  assert judge.TestCase.from_json(test.to_json("stdio"), "stdio") == test
+  [result] = engine.run([judge.Submission(code, [test])])
+  verdict = result.verdicts[0]
+  assert verdict.accepted, verdict
+  assert verdict.files == {"made.txt": b64("made"), "in/deep/a.txt": b64("hello")}
+  for files, fetch, message in [
+    ({"../up.txt": b64("x")}, (), "without '..'"),
+    ({"a.txt": "%%%"}, (), "must be base64"),
+    ({}, ("/etc/passwd",), "must be relative"),
+  ]:
+    with pytest.raises(ValueError, match=message):
+      engine.run(
+        [judge.Submission("print(1)", [judge.TestCase("", "1", files=files, fetch_files=fetch)])]
+      )
+  call = judge.TestCase(args=[1], expected=1, fetch_files=("x",))
+  with pytest.raises(ValueError, match="stdio tests only"):
+    engine.run([judge.Submission("def f(x): return x", [call], kind="function", fn_name="f")])
+
+
 def test_special_judge(engine):
   # Any two non-negative integers that sum to N are right; the checker reads testlib-style files.
   checker = (

@@ -107,7 +107,10 @@ def test_the_sandbox_fusion_client_gets_sandbox_fusions_answers(url):
     ({"code": "print(1)", "language": "python", "run_timeout": 1e9}, "run_timeout"),
     ({"code": "print(1)", "language": "python", "compile_timeout": 0}, "compile_timeout"),
     ({"code": "print(1)", "language": "python", "memory_limit_MB": True}, "memory_limit_MB"),
-    ({"code": "print(1)", "language": "python", "files": {"a.txt": "eA=="}}, "files"),
+    ({"code": "print(1)", "language": "python", "files": {"../a.txt": "eA=="}}, "files"),
+    ({"code": "print(1)", "language": "python", "files": {"a.txt": "not base64"}}, "files"),
+    ({"code": "print(1)", "language": "python", "files": {"a": "eA==" * 40000}}, "files"),
+    ({"code": "print(1)", "language": "python", "fetch_files": ["/etc/passwd"]}, "fetch_files"),
   ],
 )
 def test_a_bad_request_gets_a_422_naming_its_field_and_the_server_keeps_serving(url, body, field):
@@ -117,6 +120,36 @@ def test_a_bad_request_gets_a_422_naming_its_field_and_the_server_keeps_serving(
   [detail] = answer.json()["detail"]
   assert detail["loc"] == ["body", field] and field in detail["msg"]
   assert requests.get(f"{url}/v1/ping", timeout=5).json() == "pong"
+
+
+def test_files_go_into_the_run_and_fetched_files_come_back(url):
+  """SandboxFusion's files and fetch_files, through its client and through RemoteJudge: only
+  regular files inside the run's directory come back (not a symlink the program made)."""
+  import base64
+
+  b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+  python = (
+    "import os\nn = int(open('data/n.txt').read())\nopen('out.txt', 'w').write(str(2 * n))\n"
+    "os.symlink('/etc/hostname', 'leak.txt')\nprint('ok')"
+  )
+  cpp = (
+    '#include <cstdio>\nint main() { long n; FILE* f = fopen("data/n.txt", "r"); '
+    'fscanf(f, "%ld", &n); FILE* o = fopen("out.txt", "w"); fprintf(o, "%ld", 2 * n); '
+    'fclose(o); puts("ok"); }\n'
+  )
+  for language, code in (("python", python), ("cpp", cpp)):
+    answer = run(
+      url,
+      code=code,
+      language=language,
+      files={"data/n.txt": b64("21")},
+      fetch_files=["out.txt", "leak.txt", "never.txt"],
+    )
+    assert answer.status == sf.RunStatus.Success, answer
+    assert answer.files == {"out.txt": b64("42")}
+  test = judge.TestCase(output="ok\n", files={"data/n.txt": b64("5")}, fetch_files=("out.txt",))
+  [result] = RemoteJudge([url]).run([Submission(python, [test])])
+  assert result.verdicts[0].accepted and result.verdicts[0].files == {"out.txt": b64("10")}
 
 
 def test_the_batched_endpoint_judges_one_program_on_many_tests(url):

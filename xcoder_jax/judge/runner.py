@@ -1,5 +1,6 @@
 """Judging one submission: set up its sandbox once, run each test, turn results into verdicts."""
 
+import base64
 import dataclasses
 import json
 import secrets
@@ -208,6 +209,10 @@ class SubmissionRunner:
       "nonce": nonce,
       "input": test.input.encode(),
     }
+    if test.files:
+      request["files"] = {path: base64.b64decode(data) for path, data in test.files.items()}
+    if test.fetch_files:
+      request["fetch"] = list(test.fetch_files)
     if kind in (TestKind.LEETCODE, TestKind.FUNCTION):
       request.update(fn_name=submission.fn_name, args_json=json.dumps(list(test.args)))
     elif kind == TestKind.CHECK:
@@ -228,6 +233,9 @@ class SubmissionRunner:
       stderr=_excerpt(result["stderr_bytes"], from_end=True),
       exit_code=result["exit_code"],
       signal=result["signal"],
+      files={
+        path.decode(): base64.b64encode(data).decode() for path, data in result.get("fetched", ())
+      },
     )
     records = _nonce_records(result["report"], nonce)
     exec_failures = [r["exec_failed"] for r in records if "exec_failed" in r]

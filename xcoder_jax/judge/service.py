@@ -15,15 +15,20 @@ Bad requests (malformed JSON, a missing or mistyped field, an unknown language, 
 above the size limits, a timeout out of range) get a 422 JSON answer naming the field; the
 server answers every request and never runs anything outside the sandbox.
 
-Deviations from SandboxFusion: the languages are the judge's (Python and C++ today); `files`
-and `fetch_files` must be empty (the sandbox has no way to bring files in or out yet); the
+`files` (relative path -> base64) are placed in the run's directory before it starts and
+`fetch_files` come back base64 in the answer's `files`, regular files only (a path the run
+turned into a symlink, a directory or a pipe, or one it never wrote, is left out).
+
+Deviations from SandboxFusion: the languages are the judge's (Python and C++ today); the
 compile step runs under the judge's own compile limits (`RunLimits.compile_time_s`), and
-`compile_timeout` is only checked for range.
+`compile_timeout` is only checked for range; the files sent in count against the stdin size
+limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hmac
 import json
@@ -41,6 +46,7 @@ from xcoder_jax.judge.types import (
   TestCase,
   TestKind,
   Verdict,
+  check_files,
 )
 
 log = logging.getLogger(__name__)
@@ -110,8 +116,24 @@ def _memory(value: int) -> str:
   return "" if 1 <= value <= MAX_MEMORY_MB else f"must be in [1, {MAX_MEMORY_MB}] MB, got {value}"
 
 
-def _empty(value) -> str:
-  return "" if not value else "not supported by this judge (no files go in or out of the sandbox)"
+def _files(limit: int):
+  def check(value: dict) -> str:
+    try:
+      check_files(value, (), "files")
+    except ValueError as error:
+      return str(error).removeprefix("files: ")
+    size = sum(len(base64.b64decode(content)) for content in value.values())
+    return "" if size <= limit else f"{size} bytes in all, larger than the {limit}-byte limit"
+
+  return check
+
+
+def _paths(value: list) -> str:
+  try:
+    check_files({}, value, "fetch_files")
+  except ValueError as error:
+    return str(error).removeprefix("fetch_files: ")
+  return ""
 
 
 def run_code_submission(body: dict, limits: ServiceLimits) -> Submission:
@@ -122,11 +144,11 @@ def run_code_submission(body: dict, limits: ServiceLimits) -> Submission:
   run_timeout = _field(body, "run_timeout", (int, float), 10, check=_seconds)
   memory_mb = _field(body, "memory_limit_MB", int, 1024, check=_memory)
   stdin = _field(body, "stdin", str, "", check=_size(limits.max_stdin_bytes))
-  _field(body, "files", dict, {}, check=_empty)
-  _field(body, "fetch_files", list, [], check=_empty)
+  files = _field(body, "files", dict, {}, check=_files(limits.max_stdin_bytes))
+  fetch_files = _field(body, "fetch_files", list, [], check=_paths)
   return Submission(
     code,
-    [TestCase(input=stdin)],
+    [TestCase(input=stdin, files=files, fetch_files=tuple(fetch_files))],
     lang=LANGUAGES[language],
     time_limit_s=float(run_timeout),
     memory_mb=memory_mb,
@@ -160,17 +182,20 @@ def run_code_response(submission: Submission, verdict: Verdict) -> dict[str, Any
   success = run_result["status"] == "Finished" and run_result["return_code"] == 0
   told_by_the_run = (Outcome.ACCEPTED, Outcome.RUNTIME_ERROR, Outcome.COMPILE_ERROR)
   message = "" if outcome in told_by_the_run else verdict.message
-  return _answer("Success" if success else "Failed", message, compile_result, run_result)
+  status = "Success" if success else "Failed"
+  return _answer(status, message, compile_result, run_result, verdict.files)
 
 
-def _answer(status: str, message: str, compile_result, run_result) -> dict[str, Any]:
+def _answer(
+  status: str, message: str, compile_result, run_result, files: dict | None = None
+) -> dict[str, Any]:
   return {
     "status": status,
     "message": message,
     "compile_result": compile_result,
     "run_result": run_result,
     "executor_pod_name": None,
-    "files": {},
+    "files": files or {},
   }
 
 

@@ -1,5 +1,6 @@
 """The judge's data: what is submitted, what comes back."""
 
+import base64
 import dataclasses
 import enum
 import json
@@ -37,7 +38,12 @@ class _Unset(enum.Enum):
 MISSING = _Unset.MISSING  # TestCase.expected when none was given (None is JSON null)
 # TESTS.jsonl fields of each kind: name -> (required, type); object = any JSON value.
 _RECORD_FIELDS = {
-  TestKind.STDIO: {"input": (False, str), "output": (True, str)},
+  TestKind.STDIO: {
+    "input": (False, str),
+    "output": (True, str),
+    "files": (False, dict),
+    "fetch_files": (False, list),
+  },
   TestKind.LEETCODE: {"args": (True, list), "expected": (True, object), "fn_name": (False, str)},
   TestKind.FUNCTION: {"args": (True, list), "expected": (True, object), "fn_name": (False, str)},
   TestKind.CHECK: {"check": (True, str), "fn_name": (False, str)},
@@ -61,6 +67,10 @@ class TestCase:
   args: tuple[Any, ...] | list[Any] = ()
   expected: Any = MISSING
   check_source: str | None = None
+  # stdio only: files placed in the run's directory first (relative path -> base64 content,
+  # SandboxFusion's form), and files read back after the run into ``Verdict.files``.
+  files: dict[str, str] = dataclasses.field(default_factory=dict)
+  fetch_files: tuple[str, ...] = ()
 
   @staticmethod
   def record_kind(record: Any) -> TestKind:
@@ -96,7 +106,12 @@ class TestCase:
     if kind == TestKind.CHECK:
       return cls(check_source=record["check"])
     if kind == TestKind.STDIO:
-      return cls(input=record.get("input", ""), output=record.get("output"))
+      return cls(
+        input=record.get("input", ""),
+        output=record.get("output"),
+        files=record.get("files", {}),
+        fetch_files=tuple(record.get("fetch_files", ())),
+      )
     return cls(args=record["args"], expected=record.get("expected", MISSING))
 
   def to_json(self, kind: TestKind | str) -> dict[str, Any]:
@@ -105,7 +120,12 @@ class TestCase:
     if kind == TestKind.CHECK:
       return {"check": self.check_source}
     if kind == TestKind.STDIO:
-      return {"input": self.input} | ({} if self.output is None else {"output": self.output})
+      record = {"input": self.input} | ({} if self.output is None else {"output": self.output})
+      if self.files:
+        record["files"] = dict(self.files)
+      if self.fetch_files:
+        record["fetch_files"] = list(self.fetch_files)
+      return record
     return {"args": list(self.args)} | (
       {} if self.expected is MISSING else {"expected": self.expected}
     )
@@ -131,7 +151,10 @@ def check_tests(tests: Any, kind: TestKind | str, capture_output: bool = False) 
         raise ValueError(f"{where}: field 'output' is missing: nothing to compare the run with")
       if test.output is not None and not isinstance(test.output, str):
         raise ValueError(f"{where}: field 'output' must be a string, got {_json_name(test.output)}")
+      check_files(test.files, test.fetch_files, where)
     else:
+      if test.files or test.fetch_files:
+        raise ValueError(f"{where}: files and fetch_files work with stdio tests only")
       if not isinstance(test.args, (list, tuple)):
         raise ValueError(f"{where}: field 'args' must be a list, got {_json_name(test.args)}")
       if test.expected is MISSING and not capture_output:
@@ -141,6 +164,32 @@ def check_tests(tests: Any, kind: TestKind | str, capture_output: bool = False) 
           json.dumps(None if getattr(test, name) is MISSING else getattr(test, name))
         except (TypeError, ValueError):
           raise ValueError(f"{where}: field {name!r} must be JSON data") from None
+
+
+def check_path(path: Any, where: str) -> None:
+  """A file path a test may name: relative, inside the run's directory, no '..' part."""
+  parts = path.split("/") if isinstance(path, str) else []
+  if not parts or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    raise ValueError(
+      f"{where}: file path {path!r} must be relative to the run's directory, without '..', "
+      "'.' or empty parts (e.g. 'data/input.txt')"
+    )
+
+
+def check_files(files: Any, fetch_files: Any, where: str) -> None:
+  """``files`` maps paths to base64 text; ``fetch_files`` lists paths (``check_path``)."""
+  if not isinstance(files, dict):
+    raise ValueError(f"{where}: field 'files' must be an object, got {_json_name(files)}")
+  for path, content in files.items():
+    check_path(path, where)
+    try:
+      base64.b64decode(content, validate=True)
+    except (TypeError, ValueError):
+      raise ValueError(f"{where}: file {path!r} must be base64 text") from None
+  if not isinstance(fetch_files, (list, tuple)):
+    raise ValueError(f"{where}: field 'fetch_files' must be a list, got {_json_name(fetch_files)}")
+  for path in fetch_files:
+    check_path(path, where)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +236,7 @@ class Verdict:
   signal: int | None = None
   message: str = ""  # why, in words
   output: str | None = None  # full output, only with Submission.capture_output
+  files: dict[str, str] = dataclasses.field(default_factory=dict)  # fetched: path -> base64
 
   @property
   def accepted(self) -> bool:

@@ -45,6 +45,8 @@ def _to_json(value):
     return '"%s"' % value
   if isinstance(value, dict):
     return "{%s}" % ", ".join(f'"{key}": {_to_json(item)}' for key, item in value.items())
+  if isinstance(value, list):
+    return "[%s]" % ", ".join(_to_json(item) for item in value)
   raise TypeError(f"cannot send {type(value).__name__} {value!r:.50}")
 
 

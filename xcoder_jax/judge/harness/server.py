@@ -11,6 +11,7 @@ JSON-serialised return value) and the judge compares.
 import fcntl
 import gc
 import os
+import stat
 import time
 
 from . import check, libc
@@ -102,7 +103,9 @@ class Server:
       workdir = self.run_dir
       os.mkdir(workdir, 0o700)
     for name, content in request.get("files", {}).items():
-      with open(os.path.join(workdir, name), "wb") as file:
+      path = os.path.join(workdir, name)
+      os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+      with open(path, "wb") as file:
         file.write(content)
     stdin_fd = os.memfd_create("stdin")
     os.write(stdin_fd, request["input"])
@@ -129,10 +132,43 @@ class Server:
     )
     if check_pid is not None:
       kill_and_reap(check_pid)
+    if request.get("fetch"):
+      result["fetched"] = _fetch(workdir, request["fetch"], request["limits"]["output_bytes"])
     if not keep_workdir:
       _remove_contents(self.tmp_root)
     result["token"] = token  # proves the answer is this server's, for this request
     return result
+
+
+def _fetch(workdir, paths, budget):
+  """[path, content] (both bytes) of the regular files at ``paths`` the run left in ``workdir`` (all
+  together at most ``budget`` bytes); a path that is missing, not a regular file, or leads
+  outside the directory (a symlink the program made) is left out. Pairs, not a dict: the
+  answer's encoding reads an object with the single key "b64" as bytes."""
+  fetched = []
+  root = os.path.realpath(workdir)
+  for name in paths:
+    path = os.path.join(workdir, name)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+      continue
+    try:
+      fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+      continue
+    try:
+      info = os.fstat(fd)
+      if not stat.S_ISREG(info.st_mode) or info.st_size > budget:
+        continue
+      chunks, left = [], info.st_size
+      while left > 0 and (chunk := os.read(fd, left)):
+        chunks.append(chunk)
+        left -= len(chunk)
+      content = b"".join(chunks)
+    finally:
+      os.close(fd)
+    fetched.append([name.encode(), content])  # names as bytes: any text survives
+    budget -= len(content)
+  return fetched
 
 
 def _sealed_copy(binary):
