@@ -2,8 +2,10 @@
 train/held-out split -> solutions -> test inputs -> dual verification -> decontamination ->
 shards per side of the split and report.
 
-Item stages keep their completed items in ``OUTPUT/work/<stage>.jsonl`` (see ``store``), so a
-rerun on the same directory redoes nothing; the cheap global steps (tree merge, sampling,
+Item stages run named jobs (``items``) on a runner: threads of this process by default, or
+the nodes of a Ray cluster (``ray_runner``); either way this process stores each result as
+it arrives. Item stages keep their completed items in ``OUTPUT/work/<stage>.jsonl`` (see
+``store``), so a rerun on the same directory redoes nothing; the cheap global steps (tree merge, sampling,
 the split, de-duplication, shard writing) are deterministic and simply recomputed. A stage left with
 items a teacher outage kept from finishing stops the run there (later stages would build on
 a partial input); the report names them and a rerun on the same directory retries them.
