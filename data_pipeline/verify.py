@@ -226,10 +226,17 @@ def grade_candidates(
 def verify_task(
   judge, config, task: Task, candidates: list[Candidate], test_inputs: TestInputs
 ) -> tuple[list[dict], dict]:
+  """Runs, votes and picks the golden; the drops carry ``run:judge_error``, the runs the
+  judge itself failed (counted whether or not the task survives, for the run's report)."""
   if len(candidates) < config.min_candidates:
     raise Dropped("too_few_candidates")
   runs = capture_runs(judge, task, candidates, test_inputs.inputs, config)
-  result = verify_outputs([captured_outputs(r) for r in runs], config)
+  failed = sum(v.verdict == Outcome.JUDGE_ERROR for r in runs for v in r.verdicts)
+  judge_errors = {"run:judge_error": failed} if failed else {}
+  try:
+    result = verify_outputs([captured_outputs(r) for r in runs], config)
+  except Dropped as drop:
+    return [], {drop.reason: 1, **judge_errors}
   labels = result.labels
   tests = [
     {
@@ -249,7 +256,7 @@ def verify_task(
     round(difficulty, 4),
     captured_outcomes(candidates, runs, labels, result.final_tests),
   )
-  return [verified.to_json()], dict(result.drops)
+  return [verified.to_json()], {**result.drops, **judge_errors}
 
 
 @dataclasses.dataclass

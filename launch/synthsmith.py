@@ -97,6 +97,11 @@ def _print_funnel(report: dict) -> None:
   for row in report["funnel"]:
     drops = ", ".join(f"{k}={v}" for k, v in row["drops"].items())
     print(f"{row['stage']:<20}{row['in']:>7}{row['out']:>7}  {drops}")
+  for reason, what in (("teacher_error", "teacher errors"), ("run:judge_error", "judge failures")):
+    where = {r["stage"]: r["drops"][reason] for r in report["funnel"] if r["drops"].get(reason)}
+    if where:
+      stages = ", ".join(f"{stage} {n}" for stage, n in where.items())
+      print(f"{what}: {sum(where.values())} ({stages})")
 
 
 def _print_decontamination(report: dict) -> None:

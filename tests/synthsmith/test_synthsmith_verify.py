@@ -210,3 +210,34 @@ def test_verification_on_a_judge_service_equals_local_verification():
       verify.judge_from_config(settings), config, task, candidates, inputs
     )
   assert remote == local and local[0][0]["golden"]["code"] == double
+
+
+def test_runs_the_judge_failed_are_counted_whether_or_not_the_task_survives():
+  """A judge failure says nothing about a candidate: its run does not vote, and the count
+  reaches the funnel (``run:judge_error``) on both the kept and the dropped path."""
+  import dataclasses
+
+  from data_pipeline.records import Candidate, Task, TestInputs
+
+  class FailingSome:
+    def __init__(self, fail_every):
+      self.inner, self.fail_every = judge.Judge(workers=2), fail_every
+
+    def run(self, batch):
+      results = self.inner.run(batch)
+      for r in results:
+        r.verdicts[:: self.fail_every] = [
+          dataclasses.replace(v, verdict=judge.Outcome.JUDGE_ERROR, output=None)
+          for v in r.verdicts[:: self.fail_every]
+        ]
+      return results
+
+  task = Task("t", "c", "codeforces", "stdio", None, "Double", "Print 2n.", {}, {})
+  candidates = [Candidate("t", i, "", "print(2 * int(input()))\n") for i in range(3)]
+  inputs = TestInputs("t", [f"{n}\n" for n in range(1, 7)], ["direct"] * 6)
+  config = cfg(min_candidates=2, time_limit_s=5.0, memory_mb=256)
+  kept, drops = verify.verify_task(FailingSome(3), config, task, candidates, inputs)
+  assert len(kept) == 1 and drops["run:judge_error"] == 6  # tests 1 and 4 of 3 candidates
+  assert len(kept[0]["tests"]) == 4  # the two tests no run completed are not labelled
+  dropped, drops = verify.verify_task(FailingSome(1), config, task, candidates, inputs)
+  assert dropped == [] and drops["run:judge_error"] == 18 and len(drops) == 2
