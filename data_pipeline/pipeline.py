@@ -33,7 +33,7 @@ from data_pipeline import seeds as seeds_lib
 from data_pipeline.items import ItemWork, verification_item
 from data_pipeline.records import Candidate, Task
 from data_pipeline.stage import LocalRunner, Runner, StageReport, run_items
-from data_pipeline.teacher import TEACHERS
+from data_pipeline.teacher import TEACHERS, merge_usage
 from xcoder_jax.data import split as split_lib
 from xcoder_jax.fileio import write_json_atomic
 
@@ -141,10 +141,7 @@ def run(
 
 def _usage(work: ItemWork, runner: Runner) -> dict[str, dict[str, int]]:
   """Teacher requests and tokens per stage, the driver's and the runner's workers' together."""
-  usage = collections.defaultdict(collections.Counter)
-  for counts in (work.teacher.usage, runner.teacher_usage()):
-    for stage, counter in counts.items():
-      usage[stage].update(counter)
+  usage = merge_usage(work.teacher.usage, runner.teacher_usage())
   return {stage: dict(c) for stage, c in sorted(usage.items())}
 
 

@@ -23,6 +23,7 @@ from absl import logging
 
 from data_pipeline.items import ItemWork
 from data_pipeline.stage import Result, run_safely
+from data_pipeline.teacher import Usage, merge_usage
 from xcoder_jax.cluster import NodePool
 
 
@@ -50,7 +51,7 @@ class RayRunner:
     )
     # Worker serial -> its teacher's usage: counts only grow, so the largest of a worker's
     # replies (which arrive in any order) is its latest.
-    self._usage: dict[int, dict[str, collections.Counter]] = {}
+    self._usage: dict[int, Usage] = {}
     logging.info("SynthSmith on Ray: %d nodes, %d threads each", self.nodes, self._pool.slots)
 
   @property
@@ -68,12 +69,8 @@ class RayRunner:
         known[stage] = known.get(stage, collections.Counter()) | collections.Counter(counts)
       yield item, result
 
-  def teacher_usage(self) -> dict[str, collections.Counter]:
-    usage: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for snapshot in self._usage.values():
-      for stage, counts in snapshot.items():
-        usage[stage].update(counts)
-    return usage
+  def teacher_usage(self) -> Usage:
+    return merge_usage(*self._usage.values())
 
   def close(self) -> None:
     self._pool.close()

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from data_pipeline.parsing import ParseError
 from data_pipeline.store import StageStore
-from data_pipeline.teacher import TeacherError
+from data_pipeline.teacher import TeacherError, Usage
 
 
 @dataclasses.dataclass
@@ -67,7 +67,7 @@ class Runner(Protocol):
 
   def map(self, job: str, items: Sequence[Any]) -> Iterator[tuple[Any, Result]]: ...
 
-  def teacher_usage(self) -> dict[str, collections.Counter]: ...
+  def teacher_usage(self) -> Usage: ...
 
 
 class LocalRunner:
@@ -88,7 +88,7 @@ class LocalRunner:
       for future in concurrent.futures.as_completed(futures):
         yield futures[future], future.result()
 
-  def teacher_usage(self) -> dict[str, collections.Counter]:
+  def teacher_usage(self) -> Usage:
     return {}  # the driver's teacher did the work
 
 

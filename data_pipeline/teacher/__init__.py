@@ -12,6 +12,8 @@ from data_pipeline.teacher.base import (
   Messages,
   Teacher,
   TeacherError,
+  Usage,
+  merge_usage,
   request_key,
   teacher_identity,
 )
@@ -37,8 +39,10 @@ __all__ = [
   "ReplayTeacher",
   "Teacher",
   "TeacherError",
+  "Usage",
   "load_recording",
   "make_teacher",
+  "merge_usage",
   "request_key",
   "teacher_identity",
 ]

@@ -66,6 +66,18 @@ class Teacher:
     once before the first teacher stage, so an outage is one clear line, not a silent run."""
 
 
+Usage = dict[str, collections.Counter]  # stage -> requests, prompt_tokens, completion_tokens
+
+
+def merge_usage(*usages) -> Usage:
+  """Several teachers' ``usage`` (or snapshots of it, stage -> counts) added up per stage."""
+  merged: Usage = collections.defaultdict(collections.Counter)
+  for usage in usages:
+    for stage, counts in usage.items():
+      merged[stage].update(counts)
+  return merged
+
+
 # Backend name -> factory taking the ``teacher`` config section. A backend registers itself
 # when its module is imported; configs name one in ``teacher.backend``.
 TEACHERS: Registry[Callable[..., Teacher]] = Registry("teacher backend")
