@@ -25,6 +25,7 @@ from data_pipeline.items import ItemWork
 from data_pipeline.stage import Result, run_safely
 from data_pipeline.teacher import Usage, merge_usage
 from xcoder_jax.cluster import NodePool
+from xcoder_jax.judge.pool import default_workers
 
 
 class NodeWorker:
@@ -45,7 +46,7 @@ class RayRunner:
   and starts a ``NodeWorker`` on every live node with CPUs. Use as a context manager."""
 
   def __init__(self, config, address: str | None = None):
-    judge_workers = lambda cpus: config.judge_workers or 2 * cpus
+    judge_workers = lambda cpus: config.judge_workers or default_workers(cpus)
     self._pool = NodePool(
       NodeWorker, lambda cpus: (config, judge_workers(cpus)), config.teacher.concurrency, address
     )

@@ -15,6 +15,12 @@ from xcoder_jax.judge.types import Submission, SubmissionResult
 from xcoder_jax.judge.zygote import Zygote
 
 
+def default_workers(cpus: int) -> int:
+  """Two workers per core: a worker's test passes through three processes in turn (judge,
+  fork server, run), so one per core leaves cores idle at every hand-off."""
+  return 2 * cpus
+
+
 class Judge:
   """Judges batches of submissions on every core.
 
@@ -38,9 +44,7 @@ class Judge:
     self.config = config or SandboxConfig()
     self.config.check()
     self.limits = limits or RunLimits()
-    # Two workers per core: a worker's test passes through three processes in turn
-    # (judge, fork server, run), so one per core leaves cores idle at every hand-off.
-    self.workers = workers or 2 * (os.cpu_count() or 1)
+    self.workers = workers or default_workers(os.cpu_count() or 1)
     self.prefork = prefork
     # C++ binaries by source; by default one cache for every Judge of this process.
     self.compile_cache = compile_cache or shared_compile_cache()

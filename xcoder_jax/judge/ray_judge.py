@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xcoder_jax.cluster import NodePool
-from xcoder_jax.judge.pool import Judge
+from xcoder_jax.judge.pool import Judge, default_workers
 from xcoder_jax.judge.runner import validate
 from xcoder_jax.judge.types import Submission, SubmissionResult
 
@@ -23,7 +23,6 @@ class NodeJudge:
 
   def __init__(self, workers: int):
     self.judge = Judge(workers=workers)
-    self.workers = workers
 
   def run(self, chunk: tuple[int, list[Submission]]) -> list[SubmissionResult]:
     return self.judge.run(chunk[1])
@@ -35,7 +34,7 @@ class RayJudge:
   ``workers`` when given."""
 
   def __init__(self, address: str | None = None, workers: int | None = None):
-    per_node = lambda cpus: workers or 2 * cpus
+    per_node = lambda cpus: workers or default_workers(cpus)
     self._pool = NodePool(NodeJudge, lambda cpus: (per_node(cpus),), CHUNKS_PER_NODE, address)
     # Submissions judged at once (Judge.workers' sense: callers size their batches by it).
     self.workers = sum(per_node(cpus) for cpus in self._pool.cpus.values())
