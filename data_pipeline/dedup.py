@@ -2,8 +2,9 @@
 
 ``split_tasks`` gives every generated task its side (``xcoder_jax.data.split`` owns the
 rule); ``decontaminate_and_dedup`` drops verified tasks that overlap a public benchmark or
-repeat an earlier task (MinHash/LSH over the whole run, ``NearDuplicateIndex``); ``decontamination_summary`` counts what training lost to each, with
-the thresholds used, for report.json and the command line.
+repeat an earlier task (MinHash/LSH over the whole run, ``NearDuplicateIndex``);
+``decontamination_summary`` counts what training lost to each, with the thresholds used,
+for report.json and the command line.
 """
 
 from __future__ import annotations

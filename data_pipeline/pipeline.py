@@ -5,11 +5,12 @@ shards per side of the split and report.
 Item stages run named jobs (``items``) on a runner: threads of this process by default, or
 the nodes of a Ray cluster (``ray_runner``); either way this process stores each result as
 it arrives. Item stages keep their completed items in ``OUTPUT/work/<stage>.jsonl`` (see
-``store``), so a rerun on the same directory redoes nothing; the cheap global steps (tree merge, sampling,
-the split, de-duplication, shard writing) are deterministic and simply recomputed. A stage left with
-items a teacher outage kept from finishing stops the run there (later stages would build on
-a partial input); the report names them and a rerun on the same directory retries them.
-The teacher is checked once before its first stage, so an unreachable one is one clear error.
+``store``), so a rerun on the same directory redoes nothing; the cheap global steps (tree
+merge, sampling, the split, de-duplication, shard writing) are deterministic and simply
+recomputed. A stage left with items a teacher outage kept from finishing stops the run there
+(later stages would build on a partial input); the report names them and a rerun on the
+same directory retries them. The teacher is checked once before its first stage, so an
+unreachable one is one clear error.
 Each item stage records the settings it ran with (``settings``): a rerun with other settings
 is refused, or with ``redo_changed`` redoes the changed stages and those built on them.
 """

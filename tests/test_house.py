@@ -239,6 +239,10 @@ def test_a_lazy_registry_entry_is_listed_refused_twice_and_imported_on_first_use
   assert registry.get("decoder") is json.JSONDecoder
   with pytest.raises(KeyError, match="choose one of decoder"):
     registry.get("encoder")
+  registry.register_lazy("broken", "no_such_module_here:Thing")
+  with pytest.raises(ModuleNotFoundError):
+    registry.get("broken")
+  assert "broken" in registry  # a failed import leaves the entry to fail the same way again
 
 
 def test_synthsmith_workers_and_the_judge_start_without_jax():

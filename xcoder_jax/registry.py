@@ -54,9 +54,10 @@ class Registry(Generic[T]):
     self._entries[name] = entry
 
   def get(self, name: str) -> T:
-    if name in self._lazy:
-      module, attribute = self._lazy.pop(name).split(":")
+    if name in self._lazy:  # moved to the entries only once its import succeeded
+      module, attribute = self._lazy[name].split(":")
       self._entries[name] = getattr(importlib.import_module(module), attribute)
+      del self._lazy[name]
     try:
       return self._entries[name]
     except KeyError:

@@ -141,10 +141,10 @@ class Server:
 
 
 def _fetch(workdir, paths, budget):
-  """[path, content] (both bytes) of the regular files at ``paths`` the run left in ``workdir`` (all
-  together at most ``budget`` bytes); a path that is missing, not a regular file, or leads
-  outside the directory (a symlink the program made) is left out. Pairs, not a dict: the
-  answer's encoding reads an object with the single key "b64" as bytes."""
+  """[path, content] (both bytes) of the regular files at ``paths`` the run left in
+  ``workdir``, all together at most ``budget`` bytes; a path that is missing, not a regular
+  file, or leads outside the directory (a symlink the program made) is left out. Pairs, not
+  a dict: the answer's encoding reads an object with the single key "b64" as bytes."""
   fetched = []
   root = os.path.realpath(workdir)
   for name in paths:
