@@ -23,6 +23,8 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from data_pipeline.ray_runner import RayRunner  # noqa: E402
 
+import synthsmith_runs  # noqa: E402
+
 pytestmark = pytest.mark.slow
 # A dead node is noticed after period x threshold (defaults: about 13 s on these cores).
 HEALTH_CHECKS = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
@@ -181,39 +183,20 @@ def test_the_command_resumes_on_the_cluster_after_its_driver_is_killed(cluster, 
   """`launch.synthsmith --runner=ray --ray_address=...` SIGKILLed mid-stage, then run again:
   the second driver reuses every stored item and ends with the local run's outputs."""
   import subprocess
-  import sys
-  import time
 
   reference, _ = demo_run
   out = tmp_path / "killed"
-  command = [
-    sys.executable,
-    "-m",
-    "launch.synthsmith",
-    "--config=configs/synthsmith/demo.py",
-    f"--output={out}",
-    "--runner=ray",
-    f"--ray_address={cluster.address}",
-  ]
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  driver = subprocess.Popen(
-    [*command, "--config.teacher.replay_latency_s=0.05"],
-    cwd=root,
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
-  )
-  solutions = out / "work" / "solutions.jsonl"
-  deadline_at = time.time() + 120
-  while time.time() < deadline_at and driver.poll() is None:
-    if solutions.exists() and len(solutions.read_text().splitlines()) >= 3:
-      break
-    time.sleep(0.02)
-  driver.kill()
-  driver.wait()
+  on_ray = ("--runner=ray", f"--ray_address={cluster.address}")
+  stored = synthsmith_runs.kill_during_solutions(out, *on_ray, after=3)
   assert not (out / "work" / "solutions.done").exists()
-  stored = len(solutions.read_text().splitlines())
-  rerun = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+  rerun = subprocess.run(
+    synthsmith_runs.command(out, *on_ray),
+    cwd=synthsmith_runs.REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert rerun.returncode == 0, rerun.stderr[-3000:]
-  keys = [json.loads(line)["key"] for line in open(solutions)]
+  keys = synthsmith_runs.stored_keys(out)
   assert len(keys) == len(set(keys)) == 54 and stored >= 3  # stored items were not redone
   assert outputs(str(out)) == outputs(reference)

@@ -4,10 +4,7 @@ resume after SIGKILL, and record -> replay giving byte-identical shards."""
 import glob
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 
 import pytest
 from array_record.python.array_record_module import ArrayRecordReader
@@ -18,6 +15,8 @@ from data_pipeline import pipeline
 from data_pipeline import teacher as teacher_lib
 from xcoder_jax import data
 from xcoder_jax.data import schema
+
+import synthsmith_runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -93,31 +92,17 @@ def test_rerun_resumes_without_teacher_calls(demo_run):
 def test_kill_during_solutions_then_resume_matches(demo_run, tmp_path):
   reference, _ = demo_run
   out = str(tmp_path / "killed")
-  command = [
-    sys.executable,
-    "-m",
-    "launch.synthsmith",
-    "--config=configs/synthsmith/demo.py",
-    f"--output={out}",
-    "--config.teacher.replay_latency_s=0.05",
-  ]
-  process = subprocess.Popen(
-    command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-  )
-  solutions = os.path.join(out, "work", "solutions.jsonl")
-  deadline = time.time() + 60
-  while time.time() < deadline and process.poll() is None:
-    if os.path.exists(solutions) and len(open(solutions).readlines()) >= 2:
-      break
-    time.sleep(0.01)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
+  synthsmith_runs.kill_during_solutions(out, after=2, deadline_s=60)
   assert not os.path.exists(os.path.join(out, "work", "solutions.done"))
   assert not os.path.exists(os.path.join(out, "report.json"))
   subprocess.run(
-    command[:5], cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    synthsmith_runs.command(out),
+    cwd=REPO,
+    check=True,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
   )
-  keys = [json.loads(line)["key"] for line in open(solutions)]
+  keys = synthsmith_runs.stored_keys(out)
   assert len(keys) == len(set(keys))  # nothing redone or duplicated
   assert shard_bytes(out) == shard_bytes(reference)
 
