@@ -13,12 +13,34 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from absl import logging
 
 MAX_FAILURES_PER_NODE = 3  # a node whose actor died this often gets no new one
+
+
+def check_address(address: str | None) -> None:
+  """Refuses, in one line, a HOST:PORT (given, or in RAY_ADDRESS) where nothing listens:
+  ``ray.init`` would otherwise retry for minutes before failing with a traceback."""
+  address = address or os.environ.get("RAY_ADDRESS")
+  if not address or address == "auto" or "://" in address:
+    return
+  host, _, port = address.rpartition(":")
+  if not host or not port.isdigit():
+    raise ValueError(
+      f"Ray address {address!r}: give HOST:PORT of the head node, e.g. 10.0.0.1:6379"
+    )
+  try:
+    socket.create_connection((host, int(port)), timeout=5).close()
+  except OSError as error:
+    raise ValueError(
+      f"no Ray cluster answers at {address} ({error.strerror or error}); start one there with "
+      f"`ray start --head --port={port}`, or fix the address (--ray_address or RAY_ADDRESS)"
+    ) from None
 
 
 def import_ray():
@@ -46,6 +68,7 @@ class NodePool:
     ray = import_ray()
     self._owns_ray = not ray.is_initialized()
     if self._owns_ray:
+      check_address(address)
       ray.init(address=address or None, logging_level="WARNING", log_to_driver=False)
     self.slots = max(1, slots)
     self._remote_class = ray.remote(actor_class)

@@ -193,6 +193,26 @@ CASES = {
     ["--config=configs/synthsmith/demo.py", "--output={tmp}/s", "--runner=ray", "--num_shards=2"],
     ["--runner=ray hands items to the cluster's nodes itself", "drop --num_shards"],
   ),
+  "synthsmith ray address where nothing listens": (
+    "synthsmith",
+    [
+      "--config=configs/synthsmith/demo.py",
+      "--output={tmp}/s",
+      "--runner=ray",
+      "--ray_address=127.0.0.1:1",
+    ],
+    ["no Ray cluster answers at 127.0.0.1:1", "ray start --head"],
+  ),
+  "synthsmith ray address without a port": (
+    "synthsmith",
+    [
+      "--config=configs/synthsmith/demo.py",
+      "--output={tmp}/s",
+      "--runner=ray",
+      "--ray_address=headnode",
+    ],
+    ["give HOST:PORT"],
+  ),
   "make_shards missing input": (
     "make_shards",
     ["--input={tmp}/none.jsonl", "--output={tmp}/shards"],
