@@ -15,15 +15,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system-deps
 
-# The judge needs bubblewrap (isolation), g++ (C++ solutions) and /usr/bin/python3 (the
-# sandboxed interpreter), all from Debian; installed only when missing.
-SYSTEM_TOOLS := bwrap:bubblewrap g++:g++ /usr/bin/python3:python3
-system-deps:
-	@missing=""; for pair in $(SYSTEM_TOOLS); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+# The judge needs bubblewrap (isolation), /usr/bin/python3 (the sandboxed interpreter) and
+# the toolchain of every language in its table (xcoder_jax/judge/languages.py: g++, a JDK
+# with javatuples, Node with TypeScript, PHP, Mono, Go, rustc), all from Debian, installed
+# only when missing; and @types/node for TypeScript programs, pinned in
+# xcoder_jax/judge/typescript (Debian has none), from npm.
+TS_TYPES := xcoder_jax/judge/typescript/node_modules/@types/node/package.json
+system-deps: $(STAMP)
+	@missing="$$(command -v bwrap >/dev/null 2>&1 || echo bubblewrap) \
+	  $$(test -x /usr/bin/python3 || echo python3) \
+	  $$($(PY) -c 'from xcoder_jax.judge import languages; print(*languages.missing_packages())')"; \
+	missing="$$(echo $$missing)"; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
-	  else echo "missing system packages:$$missing; run 'sudo apt-get install -y$$missing'" >&2; exit 1; fi; fi
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing system packages: $$missing; run 'sudo apt-get install -y $$missing'" >&2; exit 1; fi; fi
+	@test -f $(TS_TYPES) || { command -v npm >/dev/null 2>&1 || apt-get install -y -qq npm; \
+	  npm ci --prefix xcoder_jax/judge/typescript --no-audit --no-fund --loglevel=error; }
 
 # The whole recipe on the tiny model, offline (see launch/quickstart.py); outputs in
 # runs/quickstart, and a rerun resumes there.

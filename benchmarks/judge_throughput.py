@@ -42,7 +42,7 @@ sys.path.insert(0, _ROOT)
 from absl import app, flags  # noqa: E402
 
 from xcoder_jax import judge  # noqa: E402
-from xcoder_jax.judge import checkers, sandbox  # noqa: E402
+from xcoder_jax.judge import checkers, languages, sandbox  # noqa: E402
 from xcoder_jax.judge.compile_cache import CompileCache  # noqa: E402
 from xcoder_jax.judge.harness import protocol  # noqa: E402
 from xcoder_jax.judge.harness.supervise import read_proc  # noqa: E402
@@ -168,15 +168,12 @@ def _naive_submission(submission: judge.Submission) -> int:
       with open(path, "w") as source_file:
         source_file.write(submission.source)
       command = [judge.SandboxConfig().python, path]
-    else:  # compiled once per submission, with the judge's compiler and flags
-      config = judge.SandboxConfig()
-      binary = os.path.join(workdir, "solution")
-      with open(binary + ".cpp", "w") as source_file:
+    else:  # compiled once per submission, with the judge's compile command
+      cpp = languages.get("cpp")
+      with open(os.path.join(workdir, cpp.source_name), "w") as source_file:
         source_file.write(submission.source)
-      subprocess.run(
-        [config.cpp_compiler, *config.cpp_flags, "-o", binary, binary + ".cpp"], check=True
-      )
-      command = [binary]
+      subprocess.run(cpp.compile, check=True, cwd=workdir)
+      command = [os.path.join(workdir, "solution")]
     for test in submission.tests:
       done = subprocess.run(
         command,

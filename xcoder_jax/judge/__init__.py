@@ -8,6 +8,7 @@ Used by SynthSmith (verdicts and output votes), RL (rewards) and evaluation.
 """
 
 from xcoder_jax.judge.checkers import register as register_checker
+from xcoder_jax.judge.languages import LANGUAGES, ToolchainMissing
 from xcoder_jax.judge.pool import Judge, run
 from xcoder_jax.judge.runner import RunLimits
 from xcoder_jax.judge.sandbox import BWRAP_INSTALL_HINT, JudgeError, SandboxConfig
@@ -25,6 +26,7 @@ __all__ = [
   "BWRAP_INSTALL_HINT",
   "Judge",
   "JudgeError",
+  "LANGUAGES",
   "Outcome",
   "RunLimits",
   "SandboxConfig",
@@ -33,6 +35,7 @@ __all__ = [
   "SubmissionResult",
   "TestCase",
   "TestKind",
+  "ToolchainMissing",
   "Verdict",
   "register_checker",
   "run",

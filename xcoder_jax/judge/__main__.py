@@ -1,6 +1,7 @@
 """Judge one program against a TESTS.jsonl file; prints one JSON verdict per test.
 
     python -m xcoder_jax.judge --lang python --source sol.py --tests tests.jsonl
+    python -m xcoder_jax.judge --languages   # the languages and their toolchains
 
 TESTS.jsonl lines (one JSON object each, all of one kind): {"input": str, "output": str}
 (stdin/stdout; "output" required), {"fn_name": str, "args": [...], "expected": any}
@@ -15,15 +16,23 @@ import sys
 
 from absl import app, flags
 
-from xcoder_jax.judge import checkers
+from xcoder_jax.judge import checkers, languages
 from xcoder_jax.judge.pool import Judge
 from xcoder_jax.judge.runner import RunLimits
 from xcoder_jax.judge.sandbox import JudgeError, SandboxConfig
 from xcoder_jax.judge.types import Outcome, SpecialJudge, Submission, TestCase, TestKind
 
-_LANG = flags.DEFINE_enum("lang", "python", ["python", "cpp"], "Language of --source.")
-_SOURCE = flags.DEFINE_string("source", None, "Path of the program to judge.", required=True)
-_TESTS = flags.DEFINE_string("tests", None, "Path of the TESTS.jsonl file.", required=True)
+_LANG = flags.DEFINE_string(
+  "lang",
+  "python",
+  f"Language of --source: {', '.join(languages.names())} (or an alias; the table and "
+  "toolchain versions: python -m xcoder_jax.judge.languages).",
+)
+_SOURCE = flags.DEFINE_string("source", None, "Path of the program to judge (required).")
+_TESTS = flags.DEFINE_string("tests", None, "Path of the TESTS.jsonl file (required).")
+_LANGUAGES = flags.DEFINE_bool(
+  "languages", False, "Print the language table with each toolchain's version, then exit."
+)
 _KIND = flags.DEFINE_enum(
   "kind",
   None,
@@ -35,7 +44,12 @@ _FN_NAME = flags.DEFINE_string(
   "fn-name", None, "Entry point for call-style tests (default: the tests' fn_name field)."
 )
 _TIME_LIMIT = flags.DEFINE_float("time-limit", 10.0, "CPU seconds per test (wall: 2x + 1 s).")
-_MEMORY_MB = flags.DEFINE_integer("memory-mb", 256, "Address-space limit per test, MiB.")
+_MEMORY_MB = flags.DEFINE_integer(
+  "memory-mb",
+  256,
+  "Memory limit per test, MiB (address space, or resident memory for the "
+  "runtimes that reserve more than they use: see xcoder_jax/judge/languages.py).",
+)
 _CHECKER = flags.DEFINE_string(
   "checker", "exact", f"Output checker: {', '.join(checkers.available())}."
 )
@@ -48,7 +62,12 @@ _EARLY_EXIT = flags.DEFINE_bool("early-exit", False, "Stop at the first failed t
 _PYTHON = flags.DEFINE_string(
   "python", SandboxConfig.python, "Interpreter used inside the sandbox."
 )
-_CXX = flags.DEFINE_string("cxx", SandboxConfig.cpp_compiler, "C++ compiler.")
+_TOOLCHAIN = flags.DEFINE_multi_string(
+  "toolchain",
+  [],
+  "LANG=PATH: use PATH as the language's main tool (its compiler or runtime), e.g. "
+  "cpp=/usr/bin/g++-13; repeatable.",
+)
 _UNSAFE = flags.DEFINE_bool(
   "unsafe-no-sandbox", False, "DANGEROUS: run the program with NO isolation (trusted code only)."
 )
@@ -78,9 +97,24 @@ def _load_tests(path: str, kind: str | None) -> tuple[list[TestCase], str | None
   return tests, fn_name, kind
 
 
+def _toolchains(values: list[str]) -> tuple[tuple[str, str], ...]:
+  pairs = []
+  for value in values:
+    name, equals, path = value.partition("=")
+    if not equals or not path:
+      raise ValueError(f"--toolchain={value}: write LANG=PATH, e.g. cpp=/usr/bin/g++-13")
+    pairs.append((languages.get(name).name, path))
+  return tuple(pairs)
+
+
 def main(argv: list[str]) -> int:
   del argv
+  if _LANGUAGES.value:
+    print(languages.describe())
+    return 0
   try:
+    if not _SOURCE.value or not _TESTS.value:
+      raise ValueError("--source and --tests are required (or --languages)")
     tests, fn_name, kind = _load_tests(_TESTS.value, _KIND.value)
     with open(_SOURCE.value) as source_file:
       source = source_file.read()
@@ -100,7 +134,9 @@ def main(argv: list[str]) -> int:
       early_exit=_EARLY_EXIT.value,
     )
     config = SandboxConfig(
-      python=_PYTHON.value, cpp_compiler=_CXX.value, unsafe_no_sandbox=_UNSAFE.value
+      python=_PYTHON.value,
+      toolchains=_toolchains(_TOOLCHAIN.value),
+      unsafe_no_sandbox=_UNSAFE.value,
     )
     if _UNSAFE.value:
       print("WARNING: --unsafe-no-sandbox: the program runs WITHOUT isolation", file=sys.stderr)

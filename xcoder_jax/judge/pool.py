@@ -8,6 +8,7 @@ import tempfile
 import weakref
 from collections.abc import Sequence
 
+from xcoder_jax.judge import languages
 from xcoder_jax.judge.compile_cache import CompileCache, shared_compile_cache
 from xcoder_jax.judge.runner import RunLimits, SubmissionRunner, validate
 from xcoder_jax.judge.sandbox import JudgeError, SandboxConfig
@@ -87,6 +88,10 @@ class Judge:
     (from several threads) share the workers."""
     for submission in batch:
       validate(submission)
+    for name in {submission.lang for submission in batch}:
+      language = languages.get(name)
+      if not language.in_harness:  # the interpreter is SandboxConfig.python, checked already
+        languages.check_toolchain(language, dict(self.config.toolchains))
 
     def judge_one(submission: Submission) -> SubmissionResult:
       slot = self._free_slots.get()

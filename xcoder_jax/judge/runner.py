@@ -2,11 +2,13 @@
 
 import base64
 import dataclasses
+import functools
 import json
+import marshal
 import secrets
 import signal
 
-from xcoder_jax.judge import checkers
+from xcoder_jax.judge import checkers, languages
 from xcoder_jax.judge.compile_cache import CompileCache, shared_compile_cache
 from xcoder_jax.judge.sandbox import JudgeError, Sandbox, SandboxDied
 from xcoder_jax.judge.types import (
@@ -20,6 +22,9 @@ from xcoder_jax.judge.types import (
   check_tests,
 )
 from xcoder_jax.judge.zygote import Zygote
+
+Language = languages.Language
+PYTHON = languages.get("python")
 
 _EXCERPT_CHARS = 2000
 _RUN_RESULT_KEYS = {
@@ -38,6 +43,7 @@ _RUN_RESULT_KEYS = {
 _ANSWER_SLACK_S = 10.0  # how much longer than a run's wall limit the judge waits for an answer
 # Larger binaries are not cached: sent back as base64 they would pass the answer size cap.
 _MAX_CACHED_BINARY_BYTES = 64 << 20
+_CHECKER_MEMORY_MB = 512  # a special judge's own memory limit
 _HOST_MARGIN_S = 0.25  # what the judge's own clocks allow beyond a limit (fork, clean-up)
 
 
@@ -53,20 +59,24 @@ class RunLimits:
   compile_time_s: float = 30.0
   compile_memory_mb: int = 2048
 
-  def for_run(self, time_limit_s: float, memory_mb: int) -> dict:
-    return {
+  def for_run(self, time_limit_s: float, memory_mb: int, language: Language = PYTHON) -> dict:
+    limits = {
       "cpu_s": time_limit_s,
       "wall_s": self.wall_factor * time_limit_s + 1.0,
       "memory_bytes": memory_mb << 20,
       "output_bytes": self.output_mb << 20,
       "fsize_bytes": self.output_mb << 20,
-      "nproc": self.max_processes,
+      "nproc": max(self.max_processes, language.tasks),
       "nofile": self.max_open_files,
       "stack_bytes": self.stack_mb << 20,
     }
+    if language.resident_memory:
+      limits["resident_bytes"] = memory_mb << 20
+      limits["address_space_bytes"] = (memory_mb + language.address_space_mb) << 20
+    return limits
 
-  def for_compile(self) -> dict:
-    limits = self.for_run(self.compile_time_s, self.compile_memory_mb)
+  def for_compile(self, language: Language) -> dict:
+    limits = self.for_run(self.compile_time_s, self.compile_memory_mb, language)
     limits.update(output_bytes=1 << 20, fsize_bytes=256 << 20)
     return limits
 
@@ -74,10 +84,11 @@ class RunLimits:
 def validate(submission: Submission) -> None:
   """Refuses malformed submissions before anything runs, saying what to fix."""
   kind = TestKind(submission.kind)
-  if submission.lang not in ("python", "cpp"):
-    raise ValueError(f"lang must be 'python' or 'cpp', got {submission.lang!r}")
-  if kind != TestKind.STDIO and submission.lang != "python":
+  language = languages.get(submission.lang)
+  if kind != TestKind.STDIO and not language.in_harness:
     raise ValueError(f"{kind.value} tests need lang='python'")
+  if isinstance(submission.checker, SpecialJudge):
+    languages.get(submission.checker.lang)
   if kind != TestKind.STDIO and not submission.fn_name:
     raise ValueError(f"{kind.value} tests need fn_name (the entry point)")
   if not isinstance(submission.checker, SpecialJudge):
@@ -134,7 +145,9 @@ def _signal_name(number: int) -> str:
     return f"signal {number}"
 
 
-def classify_failure(result: dict, limits: dict) -> tuple[Outcome, str] | None:
+def classify_failure(
+  result: dict, limits: dict, language: Language = PYTHON
+) -> tuple[Outcome, str] | None:
   """The verdict of a run that broke a limit or crashed; None when it ran to completion."""
   stopped_by, sig, stderr = result["stopped_by"], result["signal"], result["stderr_text"]
   if stopped_by in ("cpu", "wall") or sig == signal.SIGXCPU:
@@ -149,9 +162,17 @@ def classify_failure(result: dict, limits: dict) -> tuple[Outcome, str] | None:
     return Outcome.TIME_LIMIT, f"the run took {result['host_wall_s']:.2f}s of wall time"
   if stopped_by == "output" or sig == signal.SIGXFSZ:
     return Outcome.OUTPUT_LIMIT, "output (or a written file) exceeded the size cap"
-  if '"memory_error": true' in result["report"] or "std::bad_alloc" in stderr:
+  if stopped_by == "memory":
+    return Outcome.MEMORY_LIMIT, "resident memory exceeded the limit"
+  peak_bytes = result["max_rss_kb"] * 1024
+  if "resident_bytes" in limits and peak_bytes > limits["resident_bytes"]:
+    return Outcome.MEMORY_LIMIT, f"peak resident memory {peak_bytes >> 20} MiB"
+  failed = sig is not None or result["exit_code"] != 0
+  if '"memory_error": true' in result["report"] or (
+    failed and any(marker in stderr for marker in language.oom_markers)
+  ):
     return Outcome.MEMORY_LIMIT, "allocation failed at the memory limit"
-  near_limit = result["max_rss_kb"] * 1024 >= 0.8 * limits["memory_bytes"]
+  near_limit = peak_bytes >= 0.8 * limits["memory_bytes"]
   if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGKILL, signal.SIGBUS) and near_limit:
     return Outcome.MEMORY_LIMIT, f"{_signal_name(sig)} with peak memory near the limit"
   if sig is not None:
@@ -179,8 +200,10 @@ class SubmissionRunner:
     tests = list(submission.tests)
     special = submission.checker if isinstance(submission.checker, SpecialJudge) else None
     verdicts: list[Verdict] = []
-    solution = _Program(self, submission.lang, submission.source, TestKind(submission.kind).value)
-    checker = _Program(self, special.lang, special.source) if special else None
+    solution = _Program(
+      self, submission.lang, submission.source, submission.memory_mb, TestKind(submission.kind)
+    )
+    checker = _Program(self, special.lang, special.source, _CHECKER_MEMORY_MB) if special else None
     try:
       for test in tests:
         verdict = self._judge_test(submission, test, solution, checker)
@@ -200,7 +223,7 @@ class SubmissionRunner:
     self, submission: Submission, test: TestCase, solution: "_Program", checker: "_Program | None"
   ) -> Verdict:
     kind = TestKind(submission.kind)
-    limits = self.limits.for_run(submission.time_limit_s, submission.memory_mb)
+    limits = self.limits.for_run(submission.time_limit_s, submission.memory_mb, solution.language)
     nonce = secrets.token_hex(16)
     request = {
       "op": "run",
@@ -241,7 +264,7 @@ class SubmissionRunner:
     exec_failures = [r["exec_failed"] for r in records if "exec_failed" in r]
     # The nonce proves the harness wrote it only where no program code ever shared its
     # process: a C++ binary or the check-mode candidate is exec'd, a fresh address space.
-    if exec_failures and (submission.lang == "cpp" or kind == TestKind.CHECK):
+    if exec_failures and (not solution.language.in_harness or kind == TestKind.CHECK):
       verdict.verdict, verdict.message = Outcome.JUDGE_ERROR, exec_failures[0]
       return verdict
     if kind == TestKind.CHECK:
@@ -250,7 +273,7 @@ class SubmissionRunner:
       if records and "assertion_failed" in records[0] and result["stopped_by"] is None:
         verdict.verdict, verdict.message = Outcome.WRONG_ANSWER, "a check assertion failed"
         return verdict
-    failure = classify_failure(result, limits)
+    failure = classify_failure(result, limits, solution.language)
     if failure:
       verdict.verdict, verdict.message = failure
       return verdict
@@ -296,7 +319,7 @@ class SubmissionRunner:
       "op": "run",
       "mode": "stdio",
       "input": b"",
-      "limits": self.limits.for_run(10.0, 512),
+      "limits": self.limits.for_run(10.0, _CHECKER_MEMORY_MB, checker.language),
       "files": files,
       "argv": list(files),
     }
@@ -332,8 +355,16 @@ def _capture(verdict: Verdict, kind: TestKind, result: dict, records: list[dict]
 class _Program:
   """A solution (or checker) bound to its sandbox: compiled once, restarted if it dies."""
 
-  def __init__(self, runner: SubmissionRunner, lang: str, source: str, mode: str = "stdio"):
-    self.runner, self.lang, self.source, self.mode = runner, lang, source, mode
+  def __init__(
+    self,
+    runner: SubmissionRunner,
+    lang: str,
+    source: str,
+    memory_mb: int,
+    mode: TestKind = TestKind.STDIO,
+  ):
+    self.runner, self.source, self.memory_mb, self.mode = runner, source, memory_mb, mode.value
+    self.language = languages.get(lang)
     self.sandbox: Sandbox | None = None
     self.compile_error: str | None = None
 
@@ -360,7 +391,7 @@ class _Program:
     if result.get("token") != request["token"]:
       self.close()
       raise SandboxDied("the sandbox answered a forged or stale result")
-    if not self.runner.prefork and self.lang == "python":
+    if not self.runner.prefork and self.language.in_harness:
       self.close()  # the no-prefork baseline: a fresh sandbox and interpreter per run
     if not _RUN_RESULT_KEYS <= result.keys():
       self.close()
@@ -374,42 +405,55 @@ class _Program:
 
   def _start(self) -> None:
     self.sandbox = self.runner.zygote.spawn()
-    setup = {"op": "setup", "lang": self.lang, "source": self.source, "mode": self.mode}
-    if self.lang != "cpp":
+    language, overrides = self.language, dict(self.runner.config.toolchains)
+    setup = {"op": "setup", "lang": language.name, "source": self.source, "mode": self.mode}
+    if language.in_harness:
       self._setup(setup, 30.0)
       return
-    config, cache = self.runner.config, self.runner.compile_cache
-    command = [config.cpp_compiler, *config.cpp_flags, "-o", "solution", "solution.cpp"]
-    key = cache.key(command, self.source)
-    with cache.claim(key) as binary:
-      if binary is not None:
-        self._setup(dict(setup, binary=binary), 30.0)
+    fill = functools.partial(language.fill, source=self.source, memory_mb=self.memory_mb)
+    setup.update(
+      source_name=language.file_name(self.source),
+      native=language.native,
+      run_command=_use_overrides(fill(language.run), language, overrides),
+      env=dict(zip([name for name, _ in language.env], fill([v for _, v in language.env]))),
+    )
+    if not language.compile:
+      self._setup(setup, 30.0)
+      return
+    command = _use_overrides(fill(language.compile), language, overrides)
+    cache = self.runner.compile_cache
+    key = cache.key(
+      [language.name, languages.toolchain_identity(language, overrides), *command], self.source
+    )
+    with cache.claim(key) as packed:
+      if packed is not None:
+        self._setup(dict(setup, artefacts=marshal.loads(packed)), 30.0)
         return
       setup.update(
-        source_name="solution.cpp",
-        binary_name="solution",
-        limits=self.runner.limits.for_compile(),
+        limits=self.runner.limits.for_compile(language),
         compile_command=command,
-        return_binary_bytes=min(cache.max_bytes, _MAX_CACHED_BINARY_BYTES),
+        outputs=list(language.outputs),
+        return_bytes=min(cache.max_bytes, _MAX_CACHED_BINARY_BYTES),
       )
-      binary = self._setup(setup, 30.0 + setup["limits"]["wall_s"])
-      if binary is not None and self.compile_error is None:
-        cache.put(key, binary)
+      artefacts = self._setup(setup, 30.0 + setup["limits"]["wall_s"])
+      if artefacts and self.compile_error is None:
+        cache.put(key, marshal.dumps([[name.decode(), data] for name, data in artefacts]))
 
-  def _setup(self, setup: dict, timeout_s: float) -> bytes | None:
-    """Sends the setup request; returns the compiled binary when the server sent one."""
+  def _setup(self, setup: dict, timeout_s: float) -> list | None:
+    """Sends the setup request; returns the compiled files when the server sent them."""
     response = self.sandbox.request(setup, timeout_s)
     if "compile_error" in response:
       self.compile_error = response["compile_error"].decode("utf-8", "replace")
     elif "compile_result" in response:
       self._check_compile(response["compile_result"])
-    return response.get("binary")
+    return response.get("artefacts")
 
   def _check_compile(self, result: dict) -> None:
     stderr = result["stderr"].decode("utf-8", "replace")
     if b"exec_failed" in result["report"]:
       raise JudgeError(
-        "cannot run the C++ compiler: " + result["report"].decode("utf-8", "replace")
+        f"cannot run the {self.language.name} compiler: "
+        + result["report"].decode("utf-8", "replace")
       )
     if result["stopped_by"] or result["signal"] is not None:
       reason = result["stopped_by"] or _signal_name(result["signal"])
@@ -421,3 +465,11 @@ class _Program:
     if self.sandbox is not None:
       self.sandbox.close()
       self.sandbox = None
+
+
+def _use_overrides(command: list[str], language: Language, overrides: dict) -> list[str]:
+  """``command`` with the language's main tool replaced by the configured one, if any."""
+  if language.name not in overrides:
+    return command
+  tool = language.toolchain[0]
+  return [overrides[language.name] if part == tool else part for part in command]

@@ -33,6 +33,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+from xcoder_jax.judge import languages
 from xcoder_jax.judge.harness import protocol
 from xcoder_jax.judge.harness.supervise import cpu_seconds, read_proc
 
@@ -85,8 +86,9 @@ class SandboxConfig:
   """Where the tools are and how the sandbox is built."""
 
   python: str = "/usr/bin/python3"
-  cpp_compiler: str = "/usr/bin/g++"
-  cpp_flags: tuple[str, ...] = ("-O2", "-std=gnu++17", "-pipe")
+  # (language, executable) pairs replacing a language's main tool from the language table
+  # (languages.py), e.g. (("cpp", "/usr/bin/g++-13"),)
+  toolchains: tuple[tuple[str, str], ...] = ()
   bwrap: str = "bwrap"
   extra_ro_paths: tuple[str, ...] = ()  # e.g. an interpreter installed outside /usr
   tmpfs_mb: int = 256  # the only writable space: private run dirs and the C++ build
@@ -104,7 +106,7 @@ class SandboxConfig:
     if not os.access(self.python, os.X_OK):
       raise JudgeError(f"sandbox interpreter {self.python!r} is not an executable file")
     if not self.unsafe_no_sandbox:
-      for tool in (self.python, self.cpp_compiler):
+      for tool in (self.python, *(path for _, path in self.toolchains)):
         real = os.path.realpath(tool)
         if os.path.exists(real) and not self._visible(real):
           raise JudgeError(
@@ -149,6 +151,8 @@ def bwrap_command(config: SandboxConfig, harness_dir: str) -> list[str]:
   for path in _ETC_FILES + config.extra_ro_paths:
     if os.path.exists(path):
       command += ["--ro-bind", path, path]
+  for host_path, sandbox_path in languages.sandbox_binds():
+    command += ["--ro-bind", host_path, sandbox_path]
   command += [
     "--ro-bind",
     harness_dir,

@@ -36,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from xcoder_jax.judge import languages
 from xcoder_jax.judge.pool import Judge
 from xcoder_jax.judge.types import (
   Outcome,
@@ -50,8 +51,6 @@ from xcoder_jax.judge.types import (
 
 log = logging.getLogger(__name__)
 
-# SandboxFusion's language names -> the judge's
-LANGUAGES = {"python": "python", "cpp": "cpp"}
 MAX_TIMEOUT_S = 60.0
 MAX_MEMORY_MB = 16384
 
@@ -102,9 +101,12 @@ def _seconds(value: float) -> str:
 
 
 def _language(value: str) -> str:
-  return (
-    "" if value in LANGUAGES else f"unknown language {value!r}; supported: {', '.join(LANGUAGES)}"
-  )
+  """SandboxFusion's language names (nodejs, csharp, go, ...) are the table's names or aliases."""
+  try:
+    languages.get(value)
+  except ValueError as error:
+    return str(error)
+  return ""
 
 
 def _size(limit: int):
@@ -149,7 +151,7 @@ def run_code_submission(body: dict, limits: ServiceLimits) -> Submission:
   return Submission(
     code,
     [TestCase(input=stdin, files=files, fetch_files=tuple(fetch_files))],
-    lang=LANGUAGES[language],
+    lang=languages.get(language).name,
     time_limit_s=float(run_timeout),
     memory_mb=memory_mb,
     capture_output=True,
@@ -248,7 +250,7 @@ def judge_submission(body: dict, limits: ServiceLimits) -> Submission:
   return Submission(
     source,
     tests,
-    lang=LANGUAGES[lang],
+    lang=languages.get(lang).name,
     kind=kind,
     fn_name=_field(body, "fn_name", str, None),
     time_limit_s=float(_field(body, "time_limit_s", (int, float), 10.0, check=_seconds)),

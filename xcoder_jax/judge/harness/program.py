@@ -77,7 +77,9 @@ def apply_limits(limits):
   set_limit(resource.RLIMIT_STACK, limits["stack_bytes"])
   cpu_seconds = int(limits["cpu_s"]) + 1
   set_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
-  set_limit(resource.RLIMIT_AS, limits["memory_bytes"])
+  # Runtimes that reserve more address space than they use get a backstop here; their limit
+  # is on resident memory (supervise.py).
+  set_limit(resource.RLIMIT_AS, limits.get("address_space_bytes", limits["memory_bytes"]))
 
 
 def fresh_std_streams():
@@ -241,7 +243,7 @@ def run_child(request, workdir, fds, code, binary_fd):
       argv = request.get("exec") or ["solution"] + request.get("argv", [])
       _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # Python's SIG_IGN stays for Python
       try:
-        os.execve(target, argv, run_environment(workdir))
+        os.execve(target, argv, {**run_environment(workdir), **request.get("env", {})})
       except OSError as error:
         _report({"nonce": request.get("nonce"), "exec_failed": f"{argv[0]}: {error}"})
         os._exit(127)

@@ -1,8 +1,9 @@
 """The fork server: one warm interpreter per solution, a forked child per test.
 
 It answers the judge's setup/run requests on its channel (a socket from the zygote). Setup
-compiles the solution once (Python to a code object; C++ with the compile command into a
-sealed memfd nobody can modify); each run gets a fresh private directory under the tmp root,
+compiles the solution once (Python to a code object; a native binary (C++, Go, Rust) into a
+sealed memfd nobody can modify; other languages' compiled files, or their source, kept to be
+written into every run's directory); each run gets a fresh private directory under the tmp root,
 is watched by supervise.py, and the tmp root is emptied afterwards. Expected outputs never
 enter the sandbox: the server only returns what the program printed (or, in call modes, the
 JSON-serialised return value) and the judge compares.
@@ -45,6 +46,7 @@ class Server:
     self.candidate_command = candidate_command
     self.code = None
     self.binary_fd = None
+    self.artefacts, self.run_command, self.env = [], None, {}
     # Every run uses the same directory, recreated empty (the tmp root is wiped after each
     # run), so the server's own environment is set to the runs' once, not in each child.
     self.run_dir = os.path.join(tmp_root, "run")
@@ -52,7 +54,8 @@ class Server:
     os.environ.update(run_environment(self.run_dir))
 
   def setup(self, request):
-    """Compiles the solution once: Python to a code object, C++ to a sealed memfd."""
+    """Compiles the solution once (see the module docstring); the request says how (the
+    judge's language table, xcoder_jax/judge/languages.py)."""
     if request["lang"] == "python":
       try:
         self.code = compile(request["source"], "solution.py", "exec")
@@ -68,8 +71,12 @@ class Server:
             __import__(module)
       gc.freeze()  # fewer copy-on-write faults in each forked run
       return {"ok": True}
-    if "binary" in request:  # compiled earlier from the same source (the judge's cache)
-      self.binary_fd = _sealed_copy(request["binary"])
+    self.env = request.get("env", {})
+    if "artefacts" in request:  # compiled earlier from the same source (the judge's cache)
+      self._install(request, request["artefacts"])
+      return {"ok": True}
+    if not request.get("compile_command"):  # interpreted: the source is all a run needs
+      self._install(request, [[request["source_name"], request["source"].encode()]])
       return {"ok": True}
     build_dir = os.path.join(self.tmp_root, "build")
     os.mkdir(build_dir, 0o700)
@@ -84,16 +91,24 @@ class Server:
       },
       workdir=build_dir,
     )
-    binary_path = os.path.join(build_dir, request["binary_name"])
     response = {"compile_result": result}
-    if result["exit_code"] == 0 and os.path.isfile(binary_path):
-      with open(binary_path, "rb") as binary_file:
-        binary = binary_file.read()
-      self.binary_fd = _sealed_copy(binary)
-      if len(binary) <= request.get("return_binary_bytes", 0):  # for the judge's cache
-        response["binary"] = binary
+    artefacts = _outputs(build_dir, request["outputs"]) if result["exit_code"] == 0 else []
+    if artefacts:
+      self._install(request, artefacts)
+      if sum(len(content) for _, content in artefacts) <= request.get("return_bytes", 0):
+        # for the judge's cache; names as bytes, since the answer's JSON writer takes plain
+        # identifiers only as text
+        response["artefacts"] = [[name.encode(), content] for name, content in artefacts]
     _remove_contents(self.tmp_root)
     return response
+
+  def _install(self, request, artefacts):
+    """Keeps what the runs need: a native binary in a sealed memfd; other files in memory,
+    written into each run's fresh directory, with the command that runs them."""
+    if request.get("native"):
+      self.binary_fd = _sealed_copy(artefacts[0][1])
+    else:
+      self.artefacts, self.run_command = artefacts, request["run_command"]
 
   def run(self, request, workdir=None):
     """Runs one test in a fresh private directory; the tmp root is wiped afterwards."""
@@ -102,6 +117,12 @@ class Server:
     if workdir is None:
       workdir = self.run_dir
       os.mkdir(workdir, 0o700)
+      if self.run_command:
+        request["exec"] = self.run_command + request.get("argv", [])
+        for name, content in self.artefacts:
+          with open(os.path.join(workdir, name), "wb") as file:
+            file.write(content)
+    request["env"] = self.env
     for name, content in request.get("files", {}).items():
       path = os.path.join(workdir, name)
       os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
@@ -169,6 +190,24 @@ def _fetch(workdir, paths, budget):
     fetched.append([name.encode(), content])  # names as bytes: any text survives
     budget -= len(content)
   return fetched
+
+
+def _outputs(build_dir, patterns):
+  """[name, content] of the files in ``build_dir`` the compile made that match ``patterns``
+  (sorted: the same compile gives the same list)."""
+  import fnmatch
+
+  names = sorted(
+    name
+    for name in os.listdir(build_dir)
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+    and os.path.isfile(os.path.join(build_dir, name))
+  )
+  outputs = []
+  for name in names:
+    with open(os.path.join(build_dir, name), "rb") as output:
+      outputs.append([name, output.read()])
+  return outputs
 
 
 def _sealed_copy(binary):

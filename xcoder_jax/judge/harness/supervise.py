@@ -1,6 +1,7 @@
-"""Watching one run from the fork server: pipes drained with byte caps, CPU time polled,
-a wall deadline, and afterwards every other process in the sandbox killed, so nothing a
-test started (daemons included) survives into the next one."""
+"""Watching one run from the fork server: pipes drained with byte caps, CPU time (and, for
+runtimes limited on resident memory, RSS) polled, a wall deadline, and afterwards every
+other process in the sandbox killed, so nothing a test started (daemons included) survives
+into the next one."""
 
 import _signal  # not `signal`: its enums cost ~5 ms per sandbox start
 import os
@@ -10,6 +11,7 @@ import time
 _POLL_INTERVAL_S = 0.02
 _STDERR_CAP = 64 * 1024
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def _sandbox_pids():
@@ -104,6 +106,17 @@ def read_proc(path):
     os.close(fd)
 
 
+def resident_bytes(pid, isolated):
+  """Resident memory of the run: every process in the sandbox (only ``pid`` without one)."""
+  total = 0
+  for member in _sandbox_pids() if isolated else [pid]:
+    try:
+      total += int(read_proc(f"/proc/{member}/statm").split()[1]) * _PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+      pass  # exited meanwhile
+  return total
+
+
 class _Collector:
   """Drains one pipe while the program runs, keeping at most ``cap`` bytes."""
 
@@ -145,6 +158,7 @@ def supervise(pid, started, limits, isolated, out_r, err_r, report_r, check_r=No
   stopped_by = None
   deadline = started + limits["wall_s"]
   last_cpu_poll = started
+  resident_limit = limits.get("resident_bytes")
   while True:
     timeout = max(0.0, min(_POLL_INTERVAL_S, deadline - time.monotonic()))
     ready, _, _ = select.select(list(open_fds) + [pidfd], [], [], timeout)
@@ -162,6 +176,8 @@ def supervise(pid, started, limits, isolated, out_r, err_r, report_r, check_r=No
       last_cpu_poll = now
       if cpu_seconds(pid) > limits["cpu_s"]:
         stopped_by = "cpu"
+      elif resident_limit and resident_bytes(pid, isolated) > resident_limit:
+        stopped_by = "memory"
       elif isolated:
         _reap_orphans(pid)
     if stopped_by:
