@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.judge.language_programs import ATTACK_OUTPUT, ATTACK_PROGRAMS
 from xcoder_jax import judge
+from xcoder_jax.judge import languages
 from xcoder_jax.judge.sandbox import wait_for_no_processes
 
 MARKER = "xcoder-judge-containment-marker"
@@ -287,3 +289,27 @@ def test_orphans_are_reaped_during_the_run(engine, host):
   )
   verdicts, _ = judge_one(engine, source, [judge.TestCase("", "60")])
   assert outcomes(verdicts) == ["accepted"], verdicts[0].stdout + verdicts[0].stderr
+
+
+@pytest.mark.slow
+def test_every_language_is_contained(engine, host):
+  """The matrix language x attack (tests/judge/language_programs.py): reading a host file,
+  writing a world-writable host file, connecting to the host's loopback, and a spawn bomb of
+  detached processes, in each language; nothing survives any run (judge_one checks)."""
+  listener = socket.socket()
+  listener.bind(("127.0.0.1", 0))
+  listener.listen()
+  listener.settimeout(0.2)
+  attack_input = f"{host['secret']} {host['canary']} {listener.getsockname()[1]}\n"
+  test = judge.TestCase(attack_input, ATTACK_OUTPUT)
+  got = {}
+  try:
+    for language, source in ATTACK_PROGRAMS.items():
+      verdicts, _ = judge_one(engine, source, [test], lang=language, memory_mb=1024, time_limit_s=5)
+      got[language] = (verdicts[0].verdict.value, verdicts[0].stdout)
+    with pytest.raises(socket.timeout):
+      listener.accept()
+  finally:
+    listener.close()
+  assert got == {language: ("accepted", ATTACK_OUTPUT) for language in ATTACK_PROGRAMS}
+  assert set(ATTACK_PROGRAMS) == set(languages.names()) - {"typescript"}  # runs as JavaScript

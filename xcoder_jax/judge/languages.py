@@ -73,6 +73,8 @@ class Language:
 
 
 _JAVA_OPTIONS = (
+  "-Xlog:disable",  # the JVM logs warnings to stdout, which is the program's answer
+  "-Xlog:all=warning:stderr",
   "-XX:+UseSerialGC",
   "-XX:TieredStopAtLevel=1",
   "-XX:ReservedCodeCacheSize=64m",
