@@ -20,22 +20,37 @@ def split_dir(output_dir: str, split: str, kind: str) -> str:
   return os.path.join(output_dir, split_lib.HELDOUT, kind)
 
 
-def sft_record(verified: dict, split: str) -> dict:
-  """query = the solution prompt the teacher answered, response = the golden answer."""
+def goldens(verified: dict) -> dict[str, dict]:
+  """Language -> golden candidate of a verified task (outputs written before languages: the
+  one golden, in its own language)."""
+  if verified.get("goldens"):
+    return verified["goldens"]
+  golden = verified["golden"]
+  return {golden.get("language", "python"): golden}
+
+
+def sft_records(verified: dict, split: str) -> list[dict]:
+  """One per language with a golden: query = the solution prompt the teacher answered in
+  that language, response = that language's golden answer. A Python record's id is the
+  task's; another language's adds ``:<language>``."""
   task = Task.from_json(verified["task"])
-  return {
-    "id": task.id,
-    "query": solution_messages(task)[0]["content"],
-    "response": verified["golden"]["response"],
-    "split": split,
-    "metadata": {
-      "source": "synthsmith",
-      "style": task.style,
-      "kind": task.kind,
-      "title": task.title,
-      "difficulty": verified["difficulty"],
-    },
-  }
+  return [
+    {
+      "id": task.id if language == "python" else f"{task.id}:{language}",
+      "query": solution_messages(task, language)[0]["content"],
+      "response": golden["response"],
+      "split": split,
+      "metadata": {
+        "source": "synthsmith",
+        "style": task.style,
+        "kind": task.kind,
+        "title": task.title,
+        "difficulty": verified["difficulty"],
+        "language": language,
+      },
+    }
+    for language, golden in goldens(verified).items()
+  ]
 
 
 def rl_record(verified: dict, split: str) -> dict:
@@ -49,6 +64,7 @@ def rl_record(verified: dict, split: str) -> dict:
     "style": task.style,
     "tests": [{"input": t["input"], "output": t["output"]} for t in verified["tests"]],
     "golden_solution": verified["golden"]["code"],
+    "golden_language": verified["golden"].get("language", "python"),
     "features": task.features,
     "difficulty": verified["difficulty"],
     "num_candidates": verified["num_candidates"],
@@ -89,9 +105,9 @@ def write_datasets(
   manifests = {}
   for split in split_lib.SPLITS:
     side = [v for v in verified if splits[v["task"]["id"]].split == split]
-    for kind, make in (("sft", sft_record), ("rl", rl_record)):
+    for kind, make in (("sft", sft_records), ("rl", lambda v, split: [rl_record(v, split)])):
       manifests[f"{split}/{kind}"] = _write(
-        [make(v, split) for v in side],
+        [record for v in side for record in make(v, split)],
         split_dir(output_dir, split, kind),
         config,
         f"{prefix}{kind}",

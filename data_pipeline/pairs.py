@@ -11,7 +11,9 @@ fails at least one. One pair record (JSON; ``OUT/dpo/`` shards and ``OUT/dpo_sam
 - ``split``: the task's side of the train/held-out split (``xcoder_jax.data.split``); the
   held-out side's pairs go to ``OUT/heldout/dpo``
 - ``metadata``: ``{"source": "synthsmith", "style", "kind", "difficulty", "chosen_index",
-  "rejected_index"}``
+  "rejected_index", "language"}``; both sides are in one language, the one ``prompt`` asks
+  for (``no_pair_in_one_language`` counts tasks whose passing and failing candidates never
+  share a language)
 
 ``build_pairs`` is pure (a verified task with its per-candidate outcomes, and the candidates'
 responses). A task where no candidate fails can give no pair: it is counted in the funnel as
@@ -74,6 +76,8 @@ def build_pairs(
   rejected = [o for o in usable if o not in chosen]
   eligible, seen = [], set()
   for good, bad in itertools.product(chosen, rejected):
+    if _language(good) != _language(bad):
+      continue  # a pair answers one prompt, which asks for one language
     texts = (responses[good["index"]], responses[bad["index"]])
     if 1.0 - bad["pass_fraction"] < config.min_gap:
       drops["pair:small_gap"] += 1
@@ -84,6 +88,8 @@ def build_pairs(
       eligible.append((good, bad))
   if not rejected:
     drops["no_failing_candidate"] += 1
+  elif not eligible and not any(_language(g) == _language(b) for g in chosen for b in rejected):
+    drops["no_pair_in_one_language" if chosen else "no_passing_candidate"] += 1
   elif not eligible:
     drops["no_pair_above_gap" if chosen else "no_passing_candidate"] += 1
   task = Task.from_json(verified["task"])
@@ -91,12 +97,15 @@ def build_pairs(
   picked = rng.sample(eligible, min(config.max_per_task, len(eligible)))
   drops["pair:over_cap"] += len(eligible) - len(picked)
   picked.sort(key=lambda pair: (pair[0]["index"], pair[1]["index"]))
-  prompt = solution_messages(task)[0]["content"]
+  prompts = {
+    language: solution_messages(task, language)[0]["content"]
+    for language in {_language(good) for good, _ in picked}
+  }
   records = [
     {
       "id": f"{task.id}/{good['index']}>{bad['index']}",
       "task_id": task.id,
-      "prompt": prompt,
+      "prompt": prompts[_language(good)],
       "chosen": responses[good["index"]],
       "rejected": responses[bad["index"]],
       "chosen_pass_fraction": 1.0,
@@ -110,11 +119,16 @@ def build_pairs(
         "difficulty": verified["difficulty"],
         "chosen_index": good["index"],
         "rejected_index": bad["index"],
+        "language": _language(good),
       },
     }
     for good, bad in picked
   ]
   return records, dict(+drops)
+
+
+def _language(outcome: dict) -> str:
+  return outcome.get("language", "python")  # outcomes written before languages: Python
 
 
 def with_outcomes(

@@ -7,12 +7,13 @@ import json
 import re
 
 # SynthSmith's stages import both from here; the extraction rule itself lives in the library.
-from xcoder_jax.judge.extract import ParseError, extract_single_python_block
+from xcoder_jax.judge.extract import ParseError, extract_single_block, extract_single_python_block
 
 __all__ = [
   "JSON_BEGIN",
   "JSON_END",
   "ParseError",
+  "extract_single_block",
   "extract_single_python_block",
   "parse_json_object",
 ]

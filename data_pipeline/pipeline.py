@@ -31,6 +31,7 @@ from data_pipeline import (
 )
 from data_pipeline import pairs as pairs_lib
 from data_pipeline import seeds as seeds_lib
+from data_pipeline import solutions as solutions_lib
 from data_pipeline.items import ItemWork, verification_item
 from data_pipeline.records import Candidate, Task
 from data_pipeline.stage import LocalRunner, Runner, StageReport, run_items
@@ -97,6 +98,7 @@ def validate(config, output_dir: str) -> None:
   TEACHERS.check(config.teacher.backend, "teacher.backend")
   seeds_lib.seed_patterns(config.seeds)
   split_lib.check_settings(**config.split)
+  solutions_lib.check_languages(config.solutions.languages)
   existing = os.path.abspath(output_dir)
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)

@@ -79,6 +79,7 @@ class Candidate(Record):
   index: int
   response: str  # the teacher's whole answer (the SFT response)
   code: str
+  language: str = "python"  # a judge language (xcoder_jax/judge/languages.py)
 
 
 @dataclasses.dataclass
@@ -100,3 +101,6 @@ class VerifiedTask(Record):
   # Per candidate, in candidate order: {"index", "pass_fraction", "results"}, one result per
   # test ("accepted" or a failure kind, verify.FAILURES). None in outputs written before it.
   candidates: list[dict[str, Any]] | None = None
+  # Language -> that language's golden Candidate (passes every verified test); None in
+  # outputs written before: then only ``golden``, in its own language.
+  goldens: dict[str, dict[str, Any]] | None = None

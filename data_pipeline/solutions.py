@@ -1,14 +1,18 @@
-"""Solution generation: k sampled answers per task, kept when they hold exactly one
-parseable python block."""
+"""Solution generation: k sampled answers per task and language, kept when they hold exactly
+one code block of that language (Python's must parse).
+
+Languages other than Python are asked for stdio tasks only: the judge calls functions
+(LeetCode-style tasks) in Python alone."""
 
 from __future__ import annotations
 
 import collections
 
 from data_pipeline import prompts
-from data_pipeline.parsing import ParseError, extract_single_python_block
+from data_pipeline.parsing import ParseError, extract_single_block
 from data_pipeline.records import Candidate, Task
 from data_pipeline.teacher import Teacher, TeacherError
+from xcoder_jax.judge import languages as judge_languages
 
 
 def interface(task: Task) -> str:
@@ -19,27 +23,56 @@ def interface(task: Task) -> str:
   return "Read from standard input and write to standard output."
 
 
-def solution_messages(task: Task) -> list[dict[str, str]]:
+def solution_messages(task: Task, language: str = "python") -> list[dict[str, str]]:
   """The chat the teacher answers; also the SFT query of the verified task."""
-  return prompts.render("solution", statement=task.statement, interface=interface(task))
+  row = judge_languages.get(language)
+  return prompts.render(
+    "solution",
+    statement=task.statement,
+    interface=interface(task),
+    language=row.title,
+    fence=row.name,
+  )
+
+
+def check_languages(names) -> list[str]:
+  """The configured solution languages as the judge's names; refuses unknown ones and
+  repeats, listing what is supported."""
+  if not names:
+    raise ValueError("solutions.languages is empty: list at least one, e.g. ['python']")
+  canonical = [judge_languages.get(name).name for name in names]
+  if len(set(canonical)) < len(canonical):
+    raise ValueError(f"solutions.languages repeats a language: {list(names)}")
+  return canonical
+
+
+def task_languages(task: Task, config) -> list[str]:
+  """The languages asked for ``task``: all configured ones for stdio tasks, else Python."""
+  configured = check_languages(config.languages)
+  return configured if task.kind == "stdio" else [n for n in configured if n == "python"]
 
 
 def generate(teacher: Teacher, config, task_json: dict) -> tuple[list[dict], dict]:
+  """``num_candidates`` answers per language; candidate indices run on across languages, in
+  the configured order (a Python-only run numbers and seeds them as it always did)."""
   task = Task.from_json(task_json)
-  messages = solution_messages(task)
   candidates, drops = [], collections.Counter()
-  for index in range(config.num_candidates):
-    sampling = {**config.sampling, "seed": index}  # distinct requests, distinct samples
-    try:
-      response = teacher.complete("solution", messages, sampling).text
-      code = extract_single_python_block(response)
-    except ParseError as error:
-      drops[f"candidate:{error.reason}"] += 1
-      continue
-    except TeacherError as error:
-      if error.retriable:
-        raise  # an outage: the whole task is retried on the next run, not stored short
-      drops["candidate:teacher_error"] += 1
-      continue
-    candidates.append(Candidate(task.id, index, response, code).to_json())
+  index = 0
+  for language in task_languages(task, config):
+    messages = solution_messages(task, language)
+    for _ in range(config.num_candidates):
+      index += 1
+      sampling = {**config.sampling, "seed": index - 1}  # distinct requests, distinct samples
+      try:
+        response = teacher.complete("solution", messages, sampling).text
+        code = extract_single_block(response, language)
+      except ParseError as error:
+        drops[f"candidate:{error.reason}"] += 1
+        continue
+      except TeacherError as error:
+        if error.retriable:
+          raise  # an outage: the whole task is retried on the next run, not stored short
+        drops["candidate:teacher_error"] += 1
+        continue
+      candidates.append(Candidate(task.id, index - 1, response, code, language).to_json())
   return candidates, dict(drops)

@@ -109,6 +109,24 @@ def select_golden(outputs: Outputs, labels: Sequence[Label | None], tests: Seque
   return max(range(len(outputs)), key=lambda c: (scores[c], -c))
 
 
+def language_goldens(
+  outputs: Outputs,
+  labels: Sequence[Label | None],
+  selection: Sequence[int],
+  final_tests: Sequence[int],
+  candidate_languages: Sequence[str],
+) -> dict[str, int]:
+  """Language -> the index of its golden candidate: chosen among that language's candidates
+  as ``select_golden`` chooses among all, kept only when it passes every final test."""
+  goldens = {}
+  for language in dict.fromkeys(candidate_languages):  # first-seen order
+    members = [c for c, name in enumerate(candidate_languages) if name == language]
+    best = members[select_golden([outputs[c] for c in members], labels, selection)]
+    if all(outputs[best][t] == labels[t].output for t in final_tests):
+      goldens[language] = best
+  return goldens
+
+
 def held_out_split(labeled: Sequence[int], every: int) -> tuple[list[int], list[int]]:
   """Every ``every``-th labeled test (at least one) is held out from golden selection."""
   held = [t for i, t in enumerate(labeled) if i % every == every - 1] or list(labeled[-1:])
@@ -122,10 +140,14 @@ class Verification:
   final_tests: list[int]  # labeled tests the golden solution passes
   held_out: list[int]
   drops: collections.Counter
+  goldens: dict[str, int]  # language -> its golden (language_goldens)
 
 
-def verify_outputs(outputs: Outputs, config) -> Verification:
-  """Votes, selects the golden solution, and confirms it on the held-out tests."""
+def verify_outputs(
+  outputs: Outputs, config, candidate_languages: Sequence[str] | None = None
+) -> Verification:
+  """Votes (every language together), selects the golden solution, confirms it on the
+  held-out tests, and picks each language's golden (all Python when no languages given)."""
   labels, drops = vote(outputs, config.min_votes, config.min_agreement)
   labeled = [t for t, label in enumerate(labels) if label]
   if len(labeled) < 2:
@@ -138,7 +160,9 @@ def verify_outputs(outputs: Outputs, config) -> Verification:
   drops["test:golden_disagrees"] += len(labeled) - len(final)
   if len(final) < config.min_tests:
     raise Dropped("too_few_tests")
-  return Verification(labels, golden, final, held_out, drops)
+  candidate_languages = candidate_languages or ["python"] * len(outputs)
+  goldens = language_goldens(outputs, labels, selection, final, candidate_languages)
+  return Verification(labels, golden, final, held_out, drops, goldens)
 
 
 def capture_runs(
@@ -147,7 +171,7 @@ def capture_runs(
   """All candidates on all inputs: one judge batch, one sandbox per candidate."""
   batch = [
     tasks.capture_submission(
-      c.code, inputs, task.kind, task.fn_name, config.time_limit_s, config.memory_mb
+      c.code, inputs, task.kind, task.fn_name, config.time_limit_s, config.memory_mb, c.language
     )
     for c in candidates
   ]
@@ -171,11 +195,12 @@ def verdict_result(verdict: Verdict | None) -> str:
   return ACCEPTED if verdict.accepted else FAILURES[verdict.verdict]
 
 
-def candidate_outcome(index: int, results: list[str]) -> dict:
+def candidate_outcome(index: int, results: list[str], language: str = "python") -> dict:
   """What verification learnt about one candidate: its result on each final test, in order."""
   passed = sum(r == ACCEPTED for r in results)
   return {
     "index": index,
+    "language": language,
     "pass_fraction": round(passed / len(results), 4) if results else 0.0,
     "results": results,
   }
@@ -201,7 +226,7 @@ def captured_outcomes(
         results.append(FAILURES[Outcome.WRONG_ANSWER])
       else:
         results.append(verdict_result(verdict))
-    outcomes.append(candidate_outcome(candidate.index, results))
+    outcomes.append(candidate_outcome(candidate.index, results, candidate.language))
   return outcomes
 
 
@@ -212,14 +237,15 @@ def grade_candidates(
   verification kept them): the judge compares, nothing is voted again."""
   batch = [
     tasks.graded_submission(
-      c.code, tests, task.kind, task.fn_name, config.time_limit_s, config.memory_mb
+      c.code, tests, task.kind, task.fn_name, config.time_limit_s, config.memory_mb, c.language
     )
     for c in candidates
   ]
   outcomes = []
   for candidate, run in zip(candidates, judge.run(batch)):
     verdicts = run.verdicts + [None] * (run.num_tests - len(run.verdicts))
-    outcomes.append(candidate_outcome(candidate.index, [verdict_result(v) for v in verdicts]))
+    results = [verdict_result(v) for v in verdicts]
+    outcomes.append(candidate_outcome(candidate.index, results, candidate.language))
   return outcomes
 
 
@@ -234,7 +260,9 @@ def verify_task(
   failed = sum(v.verdict == Outcome.JUDGE_ERROR for r in runs for v in r.verdicts)
   judge_errors = {"run:judge_error": failed} if failed else {}
   try:
-    result = verify_outputs([captured_outputs(r) for r in runs], config)
+    result = verify_outputs(
+      [captured_outputs(r) for r in runs], config, [c.language for c in candidates]
+    )
   except Dropped as drop:
     return [], {drop.reason: 1, **judge_errors}
   labels = result.labels
@@ -255,6 +283,7 @@ def verify_task(
     len(candidates),
     round(difficulty, 4),
     captured_outcomes(candidates, runs, labels, result.final_tests),
+    {language: candidates[c].to_json() for language, c in result.goldens.items()},
   )
   return [verified.to_json()], {**result.drops, **judge_errors}
 

@@ -57,8 +57,16 @@ def get_config():
       "style_weights": {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15},
     }
   )
+  # num_candidates answers per language; languages are the judge's (python, cpp, java,
+  # javascript, typescript, php, csharp, bash, go, rust). Candidates of every language vote on
+  # the test outputs together; each language gets its own golden solution, SFT record and DPO
+  # pairs. LeetCode-style tasks are asked in Python only.
   c.solutions = ml_collections.ConfigDict(
-    {"num_candidates": 8, "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 32768}}
+    {
+      "num_candidates": 8,
+      "languages": ["python"],
+      "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 32768},
+    }
   )
   c.test_inputs = ml_collections.ConfigDict(
     {"sampling": dict(generic), "generated_inputs": 20, "min_inputs": 5, "max_inputs": 40}

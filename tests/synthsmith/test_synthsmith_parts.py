@@ -362,7 +362,9 @@ def test_teacher_outage_is_not_stored_and_a_rerun_retries_it(tmp_path):
   tasks = [
     Task(f"t{i}", "c", "codeforces", "stdio", None, "T", "s", {}, {}).to_json() for i in range(2)
   ]
-  config = ml_collections.ConfigDict({"solutions": {"num_candidates": 2, "sampling": {}}})
+  config = ml_collections.ConfigDict(
+    {"solutions": {"num_candidates": 2, "languages": ["python"], "sampling": {}}}
+  )
   runner = LocalRunner(ItemWork(config, teacher))
 
   def run():

@@ -1,7 +1,8 @@
 """Taking the program out of a model's answer: the python code after the reasoning.
 
 One rule for everyone who reads model answers: SynthSmith keeps teacher answers with exactly
-one parseable block (`extract_single_python_block`); the RL reward grades the last block
+one parseable block (`extract_single_python_block`; `extract_single_block` for any judge
+language); the RL reward grades the last block
 (`extract_last_python_block`). Draft code inside ``<think>...</think>`` is never the answer.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 import threading
+
+from xcoder_jax.judge import languages
 
 THINK_BEGIN, THINK_END = "<think>", "</think>"
 # A fenced block tagged python / python3 / py (any case); untagged fences are not code
@@ -63,6 +66,24 @@ def extract_single_python_block(text: str) -> str:
   if len(blocks) > 1:
     raise ParseError("multiple_code_blocks", f"{len(blocks)} blocks")
   return check_syntax(blocks[0])
+
+
+def extract_single_block(text: str, language: str) -> str:
+  """The code of the only block tagged with ``language`` (its name or an alias, any case)
+  after the reasoning. Python must parse; other languages' code is left to their compilers
+  (a block that does not compile is the judge's ``compile_error``)."""
+  row = languages.get(language)
+  if row.in_harness:
+    return extract_single_python_block(text)
+  tags = "|".join(re.escape(tag) for tag in sorted((row.name, *row.aliases), key=len, reverse=True))
+  blocks = re.findall(rf"```(?:{tags})[ \t]*\n(.*?)```", answer_part(text), re.S | re.I)
+  if not blocks:
+    raise ParseError("no_code_block")
+  if len(blocks) > 1:
+    raise ParseError("multiple_code_blocks", f"{len(blocks)} blocks")
+  if not blocks[0].strip():
+    raise ParseError("empty_code_block")
+  return blocks[0]
 
 
 def extract_last_python_block(text: str) -> str:

@@ -35,7 +35,8 @@ class Language:
   """How the judge runs one language (see the module docstring)."""
 
   name: str
-  aliases: tuple[str, ...]
+  aliases: tuple[str, ...]  # also the tags of its fenced code blocks in model answers
+  title: str  # how prompts name it
   source_name: str  # the file the source is saved as (templated)
   run: tuple[str, ...]  # a run's argv; () = exec the compiled binary itself
   compile: tuple[str, ...] = ()  # () = no compile step (interpreted)
@@ -87,6 +88,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="python",
     aliases=("python3", "py"),
+    title="Python 3",
     source_name="solution.py",
     run=(),
     toolchain=("/usr/bin/python3",),
@@ -96,6 +98,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="cpp",
     aliases=("c++", "cpp17", "cc"),
+    title="C++17",
     source_name="solution.cpp",
     compile=("/usr/bin/g++", "-O2", "-std=gnu++17", "-pipe", "-o", "solution", "solution.cpp"),
     run=(),
@@ -108,6 +111,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="java",
     aliases=(),
+    title="Java 17",
     source_name="{main_class}.java",
     compile=(
       "/usr/bin/javac",
@@ -141,6 +145,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="javascript",
     aliases=("js", "nodejs", "node"),
+    title="JavaScript (Node.js)",
     source_name="solution.js",
     run=(*_NODE_RUN, "solution.js"),
     toolchain=("/usr/bin/node",),
@@ -154,6 +159,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="typescript",
     aliases=("ts",),
+    title="TypeScript",
     source_name="solution.ts",
     compile=(
       "/usr/bin/node",
@@ -188,6 +194,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="php",
     aliases=(),
+    title="PHP 8",
     source_name="solution.php",
     run=(
       "/usr/bin/php",
@@ -210,6 +217,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="csharp",
     aliases=("c#", "cs"),
+    title="C#",
     source_name="solution.cs",
     compile=(
       "/usr/bin/mcs",
@@ -234,6 +242,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="bash",
     aliases=("sh", "shell"),
+    title="Bash",
     source_name="solution.sh",
     run=("/usr/bin/bash", "solution.sh"),
     toolchain=("/usr/bin/bash",),
@@ -244,6 +253,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="go",
     aliases=("golang",),
+    title="Go",
     source_name="solution.go",
     compile=("/usr/bin/go", "build", "-o", "solution", "solution.go"),
     outputs=("solution",),
@@ -264,6 +274,7 @@ LANGUAGES: tuple[Language, ...] = (
   Language(
     name="rust",
     aliases=("rs",),
+    title="Rust",
     source_name="solution.rs",
     compile=("/usr/bin/rustc", "-O", "--edition", "2021", "-o", "solution", "solution.rs"),
     outputs=("solution",),

@@ -71,6 +71,7 @@ def graded_submission(
   fn_name: str | None = None,
   time_limit_s: float = 10.0,
   memory_mb: int = 256,
+  lang: str = "python",
 ) -> Submission:
   """``code`` judged on task tests (every test runs: the pass fraction is the RL reward)."""
   _check_kind(kind, fn_name)
@@ -83,6 +84,7 @@ def graded_submission(
     fn_name=fn_name,
     time_limit_s=time_limit_s,
     memory_mb=memory_mb,
+    lang=lang,
   )
 
 
@@ -93,6 +95,7 @@ def capture_submission(
   fn_name: str | None = None,
   time_limit_s: float = 5.0,
   memory_mb: int = 256,
+  lang: str = "python",
 ) -> Submission:
   """``code`` run on test inputs in capture mode (full outputs, nothing compared): how
   SynthSmith labels tests by voting. Call-style inputs are JSON argument lists."""
@@ -108,6 +111,7 @@ def capture_submission(
     time_limit_s=time_limit_s,
     memory_mb=memory_mb,
     capture_output=True,
+    lang=lang,
   )
 
 
