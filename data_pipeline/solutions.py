@@ -38,6 +38,10 @@ def solution_messages(task: Task, language: str = "python") -> list[dict[str, st
 def check_languages(names) -> list[str]:
   """The configured solution languages as the judge's names; refuses unknown ones and
   repeats, listing what is supported."""
+  if isinstance(names, str):
+    names = [names]
+  # --config.solutions.languages=python,cpp arrives as one text: split it
+  names = [name.strip() for text in names for name in text.split(",") if name.strip()]
   if not names:
     raise ValueError("solutions.languages is empty: list at least one, e.g. ['python']")
   canonical = [judge_languages.get(name).name for name in names]

@@ -64,7 +64,7 @@ def get_config():
   c.solutions = ml_collections.ConfigDict(
     {
       "num_candidates": 8,
-      "languages": ["python"],
+      "languages": ("python",),
       "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 32768},
     }
   )

@@ -188,6 +188,15 @@ CASES = {
     ["--config=configs/synthsmith/demo.py", "--output={tmp}/s", "--config.nosuch=1"],
     ["unknown config key 'nosuch'"],
   ),
+  "synthsmith unknown solution language": (
+    "synthsmith",
+    [
+      "--config=configs/synthsmith/demo.py",
+      "--output={tmp}/s",
+      "--config.solutions.languages=python,cobol",
+    ],
+    ["unknown language 'cobol'; supported: python, cpp, java"],
+  ),
   "synthsmith ray runner with host shards": (
     "synthsmith",
     ["--config=configs/synthsmith/demo.py", "--output={tmp}/s", "--runner=ray", "--num_shards=2"],
