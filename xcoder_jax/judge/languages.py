@@ -5,7 +5,7 @@ file name, compiled by which command, which outputs the runs need) and how each 
 which toolchain it needs (and the Debian package that provides it), and how its memory
 limit is enforced. The sandbox, the runner, the compile cache, the judge service's language
 names and ``make install`` all read this table; adding a language is one row plus its rows
-in ``tests/judge/test_languages.py``.
+in ``tests/judge/language_programs.py`` (run by ``tests/judge/test_judge_languages.py``).
 
 Memory: an address-space rlimit is exact and free, but the JVM, Node, Mono, Go and PHP
 reserve far more address space than they use (a trivial Java program needs ~5.7 GiB of it),
