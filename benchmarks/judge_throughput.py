@@ -41,6 +41,7 @@ sys.path.insert(0, _ROOT)
 
 from absl import app, flags  # noqa: E402
 
+from benchmarks.machine import cpu_model, worker_pid  # noqa: E402
 from xcoder_jax import judge  # noqa: E402
 from xcoder_jax.judge import checkers, languages, sandbox  # noqa: E402
 from xcoder_jax.judge.compile_cache import CompileCache  # noqa: E402
@@ -186,14 +187,10 @@ def _naive_submission(submission: judge.Submission) -> int:
   return len(submission.tests)
 
 
-def _worker_pid(_) -> int:
-  return os.getpid()
-
-
 def naive(submissions: list[judge.Submission], workers: int) -> dict:
   """The naive judge with ``workers`` processes (started before the clock starts)."""
   with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-    list(pool.map(_worker_pid, range(workers)))  # every worker up
+    list(pool.map(worker_pid, range(workers)))  # every worker up
     cpu, started = _cpu_s(), time.perf_counter()
     runs = sum(pool.map(_naive_submission, submissions))
     elapsed = time.perf_counter() - started
@@ -450,7 +447,7 @@ def main(argv: list[str]) -> None:
   from benchmarks.common import matmul_peak_flops
 
   peak_gflops = round(matmul_peak_flops()["peak"] / 1e9, 1)
-  print(f"load average after: {load}; {_cpu_model()}, fp32 GEMM peak {peak_gflops} GFLOP/s")
+  print(f"load average after: {load}; {cpu_model()}, fp32 GEMM peak {peak_gflops} GFLOP/s")
   print(
     json.dumps(
       {
@@ -459,20 +456,11 @@ def main(argv: list[str]) -> None:
         "cpp": cpp,
         **extra,
         "load": load,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "peak_gflops": peak_gflops,
       }
     )
   )
-
-
-def _cpu_model() -> str:
-  with open("/proc/cpuinfo") as cpuinfo:
-    lines = cpuinfo.read().splitlines()
-  for line in lines:
-    if line.startswith("model name"):
-      return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
-  return "unknown CPU"
 
 
 if __name__ == "__main__":
