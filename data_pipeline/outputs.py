@@ -10,6 +10,7 @@ from data_pipeline.solutions import solution_messages
 from xcoder_jax import fileio
 from xcoder_jax.data import shards
 from xcoder_jax.data import split as split_lib
+from xcoder_jax.judge import languages as judge_languages
 
 
 def split_dir(output_dir: str, split: str, kind: str) -> str:
@@ -49,8 +50,14 @@ def sft_records(verified: dict, split: str) -> list[dict]:
         "language": language,
       },
     }
-    for language, golden in goldens(verified).items()
+    for language, golden in sorted(goldens(verified).items(), key=_table_order)
   ]
+
+
+def _table_order(item: tuple[str, dict]) -> int:
+  """Languages in the judge table's order: a record's place never depends on how a stored
+  stage happened to order its keys."""
+  return judge_languages.names().index(item[0])
 
 
 def rl_record(verified: dict, split: str) -> dict:

@@ -20,6 +20,10 @@ def get_config():
   c.configs.min_leaves = 4
   c.configs.max_attempts = 500
   c.solutions.num_candidates = 5
+  # Candidates in C++ and Go as well: the scripted author wrote them for three tasks
+  # (data_pipeline/demo/task_bank_languages.py) and answers the others without code, so those
+  # three tasks come out with a golden, an SFT record and DPO pairs in each language.
+  c.solutions.languages = ("python", "cpp", "go")
   c.test_inputs.generated_inputs = 6
   c.test_inputs.min_inputs = 4
   c.test_inputs.max_inputs = 14

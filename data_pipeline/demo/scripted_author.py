@@ -14,7 +14,13 @@ import json
 import re
 
 from data_pipeline import demo
-from data_pipeline.demo import task_bank, task_bank_short, task_bank_short2, task_bank_short3
+from data_pipeline.demo import (
+  task_bank,
+  task_bank_languages,
+  task_bank_short,
+  task_bank_short2,
+  task_bank_short3,
+)
 from data_pipeline.parsing import JSON_BEGIN, JSON_END
 from data_pipeline.seeds import read_seeds
 from data_pipeline.teacher import TEACHERS, Teacher
@@ -68,6 +74,7 @@ SIBLINGS = {
   "problem_solving_strategies": ["invariants", "complementary counting"],
 }
 _SEED_NAME = re.compile(r"## Problem\n(.+)\n")
+_ASKED_LANGUAGE = re.compile(r"in a single ```(\w+) code block")
 # The original tasks first (their order fixes which titles the recording hands out), then the
 # short warm-ups that give the demo enough verified tasks for a held-out split.
 TASKS = task_bank.TASKS + task_bank_short.TASKS + task_bank_short2.TASKS + task_bank_short3.TASKS
@@ -79,7 +86,9 @@ def _json_answer(value) -> str:
   return f"Here is the result.\n{JSON_BEGIN}\n{json.dumps(value, indent=1)}\n{JSON_END}\n"
 
 
-def _code_answer(code: str, note: str) -> str:
+def _code_answer(code: str, note: str, language: str = "python") -> str:
+  if language != "python":
+    return f"{note}\n\n```{language}\n{code}```\n"
   return f"{note}\n\n```python\n# {note}\n{code}```\n"
 
 
@@ -183,6 +192,9 @@ class ScriptedDemoAuthor(Teacher):
         return _code_answer(solution, "Reference approach.")
     task = self._task_of(prompt)
     kind = CANDIDATE_PLAN[index % len(CANDIDATE_PLAN)]
+    language = _ASKED_LANGUAGE.search(prompt).group(1)
+    if language != "python":
+      return self._other_language_solution(task, language, kind)
     if kind == "x":
       return (
         "Two ideas:\n```python\nprint(0)\n```\nor\n```python\nprint(1)\n```"
@@ -194,6 +206,17 @@ class ScriptedDemoAuthor(Teacher):
     if kind == "c1":  # a reasoning answer: its draft block is not the answer's code
       return f"<think>\nA first draft:\n```python\nprint(0)\n```\nToo naive.\n</think>\n\n{answer}"
     return answer
+
+  @staticmethod
+  def _other_language_solution(task, language, kind):
+    """C++/Go answers from task_bank_languages (correct, wrong, or Python where the other
+    language was asked); tasks it does not cover get an answer without code."""
+    programs = task_bank_languages.SOLUTIONS.get(task["title"], {}).get(language)
+    if programs is None:
+      return f"I can only offer this one in Python, not in {language}."
+    if kind == "x":
+      return _code_answer(task["correct"][0], "Python is clearer here.")
+    return _code_answer(programs[kind[0] == "w"], "One pass over the input.", language)
 
   def _test_inputs(self, prompt, sampling):
     return _json_answer({"inputs": self._task_of(prompt)["inputs"]})

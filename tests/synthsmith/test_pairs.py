@@ -146,7 +146,7 @@ def test_demo_run_writes_dpo_shards_counted_in_the_funnel(demo_run):
   outputs = report["outputs"]
   assert row["out"] == outputs["dpo_records"] + outputs["heldout_dpo_records"] == len(records)
   assert outputs["dpo_records"] >= 30 and outputs["heldout_dpo_records"] >= 10
-  assert row["in"] == outputs["sft_records"] + outputs["heldout_records"]
+  assert row["in"] == outputs["rl_records"] + outputs["heldout_records"]
   for side, directory in (("train", "dpo"), ("heldout", "heldout/dpo")):
     manifest = json.load(open(os.path.join(out, directory, "manifest.json")))
     assert manifest["kind"] == "dpo" and manifest["split"] == side
@@ -172,7 +172,13 @@ def test_demo_run_writes_dpo_shards_counted_in_the_funnel(demo_run):
     shards.shard_files(f"{os.path.join(out, 'sft')},{os.path.join(out, 'heldout', 'sft')}")
   )
   sft = {r["id"]: r for r in (json.loads(source[i]) for i in range(len(source)))}
-  assert all(r["prompt"] == sft[r["task_id"]]["query"] for r in records)
+
+  def sft_id(pair):  # the SFT record of the pair's task in the pair's language
+    language = pair["metadata"]["language"]
+    return pair["task_id"] if language == "python" else f"{pair['task_id']}:{language}"
+
+  assert all(r["prompt"] == sft[sft_id(r)]["query"] for r in records)
+  assert {r["metadata"]["language"] for r in records} == {"python", "cpp", "go"}
   assert records == [json.loads(line) for line in open(demo_pairs.ASSET)]  # the asset is current
 
 
@@ -204,7 +210,7 @@ def test_pairs_only_rebuilds_pairs_without_teacher_or_vote(demo_run, finished_co
   outputs = report["outputs"]
   assert row["out"] == row["in"] == outputs["dpo_records"] + outputs["heldout_dpo_records"]
   assert report["dpo_regraded_tasks"] == 0  # one pair per task, above
-  assert outputs["sft_records"] + outputs["heldout_records"] == row["in"]
+  assert outputs["rl_records"] + outputs["heldout_records"] == row["in"]
   assert len(demo_pairs.read_pairs(finished_copy)) == row["out"]
   assert open(os.path.join(finished_copy, "sft_sample.jsonl")).read() == sft_before
   assert json.load(open(os.path.join(finished_copy, "report.json"))) == report
@@ -241,5 +247,5 @@ def test_pairs_only_regrades_an_older_run_to_the_same_pairs(demo_run, finished_c
   assert "graded again" in done.stderr
   report = json.load(open(os.path.join(finished_copy, "report.json")))
   outputs = report["outputs"]
-  assert report["dpo_regraded_tasks"] == outputs["sft_records"] + outputs["heldout_records"]
+  assert report["dpo_regraded_tasks"] == outputs["rl_records"] + outputs["heldout_records"]
   assert demo_pairs.read_pairs(finished_copy) == demo_pairs.read_pairs(demo_run[0])

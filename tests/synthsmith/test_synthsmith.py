@@ -1,6 +1,7 @@
 """SynthSmith end to end on the bundled demo: shards the SFT reader accepts, a funnel report,
 resume after SIGKILL, and record -> replay giving byte-identical shards."""
 
+import collections
 import glob
 import json
 import os
@@ -63,7 +64,14 @@ def test_demo_outputs_load_as_sft_and_rl(demo_run):
   assert batch["loss_mask"].sum() > 0
 
   rl = read_records(os.path.join(out, "rl"))
-  assert {r["id"] for r in rl} == {r["id"] for r in sft}
+  # One SFT record per task and language with a golden (C++ and Go for three demo tasks)
+  assert {r["id"] for r in rl} == {r["id"].split(":")[0] for r in sft}
+  languages = collections.Counter(r["metadata"]["language"] for r in sft)
+  assert languages["cpp"] >= 1 and languages["go"] >= 1, languages
+  for record in sft:
+    language = record["metadata"]["language"]
+    assert record["id"].endswith(f":{language}") == (language != "python")
+    assert f"```{language}" in record["query"] and f"```{language}" in record["response"]
   for record in rl:
     assert len(record["tests"]) >= 3 and record["golden_solution"]
     assert record["kind"] in ("stdio", "leetcode") and record["style"]
