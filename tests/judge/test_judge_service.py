@@ -67,11 +67,19 @@ def run(url, **fields):
 
 
 def test_the_sandbox_fusion_client_gets_sandbox_fusions_answers(url):
-  for language, code in (("python", DOUBLE_PY), ("cpp", DOUBLE_CPP)):
+  for language, code in (
+    ("python", DOUBLE_PY),
+    ("cpp", DOUBLE_CPP),
+    ("nodejs", "console.log(String(2 * Number(require('fs').readFileSync(0, 'utf8'))));"),
+    (
+      "go",
+      'package main\nimport "fmt"\nfunc main() { var n int; fmt.Scan(&n); fmt.Println(2 * n) }',
+    ),
+  ):
     ok = run(url, code=code, language=language, stdin="21")
-    assert ok.status == sf.RunStatus.Success and ok.run_result.stdout == "42\n"
+    assert ok.status == sf.RunStatus.Success and ok.run_result.stdout == "42\n", (language, ok)
     assert ok.run_result.status == sf.CommandRunStatus.Finished and ok.run_result.return_code == 0
-    assert (ok.compile_result is None) == (language == "python")
+    assert (ok.compile_result is None) == (language in ("python", "nodejs"))
     assert sf.summary_run_code_result(ok, sf.SummaryMapping()) == "Success"
   crash = run(url, code="import sys\nprint('partial')\nsys.exit(3)", language="python")
   assert crash.status == sf.RunStatus.Failed and crash.run_result.return_code == 3

@@ -19,7 +19,8 @@ server answers every request and never runs anything outside the sandbox.
 `fetch_files` come back base64 in the answer's `files`, regular files only (a path the run
 turned into a symlink, a directory or a pipe, or one it never wrote, is left out).
 
-Deviations from SandboxFusion: the languages are the judge's (Python and C++ today); the
+Deviations from SandboxFusion: the languages are the judge's ten (languages.py; SandboxFusion's
+names such as `nodejs` and `csharp` are aliases there); the
 compile step runs under the judge's own compile limits (`RunLimits.compile_time_s`), and
 `compile_timeout` is only checked for range; the files sent in count against the stdin size
 limit.
@@ -164,7 +165,7 @@ def run_code_response(submission: Submission, verdict: Verdict) -> dict[str, Any
   if outcome == Outcome.JUDGE_ERROR:
     return _answer("SandboxError", verdict.message, None, None)
   compile_result = None
-  if submission.lang != "python":
+  if languages.get(submission.lang).compile:  # SandboxFusion reports a compile step only there
     failed = outcome == Outcome.COMPILE_ERROR
     compile_result = _command("Finished", None, int(failed), "", verdict.message if failed else "")
     if failed:
