@@ -6,6 +6,7 @@ judge (the local judge's verdicts, failing over when an instance dies)."""
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import os
 import subprocess
 import sys
@@ -64,6 +65,29 @@ def descendants(pid: int) -> set[int]:
 
 def run(url, **fields):
   return sf.run_code(sf.RunCodeRequest(**fields), endpoint=url, max_attempts=1)
+
+
+# 160,000 template instantiations: g++ -O2 takes about 10 s of CPU here
+SLOW_TO_COMPILE_CPP = """#include <utility>
+template <int A, int B> struct Cell { static constexpr int value = A * B % 7; };
+template <int A, int... B> constexpr int row(std::integer_sequence<int, B...>) {
+  return (Cell<A, B>::value + ...);
+}
+template <int... A> constexpr int grid(std::integer_sequence<int, A...>) {
+  return (row<A>(std::make_integer_sequence<int, 400>{}) + ...);
+}
+int main() { return grid(std::make_integer_sequence<int, 400>{}) & 1; }
+"""
+
+
+def test_compile_timeout_bounds_the_compile_step(url):
+  slow = run(url, code=SLOW_TO_COMPILE_CPP, language="cpp", compile_timeout=0.5)
+  assert slow.status == sf.RunStatus.Failed and slow.run_result is None
+  assert "compiler stopped (cpu: the 0.5 s compile limit)" in slow.compile_result.stderr, slow
+  submission = judge.Submission(SLOW_TO_COMPILE_CPP, [judge.TestCase("", "")], lang="cpp")
+  remote = RemoteJudge([url])  # compile_time_s travels through /judge too
+  [result] = remote.run([dataclasses.replace(submission, compile_time_s=0.5)])
+  assert result.verdicts[0].verdict == "compile_error" and "stopped" in result.verdicts[0].message
 
 
 def test_the_sandbox_fusion_client_gets_sandbox_fusions_answers(url):

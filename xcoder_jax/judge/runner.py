@@ -75,8 +75,9 @@ class RunLimits:
       limits["address_space_bytes"] = (memory_mb + language.address_space_mb) << 20
     return limits
 
-  def for_compile(self, language: Language) -> dict:
-    limits = self.for_run(self.compile_time_s, self.compile_memory_mb, language)
+  def for_compile(self, language: Language, time_s: float | None = None) -> dict:
+    """A compile's limits: ``time_s`` CPU seconds (default ``compile_time_s``)."""
+    limits = self.for_run(time_s or self.compile_time_s, self.compile_memory_mb, language)
     limits.update(output_bytes=1 << 20, fsize_bytes=256 << 20)
     return limits
 
@@ -105,6 +106,8 @@ def validate(submission: Submission) -> None:
       )
   if submission.time_limit_s <= 0 or submission.memory_mb <= 0:
     raise ValueError("time_limit_s and memory_mb must be positive")
+  if submission.compile_time_s is not None and submission.compile_time_s <= 0:
+    raise ValueError("compile_time_s must be positive (or None: the judge's own limit)")
   if submission.capture_output and (
     kind == TestKind.CHECK or isinstance(submission.checker, SpecialJudge)
   ):
@@ -201,7 +204,12 @@ class SubmissionRunner:
     special = submission.checker if isinstance(submission.checker, SpecialJudge) else None
     verdicts: list[Verdict] = []
     solution = _Program(
-      self, submission.lang, submission.source, submission.memory_mb, TestKind(submission.kind)
+      self,
+      submission.lang,
+      submission.source,
+      submission.memory_mb,
+      TestKind(submission.kind),
+      submission.compile_time_s,
     )
     checker = _Program(self, special.lang, special.source, _CHECKER_MEMORY_MB) if special else None
     try:
@@ -362,8 +370,10 @@ class _Program:
     source: str,
     memory_mb: int,
     mode: TestKind = TestKind.STDIO,
+    compile_time_s: float | None = None,
   ):
     self.runner, self.source, self.memory_mb, self.mode = runner, source, memory_mb, mode.value
+    self.compile_time_s = compile_time_s
     self.language = languages.get(lang)
     self.sandbox: Sandbox | None = None
     self.compile_error: str | None = None
@@ -430,7 +440,7 @@ class _Program:
         self._setup(dict(setup, artefacts=marshal.loads(packed)), 30.0)
         return
       setup.update(
-        limits=self.runner.limits.for_compile(language),
+        limits=self.runner.limits.for_compile(language, self.compile_time_s),
         compile_command=command,
         outputs=list(language.outputs),
         return_bytes=min(cache.max_bytes, _MAX_CACHED_BINARY_BYTES),
@@ -445,17 +455,23 @@ class _Program:
     if "compile_error" in response:
       self.compile_error = response["compile_error"].decode("utf-8", "replace")
     elif "compile_result" in response:
-      self._check_compile(response["compile_result"])
+      self._check_compile(response["compile_result"], setup["limits"]["cpu_s"])
     return response.get("artefacts")
 
-  def _check_compile(self, result: dict) -> None:
+  def _check_compile(self, result: dict, cpu_limit_s: float) -> None:
     stderr = result["stderr"].decode("utf-8", "replace")
     if b"exec_failed" in result["report"]:
       raise JudgeError(
         f"cannot run the {self.language.name} compiler: "
         + result["report"].decode("utf-8", "replace")
       )
-    if result["stopped_by"] or result["signal"] is not None:
+    # The compiler's own children (cc1plus, javac's JVM) may hit the CPU rlimit first and
+    # make it exit with a message of its own: its CPU time, children included, tells.
+    if result["cpu_s"] >= cpu_limit_s:
+      self.compile_error = (
+        f"compiler stopped (cpu: the {cpu_limit_s:g} s compile limit): {stderr[-_EXCERPT_CHARS:]}"
+      )
+    elif result["stopped_by"] or result["signal"] is not None:
       reason = result["stopped_by"] or _signal_name(result["signal"])
       self.compile_error = f"compiler stopped ({reason}): {stderr[-_EXCERPT_CHARS:]}"
     elif result["exit_code"] != 0:

@@ -21,9 +21,9 @@ turned into a symlink, a directory or a pipe, or one it never wrote, is left out
 
 Deviations from SandboxFusion: the languages are the judge's ten (languages.py; SandboxFusion's
 names such as `nodejs` and `csharp` are aliases there); the
-compile step runs under the judge's own compile limits (`RunLimits.compile_time_s`), and
-`compile_timeout` is only checked for range; the files sent in count against the stdin size
-limit.
+compile step's memory is the judge's own (`RunLimits.compile_memory_mb`); `compile_timeout`
+is CPU seconds (wall: twice that plus 1 s), like `run_timeout`; the files sent in count
+against the stdin size limit.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def run_code_submission(body: dict, limits: ServiceLimits) -> Submission:
   """A SandboxFusion run_code request as a capture-mode submission (one test: its stdin)."""
   code = _field(body, "code", str, check=_size(limits.max_code_bytes))
   language = _field(body, "language", str, check=_language)
-  _field(body, "compile_timeout", (int, float), 10, check=_seconds)
+  compile_timeout = _field(body, "compile_timeout", (int, float), 10, check=_seconds)
   run_timeout = _field(body, "run_timeout", (int, float), 10, check=_seconds)
   memory_mb = _field(body, "memory_limit_MB", int, 1024, check=_memory)
   stdin = _field(body, "stdin", str, "", check=_size(limits.max_stdin_bytes))
@@ -154,6 +154,7 @@ def run_code_submission(body: dict, limits: ServiceLimits) -> Submission:
     [TestCase(input=stdin, files=files, fetch_files=tuple(fetch_files))],
     lang=languages.get(language).name,
     time_limit_s=float(run_timeout),
+    compile_time_s=float(compile_timeout),
     memory_mb=memory_mb,
     capture_output=True,
   )
@@ -218,7 +219,7 @@ def judge_submission(body: dict, limits: ServiceLimits) -> Submission:
   """A `/judge` request (`submission_record`'s output): `source`, `lang`, `tests` (TESTS.jsonl
   records; in capture mode without expected outputs) and the optional `Submission` fields
   `kind`, `fn_name`, `time_limit_s`, `memory_mb`, `checker` (a name, or a special judge's
-  `{"source", "lang"}`), `early_exit`, `capture_output`."""
+  `{"source", "lang"}`), `early_exit`, `capture_output`, `compile_time_s`."""
   source = _field(body, "source", str, check=_size(limits.max_code_bytes))
   lang = _field(body, "lang", str, "python", check=_language)
   kinds = {t.value for t in TestKind}
@@ -259,7 +260,13 @@ def judge_submission(body: dict, limits: ServiceLimits) -> Submission:
     checker=checker,
     early_exit=_field(body, "early_exit", bool, False),
     capture_output=capture,
+    compile_time_s=_optional_seconds(body, "compile_time_s"),
   )
+
+
+def _optional_seconds(body: dict, name: str) -> float | None:
+  value = _field(body, name, (int, float), None, check=_seconds)
+  return None if value is None else float(value)
 
 
 def submission_record(submission: Submission) -> dict[str, Any]:
@@ -279,6 +286,7 @@ def submission_record(submission: Submission) -> dict[str, Any]:
     "checker": checker,
     "early_exit": submission.early_exit,
     "capture_output": submission.capture_output,
+    "compile_time_s": submission.compile_time_s,
   }
 
 

@@ -210,7 +210,7 @@ class Submission:
 
   source: str
   tests: tuple[TestCase, ...] | list[TestCase]
-  lang: str = "python"  # "python" or "cpp"
+  lang: str = "python"  # a language of the judge's table (languages.py), or an alias
   kind: TestKind | str = TestKind.STDIO
   fn_name: str | None = None
   time_limit_s: float = 10.0
@@ -221,6 +221,9 @@ class Submission:
   # its full stdout (stdio) or canonical JSON return value (leetcode/function) is returned
   # in Verdict.output, up to the judge's output cap.
   capture_output: bool = False
+  # CPU seconds the compile step may take (wall: twice that plus 1 s); None: the judge's
+  # RunLimits.compile_time_s. Languages without a compile step ignore it.
+  compile_time_s: float | None = None
 
 
 @dataclasses.dataclass
