@@ -97,3 +97,25 @@ def test_a_missing_toolchain_names_the_package_that_provides_it():
     judge.ToolchainMissing, match="^go: /nonexistent/go not found; install Debian's golang-go"
   ):
     languages.check_toolchain(go)
+
+
+def test_the_exit_status_decides_and_failed_csharp_asserts_count(engine):
+  csharp_assert = (
+    "using System.Diagnostics;\nclass P {{ static void Main() {{ Debug.Assert({} == 2);"
+    ' System.Console.WriteLine("printed"); }} }}\n'
+  )
+  bash = "echo {}; exit {}\n"
+  results = engine.run(
+    [
+      judge.Submission(csharp_assert.format(2), [T("", "")], lang="csharp", checker="exit_status"),
+      judge.Submission(csharp_assert.format(1), [T("", "")], lang="csharp", checker="exit_status"),
+      judge.Submission(bash.format("anything", 0), [T("", "")], lang="bash", checker="exit_status"),
+      judge.Submission(bash.format("anything", 1), [T("", "")], lang="bash", checker="exit_status"),
+    ]
+  )
+  assert [outcomes(r) for r in results] == [
+    ["accepted"],
+    ["runtime_error"],  # mono printed the failed assert and exited 0
+    ["accepted"],
+    ["runtime_error"],
+  ]

@@ -50,6 +50,8 @@ class Language:
   env: tuple[tuple[str, str], ...] = ()  # extra environment of compile and run
   sandbox_paths: tuple[tuple[str, str], ...] = ()  # (host, in sandbox) read-only binds
   oom_markers: tuple[str, ...] = ()  # stderr text of the runtime's out-of-memory error
+  # stderr text of a failure the runtime reports without a failing exit status
+  failure_markers: tuple[str, ...] = ()
   setup_hint: str = ""  # how to get what the toolchain needs beyond the package
 
   @property
@@ -235,9 +237,15 @@ LANGUAGES: tuple[Language, ...] = (
     resident_memory=True,
     address_space_mb=2048,
     tasks=64,
-    env=(("MONO_GC_PARAMS", "max-heap-size={memory_mb}m"),),
+    # A failed Debug.Assert (compiled with -d:DEBUG) only prints, to stderr with this
+    # listener, and the program goes on to exit 0: the marker makes it a runtime error.
+    env=(
+      ("MONO_GC_PARAMS", "max-heap-size={memory_mb}m"),
+      ("MONO_TRACE_LISTENER", "Console.Error"),
+    ),
     sandbox_paths=(("/etc/mono", "/etc/mono"),),
     oom_markers=("System.OutOfMemoryException",),
+    failure_markers=("System.Diagnostics.DefaultTraceListener.Fail",),
   ),
   Language(
     name="bash",

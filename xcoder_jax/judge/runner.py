@@ -182,6 +182,8 @@ def classify_failure(
     return Outcome.RUNTIME_ERROR, f"killed by {_signal_name(sig)}"
   if result["exit_code"] != 0:
     return Outcome.RUNTIME_ERROR, f"exit code {result['exit_code']}"
+  if any(marker in stderr for marker in language.failure_markers):
+    return Outcome.RUNTIME_ERROR, "the runtime reported a failure (e.g. a failed assertion)"
   return None
 
 
