@@ -95,7 +95,7 @@ def _direct(submission: judge.Submission) -> list[float]:
     with open(os.path.join(workdir, row.file_name(submission.source)), "w") as source_file:
       source_file.write(submission.source)
     env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir}
-    env.update(zip([name for name, _ in row.env], fill([value for _, value in row.env])))
+    env.update(row.environment(submission.source, submission.memory_mb))
     if row.in_harness:
       command = [judge.SandboxConfig().python, row.source_name]
     else:

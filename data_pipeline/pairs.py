@@ -74,10 +74,11 @@ def build_pairs(
   drops["candidate:empty_response"] += len(judged) - len(usable)
   chosen = [o for o in usable if all(r == verify.ACCEPTED for r in o["results"])]
   rejected = [o for o in usable if o not in chosen]
-  eligible, seen = [], set()
+  eligible, seen, in_one_language = [], set(), False
   for good, bad in itertools.product(chosen, rejected):
     if _language(good) != _language(bad):
       continue  # a pair answers one prompt, which asks for one language
+    in_one_language = True
     texts = (responses[good["index"]], responses[bad["index"]])
     if 1.0 - bad["pass_fraction"] < config.min_gap:
       drops["pair:small_gap"] += 1
@@ -88,10 +89,12 @@ def build_pairs(
       eligible.append((good, bad))
   if not rejected:
     drops["no_failing_candidate"] += 1
-  elif not eligible and not any(_language(g) == _language(b) for g in chosen for b in rejected):
-    drops["no_pair_in_one_language" if chosen else "no_passing_candidate"] += 1
+  elif not chosen:
+    drops["no_passing_candidate"] += 1
+  elif not in_one_language:
+    drops["no_pair_in_one_language"] += 1
   elif not eligible:
-    drops["no_pair_above_gap" if chosen else "no_passing_candidate"] += 1
+    drops["no_pair_above_gap"] += 1
   task = Task.from_json(verified["task"])
   rng = random.Random(f"{config.seed}:{task.id}")
   picked = rng.sample(eligible, min(config.max_per_task, len(eligible)))

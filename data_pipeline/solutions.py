@@ -61,22 +61,22 @@ def generate(teacher: Teacher, config, task_json: dict) -> tuple[list[dict], dic
   the configured order (a Python-only run numbers and seeds them as it always did)."""
   task = Task.from_json(task_json)
   candidates, drops = [], collections.Counter()
-  index = 0
-  for language in task_languages(task, config):
-    messages = solution_messages(task, language)
-    for _ in range(config.num_candidates):
-      index += 1
-      sampling = {**config.sampling, "seed": index - 1}  # distinct requests, distinct samples
-      try:
-        response = teacher.complete("solution", messages, sampling).text
-        code = extract_single_block(response, language)
-      except ParseError as error:
-        drops[f"candidate:{error.reason}"] += 1
-        continue
-      except TeacherError as error:
-        if error.retriable:
-          raise  # an outage: the whole task is retried on the next run, not stored short
-        drops["candidate:teacher_error"] += 1
-        continue
-      candidates.append(Candidate(task.id, index - 1, response, code, language).to_json())
+  prompts_by_language = [
+    (name, solution_messages(task, name)) for name in task_languages(task, config)
+  ]
+  requests = [entry for entry in prompts_by_language for _ in range(config.num_candidates)]
+  for index, (language, messages) in enumerate(requests):
+    sampling = {**config.sampling, "seed": index}  # distinct requests, distinct samples
+    try:
+      response = teacher.complete("solution", messages, sampling).text
+      code = extract_single_block(response, language)
+    except ParseError as error:
+      drops[f"candidate:{error.reason}"] += 1
+      continue
+    except TeacherError as error:
+      if error.retriable:
+        raise  # an outage: the whole task is retried on the next run, not stored short
+      drops["candidate:teacher_error"] += 1
+      continue
+    candidates.append(Candidate(task.id, index, response, code, language).to_json())
   return candidates, dict(drops)

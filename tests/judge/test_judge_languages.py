@@ -97,6 +97,11 @@ def test_a_missing_toolchain_names_the_package_that_provides_it():
     judge.ToolchainMissing, match="^go: /nonexistent/go not found; install Debian's golang-go"
   ):
     languages.check_toolchain(go)
+  typescript = dataclasses.replace(languages.get("typescript"), pinned_paths=("/nonexistent/t",))
+  with pytest.raises(
+    judge.ToolchainMissing, match="^typescript: /nonexistent/t not found; run npm ci"
+  ):
+    languages.check_toolchain(typescript)
 
 
 def test_the_exit_status_decides_and_failed_csharp_asserts_count(engine):

@@ -52,7 +52,10 @@ class Language:
   oom_markers: tuple[str, ...] = ()  # stderr text of the runtime's out-of-memory error
   # stderr text of a failure the runtime reports without a failing exit status
   failure_markers: tuple[str, ...] = ()
-  setup_hint: str = ""  # how to get what the toolchain needs beyond the package
+  # Files the toolchain needs beyond the Debian package (pinned in the repository), and the
+  # command that installs them
+  pinned_paths: tuple[str, ...] = ()
+  pinned_setup: str = ""
 
   @property
   def native(self) -> bool:
@@ -73,6 +76,11 @@ class Language:
 
   def file_name(self, source: str) -> str:
     return self.fill([self.source_name], source, 0)[0]
+
+  def environment(self, source: str, memory_mb: int) -> dict[str, str]:
+    """The row's extra environment for this submission (compile and runs alike)."""
+    values = self.fill([value for _, value in self.env], source, memory_mb)
+    return dict(zip((name for name, _ in self.env), values))
 
 
 _JAVA_OPTIONS = (
@@ -179,11 +187,7 @@ LANGUAGES: tuple[Language, ...] = (
     ),
     outputs=("solution.js",),
     run=(*_NODE_RUN, "solution.js"),
-    toolchain=(
-      "/usr/bin/node",
-      "/usr/share/nodejs/typescript/bin/tsc",
-      os.path.join(TYPESCRIPT_TYPES_DIR, "@types", "node", "package.json"),
-    ),
+    toolchain=("/usr/bin/node", "/usr/share/nodejs/typescript/bin/tsc"),
     version=("/usr/bin/tsc", "--version"),
     package="nodejs node-typescript",
     resident_memory=True,
@@ -191,7 +195,8 @@ LANGUAGES: tuple[Language, ...] = (
     tasks=64,
     sandbox_paths=((TYPESCRIPT_TYPES_DIR, _TYPES_IN_SANDBOX),),
     oom_markers=("JavaScript heap out of memory", "RangeError: Array buffer allocation failed"),
-    setup_hint="npm ci --prefix xcoder_jax/judge/typescript (make install does)",
+    pinned_paths=(os.path.join(TYPESCRIPT_TYPES_DIR, "@types", "node", "package.json"),),
+    pinned_setup="npm ci --prefix xcoder_jax/judge/typescript (make install does)",
   ),
   Language(
     name="php",
@@ -317,13 +322,13 @@ class ToolchainMissing(ValueError):
 
 def check_toolchain(row: Language, overrides: Mapping[str, str] = {}) -> None:
   """Raises ToolchainMissing (one line: what is missing and how to get it)."""
-  for path in toolchain(row, overrides):
+  for path in toolchain(row, overrides) + list(row.pinned_paths):
     if os.path.exists(path):
       continue
-    if path not in row.toolchain:
+    if path in row.pinned_paths:
+      fix = f"run {row.pinned_setup}"
+    elif path not in row.toolchain:
       fix = "point the toolchain override (--toolchain, SandboxConfig.toolchains) at it"
-    elif path.startswith(TYPESCRIPT_TYPES_DIR):
-      fix = f"run {row.setup_hint}"
     else:
       fix = f"install Debian's {row.package} (make install does)"
     raise ToolchainMissing(f"{row.name}: {path} not found; {fix}")
@@ -344,8 +349,10 @@ def _identity(path: str) -> str:
 
 
 def toolchain_identity(row: Language, overrides: Mapping[str, str] = {}) -> str:
-  """Changes whenever the toolchain does (a package upgrade): part of the compile cache key."""
-  return ";".join(_identity(path) for path in toolchain(row, overrides) if os.path.exists(path))
+  """Changes whenever the toolchain does (a package upgrade, other pinned files): part of the
+  compile cache key."""
+  paths = toolchain(row, overrides) + list(row.pinned_paths)
+  return ";".join(_identity(path) for path in paths if os.path.exists(path))
 
 
 def toolchain_version(row: Language) -> str:
@@ -385,8 +392,7 @@ def missing_packages() -> list[str]:
   """The Debian packages of every row whose toolchain is not installed (for make install)."""
   packages: list[str] = []
   for row in LANGUAGES:
-    system_paths = [path for path in row.toolchain if not path.startswith(TYPESCRIPT_TYPES_DIR)]
-    if not all(os.path.exists(path) for path in system_paths):
+    if not all(os.path.exists(path) for path in row.toolchain):
       packages += [name for name in row.package.split() if name not in packages]
   return packages
 

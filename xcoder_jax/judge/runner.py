@@ -427,7 +427,7 @@ class _Program:
       source_name=language.file_name(self.source),
       native=language.native,
       run_command=_use_overrides(fill(language.run), language, overrides),
-      env=dict(zip([name for name, _ in language.env], fill([v for _, v in language.env]))),
+      env=language.environment(self.source, self.memory_mb),
     )
     if not language.compile:
       self._setup(setup, 30.0)
