@@ -26,7 +26,7 @@ _LANG = flags.DEFINE_string(
   "lang",
   "python",
   f"Language of --source: {', '.join(languages.names())} (or an alias; the table and "
-  "toolchain versions: python -m xcoder_jax.judge.languages).",
+  "toolchain versions: --languages).",
 )
 _SOURCE = flags.DEFINE_string("source", None, "Path of the program to judge (required).")
 _TESTS = flags.DEFINE_string("tests", None, "Path of the TESTS.jsonl file (required).")
